@@ -1,0 +1,515 @@
+//! The gateway config: model groups → deployments, access groups and
+//! defaults. Parsed and validated once per isolate from the
+//! `REELAY_CONFIG` variable (a table in `wrangler.toml` `[vars]`, which the
+//! Workers runtime hands over as JSON).
+//!
+//! Every error names the field by path and says what is wrong, e.g.
+//! `model_groups[0].deployments[1].provider: unknown provider "gemni"
+//! (expected one of: gemini)`. Unknown fields are errors too, so a typo never
+//! silently falls back to a default.
+//!
+//! Deployments name the *secret* that holds their credential
+//! (`credential = "GEMINI_API_KEY"`); the config never contains a secret.
+//!
+//! ```text
+//! {
+//!   "model_groups": [
+//!     { "name": "veo-3.1-fast",
+//!       "deployments": [
+//!         { "id": "gemini-veo-fast", "provider": "gemini",
+//!           "model": "veo-3.1-fast-generate-preview",
+//!           "credential": "GEMINI_API_KEY" } ] } ],
+//!   "access_groups": { "video": ["veo-*"] }
+//! }
+//! ```
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use serde_json::{Map, Value};
+
+use crate::access::AccessGroups;
+
+/// Which upstream API a deployment talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Provider {
+    /// Google Veo on the Gemini Developer API (`x-goog-api-key`).
+    Gemini,
+}
+
+impl Provider {
+    /// The name used in config.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Gemini => "gemini",
+        }
+    }
+
+    /// The public API base used when a deployment sets none.
+    pub const fn default_api_base(self) -> &'static str {
+        match self {
+            Self::Gemini => "https://generativelanguage.googleapis.com",
+        }
+    }
+
+    const ALL: &'static [Provider] = &[Provider::Gemini];
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|p| p.as_str() == name)
+    }
+}
+
+/// One upstream endpoint serving a model group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// Stable id, sealed into every id the gateway hands out for this deployment.
+    pub id: String,
+    /// Upstream API.
+    pub provider: Provider,
+    /// The upstream's model id (`veo-3.1-generate-preview`).
+    pub model: String,
+    /// Base URL without a trailing slash.
+    pub api_base: String,
+    /// Name of the secret holding the credential.
+    pub credential: String,
+    /// Relative routing weight (≥ 1).
+    pub weight: u32,
+    /// Video durations in seconds the upstream model accepts.
+    pub video_seconds: Vec<u32>,
+    /// Upstream request timeout in milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// A public model name and the deployments that serve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelGroup {
+    /// The name clients send as `model`.
+    pub name: String,
+    /// At least one deployment.
+    pub deployments: Vec<Deployment>,
+}
+
+/// The validated gateway config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Model groups in config order.
+    pub model_groups: Vec<ModelGroup>,
+    /// Named access groups usable in key rules.
+    pub access_groups: AccessGroups,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: u32,
+    /// Model group used when a video request names none.
+    pub default_video_model: Option<String>,
+}
+
+impl Config {
+    /// Parses and validates the config from its JSON text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::new("", format!("not valid JSON: {e}")))?;
+        Self::from_value(&value)
+    }
+
+    /// Validates an already-parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        let root = Obj::new(value, String::new())?;
+        root.deny_unknown(&["model_groups", "access_groups", "max_body_bytes", "default_video_model"])?;
+
+        let mut model_groups = Vec::new();
+        let groups = root.required_array("model_groups")?;
+        if groups.is_empty() {
+            return Err(ConfigError::new("model_groups", "must list at least one model group"));
+        }
+        let mut deployment_ids: Vec<String> = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            let path = format!("model_groups[{i}]");
+            let group = parse_group(group, &path, &mut deployment_ids)?;
+            if model_groups.iter().any(|g: &ModelGroup| g.name == group.name) {
+                return Err(ConfigError::new(
+                    format!("{path}.name"),
+                    format!("duplicate model group name {:?}", group.name),
+                ));
+            }
+            model_groups.push(group);
+        }
+
+        let mut access_groups = AccessGroups::new();
+        if let Some(value) = root.get("access_groups") {
+            let obj = Obj::new(value, "access_groups".to_owned())?;
+            for (name, patterns) in obj.map {
+                let path = format!("access_groups.{name}");
+                if model_groups.iter().any(|g| &g.name == name) {
+                    return Err(ConfigError::new(
+                        path,
+                        "an access group may not share its name with a model group",
+                    ));
+                }
+                let patterns = string_list(patterns, &path)?;
+                access_groups
+                    .insert(name.clone(), patterns)
+                    .map_err(|e| ConfigError::new(path, format!("{e}")))?;
+            }
+        }
+
+        let max_body_bytes = root.optional_u32("max_body_bytes", 1024, 100 * 1024 * 1024)?.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let default_video_model = root.optional_str("default_video_model")?.map(ToOwned::to_owned);
+        if let Some(name) = &default_video_model {
+            if !model_groups.iter().any(|g| &g.name == name) {
+                return Err(ConfigError::new(
+                    "default_video_model",
+                    format!("names model group {name:?}, which is not configured"),
+                ));
+            }
+        }
+        Ok(Self { model_groups, access_groups, max_body_bytes, default_video_model })
+    }
+
+    /// The model group called `name`, if configured.
+    pub fn group(&self, name: &str) -> Option<&ModelGroup> {
+        self.model_groups.iter().find(|g| g.name == name)
+    }
+
+    /// The deployment with this id, and its group.
+    pub fn deployment(&self, id: &str) -> Option<(&ModelGroup, &Deployment)> {
+        self.model_groups
+            .iter()
+            .find_map(|g| g.deployments.iter().find(|d| d.id == id).map(|d| (g, d)))
+    }
+
+    /// Every secret name the config references, deduplicated.
+    pub fn credential_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for d in self.model_groups.iter().flat_map(|g| &g.deployments) {
+            if !names.contains(&d.credential.as_str()) {
+                names.push(&d.credential);
+            }
+        }
+        names
+    }
+}
+
+/// Default request body limit: 20 MiB (video reference images fit; the
+/// Workers platform caps bodies at 100 MB).
+pub const DEFAULT_MAX_BODY_BYTES: u32 = 20 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+const DEFAULT_VEO_SECONDS: &[u32] = &[4, 6, 8];
+
+fn parse_group(value: &Value, path: &str, deployment_ids: &mut Vec<String>) -> Result<ModelGroup, ConfigError> {
+    let obj = Obj::new(value, path.to_owned())?;
+    obj.deny_unknown(&["name", "deployments"])?;
+    let name = obj.required_str("name")?;
+    check_model_name(name, &format!("{path}.name"))?;
+    let list = obj.required_array("deployments")?;
+    if list.is_empty() {
+        return Err(ConfigError::new(format!("{path}.deployments"), "must list at least one deployment"));
+    }
+    let mut deployments = Vec::with_capacity(list.len());
+    for (j, dep) in list.iter().enumerate() {
+        let dpath = format!("{path}.deployments[{j}]");
+        let dep = parse_deployment(dep, &dpath)?;
+        if deployment_ids.contains(&dep.id) {
+            return Err(ConfigError::new(format!("{dpath}.id"), format!("duplicate deployment id {:?}", dep.id)));
+        }
+        deployment_ids.push(dep.id.clone());
+        deployments.push(dep);
+    }
+    Ok(ModelGroup { name: name.to_owned(), deployments })
+}
+
+fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError> {
+    let obj = Obj::new(value, path.to_owned())?;
+    obj.deny_unknown(&["id", "provider", "model", "api_base", "credential", "weight", "video_seconds", "timeout_ms"])?;
+    let id = obj.required_str("id")?;
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        return Err(ConfigError::new(
+            format!("{path}.id"),
+            "must be 1..64 characters of letters, digits, '-', '_' or '.'",
+        ));
+    }
+    let provider_name = obj.required_str("provider")?;
+    let provider = Provider::parse(provider_name).ok_or_else(|| {
+        let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        ConfigError::new(
+            format!("{path}.provider"),
+            format!("unknown provider {provider_name:?} (expected one of: {})", known.join(", ")),
+        )
+    })?;
+    let model = obj.required_str("model")?;
+    check_model_name(model, &format!("{path}.model"))?;
+    let api_base = match obj.optional_str("api_base")? {
+        Some(base) => {
+            let trimmed = base.trim_end_matches('/');
+            if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) || trimmed.contains(['?', '#', ' ']) {
+                return Err(ConfigError::new(
+                    format!("{path}.api_base"),
+                    format!("must be an http(s) URL without query or fragment, got {base:?}"),
+                ));
+            }
+            trimmed.to_owned()
+        }
+        None => provider.default_api_base().to_owned(),
+    };
+    let credential = obj.required_str("credential")?;
+    if credential.is_empty() || !credential.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+        return Err(ConfigError::new(
+            format!("{path}.credential"),
+            "must be the NAME of a secret (A-Z, 0-9, _), never the secret itself",
+        ));
+    }
+    let weight = obj.optional_u32("weight", 1, 1_000_000)?.unwrap_or(1);
+    let timeout_ms = obj.optional_u32("timeout_ms", 100, 600_000)?.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let video_seconds = match obj.get("video_seconds") {
+        None => DEFAULT_VEO_SECONDS.to_vec(),
+        Some(Value::Array(items)) if !items.is_empty() => {
+            let mut out = Vec::with_capacity(items.len());
+            for (k, item) in items.iter().enumerate() {
+                match item.as_u64() {
+                    Some(s @ 1..=60) => out.push(s as u32),
+                    _ => {
+                        return Err(ConfigError::new(
+                            format!("{path}.video_seconds[{k}]"),
+                            "must be an integer number of seconds in 1..=60",
+                        ))
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => {
+            return Err(ConfigError::new(format!("{path}.video_seconds"), "must be a non-empty array of integers"))
+        }
+    };
+    Ok(Deployment {
+        id: id.to_owned(),
+        provider,
+        model: model.to_owned(),
+        api_base,
+        credential: credential.to_owned(),
+        weight,
+        video_seconds,
+        timeout_ms,
+    })
+}
+
+fn check_model_name(name: &str, path: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.len() > 128 || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'*') {
+        return Err(ConfigError::new(
+            path,
+            format!("{name:?} is not a valid model name (1..128 characters, no whitespace or '*')"),
+        ));
+    }
+    Ok(())
+}
+
+fn string_list(value: &Value, path: &str) -> Result<Vec<String>, ConfigError> {
+    let Value::Array(items) = value else {
+        return Err(ConfigError::new(path, format!("expected an array of strings, got {}", type_name(value))));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str()
+                .map(ToOwned::to_owned)
+                .ok_or_else(|| ConfigError::new(format!("{path}[{i}]"), format!("expected a string, got {}", type_name(v))))
+        })
+        .collect()
+}
+
+/// The JSON type of `value`, for error messages.
+pub(crate) fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON object being validated, with its path for error messages.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn new(value: &'a Value, path: String) -> Result<Self, ConfigError> {
+        match value {
+            Value::Object(map) => Ok(Self { map, path }),
+            other => Err(ConfigError::new(path, format!("expected an object, got {}", type_name(other)))),
+        }
+    }
+
+    fn field(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    fn deny_unknown(&self, known: &[&str]) -> Result<(), ConfigError> {
+        match self.map.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(ConfigError::new(
+                self.field(k),
+                format!("unknown field (expected one of: {})", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    fn required_str(&self, name: &str) -> Result<&'a str, ConfigError> {
+        match self.get(name) {
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(ConfigError::new(self.field(name), format!("expected a string, got {}", type_name(other)))),
+            None => Err(ConfigError::new(self.field(name), "is required")),
+        }
+    }
+
+    fn optional_str(&self, name: &str) -> Result<Option<&'a str>, ConfigError> {
+        match self.get(name) {
+            Some(_) => self.required_str(name).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn required_array(&self, name: &str) -> Result<&'a Vec<Value>, ConfigError> {
+        match self.get(name) {
+            Some(Value::Array(items)) => Ok(items),
+            Some(other) => Err(ConfigError::new(self.field(name), format!("expected an array, got {}", type_name(other)))),
+            None => Err(ConfigError::new(self.field(name), "is required")),
+        }
+    }
+
+    fn optional_u32(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n >= u64::from(min) && n <= u64::from(max) => Ok(Some(n as u32)),
+                _ => Err(ConfigError::new(self.field(name), format!("expected an integer in {min}..={max}"))),
+            },
+        }
+    }
+}
+
+/// A config problem: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path of the field at fault (`model_groups[0].deployments[1].provider`); empty for the whole document.
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// A problem with the field at `path`.
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { path: path.into(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "REELAY_CONFIG: {}", self.reason)
+        } else {
+            write!(f, "REELAY_CONFIG.{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{
+      "model_groups": [
+        {"name": "veo-3.1-fast", "deployments": [
+          {"id": "g1", "provider": "gemini", "model": "veo-3.1-fast-generate-preview", "credential": "GEMINI_API_KEY"},
+          {"id": "g2", "provider": "gemini", "model": "veo-3.1-fast-generate-preview", "credential": "GEMINI_API_KEY_2",
+           "api_base": "http://127.0.0.1:9000/", "weight": 3, "video_seconds": [8]}
+        ]}
+      ],
+      "access_groups": {"video": ["veo-*"]},
+      "default_video_model": "veo-3.1-fast"
+    }"#;
+
+    #[test]
+    fn parses_a_good_config() {
+        let cfg = Config::parse(GOOD).unwrap();
+        let group = cfg.group("veo-3.1-fast").unwrap();
+        assert_eq!(group.deployments.len(), 2);
+        assert_eq!(group.deployments[0].api_base, "https://generativelanguage.googleapis.com");
+        assert_eq!(group.deployments[1].api_base, "http://127.0.0.1:9000");
+        assert_eq!(group.deployments[1].weight, 3);
+        assert_eq!(group.deployments[0].video_seconds, std::vec![4, 6, 8]);
+        assert_eq!(cfg.deployment("g2").unwrap().1.video_seconds, std::vec![8]);
+        assert_eq!(cfg.credential_names(), std::vec!["GEMINI_API_KEY", "GEMINI_API_KEY_2"]);
+        assert!(cfg.access_groups.contains("video"));
+        assert_eq!(cfg.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    fn err(text: &str) -> String {
+        std::format!("{}", Config::parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn errors_name_the_field_and_reason() {
+        let cases = [
+            ("{", "REELAY_CONFIG: not valid JSON"),
+            ("[]", "REELAY_CONFIG: expected an object, got an array"),
+            ("{}", "REELAY_CONFIG.model_groups: is required"),
+            (r#"{"model_groups": []}"#, "REELAY_CONFIG.model_groups: must list at least one"),
+            (r#"{"model_groups": [], "modle_groups": 1}"#, "REELAY_CONFIG.modle_groups: unknown field"),
+            (r#"{"model_groups": [{"name": "a"}]}"#, "REELAY_CONFIG.model_groups[0].deployments: is required"),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemni", "model": "m", "credential": "K"}]}]}"#,
+                "REELAY_CONFIG.model_groups[0].deployments[0].provider: unknown provider \"gemni\" (expected one of: gemini)",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "AIzaSyD-secret"}]}]}"#,
+                "REELAY_CONFIG.model_groups[0].deployments[0].credential: must be the NAME of a secret",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K", "weight": 0}]}]}"#,
+                "REELAY_CONFIG.model_groups[0].deployments[0].weight: expected an integer in 1..=1000000",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]},
+                                     {"name": "b", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}]}"#,
+                "REELAY_CONFIG.model_groups[1].deployments[0].id: duplicate deployment id \"x\"",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a b", "deployments": []}]}"#,
+                "REELAY_CONFIG.model_groups[0].name: \"a b\" is not a valid model name",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K", "api_base": "ftp://x"}]}]}"#,
+                "REELAY_CONFIG.model_groups[0].deployments[0].api_base: must be an http(s) URL",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "access_groups": {"a": ["x"]}}"#,
+                "REELAY_CONFIG.access_groups.a: an access group may not share its name",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "default_video_model": "b"}"#,
+                "REELAY_CONFIG.default_video_model: names model group \"b\", which is not configured",
+            ),
+        ];
+        for (text, expected) in cases {
+            let got = err(text);
+            assert!(got.starts_with(expected), "for {text}\n got: {got}\nwant: {expected}");
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! Virtual keys: their format, their stored record, and the admin requests
+//! that create, change and describe them (LiteLLM-compatible field names:
+//! `key_alias`, `models`, `duration`, `metadata`, `key`, `keys`).
+//!
+//! A key is `sk-reelay-` followed by 32 base64url characters (24 random bytes
+//! the host supplies). Only `SHA-256(key)` is ever stored: the record lives
+//! under [`storage_name`] and its `token` field is the hex hash, which admin
+//! calls accept in place of the key itself.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::access::{validate_rule, AccessGroups};
+use crate::config::type_name;
+use crate::encoding::{b64url_encode, hex, hex_decode, sha256};
+use crate::errors::{ClientError, ErrorCode};
+
+/// Prefix of every generated key.
+pub const KEY_PREFIX: &str = "sk-reelay-";
+/// Shortest custom key accepted by `/key/generate` with `key`.
+pub const MIN_CUSTOM_KEY_LEN: usize = 20;
+/// Longest key (generated or custom) accepted anywhere.
+pub const MAX_KEY_LEN: usize = 256;
+const MAX_ALIAS_LEN: usize = 128;
+const MAX_METADATA_BYTES: usize = 4096;
+const MAX_RULES: usize = 256;
+
+/// A new key from 24 random bytes supplied by the host.
+pub fn generate_key(random: &[u8; 24]) -> String {
+    let mut key = String::from(KEY_PREFIX);
+    key.push_str(&b64url_encode(random));
+    key
+}
+
+/// `SHA-256(key)`.
+pub fn key_hash(key: &str) -> [u8; 32] {
+    sha256(key.as_bytes())
+}
+
+/// The storage (KV) name of the record of the key with this hash.
+pub fn storage_name(hash: &[u8; 32]) -> String {
+    format!("key:{}", hex(hash))
+}
+
+/// The displayable, non-secret form of a key: `sk-reelay-Ab…wxyz`.
+pub fn masked(key: &str) -> String {
+    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let head: String = key.chars().take(KEY_PREFIX.len() + 2).collect();
+    format!("{head}…{tail}")
+}
+
+/// Whether a presented credential could be a key at all (cheap syntax check
+/// before hashing and a storage lookup).
+pub fn plausible_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A reference to a key in an admin request: the key itself or its `token`
+/// (hex SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRef {
+    /// The key's hash.
+    pub hash: [u8; 32],
+}
+
+impl KeyRef {
+    /// Parses a key or a 64-hex-digit token.
+    pub fn parse(text: &str) -> Result<Self, ClientError> {
+        if text.len() == 64 && !text.starts_with(KEY_PREFIX) {
+            if let Some(bytes) = hex_decode(text) {
+                let mut hash = [0u8; 32];
+                hash.copy_from_slice(&bytes);
+                return Ok(Self { hash });
+            }
+        }
+        if !plausible_key(text) {
+            return Err(ClientError::new(ErrorCode::InvalidRequest, "`key` must be a key or its 64-hex-digit token")
+                .with_param("key"));
+        }
+        Ok(Self { hash: key_hash(text) })
+    }
+}
+
+/// What is stored for each key (as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Hex SHA-256 of the key: its public identifier.
+    pub token: String,
+    /// Masked key for display.
+    pub key_name: String,
+    /// Optional human name.
+    pub key_alias: Option<String>,
+    /// Access rules (see `access`). Empty = every model.
+    pub models: Vec<String>,
+    /// Expiry, unix milliseconds.
+    pub expires_at_ms: Option<u64>,
+    /// Free-form caller metadata.
+    pub metadata: Map<String, Value>,
+    /// Creation time, unix milliseconds.
+    pub created_at_ms: u64,
+    /// Last change, unix milliseconds.
+    pub updated_at_ms: u64,
+}
+
+impl KeyRecord {
+    /// `Err(key_expired)` once the expiry has passed.
+    pub fn check_usable(&self, now_ms: u64) -> Result<(), ClientError> {
+        match self.expires_at_ms {
+            Some(exp) if now_ms >= exp => Err(ClientError::from_code(ErrorCode::KeyExpired)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The LiteLLM-style `info` object for `/key/info` and admin responses.
+    pub fn info(&self) -> Value {
+        serde_json::json!({
+            "token": self.token,
+            "key_name": self.key_name,
+            "key_alias": self.key_alias,
+            "models": self.models,
+            "expires": self.expires_at_ms.map(rfc3339),
+            "metadata": self.metadata,
+            "created_at": rfc3339(self.created_at_ms),
+            "updated_at": rfc3339(self.updated_at_ms),
+        })
+    }
+}
+
+/// A validated `/key/generate` request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateRequest {
+    /// Caller-chosen key (`key`), else one is generated.
+    pub custom_key: Option<String>,
+    /// `key_alias`.
+    pub key_alias: Option<String>,
+    /// `models` rules.
+    pub models: Vec<String>,
+    /// Lifetime from `duration`, milliseconds.
+    pub duration_ms: Option<u64>,
+    /// `metadata`.
+    pub metadata: Map<String, Value>,
+}
+
+impl GenerateRequest {
+    /// Parses and validates the JSON body (an empty body means all defaults).
+    pub fn parse(body: &[u8], groups: &AccessGroups) -> Result<Self, ClientError> {
+        let obj = parse_object(body)?;
+        deny_unknown(&obj, &["key", "key_alias", "models", "duration", "metadata"])?;
+        let custom_key = match obj.get("key") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(k)) if k.len() >= MIN_CUSTOM_KEY_LEN && plausible_key(k) && k.len() != 64 => {
+                Some(k.clone())
+            }
+            Some(_) => {
+                return Err(ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("`key` must be {MIN_CUSTOM_KEY_LEN}..{MAX_KEY_LEN} printable ASCII characters (and not 64 characters, which is reserved for tokens)"),
+                )
+                .with_param("key"))
+            }
+        };
+        Ok(Self {
+            custom_key,
+            key_alias: alias(obj.get("key_alias"))?.flatten(),
+            models: models(obj.get("models"), groups)?.unwrap_or_default(),
+            duration_ms: duration(obj.get("duration"))?.flatten(),
+            metadata: metadata(obj.get("metadata"))?.unwrap_or_default(),
+        })
+    }
+
+    /// The record for `key`, created at `now_ms`.
+    pub fn into_record(self, key: &str, now_ms: u64) -> KeyRecord {
+        KeyRecord {
+            token: hex(&key_hash(key)),
+            key_name: masked(key),
+            key_alias: self.key_alias,
+            models: self.models,
+            expires_at_ms: self.duration_ms.map(|d| now_ms.saturating_add(d)),
+            metadata: self.metadata,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        }
+    }
+}
+
+/// A validated `/key/update` request: `key` plus the fields to change.
+/// `null` clears an optional field; an absent field is left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRequest {
+    /// Which key.
+    pub key: KeyRef,
+    key_alias: Option<Option<String>>,
+    models: Option<Vec<String>>,
+    duration_ms: Option<Option<u64>>,
+    metadata: Option<Map<String, Value>>,
+}
+
+impl UpdateRequest {
+    /// Parses and validates the JSON body.
+    pub fn parse(body: &[u8], groups: &AccessGroups) -> Result<Self, ClientError> {
+        let obj = parse_object(body)?;
+        deny_unknown(&obj, &["key", "key_alias", "models", "duration", "metadata"])?;
+        let key = match obj.get("key") {
+            Some(Value::String(k)) => KeyRef::parse(k)?,
+            _ => return Err(ClientError::new(ErrorCode::InvalidRequest, "`key` is required").with_param("key")),
+        };
+        Ok(Self {
+            key,
+            key_alias: alias(obj.get("key_alias"))?,
+            models: models(obj.get("models"), groups)?,
+            duration_ms: duration(obj.get("duration"))?,
+            metadata: metadata(obj.get("metadata"))?,
+        })
+    }
+
+    /// Applies the changes to `record` at `now_ms` (a new `duration` counts from now).
+    pub fn apply(self, record: &mut KeyRecord, now_ms: u64) {
+        if let Some(alias) = self.key_alias {
+            record.key_alias = alias;
+        }
+        if let Some(models) = self.models {
+            record.models = models;
+        }
+        if let Some(duration) = self.duration_ms {
+            record.expires_at_ms = duration.map(|d| now_ms.saturating_add(d));
+        }
+        if let Some(metadata) = self.metadata {
+            record.metadata = metadata;
+        }
+        record.updated_at_ms = now_ms;
+    }
+}
+
+/// Parses `/key/delete`'s `{"keys": [...]}`.
+pub fn parse_delete_request(body: &[u8]) -> Result<Vec<KeyRef>, ClientError> {
+    let obj = parse_object(body)?;
+    deny_unknown(&obj, &["keys"])?;
+    let Some(Value::Array(items)) = obj.get("keys") else {
+        return Err(ClientError::new(ErrorCode::InvalidRequest, "`keys` must be a non-empty array of keys or tokens")
+            .with_param("keys"));
+    };
+    if items.is_empty() || items.len() > 100 {
+        return Err(ClientError::new(ErrorCode::InvalidRequest, "`keys` must list 1..=100 keys").with_param("keys"));
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(k) => KeyRef::parse(k),
+            _ => Err(ClientError::new(ErrorCode::InvalidRequest, "`keys` must contain strings").with_param("keys")),
+        })
+        .collect()
+}
+
+/// Parses a LiteLLM-style duration: `30s`, `15m`, `12h`, `30d`, `2w`.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let unit_ms: u64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms).filter(|ms| *ms > 0 && *ms <= 100 * 365 * 86_400_000)
+}
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ClientError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            format!("the body must be a JSON object, got {}", type_name(&other)),
+        )),
+        Err(e) => Err(ClientError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {e}"))),
+    }
+}
+
+fn deny_unknown(obj: &Map<String, Value>, known: &[&str]) -> Result<(), ClientError> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            format!("unknown field `{k}` (expected one of: {})", known.join(", ")),
+        )
+        .with_param(k.clone())),
+        None => Ok(()),
+    }
+}
+
+fn invalid(param: &str, message: impl Into<String>) -> ClientError {
+    ClientError::new(ErrorCode::InvalidRequest, message).with_param(param)
+}
+
+fn alias(value: Option<&Value>) -> Result<Option<Option<String>>, ClientError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ALIAS_LEN && !s.chars().any(char::is_control) => {
+            Ok(Some(Some(s.clone())))
+        }
+        Some(_) => Err(invalid("key_alias", format!("`key_alias` must be a string of 1..={MAX_ALIAS_LEN} characters or null"))),
+    }
+}
+
+fn models(value: Option<&Value>, groups: &AccessGroups) -> Result<Option<Vec<String>>, ClientError> {
+    let items = match value {
+        None => return Ok(None),
+        Some(Value::Null) => return Ok(Some(Vec::new())),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(invalid("models", format!("`models` must be an array of rule strings, got {}", type_name(other))))
+        }
+    };
+    if items.len() > MAX_RULES {
+        return Err(invalid("models", format!("`models` may hold at most {MAX_RULES} rules")));
+    }
+    let mut rules = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(rule) = item else {
+            return Err(invalid("models", "`models` must contain only strings"));
+        };
+        validate_rule(rule, groups).map_err(|e| invalid("models", format!("invalid rule in `models`: {e}")))?;
+        rules.push(rule.clone());
+    }
+    Ok(Some(rules))
+}
+
+fn duration(value: Option<&Value>) -> Result<Option<Option<u64>>, ClientError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) => parse_duration(s).map(|ms| Some(Some(ms))).ok_or_else(|| {
+            invalid("duration", format!("`duration` {s:?} is not a duration like \"30s\", \"15m\", \"12h\", \"30d\" or \"2w\""))
+        }),
+        Some(_) => Err(invalid("duration", "`duration` must be a string like \"30d\" or null")),
+    }
+}
+
+fn metadata(value: Option<&Value>) -> Result<Option<Map<String, Value>>, ClientError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Map::new())),
+        Some(Value::Object(map)) => {
+            let size = serde_json::to_string(map).map(|s| s.len()).unwrap_or(usize::MAX);
+            if size > MAX_METADATA_BYTES {
+                return Err(invalid("metadata", format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON")));
+            }
+            Ok(Some(map.clone()))
+        }
+        Some(_) => Err(invalid("metadata", "`metadata` must be a JSON object")),
+    }
+}
+
+/// Formats unix milliseconds as RFC 3339 UTC (`2026-11-22T03:04:05Z`).
+pub fn rfc3339(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups() -> AccessGroups {
+        let mut g = AccessGroups::new();
+        g.insert("video", std::vec!["veo-*".into()]).unwrap();
+        g
+    }
+
+    #[test]
+    fn generated_keys_have_prefix_and_stable_hash() {
+        let key = generate_key(&[1u8; 24]);
+        assert!(key.starts_with(KEY_PREFIX));
+        assert_eq!(key.len(), KEY_PREFIX.len() + 32);
+        assert_eq!(storage_name(&key_hash(&key)), std::format!("key:{}", hex(&sha256(key.as_bytes()))));
+        assert!(!masked(&key).contains(&key[12..28]));
+    }
+
+    #[test]
+    fn generate_request_validates_fields() {
+        let req = GenerateRequest::parse(br#"{"key_alias":"web","models":["gemini/*","group:video"],"duration":"1h","metadata":{"team":"a"}}"#, &groups()).unwrap();
+        assert_eq!(req.duration_ms, Some(3_600_000));
+        let rec = req.into_record("sk-reelay-abcdefghijklmnopqrstuvwxyz012345", 1_000);
+        assert_eq!(rec.expires_at_ms, Some(3_601_000));
+        assert!(rec.check_usable(3_600_999).is_ok());
+        assert_eq!(rec.check_usable(3_601_000).unwrap_err().code, ErrorCode::KeyExpired);
+
+        let cases: [(&[u8], &str); 8] = [
+            (b"{", "invalid_json"),
+            (b"[]", "invalid_request"),
+            (br#"{"modles":[]}"#, "invalid_request"),
+            (br#"{"models":"gemini/*"}"#, "invalid_request"),
+            (br#"{"models":["group:nope"]}"#, "invalid_request"),
+            (br#"{"duration":"3 days"}"#, "invalid_request"),
+            (br#"{"key":"short"}"#, "invalid_request"),
+            (br#"{"metadata":[1]}"#, "invalid_request"),
+        ];
+        for (body, code) in cases {
+            let err = GenerateRequest::parse(body, &groups()).unwrap_err();
+            assert_eq!(err.code.as_str(), code, "{}", String::from_utf8_lossy(body));
+        }
+        assert_eq!(GenerateRequest::parse(b"", &groups()).unwrap().models.len(), 0);
+    }
+
+    #[test]
+    fn update_changes_only_given_fields() {
+        let mut rec = GenerateRequest::parse(br#"{"key_alias":"a","models":["x"]}"#, &groups())
+            .unwrap()
+            .into_record("sk-reelay-abcdefghijklmnopqrstuvwxyz012345", 5);
+        let upd = UpdateRequest::parse(
+            br#"{"key":"sk-reelay-abcdefghijklmnopqrstuvwxyz012345","models":["veo-*"],"key_alias":null}"#,
+            &groups(),
+        )
+        .unwrap();
+        assert_eq!(hex(&upd.key.hash), rec.token);
+        upd.apply(&mut rec, 9);
+        assert_eq!(rec.models, std::vec![String::from("veo-*")]);
+        assert_eq!(rec.key_alias, None);
+        assert_eq!(rec.updated_at_ms, 9);
+        assert_eq!(rec.created_at_ms, 5);
+    }
+
+    #[test]
+    fn key_refs_accept_tokens() {
+        let token = hex(&key_hash("sk-reelay-x"));
+        assert_eq!(KeyRef::parse(&token).unwrap().hash, key_hash("sk-reelay-x"));
+        assert!(parse_delete_request(br#"{"keys":[]}"#).is_err());
+        assert_eq!(parse_delete_request(br#"{"keys":["sk-reelay-x"]}"#).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn durations_and_dates() {
+        assert_eq!(parse_duration("30s"), Some(30_000));
+        assert_eq!(parse_duration("2w"), Some(1_209_600_000));
+        assert_eq!(parse_duration("0d"), None);
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("5y"), None);
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_835_045_000), "2026-11-28T03:04:05Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,310 @@
+//! Veo on the Gemini Developer API: request translation, operation parsing
+//! and download URLs.
+//!
+//! | step | upstream call |
+//! |---|---|
+//! | create | `POST {base}/v1beta/models/{model}:predictLongRunning` → `{"name":"models/{m}/operations/{id}"}` |
+//! | status | `GET {base}/v1beta/{name}` → `{"name",…}` until `"done":true` |
+//! | content | `GET {base}/v1beta/files/{file}:download?alt=media` → 302 to the bytes |
+//!
+//! All calls use `x-goog-api-key`. Download URLs are rebuilt from the file id
+//! on the deployment's own base, never taken verbatim from the upstream, so
+//! the gateway's key is only ever sent to the configured host.
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use serde_json::{Map, Value};
+
+use super::{CreateVideo, Size, VideoHandle};
+use crate::config::Deployment;
+use crate::errors::{classify_operation_error, ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError};
+use crate::plan::{Auth, Method, UpstreamRequest};
+
+/// Sizes Veo can render, as (size, aspectRatio, resolution).
+pub const SIZES: &[(Size, &str, &str)] = &[
+    (Size { width: 1280, height: 720 }, "16:9", "720p"),
+    (Size { width: 720, height: 1280 }, "9:16", "720p"),
+    (Size { width: 1920, height: 1080 }, "16:9", "1080p"),
+    (Size { width: 1080, height: 1920 }, "9:16", "1080p"),
+    (Size { width: 3840, height: 2160 }, "16:9", "4k"),
+    (Size { width: 2160, height: 3840 }, "9:16", "4k"),
+];
+
+/// Veo's defaults when a request names no size or duration.
+pub const DEFAULT_SIZE: Size = Size { width: 1280, height: 720 };
+
+/// The `predictLongRunning` call for `req` on `dep`, and the handle values
+/// (duration and size actually requested) to seal into the id.
+pub fn create_request(req: &CreateVideo, dep: &Deployment) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+    let mut parameters = Map::new();
+    let seconds = match req.seconds {
+        Some(s) if dep.video_seconds.contains(&s) => {
+            parameters.insert("durationSeconds".to_owned(), Value::from(s));
+            s
+        }
+        Some(s) => {
+            let allowed: Vec<String> = dep.video_seconds.iter().map(|s| format!("\"{s}\"")).collect();
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!("`seconds` {s} is not available for this model; choose one of {}", allowed.join(", ")),
+            )
+            .with_param("seconds"));
+        }
+        None => dep.video_seconds.iter().copied().max().unwrap_or(8),
+    };
+    let size = match req.size {
+        Some(size) => {
+            let Some((_, aspect, resolution)) = SIZES.iter().find(|(s, _, _)| *s == size) else {
+                let allowed: Vec<String> = SIZES.iter().map(|(s, _, _)| s.to_wire()).collect();
+                return Err(ClientError::new(
+                    ErrorCode::UnsupportedValue,
+                    format!(
+                        "`size` {} cannot be rendered by Veo; choose one of {}",
+                        size.to_wire(),
+                        allowed.join(", ")
+                    ),
+                )
+                .with_param("size"));
+            };
+            parameters.insert("aspectRatio".to_owned(), Value::from(*aspect));
+            parameters.insert("resolution".to_owned(), Value::from(*resolution));
+            size
+        }
+        None => DEFAULT_SIZE,
+    };
+    if let Some(neg) = &req.negative_prompt {
+        parameters.insert("negativePrompt".to_owned(), Value::from(neg.as_str()));
+    }
+    if let Some(p) = &req.person_generation {
+        parameters.insert("personGeneration".to_owned(), Value::from(p.as_str()));
+    }
+    if let Some(seed) = req.seed {
+        parameters.insert("seed".to_owned(), Value::from(seed));
+    }
+    parameters.insert("sampleCount".to_owned(), Value::from(1));
+    let body = serde_json::json!({
+        "instances": [{"prompt": req.prompt}],
+        "parameters": parameters,
+    });
+    let request = UpstreamRequest {
+        method: Method::Post,
+        url: format!("{}/v1beta/models/{}:predictLongRunning", dep.api_base, dep.model),
+        auth: Auth::GoogleApiKey,
+        json_body: Some(body.to_string()),
+    };
+    Ok((request, seconds, size))
+}
+
+/// Reads the operation name from a `predictLongRunning` answer.
+pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| garbage("predictLongRunning answered with a non-JSON body"))?;
+    match value.get("name").and_then(Value::as_str) {
+        Some(name) if valid_operation_name(name) => Ok(name.to_owned()),
+        _ => Err(garbage("predictLongRunning answered without a valid operation name")),
+    }
+}
+
+/// An operation name is used to build a URL path: only plain path segments.
+fn valid_operation_name(name: &str) -> bool {
+    (name.starts_with("models/") || name.starts_with("operations/"))
+        && name.len() <= 256
+        && name.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+}
+
+/// The poll call for `handle`.
+pub fn poll_request(dep: &Deployment, handle: &VideoHandle) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::Get,
+        url: format!("{}/v1beta/{}", dep.api_base, handle.operation),
+        auth: Auth::GoogleApiKey,
+        json_body: None,
+    }
+}
+
+/// Where a finished operation stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Not done yet.
+    Running,
+    /// Done; the generated files' ids (at least one).
+    Succeeded(Vec<String>),
+    /// Done without videos.
+    Failed(UpstreamError),
+}
+
+/// Parses an operation (`GET /v1beta/{name}`).
+pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| garbage("the operation poll answered with a non-JSON body"))?;
+    if !value.is_object() {
+        return Err(garbage("the operation poll answered with a non-object"));
+    }
+    if !value.get("done").and_then(Value::as_bool).unwrap_or(false) {
+        return Ok(Operation::Running);
+    }
+    if let Some(err) = value.get("error") {
+        let code = err.get("code").and_then(Value::as_i64).unwrap_or(2);
+        let message = err.get("message").and_then(Value::as_str).unwrap_or("the video operation failed");
+        return Ok(Operation::Failed(classify_operation_error(code, message)));
+    }
+    let result = value.pointer("/response/generateVideoResponse");
+    let files: Vec<String> = result
+        .and_then(|r| r.get("generatedSamples"))
+        .and_then(Value::as_array)
+        .map(|samples| {
+            samples
+                .iter()
+                .filter_map(|s| s.pointer("/video/uri").and_then(Value::as_str))
+                .filter_map(file_id)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !files.is_empty() {
+        return Ok(Operation::Succeeded(files));
+    }
+    let filtered = result.and_then(|r| r.get("raiMediaFilteredCount")).and_then(Value::as_u64).unwrap_or(0);
+    if filtered > 0 {
+        let reasons: Vec<&str> = result
+            .and_then(|r| r.get("raiMediaFilteredReasons"))
+            .and_then(Value::as_array)
+            .map(|rs| rs.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let message = if reasons.is_empty() {
+            String::from("the provider's safety filter blocked the generated video")
+        } else {
+            reasons.join(" ")
+        };
+        return Ok(Operation::Failed(UpstreamError {
+            kind: ErrorKind::ContentPolicy,
+            retry: Retry::Never,
+            scope: Scope::Request,
+            status: None,
+            upstream_code: Some(String::from("RAI_MEDIA_FILTERED")),
+            message,
+        }));
+    }
+    Err(garbage("the operation finished without videos or an error"))
+}
+
+/// The file id in a Gemini file URI (`…/files/{id}:download?alt=media` or `…/files/{id}`).
+fn file_id(uri: &str) -> Option<String> {
+    let after = &uri[uri.find("/files/")? + "/files/".len()..];
+    let end = after.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after.len());
+    let id = &after[..end];
+    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        .then(|| id.to_owned())
+}
+
+/// The download call for a generated file of `dep`.
+pub fn download_request(dep: &Deployment, file_id: &str) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::Get,
+        url: format!("{}/v1beta/files/{file_id}:download?alt=media", dep.api_base),
+        auth: Auth::GoogleApiKey,
+        json_body: None,
+    }
+}
+
+fn garbage(message: &str) -> UpstreamError {
+    UpstreamError {
+        kind: ErrorKind::Gateway,
+        retry: Retry::Backoff,
+        scope: Scope::Deployment,
+        status: None,
+        upstream_code: None,
+        message: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn dep() -> Deployment {
+        Config::parse(
+            r#"{"model_groups":[{"name":"veo","deployments":[{"id":"g","provider":"gemini","model":"veo-3.1-generate-preview","credential":"K","api_base":"http://127.0.0.1:9"}]}]}"#,
+        )
+        .unwrap()
+        .model_groups[0]
+            .deployments[0]
+            .clone()
+    }
+
+    #[test]
+    fn translates_create_to_predict_long_running() {
+        let req = CreateVideo::parse_json(br#"{"prompt":"a cat","seconds":"6","size":"720x1280","negative_prompt":"dogs","seed":3}"#).unwrap();
+        let (call, seconds, size) = create_request(&req, &dep()).unwrap();
+        assert_eq!(call.url, "http://127.0.0.1:9/v1beta/models/veo-3.1-generate-preview:predictLongRunning");
+        assert_eq!(call.auth, Auth::GoogleApiKey);
+        let body: Value = serde_json::from_str(call.json_body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"instances":[{"prompt":"a cat"}],"parameters":{
+                "durationSeconds":6,"aspectRatio":"9:16","resolution":"720p","negativePrompt":"dogs","seed":3,"sampleCount":1}})
+        );
+        assert_eq!((seconds, size), (6, Size { width: 720, height: 1280 }));
+    }
+
+    #[test]
+    fn defaults_are_reported_not_sent() {
+        let req = CreateVideo::parse_json(br#"{"prompt":"a cat"}"#).unwrap();
+        let (call, seconds, size) = create_request(&req, &dep()).unwrap();
+        let body: Value = serde_json::from_str(call.json_body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["parameters"], serde_json::json!({"sampleCount":1}));
+        assert_eq!((seconds, size), (8, DEFAULT_SIZE));
+    }
+
+    #[test]
+    fn unservable_values_are_explicit_errors() {
+        for (body, param) in [
+            (&br#"{"prompt":"x","size":"1024x1792"}"#[..], "size"),
+            (br#"{"prompt":"x","size":"1280x721"}"#, "size"),
+            (br#"{"prompt":"x","seconds":"5"}"#, "seconds"),
+            (br#"{"prompt":"x","seconds":"12"}"#, "seconds"),
+        ] {
+            let err = create_request(&CreateVideo::parse_json(body).unwrap(), &dep()).unwrap_err();
+            assert_eq!(err.code, ErrorCode::UnsupportedValue);
+            assert_eq!(err.param.as_deref(), Some(param));
+        }
+    }
+
+    #[test]
+    fn reads_operation_names_safely() {
+        assert_eq!(
+            parse_create_response(br#"{"name":"models/veo-3.1-generate-preview/operations/vz341u0pmdlc"}"#).unwrap(),
+            "models/veo-3.1-generate-preview/operations/vz341u0pmdlc"
+        );
+        for bad in [&b"{}"[..], b"nope", br#"{"name":"models/../../x"}"#, br#"{"name":"https://evil/x"}"#, br#"{"name":"models/a?b"}"#] {
+            assert!(parse_create_response(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn maps_operation_states() {
+        assert_eq!(parse_operation(br#"{"name":"x"}"#).unwrap(), Operation::Running);
+        assert_eq!(parse_operation(br#"{"name":"x","done":false}"#).unwrap(), Operation::Running);
+        let done = br#"{"name":"x","done":true,"response":{"@type":"t","generateVideoResponse":{"generatedSamples":[
+            {"video":{"uri":"https://generativelanguage.googleapis.com/v1beta/files/abc123def:download?alt=media"}}]}}}"#;
+        assert_eq!(parse_operation(done).unwrap(), Operation::Succeeded(std::vec!["abc123def".into()]));
+        let rai = br#"{"name":"x","done":true,"response":{"generateVideoResponse":{"raiMediaFilteredCount":1,
+            "raiMediaFilteredReasons":["We could not create your video. You have not been charged."]}}}"#;
+        let Operation::Failed(err) = parse_operation(rai).unwrap() else { panic!() };
+        assert_eq!(err.kind, ErrorKind::ContentPolicy);
+        assert!(err.message.contains("not been charged"));
+        let failed = br#"{"name":"x","done":true,"error":{"code":3,"message":"This prompt contains words that violate Google's Responsible AI practices."}}"#;
+        assert!(matches!(parse_operation(failed).unwrap(), Operation::Failed(_)));
+        assert!(parse_operation(br#"{"name":"x","done":true,"response":{}}"#).is_err());
+        assert!(parse_operation(b"<html>").is_err());
+    }
+
+    #[test]
+    fn download_urls_are_rebuilt_on_the_deployment_base() {
+        assert_eq!(file_id("https://evil.example/v1beta/files/abc:download?alt=media").as_deref(), Some("abc"));
+        assert_eq!(file_id("https://x/v1beta/files/ABC"), None);
+        assert_eq!(file_id("https://x/v1beta/nofiles"), None);
+        assert_eq!(download_request(&dep(), "abc").url, "http://127.0.0.1:9/v1beta/files/abc:download?alt=media");
+    }
+}

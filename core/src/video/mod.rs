@@ -1,0 +1,371 @@
+//! Video generation: the OpenAI Videos API surface and its translation to
+//! providers.
+//!
+//! | OpenAI Videos field | Gemini Veo (`predictLongRunning`) |
+//! |---|---|
+//! | `prompt` | `instances[0].prompt` |
+//! | `seconds` (`"8"`) | `parameters.durationSeconds` (`8`); values the deployment cannot serve are a 400 `unsupported_value` |
+//! | `size` (`"1280x720"`) | `parameters.aspectRatio` (`16:9`) + `parameters.resolution` (`720p`); unservable sizes are a 400, never a silent 16:9 |
+//! | `negative_prompt` | `parameters.negativePrompt` |
+//! | `person_generation` | `parameters.personGeneration` |
+//! | `seed` | `parameters.seed` |
+//! | status `queued/in_progress/completed/failed` | operation not done / done with samples / done with `error` or safety-filtered |
+//!
+//! The video id handed to the client is sealed ([`crate::affinity`]) and
+//! carries the deployment, the owning key and a [`VideoHandle`].
+
+pub mod gemini;
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde_json::{Map, Value};
+
+use crate::config::type_name;
+use crate::errors::{ClientError, ErrorCode};
+
+/// Longest prompt accepted (the OpenAI spec's limit).
+pub const MAX_PROMPT_CHARS: usize = 32_000;
+/// How long generated videos stay downloadable upstream (Gemini keeps
+/// generated files for two days); reported as `expires_at`.
+pub const RETENTION_SECS: u64 = 2 * 86_400;
+/// Typical generation time, used only to estimate `progress` while running.
+pub const TYPICAL_GENERATION_SECS: u64 = 60;
+
+/// A frame size in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// Width.
+    pub width: u16,
+    /// Height.
+    pub height: u16,
+}
+
+impl Size {
+    /// Parses `"1280x720"`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (w, h) = text.split_once('x')?;
+        let width = w.parse().ok().filter(|w| *w > 0)?;
+        let height = h.parse().ok().filter(|h| *h > 0)?;
+        Some(Self { width, height })
+    }
+
+    /// `"1280x720"`.
+    pub fn to_wire(self) -> String {
+        format!("{}x{}", self.width, self.height)
+    }
+}
+
+/// A validated `POST /v1/videos` request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateVideo {
+    /// Requested model group, if given.
+    pub model: Option<String>,
+    /// The prompt.
+    pub prompt: String,
+    /// Requested duration in seconds.
+    pub seconds: Option<u32>,
+    /// Requested frame size.
+    pub size: Option<Size>,
+    /// Things the video should not contain.
+    pub negative_prompt: Option<String>,
+    /// Veo `personGeneration` (`allow_all`, `allow_adult`, `dont_allow`).
+    pub person_generation: Option<String>,
+    /// Deterministic seed.
+    pub seed: Option<u32>,
+}
+
+const CREATE_FIELDS: &[&str] = &["model", "prompt", "seconds", "size", "negative_prompt", "person_generation", "seed", "user"];
+
+impl CreateVideo {
+    /// Parses a JSON create body with precise errors.
+    pub fn parse_json(body: &[u8]) -> Result<Self, ClientError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ClientError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {e}")))?;
+        let Value::Object(obj) = value else {
+            return Err(ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!("the body must be a JSON object, got {}", type_name(&value)),
+            ));
+        };
+        Self::from_fields(&obj)
+    }
+
+    /// Validates already-parsed fields (JSON object, or multipart text parts
+    /// collected into strings).
+    pub fn from_fields(obj: &Map<String, Value>) -> Result<Self, ClientError> {
+        if let Some(k) = obj.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
+            return Err(invalid(k, format!("unknown parameter `{k}` (supported: {})", CREATE_FIELDS.join(", "))));
+        }
+        let prompt = match obj.get("prompt") {
+            Some(Value::String(p)) if !p.trim().is_empty() => p,
+            Some(Value::String(_)) | None | Some(Value::Null) => return Err(invalid("prompt", "`prompt` is required")),
+            Some(other) => return Err(invalid("prompt", format!("`prompt` must be a string, got {}", type_name(other)))),
+        };
+        if prompt.chars().count() > MAX_PROMPT_CHARS {
+            return Err(invalid("prompt", format!("`prompt` is longer than {MAX_PROMPT_CHARS} characters")));
+        }
+        let seconds = match obj.get("seconds") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(parse_seconds(s)?),
+            Some(Value::Number(n)) => Some(
+                n.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| (1..=600).contains(n)).ok_or_else(|| {
+                    invalid("seconds", "`seconds` must be a whole number of seconds such as \"8\"")
+                })?,
+            ),
+            Some(other) => return Err(invalid("seconds", format!("`seconds` must be a string such as \"8\", got {}", type_name(other)))),
+        };
+        let size = match obj.get("size") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(Size::parse(s).ok_or_else(|| {
+                invalid("size", format!("`size` must look like \"1280x720\" (width x height), got {s:?}"))
+            })?),
+            Some(other) => return Err(invalid("size", format!("`size` must be a string such as \"1280x720\", got {}", type_name(other)))),
+        };
+        let seed = match obj.get("seed") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| invalid("seed", "`seed` must be an integer in 0..=4294967295"))?,
+            ),
+        };
+        let model = optional_string(obj, "model")?;
+        if let Some(m) = &model {
+            if m.is_empty() {
+                return Err(invalid("model", "`model` must not be empty"));
+            }
+        }
+        let person_generation = optional_string(obj, "person_generation")?;
+        if let Some(p) = &person_generation {
+            if !["allow_all", "allow_adult", "dont_allow"].contains(&p.as_str()) {
+                return Err(invalid(
+                    "person_generation",
+                    format!("`person_generation` must be one of allow_all, allow_adult, dont_allow; got {p:?}"),
+                ));
+            }
+        }
+        // `user` is accepted for OpenAI compatibility; providers here have no use for it.
+        optional_string(obj, "user")?;
+        Ok(Self {
+            model,
+            prompt: prompt.clone(),
+            seconds,
+            size,
+            negative_prompt: optional_string(obj, "negative_prompt")?,
+            person_generation,
+            seed,
+        })
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<u32, ClientError> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=600).contains(n))
+        .ok_or_else(|| invalid("seconds", format!("`seconds` must be a whole number of seconds such as \"8\", got {text:?}")))
+}
+
+fn optional_string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, ClientError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(invalid(name, format!("`{name}` must be a string, got {}", type_name(other)))),
+    }
+}
+
+pub(crate) fn invalid(param: &str, message: impl Into<String>) -> ClientError {
+    ClientError::new(ErrorCode::InvalidRequest, message).with_param(param.to_owned())
+}
+
+/// What a video id carries besides deployment and owner: the upstream
+/// operation and the values the status object reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoHandle {
+    /// Upstream operation name (`models/…/operations/…`).
+    pub operation: String,
+    /// Duration in seconds the job was submitted with.
+    pub seconds: u32,
+    /// Frame size the job was submitted with.
+    pub size: Size,
+}
+
+impl VideoHandle {
+    /// Serialises into the sealed payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(6 + self.operation.len());
+        out.extend_from_slice(&(self.seconds.min(u32::from(u16::MAX)) as u16).to_be_bytes());
+        out.extend_from_slice(&self.size.width.to_be_bytes());
+        out.extend_from_slice(&self.size.height.to_be_bytes());
+        out.extend_from_slice(self.operation.as_bytes());
+        out
+    }
+
+    /// Parses a sealed payload; `None` if it is not one.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() < 7 {
+            return None;
+        }
+        let be = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
+        Some(Self {
+            seconds: u32::from(be(0)),
+            size: Size { width: be(2), height: be(4) },
+            operation: core::str::from_utf8(&bytes[6..]).ok()?.to_owned(),
+        })
+    }
+}
+
+/// Status of a video job in OpenAI's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoStatus {
+    /// Accepted, not started.
+    Queued,
+    /// Running.
+    InProgress,
+    /// Finished with content.
+    Completed,
+    /// Finished without content.
+    Failed(ClientError),
+}
+
+impl VideoStatus {
+    /// The OpenAI `status` string.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Everything needed to render an OpenAI `video` object.
+#[derive(Debug, Clone)]
+pub struct VideoView<'a> {
+    /// Sealed id.
+    pub id: &'a str,
+    /// Model group name.
+    pub model: &'a str,
+    /// Current status.
+    pub status: &'a VideoStatus,
+    /// Creation time, unix seconds.
+    pub created_at: u64,
+    /// Now, unix seconds (for the progress estimate).
+    pub now: u64,
+    /// Prompt, when known.
+    pub prompt: Option<&'a str>,
+    /// Submitted values.
+    pub handle: &'a VideoHandle,
+}
+
+impl VideoView<'_> {
+    /// The OpenAI `video` object.
+    ///
+    /// `progress` is exact for finished jobs (100 / 0) and otherwise an
+    /// estimate from elapsed time against [`TYPICAL_GENERATION_SECS`],
+    /// capped at 95, because Veo reports no progress. `completed_at` is null:
+    /// Veo operations carry no completion time and reelay does not invent one.
+    pub fn to_json(&self) -> Value {
+        let progress = match self.status {
+            VideoStatus::Completed => 100,
+            VideoStatus::Queued | VideoStatus::Failed(_) => 0,
+            VideoStatus::InProgress => {
+                let elapsed = self.now.saturating_sub(self.created_at);
+                (elapsed * 100 / TYPICAL_GENERATION_SECS).clamp(1, 95)
+            }
+        };
+        let error = match self.status {
+            VideoStatus::Failed(err) => serde_json::json!({"code": err.code.as_str(), "message": err.message}),
+            _ => Value::Null,
+        };
+        let expires_at = match self.status {
+            VideoStatus::Completed => Value::from(self.created_at + RETENTION_SECS),
+            _ => Value::Null,
+        };
+        serde_json::json!({
+            "id": self.id,
+            "object": "video",
+            "model": self.model,
+            "status": self.status.as_str(),
+            "progress": progress,
+            "created_at": self.created_at,
+            "completed_at": Value::Null,
+            "expires_at": expires_at,
+            "prompt": self.prompt,
+            "size": self.handle.size.to_wire(),
+            "seconds": format!("{}", self.handle.seconds),
+            "remixed_from_video_id": Value::Null,
+            "error": error,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_request() {
+        let req = CreateVideo::parse_json(
+            br#"{"model":"veo","prompt":"a cat","seconds":"8","size":"1280x720","negative_prompt":"dogs","person_generation":"dont_allow","seed":7,"user":"u1"}"#,
+        )
+        .unwrap();
+        assert_eq!(req.seconds, Some(8));
+        assert_eq!(req.size, Some(Size { width: 1280, height: 720 }));
+        assert_eq!(req.seed, Some(7));
+        assert_eq!(CreateVideo::parse_json(br#"{"prompt":"x","seconds":4}"#).unwrap().seconds, Some(4));
+    }
+
+    #[test]
+    fn rejects_bad_fields_precisely() {
+        let cases: [(&[u8], &str, Option<&str>); 10] = [
+            (b"not json", "invalid_json", None),
+            (b"[1]", "invalid_request", None),
+            (br#"{}"#, "invalid_request", Some("prompt")),
+            (br#"{"prompt":"  "}"#, "invalid_request", Some("prompt")),
+            (br#"{"prompt":5}"#, "invalid_request", Some("prompt")),
+            (br#"{"prompt":"x","seconds":"eight"}"#, "invalid_request", Some("seconds")),
+            (br#"{"prompt":"x","seconds":[8]}"#, "invalid_request", Some("seconds")),
+            (br#"{"prompt":"x","size":"big"}"#, "invalid_request", Some("size")),
+            (br#"{"prompt":"x","person_generation":"everyone"}"#, "invalid_request", Some("person_generation")),
+            (br#"{"prompt":"x","colour":"red"}"#, "invalid_request", Some("colour")),
+        ];
+        for (body, code, param) in cases {
+            let err = CreateVideo::parse_json(body).unwrap_err();
+            assert_eq!(err.code.as_str(), code, "{}", String::from_utf8_lossy(body));
+            assert_eq!(err.param.as_deref(), param, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn handle_round_trips() {
+        let h = VideoHandle {
+            operation: "models/veo-3.1-generate-preview/operations/vz341u0pmdlc".into(),
+            seconds: 8,
+            size: Size { width: 1280, height: 720 },
+        };
+        assert_eq!(VideoHandle::decode(&h.encode()), Some(h));
+        assert_eq!(VideoHandle::decode(b"abc"), None);
+    }
+
+    #[test]
+    fn renders_the_openai_video_object() {
+        let handle = VideoHandle { operation: "op".into(), seconds: 8, size: Size { width: 720, height: 1280 } };
+        let status = VideoStatus::InProgress;
+        let view = VideoView { id: "video_x", model: "veo", status: &status, created_at: 100, now: 130, prompt: Some("p"), handle: &handle };
+        let v = view.to_json();
+        assert_eq!(v["status"], "in_progress");
+        assert_eq!(v["progress"], 50);
+        assert_eq!(v["seconds"], "8");
+        assert_eq!(v["size"], "720x1280");
+        assert_eq!(v["expires_at"], Value::Null);
+        let failed = VideoStatus::Failed(ClientError::new(ErrorCode::ContentPolicyViolation, "blocked"));
+        let v = VideoView { status: &failed, ..view }.to_json();
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["error"]["code"], "content_policy_violation");
+    }
+}

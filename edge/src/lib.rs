@@ -1,0 +1,1 @@
+//! reelay edge (being written).

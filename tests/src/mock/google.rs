@@ -1,0 +1,218 @@
+//! Google API error bodies, byte-for-byte in the shape Google sends them
+//! (pretty-printed JSON, `application/json; charset=UTF-8`), and the canned
+//! fault answers.
+//!
+//! Shape: `{"error":{"code":<http>,"message":"…","status":"<CANONICAL>","details":[…]}}`,
+//! `details` omitted when empty.
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::FaultAction;
+
+/// Content type of every Google JSON answer.
+pub(crate) const JSON: &str = "application/json; charset=UTF-8";
+
+/// The model named in a Veo path, for quota error details.
+fn model_in_path(path: &str) -> &str {
+    path.strip_prefix("/v1beta/models/")
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|m| !m.is_empty())
+        .unwrap_or("veo-3.1-generate-preview")
+}
+
+/// The canonical status name Google pairs with an HTTP status.
+pub(crate) fn canonical(code: u16) -> &'static str {
+    match code {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        500 => "INTERNAL",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Pretty-printed JSON with Google's content type.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let text = serde_json::to_string_pretty(body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, JSON)], text).into_response()
+}
+
+/// A Google error answer.
+pub(crate) fn error(code: u16, message: &str, details: Vec<Value>) -> Response {
+    let mut err = json!({
+        "code": code,
+        "message": message,
+        "status": canonical(code),
+    });
+    if !details.is_empty() {
+        err["details"] = Value::Array(details);
+    }
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &json!({ "error": err }))
+}
+
+/// `400 INVALID_ARGUMENT` with a message and no details.
+pub(crate) fn invalid_argument(message: &str) -> Response {
+    error(400, message, Vec::new())
+}
+
+/// Google's answer to a wrong API key (a 400, not a 401).
+pub(crate) fn api_key_invalid() -> Response {
+    error(
+        400,
+        "API key not valid. Please pass a valid API key.",
+        vec![json!({
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com",
+            "metadata": { "service": "generativelanguage.googleapis.com" }
+        })],
+    )
+}
+
+/// Google's answer when no API key was sent at all.
+pub(crate) fn unregistered_caller() -> Response {
+    error(
+        403,
+        "Method doesn't allow unregistered callers (callers without established identity). \
+         Please use API Key or other form of API consumer identity to call this API.",
+        Vec::new(),
+    )
+}
+
+/// `404 NOT_FOUND` "Requested entity was not found."
+pub(crate) fn entity_not_found() -> Response {
+    error(404, "Requested entity was not found.", Vec::new())
+}
+
+/// Google's front end answers unknown URLs with an HTML page, not JSON.
+pub(crate) async fn not_found_html(uri: axum::http::Uri) -> Response {
+    not_found_page(uri.path())
+}
+
+/// The HTML 404 page for `path`.
+pub(crate) fn not_found_page(path: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 404 (Not Found)!!1</title>\n  \
+         <p><b>404.</b> <ins>That\u{2019}s an error.</ins>\n  <p>The requested URL <code>{}</code> was not found on this server.  \
+         <ins>That\u{2019}s all we know.</ins>\n",
+        path
+    );
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// A 429 `RESOURCE_EXHAUSTED` quota error as the Gemini API sends it.
+fn quota_exhausted(path: &str, quota_id: &str, limit: u32, retry_secs: u64) -> Response {
+    let model = model_in_path(path);
+    let message = format!(
+        "You exceeded your current quota, please check your plan and billing details. For more \
+         information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. \
+         To monitor your current usage, head to: https://ai.dev/usage?tab=rate-limit. \n\
+         * Quota exceeded for metric: generativelanguage.googleapis.com/generate_requests_per_model, \
+         limit: {limit}, model: {model}\nPlease retry in {retry_secs}.{frac}s.",
+        frac = "381204"
+    );
+    error(
+        429,
+        &message,
+        vec![
+            json!({
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [{
+                    "description": "Learn more about Gemini API quotas",
+                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"
+                }]
+            }),
+            json!({
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [{
+                    "quotaMetric": "generativelanguage.googleapis.com/generate_requests_per_model",
+                    "quotaId": quota_id,
+                    "quotaDimensions": { "location": "global", "model": model },
+                    "quotaValue": limit.to_string()
+                }]
+            }),
+            json!({
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": format!("{retry_secs}s")
+            }),
+        ],
+    )
+}
+
+/// A Google-shaped server error for `status`.
+fn server_error(status: u16) -> Response {
+    let message = match status {
+        500 => "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+        503 => "The model is overloaded. Please try again later.",
+        504 => "The request timed out. Please try again.",
+        _ => "Internal error encountered.",
+    };
+    error(status, message, Vec::new())
+}
+
+/// The answer for a fault that replaces normal handling (everything but
+/// [`FaultAction::Delay`], which the caller handles).
+pub(crate) fn fault_response(action: &FaultAction, path: &str) -> Response {
+    match action {
+        FaultAction::Status {
+            status,
+            headers,
+            body,
+        } => {
+            let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = (code, body.clone()).into_response();
+            let map = resp.headers_mut();
+            map.remove(header::CONTENT_TYPE);
+            for (k, v) in headers {
+                if let (Ok(k), Ok(v)) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
+                    map.append(k, v);
+                }
+            }
+            if !map.contains_key(header::CONTENT_TYPE) {
+                let ct = if body.starts_with('{') || body.starts_with('[') {
+                    JSON
+                } else {
+                    "text/plain; charset=utf-8"
+                };
+                map.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            }
+            resp
+        }
+        FaultAction::Malformed => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, JSON)],
+            "not json{",
+        )
+            .into_response(),
+        FaultAction::GoogleRateLimit { retry_delay_secs } => quota_exhausted(
+            path,
+            "GenerateRequestsPerMinutePerProjectPerModel",
+            2,
+            *retry_delay_secs,
+        ),
+        FaultAction::GoogleDailyQuota => {
+            quota_exhausted(path, "GenerateRequestsPerDayPerProjectPerModel", 10, 35)
+        }
+        FaultAction::ServerError { status } => server_error(*status),
+        // Handled by the caller; answering normally would need the handler.
+        FaultAction::Delay { .. } => server_error(500),
+    }
+}

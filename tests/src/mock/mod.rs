@@ -1,0 +1,391 @@
+//! A mock upstream that follows the real provider wire formats.
+//!
+//! Today it serves the Gemini Developer API's Veo surface (create a
+//! long-running operation, poll it, download the video through a signed
+//! redirect); see [`gemini`](self) routes below. It is stateful (operations
+//! progress over polls), records every request it receives, and takes
+//! injectable [`Fault`]s so tests can exercise retries, timeouts and error
+//! classification.
+//!
+//! | Route | What it does |
+//! |---|---|
+//! | `POST /v1beta/models/{model}:predictLongRunning` | validates like Google, returns `{"name":"models/{model}/operations/{id}"}` |
+//! | `GET /v1beta/models/{model}/operations/{id}` | pending until [`MockOptions::polls_until_done`] polls, then done |
+//! | `GET /v1beta/files/{id}:download?alt=media` | `302` to `{base}/_mock/blob/{id}?sig=…` |
+//! | `GET /_mock/blob/{id}?sig=…` | `video/mp4`, [`MockOptions::video_bytes`] bytes in 16 KiB chunks, no key needed |
+//! | `POST /_mock/faults` | queue a [`Fault`] (JSON, same shape as the Rust type) |
+//! | `GET /_mock/requests` | recorded requests as JSON (body as lossy UTF-8) |
+//! | `POST /_mock/reset` | clear requests, faults, operations and files |
+//!
+//! Prompts steer outcomes: `[[rai]]` → done with the output safety-filtered
+//! (no samples), `[[unsafe]]` → done with a gRPC code 3 error, `[[internal]]`
+//! → done with a gRPC code 13 error.
+//!
+//! Requests to the control routes (`/_mock/faults`, `/_mock/requests`,
+//! `/_mock/reset`) are neither recorded nor subject to faults. Blob downloads
+//! (`/_mock/blob/…`) are recorded (so tests can check what the gateway sent to
+//! the redirect target) but never faulted.
+
+mod control;
+mod gemini;
+mod google;
+mod video;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use video::expected_video_bytes;
+
+/// Largest request body the mock accepts (Veo requests carry base64 images).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// How the mock behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockOptions {
+    /// The only Gemini API key the mock accepts (header `x-goog-api-key` or
+    /// query `key`).
+    pub api_key: String,
+    /// Polls of an operation answered "pending" before it is done: the
+    /// `polls_until_done`-th poll (1-based) is the first done answer; `0` makes
+    /// the first poll done.
+    pub polls_until_done: u32,
+    /// Size of each served MP4 body in bytes.
+    pub video_bytes: usize,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        Self {
+            api_key: "mock-gemini-key".to_owned(),
+            polls_until_done: 2,
+            video_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// One request as the mock received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. `POST`.
+    pub method: String,
+    /// Path without the query, percent-encoding as sent.
+    pub path: String,
+    /// Raw query string without `?`, if any.
+    pub query: Option<String>,
+    /// Headers in received order, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl RecordedRequest {
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON, if it is JSON.
+    pub fn body_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// A misbehaviour to inject into the next matching requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// The fault applies to requests whose path (without the query) contains
+    /// this string; `""` matches every non-`/_mock/` path.
+    pub path_contains: String,
+    /// How many matching requests the fault applies to (default 1).
+    #[serde(default = "one")]
+    pub times: u32,
+    /// What to do instead of (or before) normal handling.
+    pub action: FaultAction,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Fault {
+    /// A fault for the next `times` requests whose path contains `path_contains`.
+    pub fn new(path_contains: impl Into<String>, times: u32, action: FaultAction) -> Self {
+        Self {
+            path_contains: path_contains.into(),
+            times,
+            action,
+        }
+    }
+}
+
+/// What a [`Fault`] does. JSON form (control API): `{"type":"status",...}`,
+/// `{"type":"delay","ms":500}`, `{"type":"malformed"}`,
+/// `{"type":"google_rate_limit","retry_delay_secs":47}`,
+/// `{"type":"google_daily_quota"}`, `{"type":"server_error","status":503}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FaultAction {
+    /// Answer with exactly this status, headers and body. When `headers` has
+    /// no `content-type`, one is added: `application/json; charset=UTF-8` if
+    /// the body starts with `{` or `[`, else `text/plain; charset=utf-8`.
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// Extra response headers, e.g. `[["retry-after","3"]]`.
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// Response body.
+        #[serde(default)]
+        body: String,
+    },
+    /// Wait this long, then serve the request normally.
+    Delay {
+        /// Milliseconds to wait.
+        ms: u64,
+    },
+    /// `200` with `content-type: application/json` and body `not json{`.
+    Malformed,
+    /// Google's per-minute quota 429: `RESOURCE_EXHAUSTED` with `Help`,
+    /// `QuotaFailure` (quotaId `GenerateRequestsPerMinutePerProjectPerModel`)
+    /// and `RetryInfo {"retryDelay":"{retry_delay_secs}s"}` details. No
+    /// `Retry-After` header (Google sends none).
+    GoogleRateLimit {
+        /// Seconds put in `RetryInfo.retryDelay`.
+        retry_delay_secs: u64,
+    },
+    /// Google's per-day quota 429: like [`FaultAction::GoogleRateLimit`] but
+    /// quotaId `GenerateRequestsPerDayPerProjectPerModel`. Like the real API it
+    /// still carries a short `RetryInfo` (`"35s"`): tell daily from per-minute
+    /// quota by the quotaId, not by the presence of `RetryInfo`.
+    GoogleDailyQuota,
+    /// A Google-shaped server error body for `status` (500 `INTERNAL`,
+    /// 503 `UNAVAILABLE` "The model is overloaded…", 504 `DEADLINE_EXCEEDED`).
+    ServerError {
+        /// HTTP status code (usually 500 or 503).
+        status: u16,
+    },
+}
+
+/// A running mock upstream. Stops on [`MockUpstream::shutdown`] or when dropped.
+#[derive(Debug)]
+pub struct MockUpstream {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockUpstream {
+    /// Binds `127.0.0.1` on a free port and serves on the current tokio runtime.
+    pub async fn start(opts: MockOptions) -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), opts).await
+    }
+
+    /// Binds `addr` (port `0` picks a free port) and serves on the current
+    /// tokio runtime.
+    pub async fn start_on(addr: SocketAddr, opts: MockOptions) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            base_url: format!("http://{addr}"),
+            salt: u64::from(addr.port()),
+            opts,
+            state: Mutex::new(MockState::default()),
+        });
+        let app = router(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            // An accept loop error has nowhere useful to go; tests notice
+            // the mock is gone.
+            let _ = serve.await;
+        });
+        Ok(Self {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every recorded request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Queue a fault; faults are checked in the order they were pushed.
+    pub fn push_fault(&self, fault: Fault) {
+        self.shared.lock().faults.push_back(fault);
+    }
+
+    /// Forget requests, faults, operations and files (like `POST /_mock/reset`).
+    pub fn reset(&self) {
+        self.shared.lock().reset();
+    }
+
+    /// Stops serving: stops accepting, lets in-flight requests finish for up
+    /// to two seconds, then aborts what is left.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// State shared by every handler.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) opts: MockOptions,
+    pub(crate) base_url: String,
+    /// Mixed into generated ids so two mocks do not hand out the same ids.
+    pub(crate) salt: u64,
+    state: Mutex<MockState>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, MockState> {
+        // A handler that panicked mid-update leaves state that is still fine
+        // for a mock; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Everything mutable.
+#[derive(Debug, Default)]
+pub(crate) struct MockState {
+    pub(crate) requests: Vec<RecordedRequest>,
+    pub(crate) faults: VecDeque<Fault>,
+    /// Operations by operation id.
+    pub(crate) ops: HashMap<String, gemini::Operation>,
+    /// File ids that can be downloaded.
+    pub(crate) files: HashSet<String>,
+    /// Ever-increasing; survives resets so ids stay unique.
+    pub(crate) counter: u64,
+}
+
+impl MockState {
+    fn reset(&mut self) {
+        self.requests.clear();
+        self.faults.clear();
+        self.ops.clear();
+        self.files.clear();
+    }
+
+    /// Takes one use of the first fault matching `path`.
+    fn take_fault(&mut self, path: &str) -> Option<FaultAction> {
+        let idx = self
+            .faults
+            .iter()
+            .position(|f| f.times > 0 && path.contains(f.path_contains.as_str()))?;
+        let fault = self.faults.get_mut(idx)?;
+        fault.times -= 1;
+        let action = fault.action.clone();
+        if fault.times == 0 {
+            self.faults.remove(idx);
+        }
+        Some(action)
+    }
+}
+
+/// Control routes: not recorded, never faulted.
+fn is_control(path: &str) -> bool {
+    path.starts_with("/_mock/") && !path.starts_with("/_mock/blob/")
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(gemini::routes())
+        .merge(control::routes())
+        .fallback(google::not_found_html)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            record_and_fault,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+/// Records the request, then applies the first matching fault, if any.
+async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let path = parts.uri.path().to_owned();
+    if !is_control(&path) {
+        let recorded = RecordedRequest {
+            method: parts.method.as_str().to_owned(),
+            path: path.clone(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: bytes.to_vec(),
+        };
+        shared.lock().requests.push(recorded);
+    }
+    let req = Request::from_parts(parts, Body::from(bytes));
+    if path.starts_with("/_mock/") {
+        return next.run(req).await;
+    }
+    let action = shared.lock().take_fault(&path);
+    match action {
+        None => next.run(req).await,
+        Some(FaultAction::Delay { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            next.run(req).await
+        }
+        Some(action) => google::fault_response(&action, &path),
+    }
+}
