@@ -58,6 +58,35 @@ pub fn plausible_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// The credentials a request presented, by where they came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Presented<'a> {
+    /// `Authorization` header value.
+    pub authorization: Option<&'a str>,
+    /// `api-key` header (Azure-shaped clients).
+    pub api_key: Option<&'a str>,
+    /// `x-goog-api-key` header (Google SDKs).
+    pub goog_api_key: Option<&'a str>,
+    /// `?key=` query parameter.
+    pub query_key: Option<&'a str>,
+}
+
+/// Picks the key a request authenticates with: `Authorization: Bearer`,
+/// then `api-key`, then `x-goog-api-key`, then `?key=` — the query form only
+/// on Google-shaped routes (`google_shaped`), because keys in URLs end up in
+/// logs and browser history and only Google's clients need it.
+pub fn presented_key<'a>(p: &Presented<'a>, google_shaped: bool) -> Option<&'a str> {
+    let bearer = p.authorization.and_then(|v| {
+        let (scheme, rest) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    let query = if google_shaped { p.query_key } else { None };
+    [bearer, p.api_key.map(str::trim), p.goog_api_key.map(str::trim), query]
+        .into_iter()
+        .flatten()
+        .find(|k| !k.is_empty())
+}
+
 /// A reference to a key in an admin request: the key itself or its `token`
 /// (hex SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -444,6 +473,19 @@ mod tests {
         assert_eq!(rec.key_alias, None);
         assert_eq!(rec.updated_at_ms, 9);
         assert_eq!(rec.created_at_ms, 5);
+    }
+
+    #[test]
+    fn presented_key_prefers_bearer_and_limits_query_keys() {
+        let p = Presented { authorization: Some("Bearer  sk-a "), api_key: Some("sk-b"), goog_api_key: None, query_key: Some("sk-q") };
+        assert_eq!(presented_key(&p, false), Some("sk-a"));
+        let p = Presented { authorization: Some("Basic xyz"), goog_api_key: Some("sk-g"), ..Presented::default() };
+        assert_eq!(presented_key(&p, false), Some("sk-g"));
+        let p = Presented { query_key: Some("sk-q"), ..Presented::default() };
+        assert_eq!(presented_key(&p, false), None);
+        assert_eq!(presented_key(&p, true), Some("sk-q"));
+        let p = Presented { authorization: Some("Bearer "), api_key: Some(""), ..Presented::default() };
+        assert_eq!(presented_key(&p, true), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub fn pick_weighted(group: &ModelGroup, random: u32) -> Option<&Deployment> {
     if total == 0 {
         return group.deployments.first();
     }
-    let mut point = u64::from(random) * total >> 32;
+    let mut point = (u64::from(random) * total) >> 32;
     for dep in &group.deployments {
         let w = u64::from(dep.weight);
         if point < w {

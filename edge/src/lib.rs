@@ -1,1 +1,38 @@
-//! reelay edge (being written).
+//! The reelay Worker: HTTP I/O, KV, Durable Objects and secrets around
+//! `reelay-core`.
+//!
+//! Core decides, edge does: every rule (config validation, access, sealing,
+//! error classification, request translation) lives in `reelay-core`; this
+//! crate authenticates against KV, calls upstreams, streams bodies through,
+//! and turns a core `ClientError` into a response in exactly one place
+//! ([`respond::error`]).
+
+mod context;
+mod keys;
+mod log;
+// The durable_object macro generates undocumented public glue.
+#[allow(missing_docs)]
+mod quota;
+mod respond;
+mod routes;
+mod upstream;
+
+pub use quota::QuotaCounter;
+
+use worker::{event, Context, Env, Request, Response};
+
+/// Entry point for every HTTP request.
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let cx = context::Ctx::new(env, ctx, &req);
+    let dialect = routes::dialect_for(&req.path());
+    let outcome = routes::dispatch(req, &cx).await;
+    let response = match outcome {
+        Ok(response) => response,
+        Err(err) => {
+            cx.log.borrow_mut().error_code = Some(err.code.as_str());
+            respond::error(&err, dialect)
+        }
+    };
+    Ok(cx.finish(response))
+}

@@ -1,6 +1,10 @@
 //! Self test of the mock upstream: it must speak the real Gemini Veo wire
 //! format (shared/reference/upstream-apis.md §3, §6) and obey its controls.
 
+// clippy.toml allows these inside #[test] fns only; the helpers below are
+// test code too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -45,7 +49,12 @@ async fn create_ok(c: &reqwest::Client, base: &str, prompt: &str) -> String {
 }
 
 async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
-    let resp = c.get(url).header("x-goog-api-key", KEY).send().await.unwrap();
+    let resp = c
+        .get(url)
+        .header("x-goog-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap())
 }
@@ -146,19 +155,34 @@ async fn create_poll_download() {
     assert_eq!(bad_sig.status(), 403);
 
     // Following the redirect (reqwest's default) gives the bytes, in chunks.
-    let resp = c.get(&uri).header("x-goog-api-key", KEY).send().await.unwrap();
+    let resp = c
+        .get(&uri)
+        .header("x-goog-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "video/mp4");
     assert_eq!(resp.headers()["content-length"], "40000");
     let bytes = resp.bytes().await.unwrap();
     assert_eq!(&bytes[4..12], b"ftypisom");
-    assert_eq!(bytes.as_ref(), expected_video_bytes(&file_id, 40_000).as_slice());
+    assert_eq!(
+        bytes.as_ref(),
+        expected_video_bytes(&file_id, 40_000).as_slice()
+    );
 
     // Download with a wrong key is Google's 400; unknown file is 404.
-    let resp = c.get(&uri).header("x-goog-api-key", "nope").send().await.unwrap();
+    let resp = c
+        .get(&uri)
+        .header("x-goog-api-key", "nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     let resp = c
-        .get(format!("{base}/v1beta/files/zzzzzzzzzzzz:download?alt=media"))
+        .get(format!(
+            "{base}/v1beta/files/zzzzzzzzzzzz:download?alt=media"
+        ))
         .header("x-goog-api-key", KEY)
         .send()
         .await
@@ -177,7 +201,10 @@ async fn create_poll_download() {
     // Everything was recorded, in order, including the blob fetches.
     let reqs = mock.requests();
     assert_eq!(reqs[0].method, "POST");
-    assert_eq!(reqs[0].path, format!("/v1beta/models/{MODEL}:predictLongRunning"));
+    assert_eq!(
+        reqs[0].path,
+        format!("/v1beta/models/{MODEL}:predictLongRunning")
+    );
     assert_eq!(reqs[0].header("x-goog-api-key"), Some(KEY));
     assert_eq!(reqs[0].body_json().unwrap()["parameters"]["sampleCount"], 2);
     assert_eq!(reqs[1].path, format!("/v1beta/{name}"));
@@ -223,7 +250,9 @@ async fn auth_errors_are_googles() {
 
     // Unknown model.
     let resp = c
-        .post(format!("{base}/v1beta/models/gemini-2.5-pro:predictLongRunning"))
+        .post(format!(
+            "{base}/v1beta/models/gemini-2.5-pro:predictLongRunning"
+        ))
         .header("x-goog-api-key", KEY)
         .json(&body)
         .send()
@@ -315,7 +344,9 @@ async fn faults() {
     // Daily quota, via the JSON control API.
     let resp = c
         .post(format!("{base}/_mock/faults"))
-        .json(&json!({"path_contains":"operations","times":1,"action":{"type":"google_daily_quota"}}))
+        .json(
+            &json!({"path_contains":"operations","times":1,"action":{"type":"google_daily_quota"}}),
+        )
         .send()
         .await
         .unwrap();
@@ -344,7 +375,11 @@ async fn faults() {
     assert_eq!(resp.text().await.unwrap(), "{\"x\":1}");
 
     // Server error.
-    mock.push_fault(Fault::new("operations", 1, FaultAction::ServerError { status: 503 }));
+    mock.push_fault(Fault::new(
+        "operations",
+        1,
+        FaultAction::ServerError { status: 503 },
+    ));
     let (status, v) = get_json(&c, &format!("{base}/v1beta/{name}")).await;
     assert_eq!(status, 503);
     assert_google_error(&v, 503, "UNAVAILABLE");
@@ -388,7 +423,9 @@ async fn faults() {
         .await
         .unwrap();
     let list = list.as_array().unwrap();
-    assert!(list.iter().all(|r| !r["path"].as_str().unwrap().starts_with("/_mock/")));
+    assert!(list
+        .iter()
+        .all(|r| !r["path"].as_str().unwrap().starts_with("/_mock/")));
     assert_eq!(list.len(), mock.requests().len());
     assert_eq!(list[0]["method"], "POST");
     assert_eq!(list[0]["body"], "{\"instances\":[{\"prompt\":\"a\"}]}");
@@ -460,7 +497,9 @@ async fn binary_prints_ready_and_exits_on_stdin_eof() {
 
     let c = client();
     let resp = c
-        .post(format!("{base}/v1beta/models/{MODEL}:predictLongRunning?key=bin-key"))
+        .post(format!(
+            "{base}/v1beta/models/{MODEL}:predictLongRunning?key=bin-key"
+        ))
         .json(&json!({"instances":[{"prompt":"a"}]}))
         .send()
         .await

@@ -35,11 +35,11 @@
 //! | Google 429 `RESOURCE_EXHAUSTED` whose QuotaFailure `quotaId`/`quotaMetric` is per day (`PerDay`, `per_day`, `daily`), or `quotaValue` 0, or legacy `dailyLimitExceeded`, or message "per day"/"limit: 0" | `QuotaExhausted` | never (a `RetryInfo` is ignored: it only points at the next probe, the daily quota will not be back) | deployment |
 //! | 429 "Request too large" (the request alone exceeds this deployment's TPM) | `RateLimited` | never | deployment |
 //! | any other 429 (OpenAI `rate_limit_exceeded` tokens/requests, Google per-minute, Vertex `rateLimitExceeded`, unknown body) | `RateLimited` | retry | deployment |
-//! | 4xx (not 401/404/408/409/429) with `content_policy_violation`, `moderation_blocked`, Azure `content_filter`/`ResponsibleAIPolicyViolation`; 400/422 whose message says "safety system", "Responsible AI", "usage guidelines", "violat…polic…" | `ContentPolicy` | never | request |
+//! | 4xx (not 401/404/408/409/429) with `content_policy_violation`, `moderation_blocked`, Azure `content_filter`/`ResponsibleAIPolicyViolation`; 400/422 (Google: `INVALID_ARGUMENT`/`FAILED_PRECONDITION`/`OUT_OF_RANGE`) whose message says "safety system", "Responsible AI", "usage guidelines", "violat…polic…", "safety…block…" | `ContentPolicy` | never | request |
 //! | 400 `FAILED_PRECONDITION` "User location is not supported", "not available in your country" | `BadRequest` | never | deployment |
 //! | 403, Google `PERMISSION_DENIED` (`SERVICE_DISABLED`, `API_KEY_SERVICE_BLOCKED`, …) | `PermissionDenied` | never | deployment |
 //! | 404, Google `NOT_FOUND` (incl. `model_not_found`, Vertex "Publisher Model … was not found") | `NotFound` | never | request |
-//! | 408, Google `DEADLINE_EXCEEDED` as 4xx | `Timeout` | retry | deployment |
+//! | 408 | `Timeout` | retry | deployment |
 //! | 409 (OpenAI: a conflict openai-python retries), Google `ABORTED` | `UpstreamUnavailable` | retry | request |
 //! | 409 Google `ALREADY_EXISTS` | `BadRequest` | never | request |
 //! | 499 Google `CANCELLED` | `Timeout` | retry | deployment |
@@ -85,6 +85,9 @@
 //! | 12 `UNIMPLEMENTED` | `UpstreamUnavailable` | never | deployment |
 //! | 16 `UNAUTHENTICATED` | `Authentication` | never | deployment |
 //! | anything else (0, negative, > 16) | `Gateway` | never | request |
+//!
+//! "backoff" becomes [`Retry::AfterMillis`] when the message carries a hint
+//! ("Please retry in 30s"). Operation errors have `status: None`.
 //!
 //! # Messages
 //!
@@ -138,7 +141,12 @@ pub enum Transport {
 /// assert_eq!(err.scope, Scope::Deployment);
 /// assert_eq!(err.upstream_code.as_deref(), Some("rate_limit_exceeded"));
 /// ```
-pub fn classify_http(status: u16, headers: &[(&str, &str)], body: &[u8], now_unix_ms: u64) -> UpstreamError {
+pub fn classify_http(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    now_unix_ms: u64,
+) -> UpstreamError {
     let parsed = parse_body(body);
     let facts = match &parsed {
         Parsed::Json(value) => Facts::from_json(value),
@@ -220,7 +228,10 @@ pub fn classify_operation_error(grpc_code: i64, message: &str) -> UpstreamError 
     facts.message = Some(trimmed);
     let (verdict, name) = match Canon::from_grpc(grpc_code) {
         Some(canon) => (google_rule(canon, &facts), String::from(canon.name())),
-        None => (Verdict::new(ErrorKind::Gateway, false, Scope::Request), alloc::format!("{grpc_code}")),
+        None => (
+            Verdict::new(ErrorKind::Gateway, false, Scope::Request),
+            alloc::format!("{grpc_code}"),
+        ),
     };
     let retry = if verdict.retryable {
         match message_delay(trimmed) {
@@ -235,7 +246,14 @@ pub fn classify_operation_error(grpc_code: i64, message: &str) -> UpstreamError 
     } else {
         clean_message(trimmed)
     };
-    UpstreamError { kind: verdict.kind, retry, scope: verdict.scope, status: None, upstream_code: Some(name), message }
+    UpstreamError {
+        kind: verdict.kind,
+        retry,
+        scope: verdict.scope,
+        status: None,
+        upstream_code: Some(name),
+        message,
+    }
 }
 
 /// Classifies a transport failure: both kinds are retryable with back-off
@@ -276,7 +294,11 @@ struct Verdict {
 
 impl Verdict {
     const fn new(kind: ErrorKind, retryable: bool, scope: Scope) -> Self {
-        Self { kind, retryable, scope }
+        Self {
+            kind,
+            retryable,
+            scope,
+        }
     }
 }
 
@@ -290,7 +312,8 @@ const RATE_LIMITED: Verdict = Verdict::new(ErrorKind::RateLimited, true, Scope::
 const TOO_LARGE_HERE: Verdict = Verdict::new(ErrorKind::RateLimited, false, Scope::Deployment);
 const QUOTA: Verdict = Verdict::new(ErrorKind::QuotaExhausted, false, Scope::Deployment);
 const UNAVAILABLE: Verdict = Verdict::new(ErrorKind::UpstreamUnavailable, true, Scope::Deployment);
-const UNIMPLEMENTED: Verdict = Verdict::new(ErrorKind::UpstreamUnavailable, false, Scope::Deployment);
+const UNIMPLEMENTED: Verdict =
+    Verdict::new(ErrorKind::UpstreamUnavailable, false, Scope::Deployment);
 const CONFLICT: Verdict = Verdict::new(ErrorKind::UpstreamUnavailable, true, Scope::Request);
 const TIMEOUT: Verdict = Verdict::new(ErrorKind::Timeout, true, Scope::Deployment);
 const GATEWAY: Verdict = Verdict::new(ErrorKind::Gateway, false, Scope::Request);
@@ -302,7 +325,9 @@ fn openai_rule(status: u16, f: &Facts<'_>) -> Verdict {
         return status_rule(status);
     }
     let msg = f.message.unwrap_or("");
-    if matches!(status, 400 | 401 | 403) && (f.has_code("invalid_api_key") || contains_ci(msg, "incorrect api key")) {
+    if matches!(status, 400 | 401 | 403)
+        && (f.has_code("invalid_api_key") || contains_ci(msg, "incorrect api key"))
+    {
         return AUTH;
     }
     if status == 401 {
@@ -321,9 +346,14 @@ fn openai_rule(status: u16, f: &Facts<'_>) -> Verdict {
         return RATE_LIMITED;
     }
     if !matches!(status, 404 | 408 | 409) {
-        let coded = ["content_policy_violation", "moderation_blocked", "content_filter", "responsibleaipolicyviolation"]
-            .iter()
-            .any(|c| f.has_code(c));
+        let coded = [
+            "content_policy_violation",
+            "moderation_blocked",
+            "content_filter",
+            "responsibleaipolicyviolation",
+        ]
+        .iter()
+        .any(|c| f.has_code(c));
         if coded || (matches!(status, 400 | 422) && mentions_content_policy(msg, false)) {
             return CONTENT_POLICY;
         }
@@ -430,22 +460,36 @@ impl Canon {
     ];
 
     fn from_grpc(code: i64) -> Option<Self> {
-        Self::ALL.iter().find(|(n, _, _)| *n == code).map(|(_, c, _)| *c)
+        Self::ALL
+            .iter()
+            .find(|(n, _, _)| *n == code)
+            .map(|(_, c, _)| *c)
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, _, s)| s.eq_ignore_ascii_case(name.trim())).map(|(_, c, _)| *c)
+        Self::ALL
+            .iter()
+            .find(|(_, _, s)| s.eq_ignore_ascii_case(name.trim()))
+            .map(|(_, c, _)| *c)
     }
 
     fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, c, _)| *c == self).map_or("UNKNOWN", |(_, _, s)| s)
+        Self::ALL
+            .iter()
+            .find(|(_, c, _)| *c == self)
+            .map_or("UNKNOWN", |(_, _, s)| s)
     }
 
     /// The HTTP status Google maps this code to is 5xx.
     fn is_server_class(self) -> bool {
         matches!(
             self,
-            Self::Unknown | Self::DeadlineExceeded | Self::Unimplemented | Self::Internal | Self::Unavailable | Self::DataLoss
+            Self::Unknown
+                | Self::DeadlineExceeded
+                | Self::Unimplemented
+                | Self::Internal
+                | Self::Unavailable
+                | Self::DataLoss
         )
     }
 
@@ -463,7 +507,7 @@ impl Canon {
             500 => Self::Internal,
             501 => Self::Unimplemented,
             504 => Self::DeadlineExceeded,
-            500..=599 => Self::Unavailable,
+            502 | 503 | 505..=599 => Self::Unavailable,
             _ => return None,
         })
     }
@@ -549,7 +593,10 @@ impl<'a> Facts<'a> {
     fn from_json(value: &'a Value) -> Self {
         // Some Google endpoints wrap the error in a one-element array.
         let root = match value {
-            Value::Array(items) => items.iter().find(|v| v.get("error").is_some()).or_else(|| items.first()),
+            Value::Array(items) => items
+                .iter()
+                .find(|v| v.get("error").is_some())
+                .or_else(|| items.first()),
             other => Some(other),
         };
         let Some(root) = root else {
@@ -591,7 +638,9 @@ impl<'a> Facts<'a> {
         f.google_status = str_field(e.get("status"));
         if let Some(Value::Array(details)) = e.get("details") {
             for d in details {
-                let Some(ty) = str_field(d.get("@type")) else { continue };
+                let Some(ty) = str_field(d.get("@type")) else {
+                    continue;
+                };
                 if ty.ends_with("google.rpc.ErrorInfo") {
                     if f.reason.is_none() {
                         f.reason = str_field(d.get("reason"));
@@ -615,19 +664,26 @@ impl<'a> Facts<'a> {
             }
         }
         if let Some(Value::Array(errors)) = e.get("errors") {
-            f.legacy_reasons.extend(errors.iter().filter_map(|x| str_field(x.get("reason"))));
+            f.legacy_reasons
+                .extend(errors.iter().filter_map(|x| str_field(x.get("reason"))));
         }
         f
     }
 
     fn has_code(&self, code: &str) -> bool {
-        [self.openai_code, self.openai_type, self.inner_code].iter().flatten().any(|c| c.eq_ignore_ascii_case(code))
+        [self.openai_code, self.openai_type, self.inner_code]
+            .iter()
+            .flatten()
+            .any(|c| c.eq_ignore_ascii_case(code))
     }
 
     fn upstream_code(&self) -> Option<&'a str> {
         match self.shape {
             Shape::OpenAi => self.openai_code.or(self.openai_type),
-            Shape::Google => self.reason.or(self.google_status).or_else(|| self.legacy_reasons.first().copied()),
+            Shape::Google => self
+                .reason
+                .or(self.google_status)
+                .or_else(|| self.legacy_reasons.first().copied()),
             _ => None,
         }
     }
@@ -644,7 +700,11 @@ impl<'a> Facts<'a> {
             "keyInvalid",
             "authError",
         ];
-        let by_reason = self.reason.iter().chain(self.legacy_reasons.iter()).any(|r| REASONS.iter().any(|x| x.eq_ignore_ascii_case(r)));
+        let by_reason = self
+            .reason
+            .iter()
+            .chain(self.legacy_reasons.iter())
+            .any(|r| REASONS.iter().any(|x| x.eq_ignore_ascii_case(r)));
         let msg = self.message.unwrap_or("");
         by_reason || contains_ci(msg, "api key not valid") || contains_ci(msg, "api key expired")
     }
@@ -652,11 +712,18 @@ impl<'a> Facts<'a> {
     /// A Google `RESOURCE_EXHAUSTED` is a daily (or zero) quota, which a
     /// retry within the hour cannot fix.
     fn google_quota_is_daily(&self) -> bool {
-        let daily = |s: &str| ["perday", "per_day", "per day", "daily"].iter().any(|p| contains_ci(s, p));
+        let daily = |s: &str| {
+            ["perday", "per_day", "per day", "daily"]
+                .iter()
+                .any(|p| contains_ci(s, p))
+        };
         let msg = self.message.unwrap_or("");
         self.quota_zero
             || self.quota_ids.iter().any(|q| daily(q))
-            || self.legacy_reasons.iter().any(|r| r.eq_ignore_ascii_case("dailyLimitExceeded"))
+            || self
+                .legacy_reasons
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case("dailyLimitExceeded"))
             || daily(msg)
             || says_limit_zero(msg)
     }
@@ -670,7 +737,9 @@ fn is_google(e: &serde_json::Map<String, Value>) -> bool {
 }
 
 fn is_openai(e: &serde_json::Map<String, Value>) -> bool {
-    ["message", "type", "code"].iter().any(|k| matches!(e.get(*k), Some(Value::String(_))))
+    ["message", "type", "code"]
+        .iter()
+        .any(|k| matches!(e.get(*k), Some(Value::String(_))))
 }
 
 fn str_field(v: Option<&Value>) -> Option<&str> {
@@ -683,7 +752,9 @@ fn str_field(v: Option<&Value>) -> Option<&str> {
 /// A message at the top level of a non-standard body (`{"message":…}`,
 /// `{"detail":…}`, `{"error_description":…}`).
 fn root_message(root: &Value) -> Option<&str> {
-    ["message", "detail", "error_description"].iter().find_map(|k| str_field(root.get(*k)))
+    ["message", "detail", "error_description"]
+        .iter()
+        .find_map(|k| str_field(root.get(*k)))
 }
 
 // ---------------------------------------------------------------------------
@@ -700,7 +771,8 @@ fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
     if n.is_empty() {
         return Some(0);
     }
-    h.windows(n.len()).position(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    h.windows(n.len())
+        .position(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 /// The message says a safety or usage policy blocked the content. `broad`
@@ -725,18 +797,26 @@ fn mentions_content_policy(msg: &str, broad: bool) -> bool {
     if STRONG.iter().any(|p| contains_ci(msg, p)) {
         return true;
     }
-    if contains_ci(msg, "violat") && ["polic", "guideline", "practice", "terms"].iter().any(|p| contains_ci(msg, p)) {
+    if contains_ci(msg, "violat")
+        && ["polic", "guideline", "practice", "terms"]
+            .iter()
+            .any(|p| contains_ci(msg, p))
+    {
         return true;
     }
     if contains_ci(msg, "safety") && contains_ci(msg, "block") {
         return true;
     }
-    broad && ["blocked", "sensitive", "safety", "violate"].iter().any(|p| contains_ci(msg, p))
+    broad
+        && ["blocked", "sensitive", "safety", "violate"]
+            .iter()
+            .any(|p| contains_ci(msg, p))
 }
 
 /// The deployment's region or country cannot use the API (another deployment may).
 fn mentions_location(msg: &str) -> bool {
-    contains_ci(msg, "location is not supported") || contains_ci(msg, "not available in your country")
+    contains_ci(msg, "location is not supported")
+        || contains_ci(msg, "not available in your country")
 }
 
 /// Gemini's "Quota exceeded for metric: …, limit: 0": the model has no quota
@@ -803,8 +883,16 @@ fn find_secret(s: &str) -> Option<(usize, usize)> {
         }
         for (prefix, min_len) in PREFIXES {
             if bytes[start..].starts_with(prefix.as_bytes()) {
-                let run = bytes[start..].iter().take_while(|b| is_key_byte(**b)).count();
-                let run = run - bytes[start..start + run].iter().rev().take_while(|b| **b == b'.').count();
+                let run = bytes[start..]
+                    .iter()
+                    .take_while(|b| is_key_byte(**b))
+                    .count();
+                let run = run
+                    - bytes[start..start + run]
+                        .iter()
+                        .rev()
+                        .take_while(|b| **b == b'.')
+                        .count();
                 if run >= min_len {
                     return Some((start, start + run));
                 }
@@ -833,7 +921,10 @@ fn truncate_message(s: &mut String) {
 // Retry delays
 
 fn header<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.trim().eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+    headers
+        .iter()
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| *v)
 }
 
 /// `retry-after-ms` (wins), else `Retry-After` seconds or HTTP-date.
@@ -896,7 +987,10 @@ fn proto_duration_ms(v: &Value) -> Option<u64> {
                 None => 0,
                 _ => return None,
             };
-            Some(secs.saturating_mul(1000).saturating_add(nanos.div_ceil(1_000_000)))
+            Some(
+                secs.saturating_mul(1000)
+                    .saturating_add(nanos.div_ceil(1_000_000)),
+            )
         }
         _ => None,
     }
@@ -906,10 +1000,12 @@ fn proto_duration_ms(v: &Value) -> Option<u64> {
 /// 20ms", "try again in 7m12s", "Please retry in 37.73s", "retry after 7
 /// seconds".
 fn message_delay(msg: &str) -> Option<u64> {
-    ["try again in ", "retry in ", "retry after "].iter().find_map(|marker| {
-        let at = find_ci(msg, marker)?;
-        parse_text_duration(&msg[at + marker.len()..])
-    })
+    ["try again in ", "retry in ", "retry after "]
+        .iter()
+        .find_map(|marker| {
+            let at = find_ci(msg, marker)?;
+            parse_text_duration(&msg[at + marker.len()..])
+        })
 }
 
 /// Parses a leading `1h2m3.5s`-style or `7 seconds`-style duration.
@@ -936,17 +1032,25 @@ fn parse_text_duration(s: &str) -> Option<u64> {
     let mut total: u64 = 0;
     let mut any = false;
     loop {
-        let num_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let num_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
         if num_len == 0 {
             break;
         }
-        let Some(thousandths) = parse_decimal(&rest[..num_len], 3) else { break };
+        let Some(thousandths) = parse_decimal(&rest[..num_len], 3) else {
+            break;
+        };
         let after = &rest[num_len..];
         let after_space = after.strip_prefix(' ').unwrap_or(after);
         let unit = UNITS.iter().find(|(name, _)| {
             after_space.len() >= name.len()
                 && after_space.as_bytes()[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-                && !after_space.as_bytes().get(name.len()).is_some_and(u8::is_ascii_alphabetic)
+                && !after_space
+                    .as_bytes()
+                    .get(name.len())
+                    .is_some_and(u8::is_ascii_alphabetic)
         });
         let Some((name, unit_ms)) = unit else { break };
         let ms = thousandths.saturating_mul(*unit_ms).div_ceil(1000);
@@ -996,7 +1100,12 @@ fn parse_http_date(s: &str) -> Option<i64> {
             if year.len() != 4 {
                 return None;
             }
-            (parse_digits(year)?, month, parse_digits(second)?, tokens.next()?)
+            (
+                parse_digits(year)?,
+                month,
+                parse_digits(second)?,
+                tokens.next()?,
+            )
         }
     } else {
         // asctime: Sun Nov  6 08:49:37 1994
@@ -1043,13 +1152,23 @@ fn parse_digits(s: &str) -> Option<u32> {
 
 fn is_weekday(s: &str, long: bool) -> bool {
     const SHORT: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const LONG: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    const LONG: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
     let names: &[&str] = if long { &LONG } else { &SHORT };
     names.iter().any(|n| n.eq_ignore_ascii_case(s))
 }
 
 fn month_number(s: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let i = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(s))?;
     u32::try_from(i + 1).ok()
 }
@@ -1083,18 +1202,39 @@ mod tests {
     #[test]
     fn imf_fixdate() {
         // RFC 7231's example: 784111777 s since the epoch.
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Wed, 31 Dec 1969 23:59:59 GMT"), Some(-1000));
-        assert_eq!(parse_http_date("Tue, 29 Feb 2028 12:00:00 GMT"), Some(1_835_438_400_000));
-        assert_eq!(parse_http_date("  sun, 06 nov 1994 08:49:37 gmt  "), Some(784_111_777_000));
+        assert_eq!(
+            parse_http_date("Wed, 31 Dec 1969 23:59:59 GMT"),
+            Some(-1000)
+        );
+        assert_eq!(
+            parse_http_date("Tue, 29 Feb 2028 12:00:00 GMT"),
+            Some(1_835_438_400_000)
+        );
+        assert_eq!(
+            parse_http_date("  sun, 06 nov 1994 08:49:37 gmt  "),
+            Some(784_111_777_000)
+        );
     }
 
     #[test]
     fn obsolete_date_forms() {
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(784_111_777_000));
-        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(784_111_777_000));
-        assert_eq!(parse_http_date("Monday, 01-Jan-30 00:00:00 GMT"), Some(1_893_456_000_000));
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
+        assert_eq!(
+            parse_http_date("Sun Nov  6 08:49:37 1994"),
+            Some(784_111_777_000)
+        );
+        assert_eq!(
+            parse_http_date("Monday, 01-Jan-30 00:00:00 GMT"),
+            Some(1_893_456_000_000)
+        );
     }
 
     #[test]
@@ -1164,7 +1304,10 @@ mod tests {
         assert_eq!(d(Value::from("1.5s")), Some(1_500));
         assert_eq!(d(Value::from("37.739625s")), Some(37_740));
         assert_eq!(d(Value::from("0s")), Some(0));
-        assert_eq!(d(serde_json::json!({"seconds": 47, "nanos": 500_000_000})), Some(47_500));
+        assert_eq!(
+            d(serde_json::json!({"seconds": 47, "nanos": 500_000_000})),
+            Some(47_500)
+        );
         assert_eq!(d(serde_json::json!({"seconds": "12"})), Some(12_000));
         assert_eq!(d(serde_json::json!({"nanos": 1})), Some(1));
         for bad in [
@@ -1182,14 +1325,20 @@ mod tests {
 
     #[test]
     fn message_hints() {
-        assert_eq!(message_delay("Rate limit reached. Please try again in 2s. Visit …"), Some(2000));
+        assert_eq!(
+            message_delay("Rate limit reached. Please try again in 2s. Visit …"),
+            Some(2000)
+        );
         assert_eq!(message_delay("Please try again in 20ms."), Some(20));
         assert_eq!(message_delay("Please try again in 1.898s."), Some(1898));
         assert_eq!(message_delay("Please try again in 7m12s."), Some(432_000));
         assert_eq!(message_delay("Please try again in 1h2m."), Some(3_720_000));
         assert_eq!(message_delay("Please retry in 37.739625s."), Some(37_740));
         assert_eq!(message_delay("Please retry after 7 seconds."), Some(7000));
-        assert_eq!(message_delay("Try again in 86400 seconds."), Some(86_400_000));
+        assert_eq!(
+            message_delay("Try again in 86400 seconds."),
+            Some(86_400_000)
+        );
         assert_eq!(message_delay("Please try again later."), None);
         assert_eq!(message_delay("try again in 5 moments"), None);
         assert_eq!(message_delay("no hint here"), None);
@@ -1199,7 +1348,10 @@ mod tests {
     fn operation_errors() {
         let op = classify_operation_error;
         let rai = op(3, "Your prompt contains sensitive words that violate Google's Responsible AI practices. Try rephrasing the prompt. Support codes: 58061214");
-        assert_eq!((rai.kind, rai.retry, rai.scope), (ErrorKind::ContentPolicy, Retry::Never, Scope::Request));
+        assert_eq!(
+            (rai.kind, rai.retry, rai.scope),
+            (ErrorKind::ContentPolicy, Retry::Never, Scope::Request)
+        );
         assert_eq!(rai.upstream_code.as_deref(), Some("INVALID_ARGUMENT"));
         assert_eq!(rai.status, None);
         assert!(rai.message.contains("Support codes: 58061214"));
@@ -1207,41 +1359,150 @@ mod tests {
         let blocked = op(3, "The input image was blocked. Support codes: 17301594");
         assert_eq!(blocked.kind, ErrorKind::ContentPolicy);
 
-        let bad = op(3, "Unsupported duration: 5 seconds. Supported values are 4, 6, 8.");
-        assert_eq!((bad.kind, bad.retry, bad.scope), (ErrorKind::BadRequest, Retry::Never, Scope::Request));
+        let bad = op(
+            3,
+            "Unsupported duration: 5 seconds. Supported values are 4, 6, 8.",
+        );
+        assert_eq!(
+            (bad.kind, bad.retry, bad.scope),
+            (ErrorKind::BadRequest, Retry::Never, Scope::Request)
+        );
 
         let cases: [(i64, ErrorKind, Retry, Scope, &str); 15] = [
-            (1, ErrorKind::Timeout, Retry::Backoff, Scope::Deployment, "CANCELLED"),
-            (2, ErrorKind::UpstreamUnavailable, Retry::Backoff, Scope::Deployment, "UNKNOWN"),
-            (4, ErrorKind::Timeout, Retry::Backoff, Scope::Deployment, "DEADLINE_EXCEEDED"),
-            (5, ErrorKind::NotFound, Retry::Never, Scope::Request, "NOT_FOUND"),
-            (6, ErrorKind::BadRequest, Retry::Never, Scope::Request, "ALREADY_EXISTS"),
-            (7, ErrorKind::PermissionDenied, Retry::Never, Scope::Deployment, "PERMISSION_DENIED"),
-            (8, ErrorKind::RateLimited, Retry::Backoff, Scope::Deployment, "RESOURCE_EXHAUSTED"),
-            (9, ErrorKind::BadRequest, Retry::Never, Scope::Request, "FAILED_PRECONDITION"),
-            (10, ErrorKind::UpstreamUnavailable, Retry::Backoff, Scope::Request, "ABORTED"),
-            (11, ErrorKind::BadRequest, Retry::Never, Scope::Request, "OUT_OF_RANGE"),
-            (12, ErrorKind::UpstreamUnavailable, Retry::Never, Scope::Deployment, "UNIMPLEMENTED"),
-            (13, ErrorKind::UpstreamUnavailable, Retry::Backoff, Scope::Deployment, "INTERNAL"),
-            (14, ErrorKind::UpstreamUnavailable, Retry::Backoff, Scope::Deployment, "UNAVAILABLE"),
-            (15, ErrorKind::UpstreamUnavailable, Retry::Backoff, Scope::Deployment, "DATA_LOSS"),
-            (16, ErrorKind::Authentication, Retry::Never, Scope::Deployment, "UNAUTHENTICATED"),
+            (
+                1,
+                ErrorKind::Timeout,
+                Retry::Backoff,
+                Scope::Deployment,
+                "CANCELLED",
+            ),
+            (
+                2,
+                ErrorKind::UpstreamUnavailable,
+                Retry::Backoff,
+                Scope::Deployment,
+                "UNKNOWN",
+            ),
+            (
+                4,
+                ErrorKind::Timeout,
+                Retry::Backoff,
+                Scope::Deployment,
+                "DEADLINE_EXCEEDED",
+            ),
+            (
+                5,
+                ErrorKind::NotFound,
+                Retry::Never,
+                Scope::Request,
+                "NOT_FOUND",
+            ),
+            (
+                6,
+                ErrorKind::BadRequest,
+                Retry::Never,
+                Scope::Request,
+                "ALREADY_EXISTS",
+            ),
+            (
+                7,
+                ErrorKind::PermissionDenied,
+                Retry::Never,
+                Scope::Deployment,
+                "PERMISSION_DENIED",
+            ),
+            (
+                8,
+                ErrorKind::RateLimited,
+                Retry::Backoff,
+                Scope::Deployment,
+                "RESOURCE_EXHAUSTED",
+            ),
+            (
+                9,
+                ErrorKind::BadRequest,
+                Retry::Never,
+                Scope::Request,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                10,
+                ErrorKind::UpstreamUnavailable,
+                Retry::Backoff,
+                Scope::Request,
+                "ABORTED",
+            ),
+            (
+                11,
+                ErrorKind::BadRequest,
+                Retry::Never,
+                Scope::Request,
+                "OUT_OF_RANGE",
+            ),
+            (
+                12,
+                ErrorKind::UpstreamUnavailable,
+                Retry::Never,
+                Scope::Deployment,
+                "UNIMPLEMENTED",
+            ),
+            (
+                13,
+                ErrorKind::UpstreamUnavailable,
+                Retry::Backoff,
+                Scope::Deployment,
+                "INTERNAL",
+            ),
+            (
+                14,
+                ErrorKind::UpstreamUnavailable,
+                Retry::Backoff,
+                Scope::Deployment,
+                "UNAVAILABLE",
+            ),
+            (
+                15,
+                ErrorKind::UpstreamUnavailable,
+                Retry::Backoff,
+                Scope::Deployment,
+                "DATA_LOSS",
+            ),
+            (
+                16,
+                ErrorKind::Authentication,
+                Retry::Never,
+                Scope::Deployment,
+                "UNAUTHENTICATED",
+            ),
         ];
         for (code, kind, retry, scope, name) in cases {
             let e = op(code, "Something went wrong. Support codes: 1234");
-            assert_eq!((e.kind, e.retry, e.scope), (kind, retry, scope), "code {code}");
+            assert_eq!(
+                (e.kind, e.retry, e.scope),
+                (kind, retry, scope),
+                "code {code}"
+            );
             assert_eq!(e.upstream_code.as_deref(), Some(name));
             assert_eq!(e.status, None);
         }
 
         let daily = op(8, "Quota exceeded for quota metric 'Video generations' and limit 'Video generations per day' of service");
-        assert_eq!((daily.kind, daily.retry), (ErrorKind::QuotaExhausted, Retry::Never));
+        assert_eq!(
+            (daily.kind, daily.retry),
+            (ErrorKind::QuotaExhausted, Retry::Never)
+        );
         let hinted = op(8, "Too many requests. Please retry in 30s.");
-        assert_eq!((hinted.kind, hinted.retry), (ErrorKind::RateLimited, Retry::AfterMillis(30_000)));
+        assert_eq!(
+            (hinted.kind, hinted.retry),
+            (ErrorKind::RateLimited, Retry::AfterMillis(30_000))
+        );
 
         for code in [0, -1, 17, i64::MAX, i64::MIN] {
             let e = op(code, "");
-            assert_eq!((e.kind, e.retry, e.scope), (ErrorKind::Gateway, Retry::Never, Scope::Request));
+            assert_eq!(
+                (e.kind, e.retry, e.scope),
+                (ErrorKind::Gateway, Retry::Never, Scope::Request)
+            );
             assert_eq!(e.upstream_code, Some(alloc::format!("{code}")));
             assert!(!e.message.is_empty());
         }
@@ -1252,16 +1513,23 @@ mod tests {
     #[test]
     fn transport() {
         let t = classify_transport(Transport::Timeout);
-        assert_eq!((t.kind, t.retry, t.scope, t.status), (ErrorKind::Timeout, Retry::Backoff, Scope::Deployment, None));
+        assert_eq!(
+            (t.kind, t.retry, t.scope, t.status),
+            (ErrorKind::Timeout, Retry::Backoff, Scope::Deployment, None)
+        );
         let n = classify_transport(Transport::Network);
-        assert_eq!((n.kind, n.retry, n.scope), (ErrorKind::Network, Retry::Backoff, Scope::Deployment));
+        assert_eq!(
+            (n.kind, n.retry, n.scope),
+            (ErrorKind::Network, Retry::Backoff, Scope::Deployment)
+        );
         assert!(!n.message.is_empty() && !t.message.is_empty());
     }
 
     #[test]
     fn messages_are_trimmed_on_char_boundaries() {
         let long = "é".repeat(400); // 800 bytes
-        let body = serde_json::json!({"error": {"message": long, "type": "invalid_request_error"}}).to_string();
+        let body = serde_json::json!({"error": {"message": long, "type": "invalid_request_error"}})
+            .to_string();
         let e = classify_http(400, &[], body.as_bytes(), 0);
         assert!(e.message.len() <= MAX_MESSAGE_BYTES, "{}", e.message.len());
         assert!(e.message.ends_with('…'));
@@ -1282,7 +1550,11 @@ mod tests {
     fn non_error_statuses_are_gateway_faults() {
         for status in [0, 100, 200, 204, 302, 600, u16::MAX] {
             let e = classify_http(status, &[], b"{}", 0);
-            assert_eq!((e.kind, e.retry, e.scope), (ErrorKind::Gateway, Retry::Never, Scope::Request), "{status}");
+            assert_eq!(
+                (e.kind, e.retry, e.scope),
+                (ErrorKind::Gateway, Retry::Never, Scope::Request),
+                "{status}"
+            );
         }
     }
 
@@ -1292,7 +1564,12 @@ mod tests {
         assert_eq!(e.retry, Retry::Never);
         let e = classify_http(400, &[("x-should-retry", "true")], b"", 0);
         assert_eq!(e.retry, Retry::Backoff);
-        let e = classify_http(400, &[("x-should-retry", "true"), ("retry-after", "2")], b"", 0);
+        let e = classify_http(
+            400,
+            &[("x-should-retry", "true"), ("retry-after", "2")],
+            b"",
+            0,
+        );
         assert_eq!(e.retry, Retry::AfterMillis(2000));
     }
 

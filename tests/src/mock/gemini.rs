@@ -24,7 +24,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::google;
+use super::google::{self, GoogleError};
+use super::ordered::{arr, obj, Json};
 use super::video::{expected_video_bytes, id12, mix, signature};
 use super::Shared;
 
@@ -98,7 +99,7 @@ fn authenticate(
     shared: &Shared,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
-) -> Result<(), Response> {
+) -> Result<(), GoogleError> {
     let key = match headers.get("x-goog-api-key") {
         Some(v) => Some(String::from_utf8_lossy(v.as_bytes()).into_owned()),
         None => query.get("key").cloned(),
@@ -106,18 +107,13 @@ fn authenticate(
     match key {
         Some(k) if k == shared.opts.api_key => Ok(()),
         Some(_) => Err(google::api_key_invalid()),
-        None if headers.contains_key(header::AUTHORIZATION) => Err(google::error(
+        None if headers.contains_key(header::AUTHORIZATION) => Err(GoogleError::new(
             401,
             "Request had invalid authentication credentials. Expected OAuth 2 access token, \
              login cookie or other valid authentication credential. See \
              https://developers.google.com/identity/sign-in/web/devconsole-project.",
-            vec![json!({
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "ACCESS_TOKEN_TYPE_UNSUPPORTED",
-                "domain": "googleapis.com",
-                "metadata": { "service": "generativelanguage.googleapis.com" }
-            })],
-        )),
+        )
+        .with_detail(google::error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED"))),
         None => Err(google::unregistered_caller()),
     }
 }
@@ -128,15 +124,20 @@ struct CreateRequest {
     sample_count: u32,
 }
 
-fn out_of_bound(name: &str, lo: i64, hi: i64) -> Response {
-    google::invalid_argument(&format!(
+fn out_of_bound(name: &str, lo: i64, hi: i64) -> GoogleError {
+    google::invalid_argument(format!(
         "The number value for `{name}` is out of bound. Please provide a value between {lo} \
          and {hi}, inclusive."
     ))
 }
 
 /// An integer parameter within `lo..=hi`; `8.0` counts as an integer.
-fn int_param(params: &Map<String, Value>, name: &str, lo: i64, hi: i64) -> Result<Option<i64>, Response> {
+fn int_param(
+    params: &Map<String, Value>,
+    name: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<Option<i64>, GoogleError> {
     let Some(v) = params.get(name) else {
         return Ok(None);
     };
@@ -149,7 +150,7 @@ fn int_param(params: &Map<String, Value>, name: &str, lo: i64, hi: i64) -> Resul
         _ => None,
     };
     let Some(n) = n else {
-        return Err(google::invalid_argument(&format!(
+        return Err(google::invalid_argument(format!(
             "Invalid value at 'parameters.{name}' (TYPE_INT32), {v}"
         )));
     };
@@ -159,11 +160,15 @@ fn int_param(params: &Map<String, Value>, name: &str, lo: i64, hi: i64) -> Resul
     Ok(Some(n))
 }
 
-fn enum_param(params: &Map<String, Value>, name: &str, allowed: &[&str]) -> Result<(), Response> {
+fn enum_param(
+    params: &Map<String, Value>,
+    name: &str,
+    allowed: &[&str],
+) -> Result<(), GoogleError> {
     match params.get(name) {
         None => Ok(()),
         Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),
-        Some(v) => Err(google::invalid_argument(&format!(
+        Some(v) => Err(google::invalid_argument(format!(
             "Unsupported value {v} for `{name}`. Supported values are: {}.",
             allowed.join(", ")
         ))),
@@ -171,7 +176,7 @@ fn enum_param(params: &Map<String, Value>, name: &str, allowed: &[&str]) -> Resu
 }
 
 /// Validates a `predictLongRunning` body like the Gemini API does.
-fn validate(body: &[u8]) -> Result<CreateRequest, Response> {
+fn validate(body: &[u8]) -> Result<CreateRequest, GoogleError> {
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -185,7 +190,7 @@ fn validate(body: &[u8]) -> Result<CreateRequest, Response> {
         ));
     };
     if let Some(unknown) = root.keys().find(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str())) {
-        return Err(google::invalid_argument(&format!(
+        return Err(google::invalid_argument(format!(
             "Invalid JSON payload received. Unknown name \"{unknown}\": Cannot find field."
         )));
     }
@@ -209,7 +214,7 @@ fn validate(body: &[u8]) -> Result<CreateRequest, Response> {
             }
         },
         Some(v) => {
-            return Err(google::invalid_argument(&format!(
+            return Err(google::invalid_argument(format!(
                 "Invalid value at 'instances' (type.googleapis.com/google.protobuf.ListValue), {v}"
             )))
         }
@@ -223,7 +228,7 @@ fn validate(body: &[u8]) -> Result<CreateRequest, Response> {
             ))
         }
         Some(v) => {
-            return Err(google::invalid_argument(&format!(
+            return Err(google::invalid_argument(format!(
                 "Invalid value at 'instances[0].prompt' (TYPE_STRING), {v}"
             )))
         }
@@ -236,7 +241,7 @@ fn validate(body: &[u8]) -> Result<CreateRequest, Response> {
                 .keys()
                 .find(|k| !KNOWN_PARAMETERS.contains(&k.as_str()))
             {
-                return Err(google::invalid_argument(&format!(
+                return Err(google::invalid_argument(format!(
                     "Invalid JSON payload received. Unknown name \"{unknown}\" at 'parameters': \
                      Cannot find field."
                 )));
@@ -249,7 +254,7 @@ fn validate(body: &[u8]) -> Result<CreateRequest, Response> {
             }
         }
         Some(v) => {
-            return Err(google::invalid_argument(&format!(
+            return Err(google::invalid_argument(format!(
                 "Invalid value at 'parameters' (type.googleapis.com/google.protobuf.Struct), {v}"
             )))
         }
@@ -258,6 +263,25 @@ fn validate(body: &[u8]) -> Result<CreateRequest, Response> {
         prompt,
         sample_count,
     })
+}
+
+/// The `response` field of a done operation.
+fn done_response(generate_video_response: Json) -> (&'static str, Json) {
+    (
+        "response",
+        obj([
+            ("@type", RESPONSE_TYPE.into()),
+            ("generateVideoResponse", generate_video_response),
+        ]),
+    )
+}
+
+/// The `error` field of a failed operation; `code` is a gRPC code.
+fn done_error(code: u32, message: &str) -> (&'static str, Json) {
+    (
+        "error",
+        obj([("code", code.into()), ("message", message.into())]),
+    )
 }
 
 /// `POST /v1beta/models/{model}:predictLongRunning`
@@ -271,8 +295,8 @@ async fn create(
     let Some((model, action)) = model_action.split_once(':') else {
         return google::not_found_page(&format!("/v1beta/models/{model_action}"));
     };
-    if let Err(resp) = authenticate(&shared, &headers, &query) {
-        return resp;
+    if let Err(e) = authenticate(&shared, &headers, &query) {
+        return e.into_response();
     }
     if action != "predictLongRunning" || !model.starts_with("veo-") {
         return google::error(
@@ -287,7 +311,7 @@ async fn create(
     }
     let req = match validate(&body) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(e) => return e.into_response(),
     };
     let outcome = if req.prompt.contains("[[rai]]") {
         Outcome::RaiFiltered
@@ -314,7 +338,7 @@ async fn create(
         );
         format!("models/{model}/operations/{op_id}")
     };
-    google::json_response(StatusCode::OK, &json!({ "name": name }))
+    google::json_response(StatusCode::OK, &obj([("name", name.into())]))
 }
 
 /// `GET /v1beta/models/{model}/operations/{op_id}`
@@ -324,8 +348,8 @@ async fn poll(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(resp) = authenticate(&shared, &headers, &query) {
-        return resp;
+    if let Err(e) = authenticate(&shared, &headers, &query) {
+        return e.into_response();
     }
     let name = format!("models/{model}/operations/{op_id}");
     let mut guard = shared.lock();
@@ -339,59 +363,37 @@ async fn poll(
     if op.polls < shared.opts.polls_until_done {
         return google::json_response(
             StatusCode::OK,
-            &json!({ "name": name, "metadata": { "@type": METADATA_TYPE } }),
+            &obj([
+                ("name", name.into()),
+                ("metadata", obj([("@type", METADATA_TYPE.into())])),
+            ]),
         );
     }
-    let body = match op.outcome {
+    let outcome = match op.outcome {
         Outcome::Videos => {
             if op.file_ids.is_empty() {
                 for i in 0..op.sample_count {
-                    let seed = mix(shared.salt ^ 0x0F11_E5).wrapping_add(counter << 3 | u64::from(i));
+                    let seed =
+                        mix(shared.salt ^ 0x000F_11E5).wrapping_add(counter << 3 | u64::from(i));
                     let id = id12(seed);
                     state.files.insert(id.clone());
                     op.file_ids.push(id);
                 }
             }
-            let samples: Vec<Value> = op
-                .file_ids
-                .iter()
-                .map(|id| {
-                    json!({ "video": {
-                        "uri": format!("{}/v1beta/files/{id}:download?alt=media", shared.base_url)
-                    }})
-                })
-                .collect();
-            json!({
-                "name": name,
-                "done": true,
-                "response": {
-                    "@type": RESPONSE_TYPE,
-                    "generateVideoResponse": { "generatedSamples": samples }
-                }
-            })
+            let samples = op.file_ids.iter().map(|id| {
+                let uri = format!("{}/v1beta/files/{id}:download?alt=media", shared.base_url);
+                obj([("video", obj([("uri", uri.into())]))])
+            });
+            done_response(obj([("generatedSamples", arr(samples))]))
         }
-        Outcome::RaiFiltered => json!({
-            "name": name,
-            "done": true,
-            "response": {
-                "@type": RESPONSE_TYPE,
-                "generateVideoResponse": {
-                    "raiMediaFilteredCount": 1,
-                    "raiMediaFilteredReasons": [RAI_REASON]
-                }
-            }
-        }),
-        Outcome::Unsafe => json!({
-            "name": name,
-            "done": true,
-            "error": { "code": 3, "message": UNSAFE_MESSAGE }
-        }),
-        Outcome::Internal => json!({
-            "name": name,
-            "done": true,
-            "error": { "code": 13, "message": "Internal error encountered." }
-        }),
+        Outcome::RaiFiltered => done_response(obj([
+            ("raiMediaFilteredCount", 1u32.into()),
+            ("raiMediaFilteredReasons", arr([RAI_REASON.into()])),
+        ])),
+        Outcome::Unsafe => done_error(3, UNSAFE_MESSAGE),
+        Outcome::Internal => done_error(13, "Internal error encountered."),
     };
+    let body = obj([("name", name.into()), ("done", true.into()), outcome]);
     drop(guard);
     google::json_response(StatusCode::OK, &body)
 }
@@ -403,14 +405,17 @@ async fn download(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(resp) = authenticate(&shared, &headers, &query) {
-        return resp;
+    if let Err(e) = authenticate(&shared, &headers, &query) {
+        return e.into_response();
     }
     let Some((file_id, "download")) = file_action.split_once(':') else {
         return google::entity_not_found();
     };
     if query.get("alt").map(String::as_str) != Some("media") {
-        return google::invalid_argument("Download requests must set the query parameter alt=media.");
+        return google::invalid_argument(
+            "Download requests must set the query parameter alt=media.",
+        )
+        .into_response();
     }
     if !shared.lock().files.contains(file_id) {
         return google::entity_not_found();
@@ -474,7 +479,7 @@ mod tests {
     fn status_of(body: &str) -> u16 {
         match validate(body.as_bytes()) {
             Ok(_) => 200,
-            Err(r) => r.status().as_u16(),
+            Err(e) => e.code,
         }
     }
 
@@ -487,14 +492,20 @@ mod tests {
             ),
             200
         );
-        assert_eq!(status_of(r#"{"instances":[{"prompt":"a"}],"parameters":{"durationSeconds":8.0}}"#), 200);
+        assert_eq!(
+            status_of(r#"{"instances":[{"prompt":"a"}],"parameters":{"durationSeconds":8.0}}"#),
+            200
+        );
         assert_eq!(status_of(r#"{"instances":[{"image":{}}]}"#), 200);
         assert_eq!(status_of(r#"{"instances":[]}"#), 400);
         assert_eq!(status_of(r#"{}"#), 400);
         assert_eq!(status_of(r#"[]"#), 400);
         assert_eq!(status_of(r#"not json"#), 400);
         assert_eq!(status_of(r#"{"instances":[{"prompt":1}]}"#), 400);
-        assert_eq!(status_of(r#"{"instances":[{"prompt":"a"}],"bogus":1}"#), 400);
+        assert_eq!(
+            status_of(r#"{"instances":[{"prompt":"a"}],"bogus":1}"#),
+            400
+        );
         for p in [
             r#"{"durationSeconds":9}"#,
             r#"{"durationSeconds":3}"#,

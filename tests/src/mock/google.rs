@@ -5,11 +5,10 @@
 //! Shape: `{"error":{"code":<http>,"message":"…","status":"<CANONICAL>","details":[…]}}`,
 //! `details` omitted when empty.
 
+use super::ordered::{arr, obj, Json};
+use super::FaultAction;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
-
-use super::FaultAction;
 
 /// Content type of every Google JSON answer.
 pub(crate) const JSON: &str = "application/json; charset=UTF-8";
@@ -40,52 +39,87 @@ pub(crate) fn canonical(code: u16) -> &'static str {
     }
 }
 
-/// Pretty-printed JSON with Google's content type.
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let text = serde_json::to_string_pretty(body).unwrap_or_default();
+/// Pretty-printed JSON (two-space indent, trailing newline) with Google's
+/// content type.
+pub(crate) fn json_response(status: StatusCode, body: &Json) -> Response {
+    let mut text = serde_json::to_string_pretty(body).unwrap_or_default();
+    text.push('\n');
     (status, [(header::CONTENT_TYPE, JSON)], text).into_response()
 }
 
 /// A Google error answer.
-pub(crate) fn error(code: u16, message: &str, details: Vec<Value>) -> Response {
-    let mut err = json!({
-        "code": code,
-        "message": message,
-        "status": canonical(code),
-    });
+pub(crate) fn error(code: u16, message: &str, details: Vec<Json>) -> Response {
+    let mut err = obj([
+        ("code", code.into()),
+        ("message", message.into()),
+        ("status", canonical(code).into()),
+    ]);
     if !details.is_empty() {
-        err["details"] = Value::Array(details);
+        err.push("details", Json::Array(details));
     }
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, &json!({ "error": err }))
+    json_response(status, &obj([("error", err)]))
+}
+
+/// Google's `google.rpc.ErrorInfo` detail for the Generative Language API.
+pub(crate) fn error_info(reason: &str) -> Json {
+    obj([
+        ("@type", "type.googleapis.com/google.rpc.ErrorInfo".into()),
+        ("reason", reason.into()),
+        ("domain", "googleapis.com".into()),
+        (
+            "metadata",
+            obj([("service", "generativelanguage.googleapis.com".into())]),
+        ),
+    ])
+}
+
+/// A Google error not yet rendered (small, so it can travel in a `Result`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GoogleError {
+    pub(crate) code: u16,
+    pub(crate) message: String,
+    pub(crate) details: Vec<Json>,
+}
+
+impl GoogleError {
+    pub(crate) fn new(code: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: Json) -> Self {
+        self.details.push(detail);
+        self
+    }
+}
+
+impl IntoResponse for GoogleError {
+    fn into_response(self) -> Response {
+        error(self.code, &self.message, self.details)
+    }
 }
 
 /// `400 INVALID_ARGUMENT` with a message and no details.
-pub(crate) fn invalid_argument(message: &str) -> Response {
-    error(400, message, Vec::new())
+pub(crate) fn invalid_argument(message: impl Into<String>) -> GoogleError {
+    GoogleError::new(400, message)
 }
 
 /// Google's answer to a wrong API key (a 400, not a 401).
-pub(crate) fn api_key_invalid() -> Response {
-    error(
-        400,
-        "API key not valid. Please pass a valid API key.",
-        vec![json!({
-            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-            "reason": "API_KEY_INVALID",
-            "domain": "googleapis.com",
-            "metadata": { "service": "generativelanguage.googleapis.com" }
-        })],
-    )
+pub(crate) fn api_key_invalid() -> GoogleError {
+    GoogleError::new(400, "API key not valid. Please pass a valid API key.")
+        .with_detail(error_info("API_KEY_INVALID"))
 }
 
 /// Google's answer when no API key was sent at all.
-pub(crate) fn unregistered_caller() -> Response {
-    error(
+pub(crate) fn unregistered_caller() -> GoogleError {
+    GoogleError::new(
         403,
         "Method doesn't allow unregistered callers (callers without established identity). \
          Please use API Key or other form of API consumer identity to call this API.",
-        Vec::new(),
     )
 }
 
@@ -130,26 +164,44 @@ fn quota_exhausted(path: &str, quota_id: &str, limit: u32, retry_secs: u64) -> R
         429,
         &message,
         vec![
-            json!({
-                "@type": "type.googleapis.com/google.rpc.Help",
-                "links": [{
-                    "description": "Learn more about Gemini API quotas",
-                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"
-                }]
-            }),
-            json!({
-                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
-                "violations": [{
-                    "quotaMetric": "generativelanguage.googleapis.com/generate_requests_per_model",
-                    "quotaId": quota_id,
-                    "quotaDimensions": { "location": "global", "model": model },
-                    "quotaValue": limit.to_string()
-                }]
-            }),
-            json!({
-                "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                "retryDelay": format!("{retry_secs}s")
-            }),
+            obj([
+                ("@type", "type.googleapis.com/google.rpc.Help".into()),
+                (
+                    "links",
+                    arr([obj([
+                        ("description", "Learn more about Gemini API quotas".into()),
+                        (
+                            "url",
+                            "https://ai.google.dev/gemini-api/docs/rate-limits".into(),
+                        ),
+                    ])]),
+                ),
+            ]),
+            obj([
+                (
+                    "@type",
+                    "type.googleapis.com/google.rpc.QuotaFailure".into(),
+                ),
+                (
+                    "violations",
+                    arr([obj([
+                        (
+                            "quotaMetric",
+                            "generativelanguage.googleapis.com/generate_requests_per_model".into(),
+                        ),
+                        ("quotaId", quota_id.into()),
+                        (
+                            "quotaDimensions",
+                            obj([("location", "global".into()), ("model", model.into())]),
+                        ),
+                        ("quotaValue", limit.to_string().into()),
+                    ])]),
+                ),
+            ]),
+            obj([
+                ("@type", "type.googleapis.com/google.rpc.RetryInfo".into()),
+                ("retryDelay", format!("{retry_secs}s").into()),
+            ]),
         ],
     )
 }
@@ -196,12 +248,9 @@ pub(crate) fn fault_response(action: &FaultAction, path: &str) -> Response {
             }
             resp
         }
-        FaultAction::Malformed => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, JSON)],
-            "not json{",
-        )
-            .into_response(),
+        FaultAction::Malformed => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, JSON)], "not json{").into_response()
+        }
         FaultAction::GoogleRateLimit { retry_delay_secs } => quota_exhausted(
             path,
             "GenerateRequestsPerMinutePerProjectPerModel",

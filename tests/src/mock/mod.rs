@@ -2,7 +2,7 @@
 //!
 //! Today it serves the Gemini Developer API's Veo surface (create a
 //! long-running operation, poll it, download the video through a signed
-//! redirect); see [`gemini`](self) routes below. It is stateful (operations
+//! redirect), with the routes below. It is stateful (operations
 //! progress over polls), records every request it receives, and takes
 //! injectable [`Fault`]s so tests can exercise retries, timeouts and error
 //! classification.
@@ -29,6 +29,7 @@
 mod control;
 mod gemini;
 mod google;
+mod ordered;
 mod video;
 
 use std::collections::{HashMap, HashSet, VecDeque};

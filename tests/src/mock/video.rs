@@ -94,6 +94,9 @@ mod tests {
         assert_eq!(&v[8..12], b"isom");
         assert_eq!(&v[36..40], b"mdat");
         assert_eq!(u32::from_be_bytes([v[32], v[33], v[34], v[35]]), 68);
-        assert_ne!(expected_video_bytes("abc", 100), expected_video_bytes("abd", 100));
+        assert_ne!(
+            expected_video_bytes("abc", 100),
+            expected_video_bytes("abd", 100)
+        );
     }
 }

@@ -1,0 +1,116 @@
+// Per-request context: environment, clock, request id, cached config and
+// sealer, and the fields of the request's log line.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use reelay_core::affinity::Sealer;
+use reelay_core::config::{Config, ConfigError};
+use reelay_core::encoding::hex;
+use reelay_core::errors::{ClientError, ErrorCode};
+use worker::wasm_bindgen::JsValue;
+use worker::{js_sys, Context, Date, Env, Request, Response};
+
+use crate::log::LogLine;
+
+thread_local! {
+    // The config and the sealing secret cannot change within an isolate (a
+    // new deployment starts new isolates), so each is read and validated once.
+    static CONFIG: RefCell<Option<Result<Rc<Config>, ConfigError>>> = const { RefCell::new(None) };
+    static SEALER: RefCell<Option<Rc<Option<Sealer>>>> = const { RefCell::new(None) };
+}
+
+pub(crate) struct Ctx {
+    pub(crate) env: Env,
+    ctx: Context,
+    pub(crate) request_id: String,
+    pub(crate) now_ms: u64,
+    pub(crate) log: RefCell<LogLine>,
+}
+
+impl Ctx {
+    pub(crate) fn new(env: Env, ctx: Context, req: &Request) -> Self {
+        let now_ms = Date::now().as_millis();
+        // A request id needs uniqueness, not secrecy: if the CSPRNG were
+        // unavailable, fall back to the clock rather than failing the request.
+        let id_bytes = random_bytes::<12>().unwrap_or_else(|_| {
+            let mut b = [0u8; 12];
+            b[..8].copy_from_slice(&now_ms.to_be_bytes());
+            b
+        });
+        let request_id = format!("req_{}", hex(&id_bytes));
+        let log = LogLine::start(req, &request_id, now_ms);
+        Self { env, ctx, request_id, now_ms, log: RefCell::new(log) }
+    }
+
+    pub(crate) fn now_secs(&self) -> u64 {
+        self.now_ms / 1000
+    }
+
+    /// Runs `fut` after the response is sent (bounded by the platform to ~30 s).
+    pub(crate) fn after_response(&self, fut: impl std::future::Future<Output = ()> + 'static) {
+        self.ctx.wait_until(fut);
+    }
+
+    /// The validated config, or the error that makes every request fail.
+    pub(crate) fn config(&self) -> Result<Rc<Config>, ClientError> {
+        let loaded = CONFIG.with(|cell| {
+            cell.borrow_mut().get_or_insert_with(|| load_config(&self.env).map(Rc::new)).clone()
+        });
+        loaded.map_err(|e| ClientError::new(ErrorCode::ConfigInvalid, format!("the gateway configuration is invalid: {e}")))
+    }
+
+    /// The sealer built from `SEALING_KEY`.
+    pub(crate) fn sealer(&self) -> Result<Sealer, ClientError> {
+        let loaded = SEALER.with(|cell| {
+            cell.borrow_mut()
+                .get_or_insert_with(|| {
+                    let secret = self.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
+                    Rc::new(secret.and_then(|s| Sealer::new(s.as_bytes())))
+                })
+                .clone()
+        });
+        (*loaded).clone().ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::ConfigInvalid,
+                format!(
+                    "the SEALING_KEY secret is missing or shorter than {} bytes",
+                    reelay_core::affinity::MIN_SEALING_KEY_LEN
+                ),
+            )
+        })
+    }
+
+    /// Adds the headers every response carries and writes the log line.
+    pub(crate) fn finish(&self, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        let _ = headers.set("x-request-id", &self.request_id);
+        let status = response.status_code();
+        self.log.borrow_mut().emit(status, Date::now().as_millis());
+        response
+    }
+}
+
+fn load_config(env: &Env) -> Result<Config, ConfigError> {
+    let raw = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str("REELAY_CONFIG"))
+        .map_err(|_| ConfigError::new("", "the REELAY_CONFIG variable could not be read"))?;
+    let text = if raw.is_undefined() || raw.is_null() {
+        return Err(ConfigError::new("", "the REELAY_CONFIG variable is not set (see README: Configuration)"));
+    } else if let Some(text) = raw.as_string() {
+        text
+    } else {
+        js_sys::JSON::stringify(&raw)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| ConfigError::new("", "REELAY_CONFIG is neither a JSON string nor a table"))?
+    };
+    Config::parse(&text)
+}
+
+/// Random bytes from the platform CSPRNG (`crypto.getRandomValues`).
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ClientError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf)
+        .map_err(|_| ClientError::new(ErrorCode::Internal, "the platform's random number generator failed"))?;
+    Ok(buf)
+}

@@ -1,0 +1,104 @@
+// Key administration, LiteLLM-compatible: `/key/generate`, `/key/info`,
+// `/key/update`, `/key/delete`. Only the master key may create, change or
+// delete keys; any key may read its own info.
+
+use reelay_core::encoding::hex;
+use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::keys::{generate_key, key_hash, parse_delete_request, GenerateRequest, KeyRef, UpdateRequest};
+use serde_json::{json, Value};
+use worker::{Request, Response};
+
+use super::read_body;
+use crate::context::{random_bytes, Ctx};
+use crate::keys;
+use crate::quota;
+use crate::respond;
+
+/// Admin bodies are small; cap them well below the general limit.
+const MAX_ADMIN_BODY: u32 = 64 * 1024;
+
+pub(super) async fn generate(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    keys::require_master(&req, cx).await?;
+    let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+    let request = GenerateRequest::parse(&body, &config.access_groups)?;
+    let key = match &request.custom_key {
+        Some(key) => key.clone(),
+        None => generate_key(&random_bytes::<24>()?),
+    };
+    let hash = key_hash(&key);
+    if keys::is_master(cx, &hash) {
+        return Err(ClientError::new(ErrorCode::InvalidRequest, "`key` may not be the master key").with_param("key"));
+    }
+    if request.custom_key.is_some() && keys::load(cx, &hash).await?.is_some() {
+        return Err(ClientError::new(ErrorCode::InvalidRequest, "a key with this value already exists").with_param("key"));
+    }
+    let record = request.into_record(&key, cx.now_ms);
+    keys::store(cx, &hash, &record).await?;
+    let mut body = record.info();
+    if let Value::Object(map) = &mut body {
+        // The only time the key itself is ever returned.
+        map.insert("key".to_owned(), Value::from(key));
+    }
+    Ok(respond::json(200, &body))
+}
+
+pub(super) async fn info(req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let caller = keys::authenticate(&req, cx, false).await?;
+    let url = req.url().map_err(|_| ClientError::from_code(ErrorCode::InvalidRequest))?;
+    let target = url.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned());
+    let (hash, record) = match target {
+        Some(text) => {
+            let target = KeyRef::parse(&text)?;
+            if !caller.is_master && target.hash != caller.hash {
+                return Err(ClientError::new(ErrorCode::AdminKeyRequired, "only the master key may read other keys' info"));
+            }
+            if target.hash == caller.hash {
+                (caller.hash, caller.record)
+            } else {
+                let record = keys::load(cx, &target.hash).await?.ok_or_else(|| ClientError::from_code(ErrorCode::KeyNotFound))?;
+                (target.hash, record)
+            }
+        }
+        None => (caller.hash, caller.record),
+    };
+    let mut info = record.info();
+    let usage = quota::usage(cx, &hex(&hash)).await.unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut info {
+        map.insert("usage".to_owned(), usage);
+    }
+    Ok(respond::json(200, &json!({ "key": hex(&hash), "info": info })))
+}
+
+pub(super) async fn update(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    keys::require_master(&req, cx).await?;
+    let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+    let request = UpdateRequest::parse(&body, &config.access_groups)?;
+    let hash = request.key.hash;
+    let mut record = keys::load(cx, &hash).await?.ok_or_else(|| ClientError::from_code(ErrorCode::KeyNotFound))?;
+    request.apply(&mut record, cx.now_ms);
+    keys::store(cx, &hash, &record).await?;
+    Ok(respond::json(200, &record.info()))
+}
+
+pub(super) async fn delete(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+    keys::require_master(&req, cx).await?;
+    let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+    let targets = parse_delete_request(&body)?;
+    let mut deleted = Vec::new();
+    let mut not_found = Vec::new();
+    for target in targets {
+        let token = hex(&target.hash);
+        if keys::load(cx, &target.hash).await?.is_some() {
+            keys::delete(cx, &target.hash).await?;
+            deleted.push(token);
+        } else {
+            not_found.push(token);
+        }
+    }
+    if deleted.is_empty() {
+        return Err(ClientError::new(ErrorCode::KeyNotFound, "none of the given keys exist"));
+    }
+    Ok(respond::json(200, &json!({ "deleted_keys": deleted, "not_found": not_found })))
+}

@@ -1,0 +1,117 @@
+// Route table: maps method + path to a handler, answers unknown paths and
+// wrong methods with JSON errors, and holds body-reading helpers shared by
+// the handlers. Video and model routes answer with and without `/v1`.
+
+mod admin;
+mod health;
+mod models;
+mod videos;
+
+use reelay_core::errors::{ClientError, Dialect, ErrorCode};
+use worker::{Method, Request, Response};
+
+use crate::context::Ctx;
+use crate::respond::OrInternal;
+
+/// The error dialect a path's callers expect.
+pub(crate) fn dialect_for(path: &str) -> Dialect {
+    if path.starts_with("/gemini/") || path.starts_with("/vertex_ai/") {
+        Dialect::Google
+    } else {
+        Dialect::OpenAi
+    }
+}
+
+pub(crate) async fn dispatch(req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let path = req.path();
+    let method = req.method();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest: &[&str] = match segments.as_slice() {
+        ["v1", rest @ ..] => rest,
+        all => all,
+    };
+    match (segments.as_slice(), rest) {
+        (["health", "liveliness" | "liveness"], _) => {
+            allow(&method, &[Method::Get])?;
+            Ok(health::liveliness())
+        }
+        (["health", "readiness"], _) => {
+            allow(&method, &[Method::Get])?;
+            health::readiness(cx).await
+        }
+        (["key", "generate"], _) => {
+            allow(&method, &[Method::Post])?;
+            admin::generate(req, cx).await
+        }
+        (["key", "info"], _) => {
+            allow(&method, &[Method::Get])?;
+            admin::info(req, cx).await
+        }
+        (["key", "update"], _) => {
+            allow(&method, &[Method::Post])?;
+            admin::update(req, cx).await
+        }
+        (["key", "delete"], _) => {
+            allow(&method, &[Method::Post, Method::Delete])?;
+            admin::delete(req, cx).await
+        }
+        (_, ["models"]) => {
+            allow(&method, &[Method::Get])?;
+            models::list(req, cx).await
+        }
+        (_, ["videos"]) => {
+            allow(&method, &[Method::Post])?;
+            videos::create(req, cx).await
+        }
+        (_, ["videos", id]) => {
+            allow(&method, &[Method::Get])?;
+            let id = (*id).to_owned();
+            videos::retrieve(req, cx, &id).await
+        }
+        (_, ["videos", id, "content"]) => {
+            allow(&method, &[Method::Get])?;
+            let id = (*id).to_owned();
+            videos::content(req, cx, &id).await
+        }
+        _ => Err(ClientError::new(ErrorCode::RouteNotFound, format!("no route for {} {path}", method.as_ref()))),
+    }
+}
+
+fn allow(method: &Method, allowed: &[Method]) -> Result<(), ClientError> {
+    if allowed.contains(method) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
+    Err(ClientError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed here; use {}", method.as_ref(), names.join(" or ")),
+    ))
+}
+
+/// Reads the whole body, refusing bodies over `max` bytes (by
+/// `Content-Length` before reading, and by size after, for chunked bodies).
+pub(crate) async fn read_body(req: &mut Request, max: u32) -> Result<Vec<u8>, ClientError> {
+    let too_large = || {
+        ClientError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than the {max}-byte limit"))
+    };
+    if let Some(len) = req.headers().get("content-length").ok().flatten() {
+        if len.trim().parse::<u64>().map_or(true, |n| n > u64::from(max)) {
+            return Err(too_large());
+        }
+    }
+    let body = req.bytes().await.or_internal("reading the request body")?;
+    if body.len() > max as usize {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
+/// The media type of the request body, lowercased, without parameters.
+pub(crate) fn media_type(req: &Request) -> String {
+    req.headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}

@@ -1,0 +1,270 @@
+// The OpenAI Videos API on Veo: `POST /v1/videos`, `GET /v1/videos/{id}`,
+// `GET /v1/videos/{id}/content`. Ids are sealed (deployment + owner +
+// upstream operation); content bytes stream from the upstream to the client
+// without being copied through wasm.
+
+use futures_util::future::join;
+use reelay_core::affinity::{Purpose, Sealed};
+use reelay_core::encoding::{hex, sha256};
+use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::route::pick_weighted;
+use reelay_core::video::gemini::{self, Operation};
+use reelay_core::video::{CreateVideo, VideoHandle, VideoStatus, VideoView, RETENTION_SECS};
+use serde_json::{Map, Value};
+use worker::{Env, FormEntry, Headers, Request, Response};
+
+use super::{media_type, read_body};
+use crate::context::{random_bytes, Ctx};
+use crate::keys::{self, Caller};
+use crate::respond::{self, OrInternal};
+use crate::upstream::{self, upstream_failure};
+use crate::quota;
+
+const KV_BINDING: &str = "KEYS";
+/// Multipart text fields read for a create request.
+const FORM_FIELDS: &[&str] = &["model", "prompt", "seconds", "size", "negative_prompt", "person_generation", "seed", "user"];
+
+pub(super) async fn create(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let sealer = cx.sealer()?;
+    let caller = keys::authenticate(&req, cx, false).await?;
+    let request = match media_type(&req).as_str() {
+        "application/json" | "" => CreateVideo::parse_json(&read_body(&mut req, config.max_body_bytes).await?)?,
+        "multipart/form-data" => parse_multipart(&mut req, config.max_body_bytes).await?,
+        other => {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("content type {other:?} is not accepted; send application/json or multipart/form-data"),
+            ))
+        }
+    };
+    let model = request.model.clone().or_else(|| config.default_video_model.clone()).ok_or_else(|| {
+        ClientError::new(ErrorCode::InvalidRequest, "`model` is required (this gateway sets no default video model)")
+            .with_param("model")
+    })?;
+    cx.log.borrow_mut().model = Some(model.clone());
+    if !caller.policy(&config)?.allows(&model) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!("this key may not use model {model:?}; it may use: {}", describe_rules(&caller)),
+        )
+        .with_param("model"));
+    }
+    let group = config.group(&model).ok_or_else(|| {
+        ClientError::new(ErrorCode::ModelNotFound, format!("model {model:?} is not configured on this gateway")).with_param("model")
+    })?;
+    let random = u32::from_le_bytes(random_bytes::<4>()?);
+    let deployment = pick_weighted(group, random).ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
+    cx.log.borrow_mut().deployment = Some(deployment.id.clone());
+
+    let (plan, seconds, size) = gemini::create_request(&request, deployment)?;
+    let mut response = upstream::send(cx, deployment, &plan).await?;
+    let body = response.bytes().await.or_internal("reading the provider's answer")?;
+    let operation = gemini::parse_create_response(&body).map_err(|e| upstream_failure(cx, e))?;
+
+    let handle = VideoHandle { operation, seconds, size };
+    let created_at = cx.now_secs();
+    let id = sealer.seal(&Sealed {
+        purpose: Purpose::Video,
+        owner: caller.owner(),
+        created_at,
+        deployment: deployment.id.clone(),
+        payload: handle.encode(),
+    });
+
+    let env = cx.env.clone();
+    let job_name = job_record_name(&caller, created_at, &id);
+    let job = serde_json::json!({ "prompt": request.prompt, "model": model });
+    let token = caller.record.token.clone();
+    cx.after_response(async move {
+        if let Err(e) = store_job(&env, &job_name, &job).await {
+            worker::console_error!("storing a video job record failed: {e}");
+        }
+        if let Err(e) = quota::count(&env, &token, "video_jobs", 1).await {
+            worker::console_error!("counting a video job failed: {}", e.message);
+        }
+    });
+
+    let status = VideoStatus::Queued;
+    let view = VideoView {
+        id: &id,
+        model: &model,
+        status: &status,
+        created_at,
+        now: created_at,
+        prompt: Some(&request.prompt),
+        handle: &handle,
+    };
+    Ok(respond::json(200, &view.to_json()))
+}
+
+pub(super) async fn retrieve(req: Request, cx: &Ctx, id: &str) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(&req, cx, false).await?;
+    let job = open_job(cx, &caller, id)?;
+    let (group, deployment) = job_deployment(&config, &job.sealed)?;
+    cx.log.borrow_mut().model = Some(group.to_owned());
+    let (operation, record) = join(poll(cx, deployment, &job.handle), load_job(&cx.env, &job_record_name(&caller, job.sealed.created_at, id))).await;
+    let status = match operation? {
+        Operation::Running => VideoStatus::InProgress,
+        Operation::Succeeded(_) => VideoStatus::Completed,
+        Operation::Failed(err) => VideoStatus::Failed(err.to_client()),
+    };
+    let prompt = record.as_ref().and_then(|r| r.get("prompt")).and_then(Value::as_str);
+    let view = VideoView {
+        id,
+        model: group,
+        status: &status,
+        created_at: job.sealed.created_at,
+        now: cx.now_secs(),
+        prompt,
+        handle: &job.handle,
+    };
+    Ok(respond::json(200, &view.to_json()))
+}
+
+pub(super) async fn content(req: Request, cx: &Ctx, id: &str) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(&req, cx, false).await?;
+    let url = req.url().or_internal("reading the request URL")?;
+    match url.query_pairs().find(|(k, _)| k == "variant").map(|(_, v)| v.into_owned()).as_deref() {
+        None | Some("video") => {}
+        Some("thumbnail" | "spritesheet") => {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                "Veo produces only the video itself; `variant` thumbnail and spritesheet are not available for this video",
+            )
+            .with_param("variant"))
+        }
+        Some(other) => {
+            return Err(ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!("`variant` must be video, thumbnail or spritesheet, got {other:?}"),
+            )
+            .with_param("variant"))
+        }
+    }
+    let job = open_job(cx, &caller, id)?;
+    let (group, deployment) = job_deployment(&config, &job.sealed)?;
+    cx.log.borrow_mut().model = Some(group.to_owned());
+    let file = match poll(cx, deployment, &job.handle).await? {
+        Operation::Running => {
+            return Err(ClientError::new(ErrorCode::VideoNotReady, "the video is still being generated; poll GET /v1/videos/{id} until status is completed"))
+        }
+        Operation::Failed(err) => {
+            return Err(ClientError::new(ErrorCode::VideoFailed, format!("the video job failed, so there is no content: {}", err.to_client().message)))
+        }
+        Operation::Succeeded(files) => files.into_iter().next().ok_or_else(|| ClientError::from_code(ErrorCode::BadUpstreamResponse))?,
+    };
+    let plan = gemini::download_request(deployment, &file);
+    let upstream = upstream::send_following_redirects(cx, deployment, &plan).await?;
+
+    let headers = Headers::new();
+    let content_type = upstream.headers().get("content-type").ok().flatten().unwrap_or_else(|| String::from("video/mp4"));
+    let _ = headers.set("content-type", &content_type);
+    if let Some(len) = upstream.headers().get("content-length").ok().flatten() {
+        let _ = headers.set("content-length", &len);
+    }
+    let _ = headers.set("content-disposition", &format!("attachment; filename=\"{id}.mp4\""));
+    let (_, body) = upstream.into_parts();
+    Ok(Response::builder().with_status(200).with_headers(headers).body(body))
+}
+
+struct OpenedJob {
+    sealed: Sealed,
+    handle: VideoHandle,
+}
+
+/// Opens a video id for `caller`. Forged, tampered, foreign and malformed ids
+/// all get the same 404, so probing reveals nothing.
+fn open_job(cx: &Ctx, caller: &Caller, id: &str) -> Result<OpenedJob, ClientError> {
+    let not_found = || ClientError::new(ErrorCode::VideoNotFound, "no video with this id exists for this key").with_param("video_id");
+    let sealer = cx.sealer()?;
+    let sealed = sealer.open(Purpose::Video, id).map_err(|e| {
+        worker::console_log!("video id rejected: {}", e.as_str());
+        not_found()
+    })?;
+    if !reelay_core::encoding::ct_eq(&sealed.owner, &caller.owner()) {
+        return Err(not_found());
+    }
+    let handle = VideoHandle::decode(&sealed.payload).ok_or_else(not_found)?;
+    cx.log.borrow_mut().deployment = Some(sealed.deployment.clone());
+    Ok(OpenedJob { sealed, handle })
+}
+
+fn job_deployment<'c>(
+    config: &'c reelay_core::config::Config,
+    sealed: &Sealed,
+) -> Result<(&'c str, &'c reelay_core::config::Deployment), ClientError> {
+    config.deployment(&sealed.deployment).map(|(g, d)| (g.name.as_str(), d)).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::VideoNotFound,
+            format!("deployment {:?}, which ran this video, is no longer configured on this gateway", sealed.deployment),
+        )
+    })
+}
+
+async fn poll(cx: &Ctx, deployment: &reelay_core::config::Deployment, handle: &VideoHandle) -> Result<Operation, ClientError> {
+    let plan = gemini::poll_request(deployment, handle);
+    let mut response = upstream::send(cx, deployment, &plan).await?;
+    let body = response.bytes().await.or_internal("reading the provider's answer")?;
+    gemini::parse_operation(&body).map_err(|e| upstream_failure(cx, e))
+}
+
+async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
+    if let Some(len) = req.headers().get("content-length").ok().flatten() {
+        if len.trim().parse::<u64>().map_or(true, |n| n > u64::from(max)) {
+            return Err(ClientError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than the {max}-byte limit")));
+        }
+    }
+    let form = req
+        .form_data()
+        .await
+        .map_err(|_| ClientError::new(ErrorCode::InvalidRequest, "the multipart/form-data body could not be parsed"))?;
+    if form.has("input_reference") {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "`input_reference` is not supported by this gateway version yet; send a text-only request",
+        )
+        .with_param("input_reference"));
+    }
+    let mut fields = Map::new();
+    for name in FORM_FIELDS {
+        match form.get(name) {
+            Some(FormEntry::Field(value)) => {
+                fields.insert((*name).to_owned(), Value::from(value));
+            }
+            Some(FormEntry::File(_)) => {
+                return Err(ClientError::new(ErrorCode::InvalidRequest, format!("`{name}` must be a text field, not a file")).with_param(*name))
+            }
+            None => {}
+        }
+    }
+    CreateVideo::from_fields(&fields)
+}
+
+fn describe_rules(caller: &Caller) -> String {
+    if caller.record.models.is_empty() {
+        String::from("all models")
+    } else {
+        caller.record.models.join(", ")
+    }
+}
+
+/// KV name of a job record: per owner, ordered by creation time, so a
+/// per-key listing is a prefix scan.
+fn job_record_name(caller: &Caller, created_at: u64, id: &str) -> String {
+    format!("video:{}:{created_at:010}:{}", hex(&caller.owner()), hex(&sha256(id.as_bytes())[..8]))
+}
+
+async fn store_job(env: &Env, name: &str, job: &Value) -> worker::Result<()> {
+    let kv = env.kv(KV_BINDING)?;
+    kv.put(name, job.to_string())?.expiration_ttl(RETENTION_SECS + 86_400).execute().await?;
+    Ok(())
+}
+
+async fn load_job(env: &Env, name: &str) -> Option<Value> {
+    let kv = env.kv(KV_BINDING).ok()?;
+    let text = kv.get(name).text().await.ok()??;
+    serde_json::from_str(&text).ok()
+}
