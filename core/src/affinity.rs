@@ -124,8 +124,9 @@ impl Sealer {
     /// A sealer for `sealing_key` (the `SEALING_KEY` secret); `None` when it
     /// is shorter than [`MIN_SEALING_KEY_LEN`] bytes.
     pub fn new(sealing_key: &[u8]) -> Option<Self> {
-        (sealing_key.len() >= MIN_SEALING_KEY_LEN)
-            .then(|| Self { mac_key: hmac_sha256(sealing_key, &[b"reelay/affinity/v1"]) })
+        (sealing_key.len() >= MIN_SEALING_KEY_LEN).then(|| Self {
+            mac_key: hmac_sha256(sealing_key, &[b"reelay/affinity/v1"]),
+        })
     }
 
     /// Seals `sealed` into an id (`video_…`). Deployment ids longer than 255
@@ -154,7 +155,9 @@ impl Sealer {
         if id.len() > MAX_SEALED_LEN {
             return Err(OpenError::Malformed);
         }
-        let body = id.strip_prefix(purpose.prefix()).ok_or(OpenError::Malformed)?;
+        let body = id
+            .strip_prefix(purpose.prefix())
+            .ok_or(OpenError::Malformed)?;
         let raw = b64url_decode(body).ok_or(OpenError::Malformed)?;
         if raw.len() < HEADER_LEN + TAG_LEN {
             return Err(OpenError::Malformed);
@@ -215,7 +218,9 @@ mod tests {
     fn round_trips_and_is_url_safe() {
         let id = sealer().seal(&sample());
         assert!(id.starts_with("video_"));
-        assert!(id[6..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(id[6..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(sealer().open(Purpose::Video, &id).unwrap(), sample());
     }
 
@@ -234,7 +239,14 @@ mod tests {
     #[test]
     fn malformed_inputs_are_rejected() {
         let s = sealer();
-        for id in ["", "video_", "video_!!!", "vid_abc", "video_AAAA", &"video_".repeat(300)] {
+        for id in [
+            "",
+            "video_",
+            "video_!!!",
+            "vid_abc",
+            "video_AAAA",
+            &"video_".repeat(300),
+        ] {
             assert!(s.open(Purpose::Video, id).is_err(), "{id}");
         }
     }

@@ -116,18 +116,29 @@ impl Config {
     /// Validates an already-parsed JSON value.
     pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
         let root = Obj::new(value, String::new())?;
-        root.deny_unknown(&["model_groups", "access_groups", "max_body_bytes", "default_video_model"])?;
+        root.deny_unknown(&[
+            "model_groups",
+            "access_groups",
+            "max_body_bytes",
+            "default_video_model",
+        ])?;
 
         let mut model_groups = Vec::new();
         let groups = root.required_array("model_groups")?;
         if groups.is_empty() {
-            return Err(ConfigError::new("model_groups", "must list at least one model group"));
+            return Err(ConfigError::new(
+                "model_groups",
+                "must list at least one model group",
+            ));
         }
         let mut deployment_ids: Vec<String> = Vec::new();
         for (i, group) in groups.iter().enumerate() {
             let path = format!("model_groups[{i}]");
             let group = parse_group(group, &path, &mut deployment_ids)?;
-            if model_groups.iter().any(|g: &ModelGroup| g.name == group.name) {
+            if model_groups
+                .iter()
+                .any(|g: &ModelGroup| g.name == group.name)
+            {
                 return Err(ConfigError::new(
                     format!("{path}.name"),
                     format!("duplicate model group name {:?}", group.name),
@@ -154,8 +165,12 @@ impl Config {
             }
         }
 
-        let max_body_bytes = root.optional_u32("max_body_bytes", 1024, 100 * 1024 * 1024)?.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        let default_video_model = root.optional_str("default_video_model")?.map(ToOwned::to_owned);
+        let max_body_bytes = root
+            .optional_u32("max_body_bytes", 1024, 100 * 1024 * 1024)?
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let default_video_model = root
+            .optional_str("default_video_model")?
+            .map(ToOwned::to_owned);
         if let Some(name) = &default_video_model {
             if !model_groups.iter().any(|g| &g.name == name) {
                 return Err(ConfigError::new(
@@ -164,7 +179,12 @@ impl Config {
                 ));
             }
         }
-        Ok(Self { model_groups, access_groups, max_body_bytes, default_video_model })
+        Ok(Self {
+            model_groups,
+            access_groups,
+            max_body_bytes,
+            default_video_model,
+        })
     }
 
     /// The model group called `name`, if configured.
@@ -197,33 +217,60 @@ pub const DEFAULT_MAX_BODY_BYTES: u32 = 20 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 const DEFAULT_VEO_SECONDS: &[u32] = &[4, 6, 8];
 
-fn parse_group(value: &Value, path: &str, deployment_ids: &mut Vec<String>) -> Result<ModelGroup, ConfigError> {
+fn parse_group(
+    value: &Value,
+    path: &str,
+    deployment_ids: &mut Vec<String>,
+) -> Result<ModelGroup, ConfigError> {
     let obj = Obj::new(value, path.to_owned())?;
     obj.deny_unknown(&["name", "deployments"])?;
     let name = obj.required_str("name")?;
     check_model_name(name, &format!("{path}.name"))?;
     let list = obj.required_array("deployments")?;
     if list.is_empty() {
-        return Err(ConfigError::new(format!("{path}.deployments"), "must list at least one deployment"));
+        return Err(ConfigError::new(
+            format!("{path}.deployments"),
+            "must list at least one deployment",
+        ));
     }
     let mut deployments = Vec::with_capacity(list.len());
     for (j, dep) in list.iter().enumerate() {
         let dpath = format!("{path}.deployments[{j}]");
         let dep = parse_deployment(dep, &dpath)?;
         if deployment_ids.contains(&dep.id) {
-            return Err(ConfigError::new(format!("{dpath}.id"), format!("duplicate deployment id {:?}", dep.id)));
+            return Err(ConfigError::new(
+                format!("{dpath}.id"),
+                format!("duplicate deployment id {:?}", dep.id),
+            ));
         }
         deployment_ids.push(dep.id.clone());
         deployments.push(dep);
     }
-    Ok(ModelGroup { name: name.to_owned(), deployments })
+    Ok(ModelGroup {
+        name: name.to_owned(),
+        deployments,
+    })
 }
 
 fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError> {
     let obj = Obj::new(value, path.to_owned())?;
-    obj.deny_unknown(&["id", "provider", "model", "api_base", "credential", "weight", "video_seconds", "timeout_ms"])?;
+    obj.deny_unknown(&[
+        "id",
+        "provider",
+        "model",
+        "api_base",
+        "credential",
+        "weight",
+        "video_seconds",
+        "timeout_ms",
+    ])?;
     let id = obj.required_str("id")?;
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
         return Err(ConfigError::new(
             format!("{path}.id"),
             "must be 1..64 characters of letters, digits, '-', '_' or '.'",
@@ -234,7 +281,10 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
         ConfigError::new(
             format!("{path}.provider"),
-            format!("unknown provider {provider_name:?} (expected one of: {})", known.join(", ")),
+            format!(
+                "unknown provider {provider_name:?} (expected one of: {})",
+                known.join(", ")
+            ),
         )
     })?;
     let model = obj.required_str("model")?;
@@ -242,7 +292,9 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
     let api_base = match obj.optional_str("api_base")? {
         Some(base) => {
             let trimmed = base.trim_end_matches('/');
-            if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) || trimmed.contains(['?', '#', ' ']) {
+            if !(trimmed.starts_with("https://") || trimmed.starts_with("http://"))
+                || trimmed.contains(['?', '#', ' '])
+            {
                 return Err(ConfigError::new(
                     format!("{path}.api_base"),
                     format!("must be an http(s) URL without query or fragment, got {base:?}"),
@@ -253,14 +305,20 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         None => provider.default_api_base().to_owned(),
     };
     let credential = obj.required_str("credential")?;
-    if credential.is_empty() || !credential.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+    if credential.is_empty()
+        || !credential
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
         return Err(ConfigError::new(
             format!("{path}.credential"),
             "must be the NAME of a secret (A-Z, 0-9, _), never the secret itself",
         ));
     }
     let weight = obj.optional_u32("weight", 1, 1_000_000)?.unwrap_or(1);
-    let timeout_ms = obj.optional_u32("timeout_ms", 100, 600_000)?.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let timeout_ms = obj
+        .optional_u32("timeout_ms", 100, 600_000)?
+        .unwrap_or(DEFAULT_TIMEOUT_MS);
     let video_seconds = match obj.get("video_seconds") {
         None => DEFAULT_VEO_SECONDS.to_vec(),
         Some(Value::Array(items)) if !items.is_empty() => {
@@ -279,7 +337,10 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
             out
         }
         Some(_) => {
-            return Err(ConfigError::new(format!("{path}.video_seconds"), "must be a non-empty array of integers"))
+            return Err(ConfigError::new(
+                format!("{path}.video_seconds"),
+                "must be a non-empty array of integers",
+            ))
         }
     };
     Ok(Deployment {
@@ -295,7 +356,12 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
 }
 
 fn check_model_name(name: &str, path: &str) -> Result<(), ConfigError> {
-    if name.is_empty() || name.len() > 128 || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'*') {
+    if name.is_empty()
+        || name.len() > 128
+        || name
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'*')
+    {
         return Err(ConfigError::new(
             path,
             format!("{name:?} is not a valid model name (1..128 characters, no whitespace or '*')"),
@@ -306,15 +372,21 @@ fn check_model_name(name: &str, path: &str) -> Result<(), ConfigError> {
 
 fn string_list(value: &Value, path: &str) -> Result<Vec<String>, ConfigError> {
     let Value::Array(items) = value else {
-        return Err(ConfigError::new(path, format!("expected an array of strings, got {}", type_name(value))));
+        return Err(ConfigError::new(
+            path,
+            format!("expected an array of strings, got {}", type_name(value)),
+        ));
     };
     items
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            v.as_str()
-                .map(ToOwned::to_owned)
-                .ok_or_else(|| ConfigError::new(format!("{path}[{i}]"), format!("expected a string, got {}", type_name(v))))
+            v.as_str().map(ToOwned::to_owned).ok_or_else(|| {
+                ConfigError::new(
+                    format!("{path}[{i}]"),
+                    format!("expected a string, got {}", type_name(v)),
+                )
+            })
         })
         .collect()
 }
@@ -341,7 +413,10 @@ impl<'a> Obj<'a> {
     fn new(value: &'a Value, path: String) -> Result<Self, ConfigError> {
         match value {
             Value::Object(map) => Ok(Self { map, path }),
-            other => Err(ConfigError::new(path, format!("expected an object, got {}", type_name(other)))),
+            other => Err(ConfigError::new(
+                path,
+                format!("expected an object, got {}", type_name(other)),
+            )),
         }
     }
 
@@ -370,7 +445,10 @@ impl<'a> Obj<'a> {
     fn required_str(&self, name: &str) -> Result<&'a str, ConfigError> {
         match self.get(name) {
             Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(ConfigError::new(self.field(name), format!("expected a string, got {}", type_name(other)))),
+            Some(other) => Err(ConfigError::new(
+                self.field(name),
+                format!("expected a string, got {}", type_name(other)),
+            )),
             None => Err(ConfigError::new(self.field(name), "is required")),
         }
     }
@@ -385,7 +463,10 @@ impl<'a> Obj<'a> {
     fn required_array(&self, name: &str) -> Result<&'a Vec<Value>, ConfigError> {
         match self.get(name) {
             Some(Value::Array(items)) => Ok(items),
-            Some(other) => Err(ConfigError::new(self.field(name), format!("expected an array, got {}", type_name(other)))),
+            Some(other) => Err(ConfigError::new(
+                self.field(name),
+                format!("expected an array, got {}", type_name(other)),
+            )),
             None => Err(ConfigError::new(self.field(name), "is required")),
         }
     }
@@ -395,7 +476,10 @@ impl<'a> Obj<'a> {
             None => Ok(None),
             Some(v) => match v.as_u64() {
                 Some(n) if n >= u64::from(min) && n <= u64::from(max) => Ok(Some(n as u32)),
-                _ => Err(ConfigError::new(self.field(name), format!("expected an integer in {min}..={max}"))),
+                _ => Err(ConfigError::new(
+                    self.field(name),
+                    format!("expected an integer in {min}..={max}"),
+                )),
             },
         }
     }
@@ -413,7 +497,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// A problem with the field at `path`.
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { path: path.into(), reason: reason.into() }
+        Self {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -450,12 +537,18 @@ mod tests {
         let cfg = Config::parse(GOOD).unwrap();
         let group = cfg.group("veo-3.1-fast").unwrap();
         assert_eq!(group.deployments.len(), 2);
-        assert_eq!(group.deployments[0].api_base, "https://generativelanguage.googleapis.com");
+        assert_eq!(
+            group.deployments[0].api_base,
+            "https://generativelanguage.googleapis.com"
+        );
         assert_eq!(group.deployments[1].api_base, "http://127.0.0.1:9000");
         assert_eq!(group.deployments[1].weight, 3);
         assert_eq!(group.deployments[0].video_seconds, std::vec![4, 6, 8]);
         assert_eq!(cfg.deployment("g2").unwrap().1.video_seconds, std::vec![8]);
-        assert_eq!(cfg.credential_names(), std::vec!["GEMINI_API_KEY", "GEMINI_API_KEY_2"]);
+        assert_eq!(
+            cfg.credential_names(),
+            std::vec!["GEMINI_API_KEY", "GEMINI_API_KEY_2"]
+        );
         assert!(cfg.access_groups.contains("video"));
         assert_eq!(cfg.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
     }
@@ -509,7 +602,10 @@ mod tests {
         ];
         for (text, expected) in cases {
             let got = err(text);
-            assert!(got.starts_with(expected), "for {text}\n got: {got}\nwant: {expected}");
+            assert!(
+                got.starts_with(expected),
+                "for {text}\n got: {got}\nwant: {expected}"
+            );
         }
     }
 }

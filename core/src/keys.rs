@@ -47,7 +47,14 @@ pub fn storage_name(hash: &[u8; 32]) -> String {
 
 /// The displayable, non-secret form of a key: `sk-reelay-Ab…wxyz`.
 pub fn masked(key: &str) -> String {
-    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let head: String = key.chars().take(KEY_PREFIX.len() + 2).collect();
     format!("{head}…{tail}")
 }
@@ -81,10 +88,15 @@ pub fn presented_key<'a>(p: &Presented<'a>, google_shaped: bool) -> Option<&'a s
         scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
     });
     let query = if google_shaped { p.query_key } else { None };
-    [bearer, p.api_key.map(str::trim), p.goog_api_key.map(str::trim), query]
-        .into_iter()
-        .flatten()
-        .find(|k| !k.is_empty())
+    [
+        bearer,
+        p.api_key.map(str::trim),
+        p.goog_api_key.map(str::trim),
+        query,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|k| !k.is_empty())
 }
 
 /// A reference to a key in an admin request: the key itself or its `token`
@@ -106,10 +118,15 @@ impl KeyRef {
             }
         }
         if !plausible_key(text) {
-            return Err(ClientError::new(ErrorCode::InvalidRequest, "`key` must be a key or its 64-hex-digit token")
-                .with_param("key"));
+            return Err(ClientError::new(
+                ErrorCode::InvalidRequest,
+                "`key` must be a key or its 64-hex-digit token",
+            )
+            .with_param("key"));
         }
-        Ok(Self { hash: key_hash(text) })
+        Ok(Self {
+            hash: key_hash(text),
+        })
     }
 }
 
@@ -177,7 +194,10 @@ impl GenerateRequest {
     /// Parses and validates the JSON body (an empty body means all defaults).
     pub fn parse(body: &[u8], groups: &AccessGroups) -> Result<Self, ClientError> {
         let obj = parse_object(body)?;
-        deny_unknown(&obj, &["key", "key_alias", "models", "duration", "metadata"])?;
+        deny_unknown(
+            &obj,
+            &["key", "key_alias", "models", "duration", "metadata"],
+        )?;
         let custom_key = match obj.get("key") {
             None | Some(Value::Null) => None,
             Some(Value::String(k)) if k.len() >= MIN_CUSTOM_KEY_LEN && plausible_key(k) && k.len() != 64 => {
@@ -231,10 +251,18 @@ impl UpdateRequest {
     /// Parses and validates the JSON body.
     pub fn parse(body: &[u8], groups: &AccessGroups) -> Result<Self, ClientError> {
         let obj = parse_object(body)?;
-        deny_unknown(&obj, &["key", "key_alias", "models", "duration", "metadata"])?;
+        deny_unknown(
+            &obj,
+            &["key", "key_alias", "models", "duration", "metadata"],
+        )?;
         let key = match obj.get("key") {
             Some(Value::String(k)) => KeyRef::parse(k)?,
-            _ => return Err(ClientError::new(ErrorCode::InvalidRequest, "`key` is required").with_param("key")),
+            _ => {
+                return Err(
+                    ClientError::new(ErrorCode::InvalidRequest, "`key` is required")
+                        .with_param("key"),
+                )
+            }
         };
         Ok(Self {
             key,
@@ -268,17 +296,26 @@ pub fn parse_delete_request(body: &[u8]) -> Result<Vec<KeyRef>, ClientError> {
     let obj = parse_object(body)?;
     deny_unknown(&obj, &["keys"])?;
     let Some(Value::Array(items)) = obj.get("keys") else {
-        return Err(ClientError::new(ErrorCode::InvalidRequest, "`keys` must be a non-empty array of keys or tokens")
-            .with_param("keys"));
+        return Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            "`keys` must be a non-empty array of keys or tokens",
+        )
+        .with_param("keys"));
     };
     if items.is_empty() || items.len() > 100 {
-        return Err(ClientError::new(ErrorCode::InvalidRequest, "`keys` must list 1..=100 keys").with_param("keys"));
+        return Err(
+            ClientError::new(ErrorCode::InvalidRequest, "`keys` must list 1..=100 keys")
+                .with_param("keys"),
+        );
     }
     items
         .iter()
         .map(|item| match item {
             Value::String(k) => KeyRef::parse(k),
-            _ => Err(ClientError::new(ErrorCode::InvalidRequest, "`keys` must contain strings").with_param("keys")),
+            _ => Err(
+                ClientError::new(ErrorCode::InvalidRequest, "`keys` must contain strings")
+                    .with_param("keys"),
+            ),
         })
         .collect()
 }
@@ -296,7 +333,8 @@ pub fn parse_duration(text: &str) -> Option<u64> {
         "w" => 604_800_000,
         _ => return None,
     };
-    n.checked_mul(unit_ms).filter(|ms| *ms > 0 && *ms <= 100 * 365 * 86_400_000)
+    n.checked_mul(unit_ms)
+        .filter(|ms| *ms > 0 && *ms <= 100 * 365 * 86_400_000)
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ClientError> {
@@ -309,7 +347,10 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ClientError> {
             ErrorCode::InvalidRequest,
             format!("the body must be a JSON object, got {}", type_name(&other)),
         )),
-        Err(e) => Err(ClientError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {e}"))),
+        Err(e) => Err(ClientError::new(
+            ErrorCode::InvalidJson,
+            format!("the request body is not valid JSON: {e}"),
+        )),
     }
 }
 
@@ -317,7 +358,10 @@ fn deny_unknown(obj: &Map<String, Value>, known: &[&str]) -> Result<(), ClientEr
     match obj.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(ClientError::new(
             ErrorCode::InvalidRequest,
-            format!("unknown field `{k}` (expected one of: {})", known.join(", ")),
+            format!(
+                "unknown field `{k}` (expected one of: {})",
+                known.join(", ")
+            ),
         )
         .with_param(k.clone())),
         None => Ok(()),
@@ -332,31 +376,49 @@ fn alias(value: Option<&Value>) -> Result<Option<Option<String>>, ClientError> {
     match value {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ALIAS_LEN && !s.chars().any(char::is_control) => {
+        Some(Value::String(s))
+            if !s.is_empty() && s.len() <= MAX_ALIAS_LEN && !s.chars().any(char::is_control) =>
+        {
             Ok(Some(Some(s.clone())))
         }
-        Some(_) => Err(invalid("key_alias", format!("`key_alias` must be a string of 1..={MAX_ALIAS_LEN} characters or null"))),
+        Some(_) => Err(invalid(
+            "key_alias",
+            format!("`key_alias` must be a string of 1..={MAX_ALIAS_LEN} characters or null"),
+        )),
     }
 }
 
-fn models(value: Option<&Value>, groups: &AccessGroups) -> Result<Option<Vec<String>>, ClientError> {
+fn models(
+    value: Option<&Value>,
+    groups: &AccessGroups,
+) -> Result<Option<Vec<String>>, ClientError> {
     let items = match value {
         None => return Ok(None),
         Some(Value::Null) => return Ok(Some(Vec::new())),
         Some(Value::Array(items)) => items,
         Some(other) => {
-            return Err(invalid("models", format!("`models` must be an array of rule strings, got {}", type_name(other))))
+            return Err(invalid(
+                "models",
+                format!(
+                    "`models` must be an array of rule strings, got {}",
+                    type_name(other)
+                ),
+            ))
         }
     };
     if items.len() > MAX_RULES {
-        return Err(invalid("models", format!("`models` may hold at most {MAX_RULES} rules")));
+        return Err(invalid(
+            "models",
+            format!("`models` may hold at most {MAX_RULES} rules"),
+        ));
     }
     let mut rules = Vec::with_capacity(items.len());
     for item in items {
         let Value::String(rule) = item else {
             return Err(invalid("models", "`models` must contain only strings"));
         };
-        validate_rule(rule, groups).map_err(|e| invalid("models", format!("invalid rule in `models`: {e}")))?;
+        validate_rule(rule, groups)
+            .map_err(|e| invalid("models", format!("invalid rule in `models`: {e}")))?;
         rules.push(rule.clone());
     }
     Ok(Some(rules))
@@ -378,9 +440,14 @@ fn metadata(value: Option<&Value>) -> Result<Option<Map<String, Value>>, ClientE
         None => Ok(None),
         Some(Value::Null) => Ok(Some(Map::new())),
         Some(Value::Object(map)) => {
-            let size = serde_json::to_string(map).map(|s| s.len()).unwrap_or(usize::MAX);
+            let size = serde_json::to_string(map)
+                .map(|s| s.len())
+                .unwrap_or(usize::MAX);
             if size > MAX_METADATA_BYTES {
-                return Err(invalid("metadata", format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON")));
+                return Err(invalid(
+                    "metadata",
+                    format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+                ));
             }
             Ok(Some(map.clone()))
         }
@@ -394,7 +461,12 @@ pub fn rfc3339(unix_ms: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
@@ -427,7 +499,10 @@ mod tests {
         let key = generate_key(&[1u8; 24]);
         assert!(key.starts_with(KEY_PREFIX));
         assert_eq!(key.len(), KEY_PREFIX.len() + 32);
-        assert_eq!(storage_name(&key_hash(&key)), std::format!("key:{}", hex(&sha256(key.as_bytes()))));
+        assert_eq!(
+            storage_name(&key_hash(&key)),
+            std::format!("key:{}", hex(&sha256(key.as_bytes())))
+        );
         assert!(!masked(&key).contains(&key[12..28]));
     }
 
@@ -438,7 +513,10 @@ mod tests {
         let rec = req.into_record("sk-reelay-abcdefghijklmnopqrstuvwxyz012345", 1_000);
         assert_eq!(rec.expires_at_ms, Some(3_601_000));
         assert!(rec.check_usable(3_600_999).is_ok());
-        assert_eq!(rec.check_usable(3_601_000).unwrap_err().code, ErrorCode::KeyExpired);
+        assert_eq!(
+            rec.check_usable(3_601_000).unwrap_err().code,
+            ErrorCode::KeyExpired
+        );
 
         let cases: [(&[u8], &str); 8] = [
             (b"{", "invalid_json"),
@@ -454,7 +532,10 @@ mod tests {
             let err = GenerateRequest::parse(body, &groups()).unwrap_err();
             assert_eq!(err.code.as_str(), code, "{}", String::from_utf8_lossy(body));
         }
-        assert_eq!(GenerateRequest::parse(b"", &groups()).unwrap().models.len(), 0);
+        assert_eq!(
+            GenerateRequest::parse(b"", &groups()).unwrap().models.len(),
+            0
+        );
     }
 
     #[test]
@@ -477,14 +558,30 @@ mod tests {
 
     #[test]
     fn presented_key_prefers_bearer_and_limits_query_keys() {
-        let p = Presented { authorization: Some("Bearer  sk-a "), api_key: Some("sk-b"), goog_api_key: None, query_key: Some("sk-q") };
+        let p = Presented {
+            authorization: Some("Bearer  sk-a "),
+            api_key: Some("sk-b"),
+            goog_api_key: None,
+            query_key: Some("sk-q"),
+        };
         assert_eq!(presented_key(&p, false), Some("sk-a"));
-        let p = Presented { authorization: Some("Basic xyz"), goog_api_key: Some("sk-g"), ..Presented::default() };
+        let p = Presented {
+            authorization: Some("Basic xyz"),
+            goog_api_key: Some("sk-g"),
+            ..Presented::default()
+        };
         assert_eq!(presented_key(&p, false), Some("sk-g"));
-        let p = Presented { query_key: Some("sk-q"), ..Presented::default() };
+        let p = Presented {
+            query_key: Some("sk-q"),
+            ..Presented::default()
+        };
         assert_eq!(presented_key(&p, false), None);
         assert_eq!(presented_key(&p, true), Some("sk-q"));
-        let p = Presented { authorization: Some("Bearer "), api_key: Some(""), ..Presented::default() };
+        let p = Presented {
+            authorization: Some("Bearer "),
+            api_key: Some(""),
+            ..Presented::default()
+        };
         assert_eq!(presented_key(&p, true), None);
     }
 
@@ -493,7 +590,12 @@ mod tests {
         let token = hex(&key_hash("sk-reelay-x"));
         assert_eq!(KeyRef::parse(&token).unwrap().hash, key_hash("sk-reelay-x"));
         assert!(parse_delete_request(br#"{"keys":[]}"#).is_err());
-        assert_eq!(parse_delete_request(br#"{"keys":["sk-reelay-x"]}"#).unwrap().len(), 1);
+        assert_eq!(
+            parse_delete_request(br#"{"keys":["sk-reelay-x"]}"#)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -49,28 +49,3 @@ pub struct UpstreamRequest {
     /// JSON body, if any (sent as `application/json`).
     pub json_body: Option<String>,
 }
-
-/// The `scheme://host[:port]` part of an absolute http(s) URL, lowercased
-/// scheme and host; `None` if `url` is not an absolute http(s) URL.
-pub fn origin(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    if end == 0 || rest[..end].contains('@') {
-        return None;
-    }
-    Some(&url[..url.len() - rest.len() + end])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins() {
-        assert_eq!(origin("https://a.b/v1?x"), Some("https://a.b"));
-        assert_eq!(origin("http://127.0.0.1:9/x"), Some("http://127.0.0.1:9"));
-        assert_eq!(origin("https://evil@a.b/"), None);
-        assert_eq!(origin("ftp://a"), None);
-        assert_eq!(origin("https:///x"), None);
-    }
-}

@@ -40,7 +40,13 @@ impl Ctx {
         });
         let request_id = format!("req_{}", hex(&id_bytes));
         let log = LogLine::start(req, &request_id, now_ms);
-        Self { env, ctx, request_id, now_ms, log: RefCell::new(log) }
+        Self {
+            env,
+            ctx,
+            request_id,
+            now_ms,
+            log: RefCell::new(log),
+        }
     }
 
     pub(crate) fn now_secs(&self) -> u64 {
@@ -55,9 +61,16 @@ impl Ctx {
     /// The validated config, or the error that makes every request fail.
     pub(crate) fn config(&self) -> Result<Rc<Config>, ClientError> {
         let loaded = CONFIG.with(|cell| {
-            cell.borrow_mut().get_or_insert_with(|| load_config(&self.env).map(Rc::new)).clone()
+            cell.borrow_mut()
+                .get_or_insert_with(|| load_config(&self.env).map(Rc::new))
+                .clone()
         });
-        loaded.map_err(|e| ClientError::new(ErrorCode::ConfigInvalid, format!("the gateway configuration is invalid: {e}")))
+        loaded.map_err(|e| {
+            ClientError::new(
+                ErrorCode::ConfigInvalid,
+                format!("the gateway configuration is invalid: {e}"),
+            )
+        })
     }
 
     /// The sealer built from `SEALING_KEY`.
@@ -95,14 +108,19 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
     let raw = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str("REELAY_CONFIG"))
         .map_err(|_| ConfigError::new("", "the REELAY_CONFIG variable could not be read"))?;
     let text = if raw.is_undefined() || raw.is_null() {
-        return Err(ConfigError::new("", "the REELAY_CONFIG variable is not set (see README: Configuration)"));
+        return Err(ConfigError::new(
+            "",
+            "the REELAY_CONFIG variable is not set (see README: Configuration)",
+        ));
     } else if let Some(text) = raw.as_string() {
         text
     } else {
         js_sys::JSON::stringify(&raw)
             .ok()
             .and_then(|s| s.as_string())
-            .ok_or_else(|| ConfigError::new("", "REELAY_CONFIG is neither a JSON string nor a table"))?
+            .ok_or_else(|| {
+                ConfigError::new("", "REELAY_CONFIG is neither a JSON string nor a table")
+            })?
     };
     Config::parse(&text)
 }
@@ -110,7 +128,11 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
 /// Random bytes from the platform CSPRNG (`crypto.getRandomValues`).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ClientError> {
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf)
-        .map_err(|_| ClientError::new(ErrorCode::Internal, "the platform's random number generator failed"))?;
+    getrandom::fill(&mut buf).map_err(|_| {
+        ClientError::new(
+            ErrorCode::Internal,
+            "the platform's random number generator failed",
+        )
+    })?;
     Ok(buf)
 }

@@ -7,7 +7,9 @@ use reelay_core::affinity::{owner_of, OWNER_LEN};
 use reelay_core::config::Config;
 use reelay_core::encoding::{ct_eq, hex, sha256};
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::keys::{key_hash, plausible_key, presented_key, storage_name, KeyRecord, Presented};
+use reelay_core::keys::{
+    key_hash, plausible_key, presented_key, storage_name, KeyRecord, Presented,
+};
 use serde_json::Map;
 use worker::Request;
 
@@ -35,19 +37,29 @@ impl Caller {
         AccessPolicy::compile(&self.record.models, &config.access_groups).map_err(|e| {
             // Rules are validated when stored; this only happens if the
             // config dropped an access group a key still names.
-            ClientError::new(ErrorCode::ModelAccessDenied, format!("this key's access rules are not valid under the current config: {e}"))
+            ClientError::new(
+                ErrorCode::ModelAccessDenied,
+                format!("this key's access rules are not valid under the current config: {e}"),
+            )
         })
     }
 }
 
 /// Authenticates a request by its virtual key (or the master key).
-pub(crate) async fn authenticate(req: &Request, cx: &Ctx, google_shaped: bool) -> Result<Caller, ClientError> {
+pub(crate) async fn authenticate(
+    req: &Request,
+    cx: &Ctx,
+    google_shaped: bool,
+) -> Result<Caller, ClientError> {
     let headers = req.headers();
     let authorization = headers.get("authorization").ok().flatten();
     let api_key = headers.get("api-key").ok().flatten();
     let goog_api_key = headers.get("x-goog-api-key").ok().flatten();
     let url = req.url().or_internal("reading the request URL")?;
-    let query_key = url.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned());
+    let query_key = url
+        .query_pairs()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.into_owned());
     let presented = Presented {
         authorization: authorization.as_deref(),
         api_key: api_key.as_deref(),
@@ -60,7 +72,10 @@ pub(crate) async fn authenticate(req: &Request, cx: &Ctx, google_shaped: bool) -
         } else {
             "send your reelay key as `Authorization: Bearer <key>`"
         };
-        return Err(ClientError::new(ErrorCode::MissingApiKey, format!("no API key was provided; {hint}")));
+        return Err(ClientError::new(
+            ErrorCode::MissingApiKey,
+            format!("no API key was provided; {hint}"),
+        ));
     };
     if !plausible_key(key) {
         return Err(ClientError::from_code(ErrorCode::InvalidApiKey));
@@ -68,12 +83,22 @@ pub(crate) async fn authenticate(req: &Request, cx: &Ctx, google_shaped: bool) -
     let hash = key_hash(key);
     if is_master_hash(cx, &hash) {
         cx.log.borrow_mut().key_token = Some(String::from("master"));
-        return Ok(Caller { hash, record: master_record(&hash, cx.now_ms), is_master: true });
+        return Ok(Caller {
+            hash,
+            record: master_record(&hash, cx.now_ms),
+            is_master: true,
+        });
     }
-    let record = load(cx, &hash).await?.ok_or_else(|| ClientError::from_code(ErrorCode::InvalidApiKey))?;
+    let record = load(cx, &hash)
+        .await?
+        .ok_or_else(|| ClientError::from_code(ErrorCode::InvalidApiKey))?;
     record.check_usable(cx.now_ms)?;
     cx.log.borrow_mut().key_token = Some(record.token[..12].to_owned());
-    Ok(Caller { hash, record, is_master: false })
+    Ok(Caller {
+        hash,
+        record,
+        is_master: false,
+    })
 }
 
 /// Authenticates and requires the master key.
@@ -89,7 +114,10 @@ pub(crate) async fn require_master(req: &Request, cx: &Ctx) -> Result<Caller, Cl
 fn master_hash(cx: &Ctx) -> Result<[u8; 32], ClientError> {
     match cx.env.secret("MASTER_KEY") {
         Ok(secret) if !secret.to_string().is_empty() => Ok(sha256(secret.to_string().as_bytes())),
-        _ => Err(ClientError::new(ErrorCode::ConfigInvalid, "the MASTER_KEY secret is not set, so the admin API is disabled")),
+        _ => Err(ClientError::new(
+            ErrorCode::ConfigInvalid,
+            "the MASTER_KEY secret is not set, so the admin API is disabled",
+        )),
     }
 }
 
@@ -119,17 +147,29 @@ pub(crate) fn is_master(cx: &Ctx, hash: &[u8; 32]) -> bool {
 
 pub(crate) async fn load(cx: &Ctx, hash: &[u8; 32]) -> Result<Option<KeyRecord>, ClientError> {
     let kv = cx.env.kv(KV_BINDING).or_storage("opening the key store")?;
-    let text = kv.get(&storage_name(hash)).text().await.or_storage("reading a key record")?;
+    let text = kv
+        .get(&storage_name(hash))
+        .text()
+        .await
+        .or_storage("reading a key record")?;
     match text {
         None => Ok(None),
-        Some(text) => serde_json::from_str(&text).map(Some).or_internal("decoding a key record"),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .or_internal("decoding a key record"),
     }
 }
 
-pub(crate) async fn store(cx: &Ctx, hash: &[u8; 32], record: &KeyRecord) -> Result<(), ClientError> {
+pub(crate) async fn store(
+    cx: &Ctx,
+    hash: &[u8; 32],
+    record: &KeyRecord,
+) -> Result<(), ClientError> {
     let kv = cx.env.kv(KV_BINDING).or_storage("opening the key store")?;
     let text = serde_json::to_string(record).or_internal("encoding a key record")?;
-    let mut put = kv.put(&storage_name(hash), text).or_storage("writing a key record")?;
+    let mut put = kv
+        .put(&storage_name(hash), text)
+        .or_storage("writing a key record")?;
     if let Some(expires_ms) = record.expires_at_ms {
         // KV requires an expiration at least 60 s ahead.
         let at = (expires_ms / 1000 + EXPIRED_RECORD_GRACE_SECS).max(cx.now_secs() + 120);
@@ -140,11 +180,17 @@ pub(crate) async fn store(cx: &Ctx, hash: &[u8; 32], record: &KeyRecord) -> Resu
 
 pub(crate) async fn delete(cx: &Ctx, hash: &[u8; 32]) -> Result<(), ClientError> {
     let kv = cx.env.kv(KV_BINDING).or_storage("opening the key store")?;
-    kv.delete(&storage_name(hash)).await.or_storage("deleting a key record")
+    kv.delete(&storage_name(hash))
+        .await
+        .or_storage("deleting a key record")
 }
 
 /// Checks KV is reachable (for readiness).
 pub(crate) async fn ping(cx: &Ctx) -> Result<(), ClientError> {
     let kv = cx.env.kv(KV_BINDING).or_storage("opening the key store")?;
-    kv.get("health:ping").text().await.or_storage("reading the key store").map(|_| ())
+    kv.get("health:ping")
+        .text()
+        .await
+        .or_storage("reading the key store")
+        .map(|_| ())
 }

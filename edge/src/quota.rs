@@ -8,7 +8,10 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, SqlStorageValue, State};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, SqlStorageValue,
+    State,
+};
 
 use crate::context::Ctx;
 use crate::respond::OrInternal;
@@ -37,7 +40,10 @@ struct CounterRow {
 impl DurableObject for QuotaCounter {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
-        if let Err(e) = sql.exec("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)", None) {
+        if let Err(e) = sql.exec(
+            "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            None,
+        ) {
             worker::console_error!("QuotaCounter: creating the counters table failed: {e}");
         }
         Self { state }
@@ -56,15 +62,23 @@ impl DurableObject for QuotaCounter {
                         "INSERT INTO counters (name, value) VALUES (?, ?) \
                          ON CONFLICT(name) DO UPDATE SET value = value + excluded.value \
                          RETURNING name, value",
-                        vec![SqlStorageValue::from(body.counter), SqlStorageValue::from(body.by)],
+                        vec![
+                            SqlStorageValue::from(body.counter),
+                            SqlStorageValue::from(body.by),
+                        ],
                     )?
                     .to_array()?;
                 let value = rows.first().map_or(0, |r| r.value);
                 Response::from_json(&serde_json::json!({ "value": value }))
             }
             (Method::Get, "/usage") => {
-                let rows: Vec<CounterRow> = sql.exec("SELECT name, value FROM counters ORDER BY name", None)?.to_array()?;
-                let usage: Map<String, Value> = rows.into_iter().map(|r| (r.name, Value::from(r.value))).collect();
+                let rows: Vec<CounterRow> = sql
+                    .exec("SELECT name, value FROM counters ORDER BY name", None)?
+                    .to_array()?;
+                let usage: Map<String, Value> = rows
+                    .into_iter()
+                    .map(|r| (r.name, Value::from(r.value)))
+                    .collect();
                 Response::from_json(&Value::Object(usage))
             }
             _ => Response::error("not found", 404),
@@ -73,22 +87,50 @@ impl DurableObject for QuotaCounter {
 }
 
 /// Adds `by` to the caller's `counter`.
-pub(crate) async fn count(env: &Env, token: &str, counter: &str, by: i64) -> Result<(), ClientError> {
-    let stub = env.durable_object(BINDING).or_storage("opening the quota store")?.get_by_name(token).or_storage("addressing the quota store")?;
+pub(crate) async fn count(
+    env: &Env,
+    token: &str,
+    counter: &str,
+    by: i64,
+) -> Result<(), ClientError> {
+    let stub = env
+        .durable_object(BINDING)
+        .or_storage("opening the quota store")?
+        .get_by_name(token)
+        .or_storage("addressing the quota store")?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post);
-    init.with_body(Some(serde_json::json!({ "counter": counter, "by": by }).to_string().into()));
-    let req = Request::new_with_init("https://quota/count", &init).or_internal("building a quota request")?;
-    let resp = stub.fetch_with_request(req).await.or_storage("updating usage")?;
+    init.with_body(Some(
+        serde_json::json!({ "counter": counter, "by": by })
+            .to_string()
+            .into(),
+    ));
+    let req = Request::new_with_init("https://quota/count", &init)
+        .or_internal("building a quota request")?;
+    let resp = stub
+        .fetch_with_request(req)
+        .await
+        .or_storage("updating usage")?;
     if resp.status_code() != 200 {
-        return Err(ClientError::new(reelay_core::errors::ErrorCode::StorageUnavailable, "the usage counter rejected an update"));
+        return Err(ClientError::new(
+            reelay_core::errors::ErrorCode::StorageUnavailable,
+            "the usage counter rejected an update",
+        ));
     }
     Ok(())
 }
 
 /// The caller's counters.
 pub(crate) async fn usage(cx: &Ctx, token: &str) -> Result<Value, ClientError> {
-    let stub = cx.env.durable_object(BINDING).or_storage("opening the quota store")?.get_by_name(token).or_storage("addressing the quota store")?;
-    let mut resp = stub.fetch_with_str("https://quota/usage").await.or_storage("reading usage")?;
+    let stub = cx
+        .env
+        .durable_object(BINDING)
+        .or_storage("opening the quota store")?
+        .get_by_name(token)
+        .or_storage("addressing the quota store")?;
+    let mut resp = stub
+        .fetch_with_str("https://quota/usage")
+        .await
+        .or_storage("reading usage")?;
     resp.json::<Value>().await.or_storage("reading usage")
 }

@@ -22,7 +22,10 @@ pub(crate) fn error(err: &ClientError, dialect: Dialect) -> Response {
 pub(crate) fn json(status: u16, value: &serde_json::Value) -> Response {
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
-    Response::builder().with_status(status).with_headers(headers).fixed(value.to_string().into_bytes())
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(value.to_string().into_bytes())
 }
 
 /// Maps a `worker::Error` (a runtime failure, not a client mistake) to an
@@ -36,14 +39,20 @@ impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
     fn or_internal(self, what: &str) -> Result<T, ClientError> {
         self.map_err(|e| {
             worker::console_error!("internal error while {what}: {e}");
-            ClientError::new(ErrorCode::Internal, format!("internal gateway error while {what}"))
+            ClientError::new(
+                ErrorCode::Internal,
+                format!("internal gateway error while {what}"),
+            )
         })
     }
 
     fn or_storage(self, what: &str) -> Result<T, ClientError> {
         self.map_err(|e| {
             worker::console_error!("storage error while {what}: {e}");
-            ClientError::new(ErrorCode::StorageUnavailable, format!("gateway storage is unavailable while {what}; retry later"))
+            ClientError::new(
+                ErrorCode::StorageUnavailable,
+                format!("gateway storage is unavailable while {what}; retry later"),
+            )
         })
     }
 }

@@ -8,10 +8,14 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use reelay_core::config::Deployment;
-use reelay_core::errors::{classify_http, classify_transport, ClientError, ErrorCode, Transport, UpstreamError};
-use reelay_core::plan::{origin, Auth, Method, UpstreamRequest};
+use reelay_core::errors::{
+    classify_http, classify_transport, ClientError, ErrorCode, Transport, UpstreamError,
+};
+use reelay_core::plan::{Auth, Method, UpstreamRequest};
 use worker::wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
+use worker::{
+    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+};
 
 use crate::context::Ctx;
 
@@ -23,56 +27,96 @@ fn credential(cx: &Ctx, dep: &Deployment) -> Result<String, ClientError> {
         Ok(secret) => Ok(secret.to_string()),
         Err(_) => Err(ClientError::new(
             ErrorCode::ConfigInvalid,
-            format!("deployment {:?} names the secret {:?}, which is not set", dep.id, dep.credential),
+            format!(
+                "deployment {:?} names the secret {:?}, which is not set",
+                dep.id, dep.credential
+            ),
         )),
     }
 }
 
 /// Sends `plan` and returns the 2xx response, body unread.
-pub(crate) async fn send(cx: &Ctx, dep: &Deployment, plan: &UpstreamRequest) -> Result<Response, ClientError> {
+pub(crate) async fn send(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: &UpstreamRequest,
+) -> Result<Response, ClientError> {
     let response = send_once(cx, dep, plan).await?;
     check(cx, response).await
 }
 
-/// Like [`send`] but follows redirects (GET only), sending the credential
-/// only while the target stays on the deployment's own origin.
-pub(crate) async fn send_following_redirects(cx: &Ctx, dep: &Deployment, plan: &UpstreamRequest) -> Result<Response, ClientError> {
+/// Like [`send`] but follows redirects (GET only). The credential goes only
+/// to the first URL, which core built on the deployment's own base; redirect
+/// targets are signed URLs (Google's file download answers 302 to storage)
+/// and never receive it.
+pub(crate) async fn send_following_redirects(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: &UpstreamRequest,
+) -> Result<Response, ClientError> {
     let mut current = plan.clone();
-    let home = origin(&dep.api_base).map(str::to_owned);
     for _ in 0..=MAX_REDIRECTS {
         let response = send_once(cx, dep, &current).await?;
         let status = response.status_code();
         if !(300..400).contains(&status) || status == 304 {
             return check(cx, response).await;
         }
-        let location = response.headers().get("location").ok().flatten().ok_or_else(|| {
-            upstream_failure(cx, garbage(status, "the provider redirected without a Location"))
+        let location = response
+            .headers()
+            .get("location")
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                upstream_failure(
+                    cx,
+                    garbage(status, "the provider redirected without a Location"),
+                )
+            })?;
+        let base = worker::Url::parse(&current.url)
+            .map_err(|_| upstream_failure(cx, garbage(status, "bad redirect base")))?;
+        let next = base.join(&location).map_err(|_| {
+            upstream_failure(
+                cx,
+                garbage(status, "the provider redirected to an invalid URL"),
+            )
         })?;
-        let base = worker::Url::parse(&current.url).map_err(|_| upstream_failure(cx, garbage(status, "bad redirect base")))?;
-        let next = base.join(&location).map_err(|_| upstream_failure(cx, garbage(status, "the provider redirected to an invalid URL")))?;
         if next.scheme() != "https" && next.scheme() != "http" {
-            return Err(upstream_failure(cx, garbage(status, "the provider redirected to a non-HTTP URL")));
+            return Err(upstream_failure(
+                cx,
+                garbage(status, "the provider redirected to a non-HTTP URL"),
+            ));
         }
-        let next = next.to_string();
-        let same_origin = home.is_some() && origin(&next).map(str::to_owned) == home;
         current = UpstreamRequest {
             method: Method::Get,
-            auth: if same_origin { current.auth } else { Auth::None },
-            url: next,
+            auth: Auth::None,
+            url: next.to_string(),
             json_body: None,
         };
     }
-    Err(upstream_failure(cx, garbage(302, "the provider redirected too many times")))
+    Err(upstream_failure(
+        cx,
+        garbage(302, "the provider redirected too many times"),
+    ))
 }
 
-async fn send_once(cx: &Ctx, dep: &Deployment, plan: &UpstreamRequest) -> Result<Response, ClientError> {
+async fn send_once(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: &UpstreamRequest,
+) -> Result<Response, ClientError> {
     let headers = Headers::new();
     match plan.auth {
         Auth::None => {}
         Auth::GoogleApiKey => {
             let key = credential(cx, dep)?;
             headers.set("x-goog-api-key", &key).map_err(|_| {
-                ClientError::new(ErrorCode::ConfigInvalid, format!("the secret {:?} is not a valid header value", dep.credential))
+                ClientError::new(
+                    ErrorCode::ConfigInvalid,
+                    format!(
+                        "the secret {:?} is not a valid header value",
+                        dep.credential
+                    ),
+                )
             })?;
         }
     }
@@ -88,14 +132,20 @@ async fn send_once(cx: &Ctx, dep: &Deployment, plan: &UpstreamRequest) -> Result
         init.with_body(Some(JsValue::from_str(body)));
     }
     init.with_headers(headers);
-    let request = Request::new_with_init(&plan.url, &init)
-        .map_err(|_| ClientError::new(ErrorCode::ConfigInvalid, format!("deployment {:?} builds an invalid upstream URL", dep.id)))?;
+    let request = Request::new_with_init(&plan.url, &init).map_err(|_| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            format!("deployment {:?} builds an invalid upstream URL", dep.id),
+        )
+    })?;
 
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
     let sending = pin!(fetch.send_with_signal(&signal));
-    let deadline = pin!(Delay::from(Duration::from_millis(u64::from(dep.timeout_ms))));
+    let deadline = pin!(Delay::from(Duration::from_millis(u64::from(
+        dep.timeout_ms
+    ))));
     match select(sending, deadline).await {
         Either::Left((Ok(response), _)) => {
             cx.log.borrow_mut().upstream_status = Some(response.status_code());
@@ -121,11 +171,21 @@ async fn check(cx: &Ctx, mut response: Response) -> Result<Response, ClientError
     let header_names = ["retry-after", "retry-after-ms", "x-should-retry"];
     let values: Vec<(&str, String)> = header_names
         .iter()
-        .filter_map(|name| response.headers().get(name).ok().flatten().map(|v| (*name, v)))
+        .filter_map(|name| {
+            response
+                .headers()
+                .get(name)
+                .ok()
+                .flatten()
+                .map(|v| (*name, v))
+        })
         .collect();
     let headers: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let body = response.bytes().await.unwrap_or_default();
-    Err(upstream_failure(cx, classify_http(status, &headers, &body, cx.now_ms)))
+    Err(upstream_failure(
+        cx,
+        classify_http(status, &headers, &body, cx.now_ms),
+    ))
 }
 
 /// Records the classified failure in the log line and converts it for the client.

@@ -31,6 +31,7 @@ const mf = new Miniflare({
   kvPersist: persist && path.join(persist, "kv"),
   durableObjectsPersist: persist && path.join(persist, "do"),
   bindings,
+  cf: false,
   log: new Log(options.verbose ? LogLevel.DEBUG : LogLevel.WARN),
 });
 

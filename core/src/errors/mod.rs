@@ -291,7 +291,12 @@ pub struct ClientError {
 impl ClientError {
     /// An error with `code` and a precise message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), param: None, retry_after_ms: None }
+        Self {
+            code,
+            message: message.into(),
+            param: None,
+            retry_after_ms: None,
+        }
     }
 
     /// An error with the code's default message.
@@ -386,8 +391,15 @@ mod tests {
     fn codes_are_unique_and_snake_case() {
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {
-            assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
-            assert!(code.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(
+                seen.insert(code.as_str()),
+                "duplicate code {}",
+                code.as_str()
+            );
+            assert!(code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert!((400..600).contains(&code.spec().status));
         }
     }

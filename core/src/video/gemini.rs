@@ -19,25 +19,75 @@ use serde_json::{Map, Value};
 
 use super::{CreateVideo, Size, VideoHandle};
 use crate::config::Deployment;
-use crate::errors::{classify_operation_error, ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError};
+use crate::errors::{
+    classify_operation_error, ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError,
+};
 use crate::plan::{Auth, Method, UpstreamRequest};
 
 /// Sizes Veo can render, as (size, aspectRatio, resolution).
 pub const SIZES: &[(Size, &str, &str)] = &[
-    (Size { width: 1280, height: 720 }, "16:9", "720p"),
-    (Size { width: 720, height: 1280 }, "9:16", "720p"),
-    (Size { width: 1920, height: 1080 }, "16:9", "1080p"),
-    (Size { width: 1080, height: 1920 }, "9:16", "1080p"),
-    (Size { width: 3840, height: 2160 }, "16:9", "4k"),
-    (Size { width: 2160, height: 3840 }, "9:16", "4k"),
+    (
+        Size {
+            width: 1280,
+            height: 720,
+        },
+        "16:9",
+        "720p",
+    ),
+    (
+        Size {
+            width: 720,
+            height: 1280,
+        },
+        "9:16",
+        "720p",
+    ),
+    (
+        Size {
+            width: 1920,
+            height: 1080,
+        },
+        "16:9",
+        "1080p",
+    ),
+    (
+        Size {
+            width: 1080,
+            height: 1920,
+        },
+        "9:16",
+        "1080p",
+    ),
+    (
+        Size {
+            width: 3840,
+            height: 2160,
+        },
+        "16:9",
+        "4k",
+    ),
+    (
+        Size {
+            width: 2160,
+            height: 3840,
+        },
+        "9:16",
+        "4k",
+    ),
 ];
 
 /// Veo's defaults when a request names no size or duration.
-pub const DEFAULT_SIZE: Size = Size { width: 1280, height: 720 };
+pub const DEFAULT_SIZE: Size = Size {
+    width: 1280,
+    height: 720,
+};
 
 /// The `predictLongRunning` call for `req` on `dep`, and the handle values
 /// (duration and size actually requested) to seal into the id.
-pub fn create_request(req: &CreateVideo, dep: &Deployment) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+pub fn create_request(
+    req: &CreateVideo,
+    dep: &Deployment,
+) -> Result<(UpstreamRequest, u32, Size), ClientError> {
     let mut parameters = Map::new();
     let seconds = match req.seconds {
         Some(s) if dep.video_seconds.contains(&s) => {
@@ -45,10 +95,17 @@ pub fn create_request(req: &CreateVideo, dep: &Deployment) -> Result<(UpstreamRe
             s
         }
         Some(s) => {
-            let allowed: Vec<String> = dep.video_seconds.iter().map(|s| format!("\"{s}\"")).collect();
+            let allowed: Vec<String> = dep
+                .video_seconds
+                .iter()
+                .map(|s| format!("\"{s}\""))
+                .collect();
             return Err(ClientError::new(
                 ErrorCode::UnsupportedValue,
-                format!("`seconds` {s} is not available for this model; choose one of {}", allowed.join(", ")),
+                format!(
+                    "`seconds` {s} is not available for this model; choose one of {}",
+                    allowed.join(", ")
+                ),
             )
             .with_param("seconds"));
         }
@@ -90,7 +147,10 @@ pub fn create_request(req: &CreateVideo, dep: &Deployment) -> Result<(UpstreamRe
     });
     let request = UpstreamRequest {
         method: Method::Post,
-        url: format!("{}/v1beta/models/{}:predictLongRunning", dep.api_base, dep.model),
+        url: format!(
+            "{}/v1beta/models/{}:predictLongRunning",
+            dep.api_base, dep.model
+        ),
         auth: Auth::GoogleApiKey,
         json_body: Some(body.to_string()),
     };
@@ -99,10 +159,13 @@ pub fn create_request(req: &CreateVideo, dep: &Deployment) -> Result<(UpstreamRe
 
 /// Reads the operation name from a `predictLongRunning` answer.
 pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| garbage("predictLongRunning answered with a non-JSON body"))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| garbage("predictLongRunning answered with a non-JSON body"))?;
     match value.get("name").and_then(Value::as_str) {
         Some(name) if valid_operation_name(name) => Ok(name.to_owned()),
-        _ => Err(garbage("predictLongRunning answered without a valid operation name")),
+        _ => Err(garbage(
+            "predictLongRunning answered without a valid operation name",
+        )),
     }
 }
 
@@ -110,8 +173,12 @@ pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
 fn valid_operation_name(name: &str) -> bool {
     (name.starts_with("models/") || name.starts_with("operations/"))
         && name.len() <= 256
-        && name.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+        && name
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
 }
 
 /// The poll call for `handle`.
@@ -137,7 +204,8 @@ pub enum Operation {
 
 /// Parses an operation (`GET /v1beta/{name}`).
 pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| garbage("the operation poll answered with a non-JSON body"))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| garbage("the operation poll answered with a non-JSON body"))?;
     if !value.is_object() {
         return Err(garbage("the operation poll answered with a non-object"));
     }
@@ -146,7 +214,10 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     }
     if let Some(err) = value.get("error") {
         let code = err.get("code").and_then(Value::as_i64).unwrap_or(2);
-        let message = err.get("message").and_then(Value::as_str).unwrap_or("the video operation failed");
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("the video operation failed");
         return Ok(Operation::Failed(classify_operation_error(code, message)));
     }
     let result = value.pointer("/response/generateVideoResponse");
@@ -164,7 +235,10 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     if !files.is_empty() {
         return Ok(Operation::Succeeded(files));
     }
-    let filtered = result.and_then(|r| r.get("raiMediaFilteredCount")).and_then(Value::as_u64).unwrap_or(0);
+    let filtered = result
+        .and_then(|r| r.get("raiMediaFilteredCount"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     if filtered > 0 {
         let reasons: Vec<&str> = result
             .and_then(|r| r.get("raiMediaFilteredReasons"))
@@ -191,10 +265,16 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
 /// The file id in a Gemini file URI (`…/files/{id}:download?alt=media` or `…/files/{id}`).
 fn file_id(uri: &str) -> Option<String> {
     let after = &uri[uri.find("/files/")? + "/files/".len()..];
-    let end = after.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after.len());
+    let end = after
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(after.len());
     let id = &after[..end];
-    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        .then(|| id.to_owned())
+    (!id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    .then(|| id.to_owned())
 }
 
 /// The download call for a generated file of `dep`.
@@ -237,7 +317,10 @@ mod tests {
     fn translates_create_to_predict_long_running() {
         let req = CreateVideo::parse_json(br#"{"prompt":"a cat","seconds":"6","size":"720x1280","negative_prompt":"dogs","seed":3}"#).unwrap();
         let (call, seconds, size) = create_request(&req, &dep()).unwrap();
-        assert_eq!(call.url, "http://127.0.0.1:9/v1beta/models/veo-3.1-generate-preview:predictLongRunning");
+        assert_eq!(
+            call.url,
+            "http://127.0.0.1:9/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+        );
         assert_eq!(call.auth, Auth::GoogleApiKey);
         let body: Value = serde_json::from_str(call.json_body.as_deref().unwrap()).unwrap();
         assert_eq!(
@@ -245,7 +328,16 @@ mod tests {
             serde_json::json!({"instances":[{"prompt":"a cat"}],"parameters":{
                 "durationSeconds":6,"aspectRatio":"9:16","resolution":"720p","negativePrompt":"dogs","seed":3,"sampleCount":1}})
         );
-        assert_eq!((seconds, size), (6, Size { width: 720, height: 1280 }));
+        assert_eq!(
+            (seconds, size),
+            (
+                6,
+                Size {
+                    width: 720,
+                    height: 1280
+                }
+            )
+        );
     }
 
     #[test]
@@ -274,37 +366,70 @@ mod tests {
     #[test]
     fn reads_operation_names_safely() {
         assert_eq!(
-            parse_create_response(br#"{"name":"models/veo-3.1-generate-preview/operations/vz341u0pmdlc"}"#).unwrap(),
+            parse_create_response(
+                br#"{"name":"models/veo-3.1-generate-preview/operations/vz341u0pmdlc"}"#
+            )
+            .unwrap(),
             "models/veo-3.1-generate-preview/operations/vz341u0pmdlc"
         );
-        for bad in [&b"{}"[..], b"nope", br#"{"name":"models/../../x"}"#, br#"{"name":"https://evil/x"}"#, br#"{"name":"models/a?b"}"#] {
-            assert!(parse_create_response(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"{}"[..],
+            b"nope",
+            br#"{"name":"models/../../x"}"#,
+            br#"{"name":"https://evil/x"}"#,
+            br#"{"name":"models/a?b"}"#,
+        ] {
+            assert!(
+                parse_create_response(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn maps_operation_states() {
-        assert_eq!(parse_operation(br#"{"name":"x"}"#).unwrap(), Operation::Running);
-        assert_eq!(parse_operation(br#"{"name":"x","done":false}"#).unwrap(), Operation::Running);
+        assert_eq!(
+            parse_operation(br#"{"name":"x"}"#).unwrap(),
+            Operation::Running
+        );
+        assert_eq!(
+            parse_operation(br#"{"name":"x","done":false}"#).unwrap(),
+            Operation::Running
+        );
         let done = br#"{"name":"x","done":true,"response":{"@type":"t","generateVideoResponse":{"generatedSamples":[
             {"video":{"uri":"https://generativelanguage.googleapis.com/v1beta/files/abc123def:download?alt=media"}}]}}}"#;
-        assert_eq!(parse_operation(done).unwrap(), Operation::Succeeded(std::vec!["abc123def".into()]));
+        assert_eq!(
+            parse_operation(done).unwrap(),
+            Operation::Succeeded(std::vec!["abc123def".into()])
+        );
         let rai = br#"{"name":"x","done":true,"response":{"generateVideoResponse":{"raiMediaFilteredCount":1,
             "raiMediaFilteredReasons":["We could not create your video. You have not been charged."]}}}"#;
-        let Operation::Failed(err) = parse_operation(rai).unwrap() else { panic!() };
+        let Operation::Failed(err) = parse_operation(rai).unwrap() else {
+            panic!()
+        };
         assert_eq!(err.kind, ErrorKind::ContentPolicy);
         assert!(err.message.contains("not been charged"));
         let failed = br#"{"name":"x","done":true,"error":{"code":3,"message":"This prompt contains words that violate Google's Responsible AI practices."}}"#;
-        assert!(matches!(parse_operation(failed).unwrap(), Operation::Failed(_)));
+        assert!(matches!(
+            parse_operation(failed).unwrap(),
+            Operation::Failed(_)
+        ));
         assert!(parse_operation(br#"{"name":"x","done":true,"response":{}}"#).is_err());
         assert!(parse_operation(b"<html>").is_err());
     }
 
     #[test]
     fn download_urls_are_rebuilt_on_the_deployment_base() {
-        assert_eq!(file_id("https://evil.example/v1beta/files/abc:download?alt=media").as_deref(), Some("abc"));
+        assert_eq!(
+            file_id("https://evil.example/v1beta/files/abc:download?alt=media").as_deref(),
+            Some("abc")
+        );
         assert_eq!(file_id("https://x/v1beta/files/ABC"), None);
         assert_eq!(file_id("https://x/v1beta/nofiles"), None);
-        assert_eq!(download_request(&dep(), "abc").url, "http://127.0.0.1:9/v1beta/files/abc:download?alt=media");
+        assert_eq!(
+            download_request(&dep(), "abc").url,
+            "http://127.0.0.1:9/v1beta/files/abc:download?alt=media"
+        );
     }
 }

@@ -76,13 +76,26 @@ pub struct CreateVideo {
     pub seed: Option<u32>,
 }
 
-const CREATE_FIELDS: &[&str] = &["model", "prompt", "seconds", "size", "negative_prompt", "person_generation", "seed", "user"];
+const CREATE_FIELDS: &[&str] = &[
+    "model",
+    "prompt",
+    "seconds",
+    "size",
+    "negative_prompt",
+    "person_generation",
+    "seed",
+    "user",
+];
 
 impl CreateVideo {
     /// Parses a JSON create body with precise errors.
     pub fn parse_json(body: &[u8]) -> Result<Self, ClientError> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ClientError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ClientError::new(
+                ErrorCode::InvalidJson,
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?;
         let Value::Object(obj) = value else {
             return Err(ClientError::new(
                 ErrorCode::InvalidRequest,
@@ -96,32 +109,73 @@ impl CreateVideo {
     /// collected into strings).
     pub fn from_fields(obj: &Map<String, Value>) -> Result<Self, ClientError> {
         if let Some(k) = obj.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
-            return Err(invalid(k, format!("unknown parameter `{k}` (supported: {})", CREATE_FIELDS.join(", "))));
+            return Err(invalid(
+                k,
+                format!(
+                    "unknown parameter `{k}` (supported: {})",
+                    CREATE_FIELDS.join(", ")
+                ),
+            ));
         }
         let prompt = match obj.get("prompt") {
             Some(Value::String(p)) if !p.trim().is_empty() => p,
-            Some(Value::String(_)) | None | Some(Value::Null) => return Err(invalid("prompt", "`prompt` is required")),
-            Some(other) => return Err(invalid("prompt", format!("`prompt` must be a string, got {}", type_name(other)))),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                return Err(invalid("prompt", "`prompt` is required"))
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "prompt",
+                    format!("`prompt` must be a string, got {}", type_name(other)),
+                ))
+            }
         };
         if prompt.chars().count() > MAX_PROMPT_CHARS {
-            return Err(invalid("prompt", format!("`prompt` is longer than {MAX_PROMPT_CHARS} characters")));
+            return Err(invalid(
+                "prompt",
+                format!("`prompt` is longer than {MAX_PROMPT_CHARS} characters"),
+            ));
         }
         let seconds = match obj.get("seconds") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(parse_seconds(s)?),
             Some(Value::Number(n)) => Some(
-                n.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| (1..=600).contains(n)).ok_or_else(|| {
-                    invalid("seconds", "`seconds` must be a whole number of seconds such as \"8\"")
-                })?,
+                n.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| (1..=600).contains(n))
+                    .ok_or_else(|| {
+                        invalid(
+                            "seconds",
+                            "`seconds` must be a whole number of seconds such as \"8\"",
+                        )
+                    })?,
             ),
-            Some(other) => return Err(invalid("seconds", format!("`seconds` must be a string such as \"8\", got {}", type_name(other)))),
+            Some(other) => {
+                return Err(invalid(
+                    "seconds",
+                    format!(
+                        "`seconds` must be a string such as \"8\", got {}",
+                        type_name(other)
+                    ),
+                ))
+            }
         };
         let size = match obj.get("size") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(Size::parse(s).ok_or_else(|| {
-                invalid("size", format!("`size` must look like \"1280x720\" (width x height), got {s:?}"))
+                invalid(
+                    "size",
+                    format!("`size` must look like \"1280x720\" (width x height), got {s:?}"),
+                )
             })?),
-            Some(other) => return Err(invalid("size", format!("`size` must be a string such as \"1280x720\", got {}", type_name(other)))),
+            Some(other) => {
+                return Err(invalid(
+                    "size",
+                    format!(
+                        "`size` must be a string such as \"1280x720\", got {}",
+                        type_name(other)
+                    ),
+                ))
+            }
         };
         let seed = match obj.get("seed") {
             None | Some(Value::Null) => None,
@@ -129,7 +183,9 @@ impl CreateVideo {
                 v.as_u64()
                     .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                     .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| invalid("seed", "`seed` must be an integer in 0..=4294967295"))?,
+                    .ok_or_else(|| {
+                        invalid("seed", "`seed` must be an integer in 0..=4294967295")
+                    })?,
             ),
         };
         let model = optional_string(obj, "model")?;
@@ -166,14 +222,22 @@ fn parse_seconds(text: &str) -> Result<u32, ClientError> {
         .parse::<u32>()
         .ok()
         .filter(|n| (1..=600).contains(n))
-        .ok_or_else(|| invalid("seconds", format!("`seconds` must be a whole number of seconds such as \"8\", got {text:?}")))
+        .ok_or_else(|| {
+            invalid(
+                "seconds",
+                format!("`seconds` must be a whole number of seconds such as \"8\", got {text:?}"),
+            )
+        })
 }
 
 fn optional_string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, ClientError> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(invalid(name, format!("`{name}` must be a string, got {}", type_name(other)))),
+        Some(other) => Err(invalid(
+            name,
+            format!("`{name}` must be a string, got {}", type_name(other)),
+        )),
     }
 }
 
@@ -212,7 +276,10 @@ impl VideoHandle {
         let be = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
         Some(Self {
             seconds: u32::from(be(0)),
-            size: Size { width: be(2), height: be(4) },
+            size: Size {
+                width: be(2),
+                height: be(4),
+            },
             operation: core::str::from_utf8(&bytes[6..]).ok()?.to_owned(),
         })
     }
@@ -279,7 +346,9 @@ impl VideoView<'_> {
             }
         };
         let error = match self.status {
-            VideoStatus::Failed(err) => serde_json::json!({"code": err.code.as_str(), "message": err.message}),
+            VideoStatus::Failed(err) => {
+                serde_json::json!({"code": err.code.as_str(), "message": err.message})
+            }
             _ => Value::Null,
         };
         let expires_at = match self.status {
@@ -315,9 +384,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(req.seconds, Some(8));
-        assert_eq!(req.size, Some(Size { width: 1280, height: 720 }));
+        assert_eq!(
+            req.size,
+            Some(Size {
+                width: 1280,
+                height: 720
+            })
+        );
         assert_eq!(req.seed, Some(7));
-        assert_eq!(CreateVideo::parse_json(br#"{"prompt":"x","seconds":4}"#).unwrap().seconds, Some(4));
+        assert_eq!(
+            CreateVideo::parse_json(br#"{"prompt":"x","seconds":4}"#)
+                .unwrap()
+                .seconds,
+            Some(4)
+        );
     }
 
     #[test]
@@ -328,16 +408,41 @@ mod tests {
             (br#"{}"#, "invalid_request", Some("prompt")),
             (br#"{"prompt":"  "}"#, "invalid_request", Some("prompt")),
             (br#"{"prompt":5}"#, "invalid_request", Some("prompt")),
-            (br#"{"prompt":"x","seconds":"eight"}"#, "invalid_request", Some("seconds")),
-            (br#"{"prompt":"x","seconds":[8]}"#, "invalid_request", Some("seconds")),
-            (br#"{"prompt":"x","size":"big"}"#, "invalid_request", Some("size")),
-            (br#"{"prompt":"x","person_generation":"everyone"}"#, "invalid_request", Some("person_generation")),
-            (br#"{"prompt":"x","colour":"red"}"#, "invalid_request", Some("colour")),
+            (
+                br#"{"prompt":"x","seconds":"eight"}"#,
+                "invalid_request",
+                Some("seconds"),
+            ),
+            (
+                br#"{"prompt":"x","seconds":[8]}"#,
+                "invalid_request",
+                Some("seconds"),
+            ),
+            (
+                br#"{"prompt":"x","size":"big"}"#,
+                "invalid_request",
+                Some("size"),
+            ),
+            (
+                br#"{"prompt":"x","person_generation":"everyone"}"#,
+                "invalid_request",
+                Some("person_generation"),
+            ),
+            (
+                br#"{"prompt":"x","colour":"red"}"#,
+                "invalid_request",
+                Some("colour"),
+            ),
         ];
         for (body, code, param) in cases {
             let err = CreateVideo::parse_json(body).unwrap_err();
             assert_eq!(err.code.as_str(), code, "{}", String::from_utf8_lossy(body));
-            assert_eq!(err.param.as_deref(), param, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                err.param.as_deref(),
+                param,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
@@ -346,7 +451,10 @@ mod tests {
         let h = VideoHandle {
             operation: "models/veo-3.1-generate-preview/operations/vz341u0pmdlc".into(),
             seconds: 8,
-            size: Size { width: 1280, height: 720 },
+            size: Size {
+                width: 1280,
+                height: 720,
+            },
         };
         assert_eq!(VideoHandle::decode(&h.encode()), Some(h));
         assert_eq!(VideoHandle::decode(b"abc"), None);
@@ -354,17 +462,39 @@ mod tests {
 
     #[test]
     fn renders_the_openai_video_object() {
-        let handle = VideoHandle { operation: "op".into(), seconds: 8, size: Size { width: 720, height: 1280 } };
+        let handle = VideoHandle {
+            operation: "op".into(),
+            seconds: 8,
+            size: Size {
+                width: 720,
+                height: 1280,
+            },
+        };
         let status = VideoStatus::InProgress;
-        let view = VideoView { id: "video_x", model: "veo", status: &status, created_at: 100, now: 130, prompt: Some("p"), handle: &handle };
+        let view = VideoView {
+            id: "video_x",
+            model: "veo",
+            status: &status,
+            created_at: 100,
+            now: 130,
+            prompt: Some("p"),
+            handle: &handle,
+        };
         let v = view.to_json();
         assert_eq!(v["status"], "in_progress");
         assert_eq!(v["progress"], 50);
         assert_eq!(v["seconds"], "8");
         assert_eq!(v["size"], "720x1280");
         assert_eq!(v["expires_at"], Value::Null);
-        let failed = VideoStatus::Failed(ClientError::new(ErrorCode::ContentPolicyViolation, "blocked"));
-        let v = VideoView { status: &failed, ..view }.to_json();
+        let failed = VideoStatus::Failed(ClientError::new(
+            ErrorCode::ContentPolicyViolation,
+            "blocked",
+        ));
+        let v = VideoView {
+            status: &failed,
+            ..view
+        }
+        .to_json();
         assert_eq!(v["status"], "failed");
         assert_eq!(v["error"]["code"], "content_policy_violation");
     }

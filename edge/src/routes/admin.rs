@@ -4,7 +4,9 @@
 
 use reelay_core::encoding::hex;
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::keys::{generate_key, key_hash, parse_delete_request, GenerateRequest, KeyRef, UpdateRequest};
+use reelay_core::keys::{
+    generate_key, key_hash, parse_delete_request, GenerateRequest, KeyRef, UpdateRequest,
+};
 use serde_json::{json, Value};
 use worker::{Request, Response};
 
@@ -17,10 +19,10 @@ use crate::respond;
 /// Admin bodies are small; cap them well below the general limit.
 const MAX_ADMIN_BODY: u32 = 64 * 1024;
 
-pub(super) async fn generate(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+pub(super) async fn generate(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    keys::require_master(&req, cx).await?;
-    let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+    keys::require_master(req, cx).await?;
+    let body = read_body(req, MAX_ADMIN_BODY).await?;
     let request = GenerateRequest::parse(&body, &config.access_groups)?;
     let key = match &request.custom_key {
         Some(key) => key.clone(),
@@ -28,10 +30,17 @@ pub(super) async fn generate(mut req: Request, cx: &Ctx) -> Result<Response, Cli
     };
     let hash = key_hash(&key);
     if keys::is_master(cx, &hash) {
-        return Err(ClientError::new(ErrorCode::InvalidRequest, "`key` may not be the master key").with_param("key"));
+        return Err(
+            ClientError::new(ErrorCode::InvalidRequest, "`key` may not be the master key")
+                .with_param("key"),
+        );
     }
     if request.custom_key.is_some() && keys::load(cx, &hash).await?.is_some() {
-        return Err(ClientError::new(ErrorCode::InvalidRequest, "a key with this value already exists").with_param("key"));
+        return Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            "a key with this value already exists",
+        )
+        .with_param("key"));
     }
     let record = request.into_record(&key, cx.now_ms);
     keys::store(cx, &hash, &record).await?;
@@ -43,20 +52,30 @@ pub(super) async fn generate(mut req: Request, cx: &Ctx) -> Result<Response, Cli
     Ok(respond::json(200, &body))
 }
 
-pub(super) async fn info(req: Request, cx: &Ctx) -> Result<Response, ClientError> {
-    let caller = keys::authenticate(&req, cx, false).await?;
-    let url = req.url().map_err(|_| ClientError::from_code(ErrorCode::InvalidRequest))?;
-    let target = url.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned());
+pub(super) async fn info(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let caller = keys::authenticate(req, cx, false).await?;
+    let url = req
+        .url()
+        .map_err(|_| ClientError::from_code(ErrorCode::InvalidRequest))?;
+    let target = url
+        .query_pairs()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.into_owned());
     let (hash, record) = match target {
         Some(text) => {
             let target = KeyRef::parse(&text)?;
             if !caller.is_master && target.hash != caller.hash {
-                return Err(ClientError::new(ErrorCode::AdminKeyRequired, "only the master key may read other keys' info"));
+                return Err(ClientError::new(
+                    ErrorCode::AdminKeyRequired,
+                    "only the master key may read other keys' info",
+                ));
             }
             if target.hash == caller.hash {
                 (caller.hash, caller.record)
             } else {
-                let record = keys::load(cx, &target.hash).await?.ok_or_else(|| ClientError::from_code(ErrorCode::KeyNotFound))?;
+                let record = keys::load(cx, &target.hash)
+                    .await?
+                    .ok_or_else(|| ClientError::from_code(ErrorCode::KeyNotFound))?;
                 (target.hash, record)
             }
         }
@@ -67,24 +86,29 @@ pub(super) async fn info(req: Request, cx: &Ctx) -> Result<Response, ClientError
     if let Value::Object(map) = &mut info {
         map.insert("usage".to_owned(), usage);
     }
-    Ok(respond::json(200, &json!({ "key": hex(&hash), "info": info })))
+    Ok(respond::json(
+        200,
+        &json!({ "key": hex(&hash), "info": info }),
+    ))
 }
 
-pub(super) async fn update(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+pub(super) async fn update(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    keys::require_master(&req, cx).await?;
-    let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+    keys::require_master(req, cx).await?;
+    let body = read_body(req, MAX_ADMIN_BODY).await?;
     let request = UpdateRequest::parse(&body, &config.access_groups)?;
     let hash = request.key.hash;
-    let mut record = keys::load(cx, &hash).await?.ok_or_else(|| ClientError::from_code(ErrorCode::KeyNotFound))?;
+    let mut record = keys::load(cx, &hash)
+        .await?
+        .ok_or_else(|| ClientError::from_code(ErrorCode::KeyNotFound))?;
     request.apply(&mut record, cx.now_ms);
     keys::store(cx, &hash, &record).await?;
     Ok(respond::json(200, &record.info()))
 }
 
-pub(super) async fn delete(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
-    keys::require_master(&req, cx).await?;
-    let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+pub(super) async fn delete(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    keys::require_master(req, cx).await?;
+    let body = read_body(req, MAX_ADMIN_BODY).await?;
     let targets = parse_delete_request(&body)?;
     let mut deleted = Vec::new();
     let mut not_found = Vec::new();
@@ -98,7 +122,13 @@ pub(super) async fn delete(mut req: Request, cx: &Ctx) -> Result<Response, Clien
         }
     }
     if deleted.is_empty() {
-        return Err(ClientError::new(ErrorCode::KeyNotFound, "none of the given keys exist"));
+        return Err(ClientError::new(
+            ErrorCode::KeyNotFound,
+            "none of the given keys exist",
+        ));
     }
-    Ok(respond::json(200, &json!({ "deleted_keys": deleted, "not_found": not_found })))
+    Ok(respond::json(
+        200,
+        &json!({ "deleted_keys": deleted, "not_found": not_found }),
+    ))
 }

@@ -39,9 +39,16 @@ pub(super) async fn readiness(cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config();
     match &config {
         Ok(cfg) => {
-            record("config", Ok(json!({ "model_groups": cfg.model_groups.len() })), true);
-            let missing: Vec<&str> =
-                cfg.credential_names().into_iter().filter(|name| cx.env.secret(name).is_err()).collect();
+            record(
+                "config",
+                Ok(json!({ "model_groups": cfg.model_groups.len() })),
+                true,
+            );
+            let missing: Vec<&str> = cfg
+                .credential_names()
+                .into_iter()
+                .filter(|name| cx.env.secret(name).is_err())
+                .collect();
             let creds = if missing.is_empty() {
                 Ok(Value::Null)
             } else {
@@ -51,11 +58,29 @@ pub(super) async fn readiness(cx: &Ctx) -> Result<Response, ClientError> {
         }
         Err(e) => record("config", Err(e.message.clone()), true),
     }
-    record("sealing_key", cx.sealer().map(|_| Value::Null).map_err(|e| e.message), true);
-    let master = cx.env.secret("MASTER_KEY").map(|_| Value::Null).map_err(|_| String::from("MASTER_KEY is not set; the admin API is disabled"));
+    record(
+        "sealing_key",
+        cx.sealer().map(|_| Value::Null).map_err(|e| e.message),
+        true,
+    );
+    let master = cx
+        .env
+        .secret("MASTER_KEY")
+        .map(|_| Value::Null)
+        .map_err(|_| String::from("MASTER_KEY is not set; the admin API is disabled"));
     record("master_key", master, false);
-    record("kv", keys::ping(cx).await.map(|()| Value::Null).map_err(|e| e.message), true);
+    record(
+        "kv",
+        keys::ping(cx)
+            .await
+            .map(|()| Value::Null)
+            .map_err(|e| e.message),
+        true,
+    );
 
     let status = if ready { "ready" } else { "not_ready" };
-    Ok(respond::json(if ready { 200 } else { 503 }, &json!({ "status": status, "checks": checks })))
+    Ok(respond::json(
+        if ready { 200 } else { 503 },
+        &json!({ "status": status, "checks": checks }),
+    ))
 }

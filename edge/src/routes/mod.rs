@@ -22,7 +22,42 @@ pub(crate) fn dialect_for(path: &str) -> Dialect {
     }
 }
 
-pub(crate) async fn dispatch(req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+pub(crate) async fn dispatch(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let result = route(&mut req, cx).await;
+    if result.is_err() {
+        drain_unread_body(&req).await;
+    }
+    result
+}
+
+/// Largest unread body drained before an error response; bigger uploads get
+/// their error and a closed connection.
+const MAX_DRAIN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads and discards a request body the handler did not consume. workerd
+/// closes a keep-alive connection whose request body was left unread, and a
+/// client that reuses it sees a reset on its *next* request; draining (in
+/// JS, without copying into wasm) keeps the connection usable.
+async fn drain_unread_body(req: &Request) {
+    let inner = req.inner();
+    if inner.body_used() || inner.body().is_none() {
+        return;
+    }
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_DRAIN_BYTES) {
+        return;
+    }
+    if let Ok(promise) = inner.array_buffer() {
+        let _ = worker::wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+}
+
+async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let path = req.path();
     let method = req.method();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -73,7 +108,10 @@ pub(crate) async fn dispatch(req: Request, cx: &Ctx) -> Result<Response, ClientE
             let id = (*id).to_owned();
             videos::content(req, cx, &id).await
         }
-        _ => Err(ClientError::new(ErrorCode::RouteNotFound, format!("no route for {} {path}", method.as_ref()))),
+        _ => Err(ClientError::new(
+            ErrorCode::RouteNotFound,
+            format!("no route for {} {path}", method.as_ref()),
+        )),
     }
 }
 
@@ -84,7 +122,11 @@ fn allow(method: &Method, allowed: &[Method]) -> Result<(), ClientError> {
     let names: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
     Err(ClientError::new(
         ErrorCode::MethodNotAllowed,
-        format!("{} is not allowed here; use {}", method.as_ref(), names.join(" or ")),
+        format!(
+            "{} is not allowed here; use {}",
+            method.as_ref(),
+            names.join(" or ")
+        ),
     ))
 }
 
@@ -92,10 +134,17 @@ fn allow(method: &Method, allowed: &[Method]) -> Result<(), ClientError> {
 /// `Content-Length` before reading, and by size after, for chunked bodies).
 pub(crate) async fn read_body(req: &mut Request, max: u32) -> Result<Vec<u8>, ClientError> {
     let too_large = || {
-        ClientError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than the {max}-byte limit"))
+        ClientError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than the {max}-byte limit"),
+        )
     };
     if let Some(len) = req.headers().get("content-length").ok().flatten() {
-        if len.trim().parse::<u64>().map_or(true, |n| n > u64::from(max)) {
+        if len
+            .trim()
+            .parse::<u64>()
+            .map_or(true, |n| n > u64::from(max))
+        {
             return Err(too_large());
         }
     }
@@ -112,6 +161,12 @@ pub(crate) fn media_type(req: &Request) -> String {
         .get("content-type")
         .ok()
         .flatten()
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }

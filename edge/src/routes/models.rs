@@ -10,9 +10,9 @@ use crate::context::Ctx;
 use crate::keys;
 use crate::respond;
 
-pub(super) async fn list(req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(&req, cx, false).await?;
+    let caller = keys::authenticate(req, cx, false).await?;
     let policy = caller.policy(&config)?;
     let data: Vec<_> = config
         .model_groups
@@ -20,5 +20,8 @@ pub(super) async fn list(req: Request, cx: &Ctx) -> Result<Response, ClientError
         .filter(|g| policy.allows(&g.name))
         .map(|g| json!({ "id": g.name, "object": "model", "created": 0, "owned_by": "reelay" }))
         .collect();
-    Ok(respond::json(200, &json!({ "object": "list", "data": data })))
+    Ok(respond::json(
+        200,
+        &json!({ "object": "list", "data": data }),
+    ))
 }

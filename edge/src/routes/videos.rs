@@ -16,21 +16,30 @@ use worker::{Env, FormEntry, Headers, Request, Response};
 use super::{media_type, read_body};
 use crate::context::{random_bytes, Ctx};
 use crate::keys::{self, Caller};
+use crate::quota;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
-use crate::quota;
 
 const KV_BINDING: &str = "KEYS";
 /// Multipart text fields read for a create request.
-const FORM_FIELDS: &[&str] = &["model", "prompt", "seconds", "size", "negative_prompt", "person_generation", "seed", "user"];
+const FORM_FIELDS: &[&str] = &[
+    "model",
+    "prompt",
+    "seconds",
+    "size",
+    "negative_prompt",
+    "person_generation",
+    "seed",
+    "user",
+];
 
-pub(super) async fn create(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
+pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let sealer = cx.sealer()?;
-    let caller = keys::authenticate(&req, cx, false).await?;
-    let request = match media_type(&req).as_str() {
-        "application/json" | "" => CreateVideo::parse_json(&read_body(&mut req, config.max_body_bytes).await?)?,
-        "multipart/form-data" => parse_multipart(&mut req, config.max_body_bytes).await?,
+    let caller = keys::authenticate(req, cx, false).await?;
+    let request = match media_type(req).as_str() {
+        "application/json" | "" => CreateVideo::parse_json(&read_body(req, config.max_body_bytes).await?)?,
+        "multipart/form-data" => parse_multipart(req, config.max_body_bytes).await?,
         other => {
             return Err(ClientError::new(
                 ErrorCode::UnsupportedMediaType,
@@ -38,31 +47,53 @@ pub(super) async fn create(mut req: Request, cx: &Ctx) -> Result<Response, Clien
             ))
         }
     };
-    let model = request.model.clone().or_else(|| config.default_video_model.clone()).ok_or_else(|| {
-        ClientError::new(ErrorCode::InvalidRequest, "`model` is required (this gateway sets no default video model)")
+    let model = request
+        .model
+        .clone()
+        .or_else(|| config.default_video_model.clone())
+        .ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::InvalidRequest,
+                "`model` is required (this gateway sets no default video model)",
+            )
             .with_param("model")
-    })?;
+        })?;
     cx.log.borrow_mut().model = Some(model.clone());
     if !caller.policy(&config)?.allows(&model) {
         return Err(ClientError::new(
             ErrorCode::ModelAccessDenied,
-            format!("this key may not use model {model:?}; it may use: {}", describe_rules(&caller)),
+            format!(
+                "this key may not use model {model:?}; it may use: {}",
+                describe_rules(&caller)
+            ),
         )
         .with_param("model"));
     }
     let group = config.group(&model).ok_or_else(|| {
-        ClientError::new(ErrorCode::ModelNotFound, format!("model {model:?} is not configured on this gateway")).with_param("model")
+        ClientError::new(
+            ErrorCode::ModelNotFound,
+            format!("model {model:?} is not configured on this gateway"),
+        )
+        .with_param("model")
     })?;
     let random = u32::from_le_bytes(random_bytes::<4>()?);
-    let deployment = pick_weighted(group, random).ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
+    let deployment = pick_weighted(group, random)
+        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
     cx.log.borrow_mut().deployment = Some(deployment.id.clone());
 
     let (plan, seconds, size) = gemini::create_request(&request, deployment)?;
     let mut response = upstream::send(cx, deployment, &plan).await?;
-    let body = response.bytes().await.or_internal("reading the provider's answer")?;
+    let body = response
+        .bytes()
+        .await
+        .or_internal("reading the provider's answer")?;
     let operation = gemini::parse_create_response(&body).map_err(|e| upstream_failure(cx, e))?;
 
-    let handle = VideoHandle { operation, seconds, size };
+    let handle = VideoHandle {
+        operation,
+        seconds,
+        size,
+    };
     let created_at = cx.now_secs();
     let id = sealer.seal(&Sealed {
         purpose: Purpose::Video,
@@ -98,19 +129,33 @@ pub(super) async fn create(mut req: Request, cx: &Ctx) -> Result<Response, Clien
     Ok(respond::json(200, &view.to_json()))
 }
 
-pub(super) async fn retrieve(req: Request, cx: &Ctx, id: &str) -> Result<Response, ClientError> {
+pub(super) async fn retrieve(
+    req: &mut Request,
+    cx: &Ctx,
+    id: &str,
+) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(&req, cx, false).await?;
+    let caller = keys::authenticate(req, cx, false).await?;
     let job = open_job(cx, &caller, id)?;
     let (group, deployment) = job_deployment(&config, &job.sealed)?;
     cx.log.borrow_mut().model = Some(group.to_owned());
-    let (operation, record) = join(poll(cx, deployment, &job.handle), load_job(&cx.env, &job_record_name(&caller, job.sealed.created_at, id))).await;
+    let (operation, record) = join(
+        poll(cx, deployment, &job.handle),
+        load_job(
+            &cx.env,
+            &job_record_name(&caller, job.sealed.created_at, id),
+        ),
+    )
+    .await;
     let status = match operation? {
         Operation::Running => VideoStatus::InProgress,
         Operation::Succeeded(_) => VideoStatus::Completed,
         Operation::Failed(err) => VideoStatus::Failed(err.to_client()),
     };
-    let prompt = record.as_ref().and_then(|r| r.get("prompt")).and_then(Value::as_str);
+    let prompt = record
+        .as_ref()
+        .and_then(|r| r.get("prompt"))
+        .and_then(Value::as_str);
     let view = VideoView {
         id,
         model: group,
@@ -123,9 +168,13 @@ pub(super) async fn retrieve(req: Request, cx: &Ctx, id: &str) -> Result<Respons
     Ok(respond::json(200, &view.to_json()))
 }
 
-pub(super) async fn content(req: Request, cx: &Ctx, id: &str) -> Result<Response, ClientError> {
+pub(super) async fn content(
+    req: &mut Request,
+    cx: &Ctx,
+    id: &str,
+) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(&req, cx, false).await?;
+    let caller = keys::authenticate(req, cx, false).await?;
     let url = req.url().or_internal("reading the request URL")?;
     match url.query_pairs().find(|(k, _)| k == "variant").map(|(_, v)| v.into_owned()).as_deref() {
         None | Some("video") => {}
@@ -160,14 +209,25 @@ pub(super) async fn content(req: Request, cx: &Ctx, id: &str) -> Result<Response
     let upstream = upstream::send_following_redirects(cx, deployment, &plan).await?;
 
     let headers = Headers::new();
-    let content_type = upstream.headers().get("content-type").ok().flatten().unwrap_or_else(|| String::from("video/mp4"));
+    let content_type = upstream
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| String::from("video/mp4"));
     let _ = headers.set("content-type", &content_type);
     if let Some(len) = upstream.headers().get("content-length").ok().flatten() {
         let _ = headers.set("content-length", &len);
     }
-    let _ = headers.set("content-disposition", &format!("attachment; filename=\"{id}.mp4\""));
+    let _ = headers.set(
+        "content-disposition",
+        &format!("attachment; filename=\"{id}.mp4\""),
+    );
     let (_, body) = upstream.into_parts();
-    Ok(Response::builder().with_status(200).with_headers(headers).body(body))
+    Ok(Response::builder()
+        .with_status(200)
+        .with_headers(headers)
+        .body(body))
 }
 
 struct OpenedJob {
@@ -178,7 +238,13 @@ struct OpenedJob {
 /// Opens a video id for `caller`. Forged, tampered, foreign and malformed ids
 /// all get the same 404, so probing reveals nothing.
 fn open_job(cx: &Ctx, caller: &Caller, id: &str) -> Result<OpenedJob, ClientError> {
-    let not_found = || ClientError::new(ErrorCode::VideoNotFound, "no video with this id exists for this key").with_param("video_id");
+    let not_found = || {
+        ClientError::new(
+            ErrorCode::VideoNotFound,
+            "no video with this id exists for this key",
+        )
+        .with_param("video_id")
+    };
     let sealer = cx.sealer()?;
     let sealed = sealer.open(Purpose::Video, id).map_err(|e| {
         worker::console_log!("video id rejected: {}", e.as_str());
@@ -204,23 +270,39 @@ fn job_deployment<'c>(
     })
 }
 
-async fn poll(cx: &Ctx, deployment: &reelay_core::config::Deployment, handle: &VideoHandle) -> Result<Operation, ClientError> {
+async fn poll(
+    cx: &Ctx,
+    deployment: &reelay_core::config::Deployment,
+    handle: &VideoHandle,
+) -> Result<Operation, ClientError> {
     let plan = gemini::poll_request(deployment, handle);
     let mut response = upstream::send(cx, deployment, &plan).await?;
-    let body = response.bytes().await.or_internal("reading the provider's answer")?;
+    let body = response
+        .bytes()
+        .await
+        .or_internal("reading the provider's answer")?;
     gemini::parse_operation(&body).map_err(|e| upstream_failure(cx, e))
 }
 
 async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
     if let Some(len) = req.headers().get("content-length").ok().flatten() {
-        if len.trim().parse::<u64>().map_or(true, |n| n > u64::from(max)) {
-            return Err(ClientError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than the {max}-byte limit")));
+        if len
+            .trim()
+            .parse::<u64>()
+            .map_or(true, |n| n > u64::from(max))
+        {
+            return Err(ClientError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than the {max}-byte limit"),
+            ));
         }
     }
-    let form = req
-        .form_data()
-        .await
-        .map_err(|_| ClientError::new(ErrorCode::InvalidRequest, "the multipart/form-data body could not be parsed"))?;
+    let form = req.form_data().await.map_err(|_| {
+        ClientError::new(
+            ErrorCode::InvalidRequest,
+            "the multipart/form-data body could not be parsed",
+        )
+    })?;
     if form.has("input_reference") {
         return Err(ClientError::new(
             ErrorCode::UnsupportedValue,
@@ -235,7 +317,11 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
                 fields.insert((*name).to_owned(), Value::from(value));
             }
             Some(FormEntry::File(_)) => {
-                return Err(ClientError::new(ErrorCode::InvalidRequest, format!("`{name}` must be a text field, not a file")).with_param(*name))
+                return Err(ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("`{name}` must be a text field, not a file"),
+                )
+                .with_param(*name))
             }
             None => {}
         }
@@ -254,12 +340,19 @@ fn describe_rules(caller: &Caller) -> String {
 /// KV name of a job record: per owner, ordered by creation time, so a
 /// per-key listing is a prefix scan.
 fn job_record_name(caller: &Caller, created_at: u64, id: &str) -> String {
-    format!("video:{}:{created_at:010}:{}", hex(&caller.owner()), hex(&sha256(id.as_bytes())[..8]))
+    format!(
+        "video:{}:{created_at:010}:{}",
+        hex(&caller.owner()),
+        hex(&sha256(id.as_bytes())[..8])
+    )
 }
 
 async fn store_job(env: &Env, name: &str, job: &Value) -> worker::Result<()> {
     let kv = env.kv(KV_BINDING)?;
-    kv.put(name, job.to_string())?.expiration_ttl(RETENTION_SECS + 86_400).execute().await?;
+    kv.put(name, job.to_string())?
+        .expiration_ttl(RETENTION_SECS + 86_400)
+        .execute()
+        .await?;
     Ok(())
 }
 

@@ -1,0 +1,135 @@
+//! The reelay Worker, built by `worker-build` into `edge/build/`, hosted in
+//! real workerd by Miniflare (`tests/harness/serve.mjs`) on a free loopback
+//! port with local KV and a SQLite Durable Object.
+//!
+//! [`Gateway::start`] spawns Node, waits for the `READY <url>` line and
+//! kills the process when the value is dropped (its stdin also closes, which
+//! stops the harness by itself if this process dies first).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Test master key.
+pub const MASTER_KEY: &str = "sk-master-test-0123456789abcdef";
+/// Test sealing key (≥ 32 bytes).
+pub const SEALING_KEY: &str = "test-sealing-key-0123456789abcdef0123456789";
+
+/// Options for a gateway instance.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// `REELAY_CONFIG` (object, or a string to test bad JSON); `None` leaves it unset.
+    pub config: Option<Value>,
+    /// Secret bindings (`MASTER_KEY`, `SEALING_KEY`, provider credentials).
+    pub secrets: Vec<(String, String)>,
+    /// Directory for KV and Durable Object state, shared between instances
+    /// to simulate a redeploy; `None` keeps state in memory.
+    pub persist: Option<PathBuf>,
+}
+
+impl GatewayOptions {
+    /// A config plus the standard test secrets and the given provider credentials.
+    pub fn new(config: Value, credentials: &[(&str, &str)]) -> Self {
+        let mut secrets = vec![
+            ("MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
+            ("SEALING_KEY".to_owned(), SEALING_KEY.to_owned()),
+        ];
+        secrets.extend(
+            credentials
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Self {
+            config: Some(config),
+            secrets,
+            persist: None,
+        }
+    }
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    child: Child,
+    url: String,
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl Gateway {
+    /// Starts the built worker under Miniflare.
+    pub async fn start(options: GatewayOptions) -> std::io::Result<Self> {
+        let root = repo_root();
+        let script = root.join("edge/build/index.js");
+        if !script.exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "edge/build/index.js is missing: build the worker first (scripts/build-worker)",
+            ));
+        }
+        let mut harness = serde_json::Map::new();
+        if let Some(config) = &options.config {
+            harness.insert("config".into(), config.clone());
+        }
+        let secrets: serde_json::Map<String, Value> = options
+            .secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        harness.insert("secrets".into(), Value::Object(secrets));
+        if let Some(dir) = &options.persist {
+            harness.insert(
+                "persist".into(),
+                Value::from(dir.to_string_lossy().into_owned()),
+            );
+        }
+        let mut child = Command::new("node")
+            .arg(root.join("tests/harness/serve.mjs"))
+            .env("REELAY_HARNESS_OPTIONS", Value::Object(harness).to_string())
+            .current_dir(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("READY ") {
+                    return Ok(url.trim().to_owned());
+                }
+            }
+            Err(std::io::Error::other(
+                "the harness exited before it was ready",
+            ))
+        })
+        .await
+        .map_err(|_| std::io::Error::other("the harness did not become ready within 30 s"))??;
+        // Keep draining stdout (worker log lines) so the pipe never fills.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self { child, url: ready })
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops the gateway and waits for the process to exit.
+    pub async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}

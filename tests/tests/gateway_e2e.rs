@@ -1,0 +1,943 @@
+//! End-to-end tests: the built reelay Worker in real workerd (Miniflare, local
+//! KV and Durable Objects) against the mock Gemini upstream, driven over HTTP.
+//! Needs `edge/build/` (scripts/build-worker); `scripts/test` does it all.
+
+// Test helpers outside `#[test]` functions unwrap freely too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use reelay_tests::gateway::{Gateway, GatewayOptions, MASTER_KEY};
+use reelay_tests::mock::expected_video_bytes;
+use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+
+const GEMINI_KEY: &str = "mock-gemini-key";
+
+fn config(mock: &MockUpstream) -> Value {
+    let base = mock.base_url();
+    json!({
+        "model_groups": [
+            {"name": "veo-3.1", "deployments": [
+                {"id": "gemini-veo31", "provider": "gemini", "model": "veo-3.1-generate-preview",
+                 "credential": "GEMINI_API_KEY", "api_base": base}]},
+            {"name": "gemini/veo-3.1-fast", "deployments": [
+                {"id": "gemini-veo31-fast", "provider": "gemini", "model": "veo-3.1-fast-generate-preview",
+                 "credential": "GEMINI_API_KEY", "api_base": base, "timeout_ms": 1500}]},
+            {"name": "veo-broken-credential", "deployments": [
+                {"id": "gemini-bad-key", "provider": "gemini", "model": "veo-3.1-generate-preview",
+                 "credential": "WRONG_GEMINI_KEY", "api_base": base}]}
+        ],
+        "access_groups": {"video": ["veo-*"]},
+        "max_body_bytes": 65536
+    })
+}
+
+struct Env {
+    mock: MockUpstream,
+    gateway: Gateway,
+    http: Client,
+}
+
+async fn start_with(opts: MockOptions, make: impl FnOnce(&MockUpstream) -> GatewayOptions) -> Env {
+    let mock = MockUpstream::start(opts).await.expect("mock starts");
+    let gateway = Gateway::start(make(&mock)).await.expect("gateway starts");
+    Env {
+        mock,
+        gateway,
+        http: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+async fn start() -> Env {
+    start_with(MockOptions::default(), |mock| {
+        GatewayOptions::new(
+            config(mock),
+            &[
+                ("GEMINI_API_KEY", GEMINI_KEY),
+                ("WRONG_GEMINI_KEY", "not-the-key"),
+            ],
+        )
+    })
+    .await
+}
+
+impl Env {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.url())
+    }
+
+    async fn new_key(&self, body: Value) -> String {
+        let resp = self
+            .http
+            .post(self.url("/key/generate"))
+            .bearer_auth(MASTER_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn create_video(&self, key: &str, body: Value) -> Response {
+        self.http
+            .post(self.url("/v1/videos"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, key: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(self) {
+        self.gateway.stop().await;
+        self.mock.shutdown().await;
+    }
+}
+
+/// Asserts an OpenAI-shaped error with `code` and returns its body.
+async fn expect_error(resp: Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    assert!(resp.headers().contains_key("x-request-id"));
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+    assert!(body["error"]["type"].is_string());
+    body
+}
+
+#[tokio::test]
+async fn health_readiness_and_request_ids() {
+    let env = start().await;
+    let live = env
+        .http
+        .get(env.url("/health/liveliness"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let id = live.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(id.starts_with("req_"));
+    let ready = env
+        .http
+        .get(env.url("/health/readiness"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        ready.headers()["x-request-id"].to_str().unwrap(),
+        id,
+        "ids are per request"
+    );
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["checks"]["kv"]["ok"], true);
+    expect_error(
+        env.http.get(env.url("/nope")).send().await.unwrap(),
+        404,
+        "route_not_found",
+    )
+    .await;
+    expect_error(
+        env.http
+            .delete(env.url("/health/liveliness"))
+            .send()
+            .await
+            .unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn key_admin_lifecycle() {
+    let env = start().await;
+    // Only the master key administers keys.
+    expect_error(
+        env.http
+            .post(env.url("/key/generate"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "missing_api_key",
+    )
+    .await;
+    let resp = env
+        .http
+        .post(env.url("/key/generate"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({
+            "key_alias": "web", "models": ["veo-*"], "duration": "1h", "metadata": {"team": "video"}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let created: Value = resp.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("sk-reelay-"));
+    assert_eq!(created["key_alias"], "web");
+    assert!(created["expires"].as_str().unwrap().ends_with('Z'));
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64);
+    assert!(!created["key_name"].as_str().unwrap().contains(&key[12..28]));
+
+    expect_error(
+        env.http
+            .post(env.url("/key/generate"))
+            .bearer_auth(&key)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        403,
+        "admin_key_required",
+    )
+    .await;
+    let bad = env
+        .http
+        .post(env.url("/key/generate"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"models": ["group:nope"]}))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(bad, 400, "invalid_request").await;
+    assert_eq!(body["error"]["param"], "models");
+    let bad = env
+        .http
+        .post(env.url("/key/generate"))
+        .bearer_auth(MASTER_KEY)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    expect_error(bad, 400, "invalid_json").await;
+
+    // A key reads its own info (with usage) but no one else's.
+    let info: Value = env.get(&key, "/key/info").await.json().await.unwrap();
+    assert_eq!(info["key"], token.as_str());
+    assert_eq!(info["info"]["models"], json!(["veo-*"]));
+    assert_eq!(info["info"]["metadata"]["team"], "video");
+    let other = env.new_key(json!({})).await;
+    expect_error(
+        env.get(&key, &format!("/key/info?key={other}")).await,
+        403,
+        "admin_key_required",
+    )
+    .await;
+    let by_master: Value = env
+        .get(MASTER_KEY, &format!("/key/info?key={token}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_master["info"]["key_alias"], "web");
+
+    // Update by token; then delete; the deleted key no longer authenticates.
+    let updated = env
+        .http
+        .post(env.url("/key/update"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"key": token, "models": ["gemini/*"], "key_alias": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(updated["models"], json!(["gemini/*"]));
+    assert_eq!(updated["key_alias"], Value::Null);
+    let models: Value = env.get(&key, "/v1/models").await.json().await.unwrap();
+    assert_eq!(models["data"].as_array().unwrap().len(), 1);
+    assert_eq!(models["data"][0]["id"], "gemini/veo-3.1-fast");
+
+    let missing = env
+        .http
+        .post(env.url("/key/update"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"key": "sk-reelay-doesnotexist0000000000000000"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(missing, 404, "key_not_found").await;
+    let deleted = env
+        .http
+        .post(env.url("/key/delete"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"keys": [key]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let deleted: Value = deleted.json().await.unwrap();
+    assert_eq!(deleted["deleted_keys"], json!([token]));
+    expect_error(env.get(&key, "/v1/models").await, 401, "invalid_api_key").await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn expired_keys_and_credential_sources() {
+    let env = start().await;
+    let key = env.new_key(json!({"models": ["veo-3.1"]})).await;
+    // `x-goog-api-key` and `api-key` work everywhere; `?key=` only on Google-shaped routes.
+    let via_goog = env
+        .http
+        .get(env.url("/v1/models"))
+        .header("x-goog-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_goog.status(), 200);
+    let via_azure = env
+        .http
+        .get(env.url("/v1/models"))
+        .header("api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_azure.status(), 200);
+    let via_query = env
+        .http
+        .get(env.url(&format!("/v1/models?key={key}")))
+        .send()
+        .await
+        .unwrap();
+    expect_error(via_query, 401, "missing_api_key").await;
+    expect_error(
+        env.get("sk-reelay-forged00000000000000000000000000", "/v1/models")
+            .await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+
+    // A custom key with a 1-second lifetime expires.
+    let custom = "sk-custom-expiring-key-0123456789";
+    let resp = env
+        .http
+        .post(env.url("/key/generate"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"key": custom, "duration": "1s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    expect_error(env.get(custom, "/v1/models").await, 401, "key_expired").await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn video_job_end_to_end_with_sealed_ids() {
+    let env = start().await;
+    let key = env.new_key(json!({"models": ["group:video"]})).await;
+    let resp = env.create_video(&key, json!({"model": "veo-3.1", "prompt": "a calico cat playing piano", "seconds": "6", "size": "720x1280"})).await;
+    assert_eq!(resp.status(), 200);
+    let video: Value = resp.json().await.unwrap();
+    assert_eq!(video["object"], "video");
+    assert_eq!(video["status"], "queued");
+    assert_eq!(video["model"], "veo-3.1");
+    assert_eq!(video["seconds"], "6");
+    assert_eq!(video["size"], "720x1280");
+    let id = video["id"].as_str().unwrap().to_owned();
+    assert!(
+        id.starts_with("video_")
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    );
+    assert!(
+        !id.contains("operations"),
+        "the id must not expose the raw operation name unencoded"
+    );
+
+    // The upstream saw Veo's real shape, with the gateway's credential.
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(":predictLongRunning"))
+        .unwrap();
+    assert_eq!(
+        sent.path,
+        "/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+    );
+    assert_eq!(sent.header("x-goog-api-key"), Some(GEMINI_KEY));
+    assert_eq!(
+        sent.header("authorization"),
+        None,
+        "the client's key never goes upstream"
+    );
+    assert_eq!(
+        sent.body_json().unwrap(),
+        json!({
+            "instances": [{"prompt": "a calico cat playing piano"}],
+            "parameters": {"durationSeconds": 6, "aspectRatio": "9:16", "resolution": "720p", "sampleCount": 1}
+        })
+    );
+
+    // Content before completion is a clear 409.
+    let early = env.get(&key, &format!("/v1/videos/{id}/content")).await;
+    // That poll counted as the first of two; the next status poll completes.
+    expect_error(early, 409, "video_not_ready").await;
+    let status: Value = env
+        .get(&key, &format!("/v1/videos/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["progress"], 100);
+    assert_eq!(status["prompt"], "a calico cat playing piano");
+    assert_eq!(status["id"], id.as_str());
+
+    // Content streams through, following the upstream's redirect.
+    let content = env.get(&key, &format!("/v1/videos/{id}/content")).await;
+    assert_eq!(content.status(), 200);
+    assert_eq!(content.headers()["content-type"], "video/mp4");
+    assert!(content.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    let bytes = content.bytes().await.unwrap();
+    let blob = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.starts_with("/_mock/blob/"))
+        .unwrap();
+    let file_id = blob.path.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(
+        bytes.as_ref(),
+        expected_video_bytes(&file_id, MockOptions::default().video_bytes).as_slice()
+    );
+    assert_eq!(
+        blob.header("x-goog-api-key"),
+        None,
+        "the credential is not sent to the redirect target"
+    );
+
+    // Another key cannot see it; a tampered id is just "not found".
+    let other = env.new_key(json!({})).await;
+    expect_error(
+        env.get(&other, &format!("/v1/videos/{id}")).await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    expect_error(
+        env.get(&other, &format!("/v1/videos/{id}/content")).await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    let mut tampered = id.clone().into_bytes();
+    let i = tampered.len() - 20;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    expect_error(
+        env.get(&key, &format!("/v1/videos/{tampered}")).await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    expect_error(
+        env.get(&key, "/v1/videos/video_abc").await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    expect_error(
+        env.get(&key, "/v1/videos/models%2Fveo%2Foperations%2Fx")
+            .await,
+        404,
+        "video_not_found",
+    )
+    .await;
+
+    // Usage is counted exactly in the key's Durable Object.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let info: Value = env.get(&key, "/key/info").await.json().await.unwrap();
+    assert_eq!(info["info"]["usage"]["video_jobs"], 1, "{info}");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn multipart_create_like_openai_python() {
+    let env = start().await;
+    let key = env.new_key(json!({})).await;
+    let form = reqwest::multipart::Form::new()
+        .text("model", "veo-3.1")
+        .text("prompt", "waves at dusk")
+        .text("seconds", "8")
+        .text("size", "1280x720");
+    let resp = env
+        .http
+        .post(env.url("/videos"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let video: Value = resp.json().await.unwrap();
+    assert_eq!(video["seconds"], "8");
+    assert_eq!(video["size"], "1280x720");
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(":predictLongRunning"))
+        .unwrap();
+    assert_eq!(
+        sent.body_json().unwrap()["parameters"]["aspectRatio"],
+        "16:9"
+    );
+
+    let with_file = reqwest::multipart::Form::new()
+        .text("model", "veo-3.1")
+        .text("prompt", "x")
+        .part(
+            "input_reference",
+            reqwest::multipart::Part::bytes(vec![1, 2, 3]).file_name("a.png"),
+        );
+    let resp = env
+        .http
+        .post(env.url("/v1/videos"))
+        .bearer_auth(&key)
+        .multipart(with_file)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 400, "unsupported_value").await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_precise_errors() {
+    let env = start().await;
+    let key = env
+        .new_key(json!({"models": ["veo-*", "!veo-broken-*"]}))
+        .await;
+    let resp = env
+        .http
+        .post(env.url("/v1/videos"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("{\"prompt\": ")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 400, "invalid_json").await;
+    let body = expect_error(
+        env.create_video(&key, json!({"model": "veo-3.1"})).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "prompt");
+    let body = expect_error(
+        env.create_video(
+            &key,
+            json!({"model": "veo-3.1", "prompt": "x", "quality": "max"}),
+        )
+        .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "quality");
+    // Access rules: no match, and a deny rule beating an allow rule.
+    let body = expect_error(
+        env.create_video(&key, json!({"model": "gemini/veo-3.1-fast", "prompt": "x"}))
+            .await,
+        403,
+        "key_model_access_denied",
+    )
+    .await;
+    assert_eq!(body["error"]["type"], "permission_error");
+    expect_error(
+        env.create_video(
+            &key,
+            json!({"model": "veo-broken-credential", "prompt": "x"}),
+        )
+        .await,
+        403,
+        "key_model_access_denied",
+    )
+    .await;
+    // Allowed by pattern but not configured.
+    expect_error(
+        env.create_video(&key, json!({"model": "veo-9", "prompt": "x"}))
+            .await,
+        404,
+        "model_not_found",
+    )
+    .await;
+    // Values Veo cannot serve are errors, never a silent default.
+    let body = expect_error(
+        env.create_video(
+            &key,
+            json!({"model": "veo-3.1", "prompt": "x", "size": "1792x1024"}),
+        )
+        .await,
+        400,
+        "unsupported_value",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "size");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1280x720"));
+    let body = expect_error(
+        env.create_video(
+            &key,
+            json!({"model": "veo-3.1", "prompt": "x", "seconds": "5"}),
+        )
+        .await,
+        400,
+        "unsupported_value",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "seconds");
+    // Oversized and mistyped bodies.
+    let huge = json!({"model": "veo-3.1", "prompt": "x".repeat(70_000)});
+    expect_error(env.create_video(&key, huge).await, 413, "payload_too_large").await;
+    let resp = env
+        .http
+        .post(env.url("/v1/videos"))
+        .bearer_auth(&key)
+        .header("content-type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 415, "unsupported_media_type").await;
+    expect_error(
+        env.http
+            .post(env.url("/v1/videos"))
+            .json(&json!({"prompt": "x"}))
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "missing_api_key",
+    )
+    .await;
+    // None of that reached the upstream.
+    assert!(env.mock.requests().is_empty(), "{:?}", env.mock.requests());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_failures_are_classified_and_never_charged() {
+    let env = start().await;
+    let key = env.new_key(json!({})).await;
+    let create =
+        |model: &'static str| env.create_video(&key, json!({"model": model, "prompt": "a cat"}));
+
+    env.mock.push_fault(Fault::new(
+        ":predictLongRunning",
+        1,
+        FaultAction::GoogleRateLimit {
+            retry_delay_secs: 47,
+        },
+    ));
+    let resp = create("veo-3.1").await;
+    assert_eq!(resp.headers()["retry-after"], "47");
+    expect_error(resp, 429, "rate_limit_exceeded").await;
+
+    env.mock.push_fault(Fault::new(
+        ":predictLongRunning",
+        1,
+        FaultAction::GoogleDailyQuota,
+    ));
+    let resp = create("veo-3.1").await;
+    assert!(
+        !resp.headers().contains_key("retry-after"),
+        "a daily quota is not retryable soon"
+    );
+    expect_error(resp, 429, "insufficient_quota").await;
+
+    env.mock.push_fault(Fault::new(
+        ":predictLongRunning",
+        1,
+        FaultAction::ServerError { status: 503 },
+    ));
+    expect_error(create("veo-3.1").await, 503, "upstream_unavailable").await;
+
+    env.mock
+        .push_fault(Fault::new(":predictLongRunning", 1, FaultAction::Malformed));
+    expect_error(create("veo-3.1").await, 502, "bad_upstream_response").await;
+
+    // The deployment's own credential is wrong: Google answers 400 API_KEY_INVALID.
+    let body = expect_error(
+        create("veo-broken-credential").await,
+        502,
+        "upstream_authentication_failed",
+    )
+    .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("not-the-key") && !message.contains("API key not valid"),
+        "{message}"
+    );
+
+    env.mock.push_fault(Fault::new(
+        ":predictLongRunning",
+        1,
+        FaultAction::Delay { ms: 3000 },
+    ));
+    expect_error(create("gemini/veo-3.1-fast").await, 504, "upstream_timeout").await;
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let info: Value = env.get(&key, "/key/info").await.json().await.unwrap();
+    assert!(
+        info["info"]["usage"].get("video_jobs").is_none(),
+        "failed submits are never counted: {info}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn safety_outcomes_are_failed_jobs() {
+    let env = start_with(
+        MockOptions {
+            polls_until_done: 0,
+            ..MockOptions::default()
+        },
+        |mock| GatewayOptions::new(config(mock), &[("GEMINI_API_KEY", GEMINI_KEY)]),
+    )
+    .await;
+    let key = env.new_key(json!({})).await;
+    for (prompt, needle) in [
+        ("[[unsafe]] prompt", "Responsible AI"),
+        ("[[rai]] prompt", "not been charged"),
+    ] {
+        let video: Value = env
+            .create_video(&key, json!({"model": "veo-3.1", "prompt": prompt}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = video["id"].as_str().unwrap();
+        let status: Value = env
+            .get(&key, &format!("/v1/videos/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["status"], "failed", "{status}");
+        assert_eq!(status["error"]["code"], "content_policy_violation");
+        assert!(
+            status["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(needle),
+            "{status}"
+        );
+        expect_error(
+            env.get(&key, &format!("/v1/videos/{id}/content")).await,
+            409,
+            "video_failed",
+        )
+        .await;
+    }
+    let video: Value = env
+        .create_video(&key, json!({"model": "veo-3.1", "prompt": "[[internal]]"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let status: Value = env
+        .get(
+            &key,
+            &format!("/v1/videos/{}", video["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["error"]["code"], "upstream_unavailable");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_config_fails_every_request_clearly() {
+    let bad = json!({"model_groups": [{"name": "veo", "deployments": [
+        {"id": "a", "provider": "gemni", "model": "veo-3.1-generate-preview", "credential": "GEMINI_API_KEY"}]}]});
+    let env = start_with(MockOptions::default(), |_| {
+        GatewayOptions::new(bad, &[("GEMINI_API_KEY", GEMINI_KEY)])
+    })
+    .await;
+    let body = expect_error(
+        env.get(MASTER_KEY, "/v1/models").await,
+        500,
+        "config_invalid",
+    )
+    .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("model_groups[0].deployments[0].provider") && message.contains("gemni"),
+        "{message}"
+    );
+    expect_error(
+        env.http
+            .post(env.url("/key/generate"))
+            .bearer_auth(MASTER_KEY)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        500,
+        "config_invalid",
+    )
+    .await;
+    let ready = env
+        .http
+        .get(env.url("/health/readiness"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["checks"]["config"]["ok"], false);
+    assert_eq!(
+        env.http
+            .get(env.url("/health/liveliness"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    env.stop().await;
+
+    // No config at all, and no sealing key.
+    let env = start_with(MockOptions::default(), |_| GatewayOptions {
+        config: None,
+        secrets: vec![],
+        persist: None,
+    })
+    .await;
+    let body = expect_error(
+        env.get(MASTER_KEY, "/v1/models").await,
+        500,
+        "config_invalid",
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("REELAY_CONFIG"));
+    let ready: Value = env
+        .http
+        .get(env.url("/health/readiness"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["checks"]["sealing_key"]["ok"], false);
+    env.stop().await;
+}
+
+/// The seed incident: a key with a provider wildcard must reach a model that
+/// was added to config after the key was created — here across a redeploy
+/// that keeps KV state, with nothing reloaded or re-saved.
+#[tokio::test]
+async fn wildcard_key_reaches_models_added_later() {
+    let state = std::env::temp_dir().join(format!("reelay-e2e-{}-{}", std::process::id(), line!()));
+    let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
+    let group = |name: &str, id: &str, model: &str| {
+        json!({"name": name, "deployments": [
+        {"id": id, "provider": "gemini", "model": model, "credential": "GEMINI_API_KEY", "api_base": mock.base_url()}]})
+    };
+    let before = json!({"model_groups": [group("gemini/veo-3.1-fast", "d1", "veo-3.1-fast-generate-preview"), group("veo-3.1", "d0", "veo-3.1-generate-preview")]});
+    let mut opts = GatewayOptions::new(before, &[("GEMINI_API_KEY", GEMINI_KEY)]);
+    opts.persist = Some(state.clone());
+    let gw = Gateway::start(opts.clone()).await.unwrap();
+    let http = Client::new();
+    let key: Value = http
+        .post(format!("{}/key/generate", gw.url()))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"models": ["gemini/*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    gw.stop().await;
+
+    let after = json!({"model_groups": [
+        group("gemini/veo-3.1-fast", "d1", "veo-3.1-fast-generate-preview"),
+        group("gemini/veo-3.1-lite", "d2", "veo-3.1-lite-generate-preview"),
+        group("veo-3.1", "d0", "veo-3.1-generate-preview")]});
+    opts.config = Some(after);
+    let gw = Gateway::start(opts).await.unwrap();
+    let models: Value = http
+        .get(format!("{}/v1/models", gw.url()))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["gemini/veo-3.1-fast", "gemini/veo-3.1-lite"]);
+    let resp = http
+        .post(format!("{}/v1/videos", gw.url()))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gemini/veo-3.1-lite", "prompt": "new model"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let resp = http
+        .post(format!("{}/v1/videos", gw.url()))
+        .bearer_auth(&key)
+        .json(&json!({"model": "veo-3.1", "prompt": "not gemini/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    gw.stop().await;
+    mock.shutdown().await;
+    let _ = std::fs::remove_dir_all(&state);
+}
