@@ -76,7 +76,8 @@ pub struct CreateVideo {
     pub seed: Option<u32>,
 }
 
-const CREATE_FIELDS: &[&str] = &[
+/// The create fields this gateway accepts (JSON keys, or multipart text parts).
+pub const CREATE_FIELDS: &[&str] = &[
     "model",
     "prompt",
     "seconds",

@@ -43,13 +43,7 @@ async fn drain_unread_body(req: &Request) {
     if inner.body_used() || inner.body().is_none() {
         return;
     }
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_DRAIN_BYTES) {
+    if declared_length(req).is_some_and(|n| n > MAX_DRAIN_BYTES) {
         return;
     }
     if let Ok(promise) = inner.array_buffer() {
@@ -133,26 +127,41 @@ fn allow(method: &Method, allowed: &[Method]) -> Result<(), ClientError> {
 /// Reads the whole body, refusing bodies over `max` bytes (by
 /// `Content-Length` before reading, and by size after, for chunked bodies).
 pub(crate) async fn read_body(req: &mut Request, max: u32) -> Result<Vec<u8>, ClientError> {
-    let too_large = || {
-        ClientError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the request body is larger than the {max}-byte limit"),
-        )
-    };
-    if let Some(len) = req.headers().get("content-length").ok().flatten() {
-        if len
-            .trim()
-            .parse::<u64>()
-            .map_or(true, |n| n > u64::from(max))
-        {
-            return Err(too_large());
-        }
-    }
+    check_declared_length(req, max)?;
     let body = req.bytes().await.or_internal("reading the request body")?;
     if body.len() > max as usize {
-        return Err(too_large());
+        return Err(too_large(max));
     }
     Ok(body)
+}
+
+/// Refuses a body whose `Content-Length` is over `max` (or unreadable)
+/// before any of it is read.
+pub(crate) fn check_declared_length(req: &Request, max: u32) -> Result<(), ClientError> {
+    let header = req.headers().get("content-length").ok().flatten();
+    match (header, declared_length(req)) {
+        (Some(_), None) => Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            "the Content-Length header is not a number",
+        )),
+        (_, Some(n)) if n > u64::from(max) => Err(too_large(max)),
+        _ => Ok(()),
+    }
+}
+
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+fn too_large(max: u32) -> ClientError {
+    ClientError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the request body is larger than the {max}-byte limit"),
+    )
 }
 
 /// The media type of the request body, lowercased, without parameters.

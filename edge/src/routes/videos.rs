@@ -5,15 +5,18 @@
 
 use futures_util::future::join;
 use reelay_core::affinity::{Purpose, Sealed};
-use reelay_core::encoding::{hex, sha256};
+use reelay_core::config::{Config, Deployment};
+use reelay_core::encoding::{ct_eq, hex, sha256};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::route::pick_weighted;
 use reelay_core::video::gemini::{self, Operation};
-use reelay_core::video::{CreateVideo, VideoHandle, VideoStatus, VideoView, RETENTION_SECS};
+use reelay_core::video::{
+    CreateVideo, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS, RETENTION_SECS,
+};
 use serde_json::{Map, Value};
 use worker::{Env, FormEntry, Headers, Request, Response};
 
-use super::{media_type, read_body};
+use super::{check_declared_length, media_type, read_body};
 use crate::context::{random_bytes, Ctx};
 use crate::keys::{self, Caller};
 use crate::quota;
@@ -21,17 +24,6 @@ use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
 const KV_BINDING: &str = "KEYS";
-/// Multipart text fields read for a create request.
-const FORM_FIELDS: &[&str] = &[
-    "model",
-    "prompt",
-    "seconds",
-    "size",
-    "negative_prompt",
-    "person_generation",
-    "seed",
-    "user",
-];
 
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
@@ -136,11 +128,9 @@ pub(super) async fn retrieve(
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let caller = keys::authenticate(req, cx, false).await?;
-    let job = open_job(cx, &caller, id)?;
-    let (group, deployment) = job_deployment(&config, &job.sealed)?;
-    cx.log.borrow_mut().model = Some(group.to_owned());
+    let job = open_job(cx, &config, &caller, id)?;
     let (operation, record) = join(
-        poll(cx, deployment, &job.handle),
+        poll(cx, job.deployment, &job.handle),
         load_job(
             &cx.env,
             &job_record_name(&caller, job.sealed.created_at, id),
@@ -158,7 +148,7 @@ pub(super) async fn retrieve(
         .and_then(Value::as_str);
     let view = VideoView {
         id,
-        model: group,
+        model: job.group,
         status: &status,
         created_at: job.sealed.created_at,
         now: cx.now_secs(),
@@ -193,9 +183,8 @@ pub(super) async fn content(
             .with_param("variant"))
         }
     }
-    let job = open_job(cx, &caller, id)?;
-    let (group, deployment) = job_deployment(&config, &job.sealed)?;
-    cx.log.borrow_mut().model = Some(group.to_owned());
+    let job = open_job(cx, &config, &caller, id)?;
+    let deployment = job.deployment;
     let file = match poll(cx, deployment, &job.handle).await? {
         Operation::Running => {
             return Err(ClientError::new(ErrorCode::VideoNotReady, "the video is still being generated; poll GET /v1/videos/{id} until status is completed"))
@@ -230,14 +219,22 @@ pub(super) async fn content(
         .body(body))
 }
 
-struct OpenedJob {
+struct OpenedJob<'c> {
     sealed: Sealed,
     handle: VideoHandle,
+    group: &'c str,
+    deployment: &'c Deployment,
 }
 
-/// Opens a video id for `caller`. Forged, tampered, foreign and malformed ids
-/// all get the same 404, so probing reveals nothing.
-fn open_job(cx: &Ctx, caller: &Caller, id: &str) -> Result<OpenedJob, ClientError> {
+/// Opens a video id for `caller` and finds the deployment that owns it.
+/// Forged, tampered, foreign and malformed ids all get the same 404, so
+/// probing reveals nothing.
+fn open_job<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    caller: &Caller,
+    id: &str,
+) -> Result<OpenedJob<'c>, ClientError> {
     let not_found = || {
         ClientError::new(
             ErrorCode::VideoNotFound,
@@ -245,28 +242,31 @@ fn open_job(cx: &Ctx, caller: &Caller, id: &str) -> Result<OpenedJob, ClientErro
         )
         .with_param("video_id")
     };
-    let sealer = cx.sealer()?;
-    let sealed = sealer.open(Purpose::Video, id).map_err(|e| {
+    let sealed = cx.sealer()?.open(Purpose::Video, id).map_err(|e| {
         worker::console_log!("video id rejected: {}", e.as_str());
         not_found()
     })?;
-    if !reelay_core::encoding::ct_eq(&sealed.owner, &caller.owner()) {
+    if !ct_eq(&sealed.owner, &caller.owner()) {
         return Err(not_found());
     }
     let handle = VideoHandle::decode(&sealed.payload).ok_or_else(not_found)?;
-    cx.log.borrow_mut().deployment = Some(sealed.deployment.clone());
-    Ok(OpenedJob { sealed, handle })
-}
-
-fn job_deployment<'c>(
-    config: &'c reelay_core::config::Config,
-    sealed: &Sealed,
-) -> Result<(&'c str, &'c reelay_core::config::Deployment), ClientError> {
-    config.deployment(&sealed.deployment).map(|(g, d)| (g.name.as_str(), d)).ok_or_else(|| {
+    let (group, deployment) = config.deployment(&sealed.deployment).ok_or_else(|| {
         ClientError::new(
             ErrorCode::VideoNotFound,
-            format!("deployment {:?}, which ran this video, is no longer configured on this gateway", sealed.deployment),
+            format!(
+                "deployment {:?}, which ran this video, is no longer configured on this gateway",
+                sealed.deployment
+            ),
         )
+    })?;
+    let mut log = cx.log.borrow_mut();
+    log.deployment = Some(deployment.id.clone());
+    log.model = Some(group.name.clone());
+    Ok(OpenedJob {
+        sealed,
+        handle,
+        group: &group.name,
+        deployment,
     })
 }
 
@@ -285,18 +285,7 @@ async fn poll(
 }
 
 async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
-    if let Some(len) = req.headers().get("content-length").ok().flatten() {
-        if len
-            .trim()
-            .parse::<u64>()
-            .map_or(true, |n| n > u64::from(max))
-        {
-            return Err(ClientError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the request body is larger than the {max}-byte limit"),
-            ));
-        }
-    }
+    check_declared_length(req, max)?;
     let form = req.form_data().await.map_err(|_| {
         ClientError::new(
             ErrorCode::InvalidRequest,
@@ -311,7 +300,7 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
         .with_param("input_reference"));
     }
     let mut fields = Map::new();
-    for name in FORM_FIELDS {
+    for name in CREATE_FIELDS {
         match form.get(name) {
             Some(FormEntry::Field(value)) => {
                 fields.insert((*name).to_owned(), Value::from(value));
@@ -321,7 +310,7 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
                     ErrorCode::InvalidRequest,
                     format!("`{name}` must be a text field, not a file"),
                 )
-                .with_param(*name))
+                .with_param(name.to_string()))
             }
             None => {}
         }
