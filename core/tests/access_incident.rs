@@ -5,6 +5,8 @@
 //! the client asks for, so a compiled policy allows a model that did not
 //! exist in config when the key (or the policy) was created.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] unwrap too
+
 use reelay_core::access::AccessPolicy;
 use reelay_core::config::Config;
 
@@ -18,8 +20,11 @@ fn config(groups: &[&str]) -> Config {
             )
         })
         .collect();
-    Config::parse(&format!(r#"{{"model_groups":[{}],"access_groups":{{"video":["veo-*"]}}}}"#, groups.join(",")))
-        .unwrap()
+    Config::parse(&format!(
+        r#"{{"model_groups":[{}],"access_groups":{{"video":["veo-*"]}}}}"#,
+        groups.join(",")
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -38,9 +43,20 @@ fn wildcard_rules_allow_models_added_after_the_key() {
         "openai/sora-3",
     ]);
     let allowed = |policy: &AccessPolicy| -> Vec<&str> {
-        after.model_groups.iter().map(|g| g.name.as_str()).filter(|name| policy.allows(name)).collect()
+        after
+            .model_groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|name| policy.allows(name))
+            .collect()
     };
-    assert_eq!(allowed(&gemini_key), ["gemini/veo-3.1-generate-preview", "gemini/veo-4-generate-preview"]);
+    assert_eq!(
+        allowed(&gemini_key),
+        [
+            "gemini/veo-3.1-generate-preview",
+            "gemini/veo-4-generate-preview"
+        ]
+    );
     assert_eq!(allowed(&openai_key), ["openai/sora-2", "openai/sora-3"]);
     // And the pattern is not a prefix test on the provider name.
     assert!(!gemini_key.allows("geminiz/veo-4-generate-preview"));
