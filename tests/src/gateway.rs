@@ -2,9 +2,10 @@
 //! real workerd by Miniflare (`tests/harness/serve.mjs`) on a free loopback
 //! port with local KV and a SQLite Durable Object.
 //!
-//! [`Gateway::start`] spawns Node, waits for the `READY <url>` line and
-//! kills the process when the value is dropped (its stdin also closes, which
-//! stops the harness by itself if this process dies first).
+//! [`Gateway::start`] spawns Node in its own process group and waits for the
+//! `READY <url>` line. [`Gateway::stop`] closes the harness's stdin (a clean
+//! Miniflare shutdown) and waits; dropping a `Gateway` without `stop` (a
+//! failed test) kills the whole process group, so no `workerd` survives.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -97,7 +98,7 @@ impl Gateway {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
+            .process_group(0)
             .spawn()?;
         let stdout = child
             .stdout
@@ -126,10 +127,25 @@ impl Gateway {
         &self.url
     }
 
-    /// Stops the gateway and waits for the process to exit.
+    /// Stops the gateway: closes its stdin so Miniflare disposes of workerd,
+    /// waits up to 10 s, then kills the process group if anything is left.
     pub async fn stop(mut self) {
         drop(self.child.stdin.take());
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        // Drop runs next and kills the group (a no-op once everything exited).
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        // Node and the workerd it spawned share the process group whose id is
+        // Node's pid (`process_group(0)`); kill them all.
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
