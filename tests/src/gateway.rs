@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -57,6 +58,7 @@ impl GatewayOptions {
 pub struct Gateway {
     child: Child,
     url: String,
+    output: Arc<Mutex<Vec<String>>>,
 }
 
 /// The repository root.
@@ -117,9 +119,30 @@ impl Gateway {
         })
         .await
         .map_err(|_| std::io::Error::other("the harness did not become ready within 30 s"))??;
-        // Keep draining stdout (worker log lines) so the pipe never fills.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self { child, url: ready })
+        // Keep draining stdout (the worker's log lines) so the pipe never
+        // fills, and keep the lines for tests that inspect the logs.
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&output);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut sink) = sink.lock() {
+                    sink.push(line);
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            url: ready,
+            output,
+        })
+    }
+
+    /// Every line the worker logged so far (stdout of the harness).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.output
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default()
     }
 
     /// Base URL, `http://127.0.0.1:PORT`.

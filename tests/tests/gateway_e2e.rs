@@ -941,3 +941,73 @@ async fn wildcard_key_reaches_models_added_later() {
     mock.shutdown().await;
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// One structured JSON line per request, with the request id the client saw,
+/// and no secret anywhere in the logs (keys, credentials, sealing key).
+#[tokio::test]
+async fn logs_are_structured_and_free_of_secrets() {
+    let env = start().await;
+    let key = env.new_key(json!({})).await;
+    let video: Value = env
+        .create_video(&key, json!({"model": "veo-3.1", "prompt": "logging"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = video["id"].as_str().unwrap();
+    let status = env.get(&key, &format!("/v1/videos/{id}?key={key}")).await;
+    let request_id = status.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    expect_error(
+        env.create_video(
+            &key,
+            json!({"model": "veo-broken-credential", "prompt": "x"}),
+        )
+        .await,
+        502,
+        "upstream_authentication_failed",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let lines = env.gateway.log_lines();
+    let records: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("request_id").is_some())
+        .collect();
+    assert_eq!(records.len(), 4, "one line per request: {lines:#?}");
+    let poll = records
+        .iter()
+        .find(|r| r["request_id"] == request_id.as_str())
+        .expect("the poll's log line");
+    assert_eq!(
+        poll["path"],
+        format!("/v1/videos/{id}"),
+        "the query (which may hold a key) is not logged"
+    );
+    assert_eq!(poll["status"], 200);
+    assert_eq!(poll["model"], "veo-3.1");
+    assert_eq!(poll["deployment"], "gemini-veo31");
+    assert_eq!(poll["upstream_status"], 200);
+    let failed = records.last().unwrap();
+    assert_eq!(failed["error_code"], "upstream_authentication_failed");
+    assert_eq!(failed["upstream_error"], "authentication");
+    for line in &lines {
+        for secret in [
+            key.as_str(),
+            MASTER_KEY,
+            GEMINI_KEY,
+            "not-the-key",
+            reelay_tests::gateway::SEALING_KEY,
+        ] {
+            assert!(
+                !line.contains(secret),
+                "a secret leaked into the logs: {line}"
+            );
+        }
+    }
+    env.stop().await;
+}
