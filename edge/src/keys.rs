@@ -16,7 +16,7 @@ use worker::Request;
 use crate::context::Ctx;
 use crate::respond::OrInternal;
 
-const KV_BINDING: &str = "KEYS";
+pub(crate) const KV_BINDING: &str = "KEYS";
 /// Records stay readable (for `/key/info`) one day past their expiry, then KV drops them.
 const EXPIRED_RECORD_GRACE_SECS: u64 = 86_400;
 

@@ -23,8 +23,6 @@ use crate::quota;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
-const KV_BINDING: &str = "KEYS";
-
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let sealer = cx.sealer()?;
@@ -337,7 +335,7 @@ fn job_record_name(caller: &Caller, created_at: u64, id: &str) -> String {
 }
 
 async fn store_job(env: &Env, name: &str, job: &Value) -> worker::Result<()> {
-    let kv = env.kv(KV_BINDING)?;
+    let kv = env.kv(keys::KV_BINDING)?;
     kv.put(name, job.to_string())?
         .expiration_ttl(RETENTION_SECS + 86_400)
         .execute()
@@ -346,7 +344,7 @@ async fn store_job(env: &Env, name: &str, job: &Value) -> worker::Result<()> {
 }
 
 async fn load_job(env: &Env, name: &str) -> Option<Value> {
-    let kv = env.kv(KV_BINDING).ok()?;
+    let kv = env.kv(keys::KV_BINDING).ok()?;
     let text = kv.get(name).text().await.ok()??;
     serde_json::from_str(&text).ok()
 }
