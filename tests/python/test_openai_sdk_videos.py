@@ -8,6 +8,7 @@ OpenAI-shaped errors mapped onto the SDK's typed exceptions.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import struct
@@ -308,11 +309,21 @@ def test_missing_model_is_bad_request(client: OpenAI, mock: Mock) -> None:
     assert upstream_creates(mock) == []
 
 
-def test_input_reference_file_is_unsupported(client: OpenAI, mock: Mock) -> None:
+def test_input_reference_file_becomes_the_first_frame(client: OpenAI, mock: Mock) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    video = create(client, input_reference=("first.png", png, "application/octet-stream"))
+    assert video.status == "queued"
+    (sent,) = upstream_creates(mock)
+    image = json.loads(sent["body"])["instances"][0]["image"]
+    # The type comes from the bytes, not the client's label.
+    assert image == {"bytesBase64Encoded": base64.b64encode(png).decode(), "mimeType": "image/png"}
+
+
+def test_input_reference_that_is_not_an_image_is_rejected(client: OpenAI, mock: Mock) -> None:
     with pytest.raises(openai.BadRequestError) as e:
-        create(client, input_reference=("first.png", png, "image/png"))
+        create(client, input_reference=("notes.txt", b"hello", "text/plain"))
     assert_error(e.value, 400, "unsupported_value")
+    assert e.value.param == "input_reference"
     assert upstream_creates(mock) == []
 
 

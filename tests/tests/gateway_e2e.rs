@@ -519,12 +519,18 @@ async fn multipart_create_like_openai_python() {
         "16:9"
     );
 
+    // A reference image as a file part becomes Veo's first frame, typed by
+    // its content rather than the client's label.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     let with_file = reqwest::multipart::Form::new()
         .text("model", "veo-3.1")
-        .text("prompt", "x")
+        .text("prompt", "animate this")
         .part(
             "input_reference",
-            reqwest::multipart::Part::bytes(vec![1, 2, 3]).file_name("a.png"),
+            reqwest::multipart::Part::bytes(png.clone())
+                .file_name("a.png")
+                .mime_str("application/octet-stream")
+                .unwrap(),
         );
     let resp = env
         .http
@@ -534,7 +540,39 @@ async fn multipart_create_like_openai_python() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, 400, "unsupported_value").await;
+    assert_eq!(resp.status(), 200);
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.ends_with(":predictLongRunning"))
+        .unwrap();
+    let image = &sent.body_json().unwrap()["instances"][0]["image"];
+    assert_eq!(image["mimeType"], "image/png");
+    use base64::Engine as _;
+    assert_eq!(
+        image["bytesBase64Encoded"],
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    );
+
+    let not_image = reqwest::multipart::Form::new()
+        .text("model", "veo-3.1")
+        .text("prompt", "x")
+        .part(
+            "input_reference",
+            reqwest::multipart::Part::bytes(b"GIF89a".to_vec()).file_name("a.gif"),
+        );
+    let resp = env
+        .http
+        .post(env.url("/v1/videos"))
+        .bearer_auth(&key)
+        .multipart(not_image)
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 400, "unsupported_value").await;
+    assert_eq!(body["error"]["param"], "input_reference");
     env.stop().await;
 }
 

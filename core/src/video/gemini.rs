@@ -7,6 +7,9 @@
 //! | status | `GET {base}/v1beta/{name}` → `{"name",…}` until `"done":true` |
 //! | content | `GET {base}/v1beta/files/{file}:download?alt=media` → 302 to the bytes |
 //!
+//! `input_reference` becomes `instances[0].image = {bytesBase64Encoded, mimeType}`
+//! (image-to-video: the image is the first frame).
+//!
 //! All calls use `x-goog-api-key`. Download URLs are rebuilt from the file id
 //! on the deployment's own base, never taken verbatim from the upstream, so
 //! the gateway's key is only ever sent to the configured host.
@@ -141,8 +144,16 @@ pub fn create_request(
         parameters.insert("seed".to_owned(), Value::from(seed));
     }
     parameters.insert("sampleCount".to_owned(), Value::from(1));
+    let mut instance = Map::new();
+    instance.insert("prompt".to_owned(), Value::from(req.prompt.as_str()));
+    if let Some(image) = &req.input_reference {
+        instance.insert(
+            "image".to_owned(),
+            serde_json::json!({"bytesBase64Encoded": image.base64, "mimeType": image.mime_type}),
+        );
+    }
     let body = serde_json::json!({
-        "instances": [{"prompt": req.prompt}],
+        "instances": [instance],
         "parameters": parameters,
     });
     let request = UpstreamRequest {

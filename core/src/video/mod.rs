@@ -20,6 +20,8 @@ use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::config::type_name;
@@ -74,10 +76,105 @@ pub struct CreateVideo {
     pub person_generation: Option<String>,
     /// Deterministic seed.
     pub seed: Option<u32>,
+    /// First frame to animate (`input_reference`).
+    pub input_reference: Option<ImageInput>,
+}
+
+/// Largest reference image accepted, in bytes (before base64).
+pub const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
+
+/// An image sent along with a request, validated by its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInput {
+    /// `image/png`, `image/jpeg` or `image/webp`, from the bytes themselves.
+    pub mime_type: &'static str,
+    /// The image bytes, standard base64 (what Google's `bytesBase64Encoded` wants).
+    pub base64: String,
+}
+
+impl ImageInput {
+    /// Validates raw bytes (a multipart file part). The type is sniffed from
+    /// the content, since clients often label files `application/octet-stream`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ClientError> {
+        if bytes.len() > MAX_IMAGE_BYTES {
+            return Err(invalid(
+                "input_reference",
+                format!("`input_reference` is larger than {MAX_IMAGE_BYTES} bytes"),
+            ));
+        }
+        let mime_type = sniff_image(bytes).ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::UnsupportedValue,
+                "`input_reference` must be a PNG, JPEG or WebP image",
+            )
+            .with_param("input_reference")
+        })?;
+        Ok(Self {
+            mime_type,
+            base64: STANDARD.encode(bytes),
+        })
+    }
+
+    /// Parses the JSON form `{"image_url": "data:image/png;base64,…"}`.
+    /// Remote URLs and `file_id` are refused: the gateway does not fetch
+    /// arbitrary URLs for clients and has no Files API.
+    fn from_json(value: &Value) -> Result<Self, ClientError> {
+        let unsupported = |msg: &str| {
+            ClientError::new(ErrorCode::UnsupportedValue, msg).with_param("input_reference")
+        };
+        let Value::Object(obj) = value else {
+            return Err(invalid("input_reference", "`input_reference` must be an object like {\"image_url\": \"data:image/png;base64,…\"} or a multipart file"));
+        };
+        if obj.contains_key("file_id") {
+            return Err(unsupported("`input_reference.file_id` is not supported; send the image as a data: URL or a multipart file"));
+        }
+        let Some(Value::String(url)) = obj.get("image_url") else {
+            return Err(invalid(
+                "input_reference",
+                "`input_reference.image_url` is required",
+            ));
+        };
+        let Some(rest) = url.strip_prefix("data:") else {
+            return Err(unsupported("`input_reference.image_url` must be a data: URL; the gateway does not fetch remote images"));
+        };
+        let (meta, data) = rest
+            .split_once(',')
+            .ok_or_else(|| invalid("input_reference", "the data: URL has no comma"))?;
+        if !meta.ends_with(";base64") {
+            return Err(invalid(
+                "input_reference",
+                "the data: URL must be base64-encoded",
+            ));
+        }
+        if data.len() > MAX_IMAGE_BYTES / 3 * 4 + 4 {
+            return Err(invalid(
+                "input_reference",
+                format!("`input_reference` is larger than {MAX_IMAGE_BYTES} bytes"),
+            ));
+        }
+        let bytes = STANDARD
+            .decode(data.trim().as_bytes())
+            .map_err(|_| invalid("input_reference", "the data: URL's base64 is not valid"))?;
+        Self::from_bytes(&bytes)
+    }
+}
+
+/// The image type of `bytes` by magic number.
+fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
 }
 
 /// The create fields this gateway accepts (JSON keys, or multipart text parts).
 pub const CREATE_FIELDS: &[&str] = &[
+    "input_reference",
     "model",
     "prompt",
     "seconds",
@@ -206,6 +303,10 @@ impl CreateVideo {
         }
         // `user` is accepted for OpenAI compatibility; providers here have no use for it.
         optional_string(obj, "user")?;
+        let input_reference = match obj.get("input_reference") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(ImageInput::from_json(value)?),
+        };
         Ok(Self {
             model,
             prompt: prompt.clone(),
@@ -214,6 +315,7 @@ impl CreateVideo {
             negative_prompt: optional_string(obj, "negative_prompt")?,
             person_generation,
             seed,
+            input_reference,
         })
     }
 }
@@ -443,6 +545,73 @@ mod tests {
                 param,
                 "{}",
                 String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    use std::string::ToString;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    #[test]
+    fn reference_images_are_validated_by_content() {
+        let img = ImageInput::from_bytes(PNG).unwrap();
+        assert_eq!(img.mime_type, "image/png");
+        assert_eq!(STANDARD.decode(&img.base64).unwrap(), PNG);
+        assert_eq!(
+            ImageInput::from_bytes(&[0xff, 0xd8, 0xff, 0xe0])
+                .unwrap()
+                .mime_type,
+            "image/jpeg"
+        );
+        assert_eq!(
+            ImageInput::from_bytes(b"RIFF\0\0\0\0WEBPVP8 ")
+                .unwrap()
+                .mime_type,
+            "image/webp"
+        );
+        assert_eq!(
+            ImageInput::from_bytes(b"GIF89a").unwrap_err().code,
+            ErrorCode::UnsupportedValue
+        );
+
+        let url = std::format!("data:image/png;base64,{}", STANDARD.encode(PNG));
+        let body =
+            serde_json::json!({"prompt": "x", "input_reference": {"image_url": url}}).to_string();
+        assert_eq!(
+            CreateVideo::parse_json(body.as_bytes())
+                .unwrap()
+                .input_reference,
+            Some(img)
+        );
+        for (reference, code) in [
+            (
+                serde_json::json!({"image_url": "https://example.com/a.png"}),
+                "unsupported_value",
+            ),
+            (
+                serde_json::json!({"file_id": "file_123"}),
+                "unsupported_value",
+            ),
+            (
+                serde_json::json!({"image_url": "data:image/png,abc"}),
+                "invalid_request",
+            ),
+            (
+                serde_json::json!({"image_url": "data:image/png;base64,!!!"}),
+                "invalid_request",
+            ),
+            (
+                serde_json::json!("data:image/png;base64,AAAA"),
+                "invalid_request",
+            ),
+        ] {
+            let body = serde_json::json!({"prompt": "x", "input_reference": reference}).to_string();
+            let err = CreateVideo::parse_json(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (err.code.as_str(), err.param.as_deref()),
+                (code, Some("input_reference")),
+                "{reference}"
             );
         }
     }

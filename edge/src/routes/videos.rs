@@ -11,7 +11,7 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::route::pick_weighted;
 use reelay_core::video::gemini::{self, Operation};
 use reelay_core::video::{
-    CreateVideo, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS, RETENTION_SECS,
+    CreateVideo, ImageInput, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS, RETENTION_SECS,
 };
 use serde_json::{Map, Value};
 use worker::{Env, FormEntry, Headers, Request, Response};
@@ -290,30 +290,40 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
             "the multipart/form-data body could not be parsed",
         )
     })?;
-    if form.has("input_reference") {
-        return Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            "`input_reference` is not supported by this gateway version yet; send a text-only request",
-        )
-        .with_param("input_reference"));
-    }
     let mut fields = Map::new();
+    let mut image = None;
     for name in CREATE_FIELDS {
-        match form.get(name) {
-            Some(FormEntry::Field(value)) => {
+        match (*name, form.get(name)) {
+            (_, None) => {}
+            ("input_reference", Some(FormEntry::File(file))) => {
+                let bytes = file
+                    .bytes()
+                    .await
+                    .or_internal("reading the input_reference file")?;
+                image = Some(ImageInput::from_bytes(&bytes)?);
+            }
+            // The object form sent as a text part: `{"image_url": "data:…"}`.
+            ("input_reference", Some(FormEntry::Field(text))) => {
+                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                fields.insert((*name).to_owned(), value);
+            }
+            (_, Some(FormEntry::Field(value))) => {
                 fields.insert((*name).to_owned(), Value::from(value));
             }
-            Some(FormEntry::File(_)) => {
+            (_, Some(FormEntry::File(_))) => {
                 return Err(ClientError::new(
                     ErrorCode::InvalidRequest,
                     format!("`{name}` must be a text field, not a file"),
                 )
                 .with_param(name.to_string()))
             }
-            None => {}
         }
     }
-    CreateVideo::from_fields(&fields)
+    let mut request = CreateVideo::from_fields(&fields)?;
+    if image.is_some() {
+        request.input_reference = image;
+    }
+    Ok(request)
 }
 
 fn describe_rules(caller: &Caller) -> String {
