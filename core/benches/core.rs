@@ -195,7 +195,7 @@ fn bench_affinity(c: &mut Criterion) {
     let sealed = Sealed {
         purpose: Purpose::Video,
         owner: owner_of(&key_hash(KEY)),
-        created_at: 1_790_000_000,
+        created_at_ms: 1_790_000_000_000,
         deployment: "gemini-veo31".to_owned(),
         payload: handle.encode(),
     };

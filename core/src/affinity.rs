@@ -13,7 +13,7 @@
 //! byte 0      version (1)
 //! byte 1      purpose (1 = video)
 //! bytes 2..18 owner: the first 16 bytes of SHA-256(virtual key)
-//! bytes 18..26 created_at, unix seconds, big endian
+//! bytes 18..26 created_at, unix milliseconds, big endian
 //! byte 26     length n of the deployment id, then n bytes
 //! rest - 16   payload (purpose-specific, opaque here)
 //! last 16     HMAC-SHA-256(derived key, everything before), truncated
@@ -74,8 +74,8 @@ pub struct Sealed {
     pub purpose: Purpose,
     /// Owner fingerprint ([`owner_of`]).
     pub owner: [u8; OWNER_LEN],
-    /// When the state was created, unix seconds.
-    pub created_at: u64,
+    /// When the state was created, unix milliseconds (orders a key's jobs).
+    pub created_at_ms: u64,
     /// Id of the deployment that owns the upstream state.
     pub deployment: String,
     /// Purpose-specific bytes (for videos: see `video::VideoHandle`).
@@ -139,7 +139,7 @@ impl Sealer {
         raw.push(VERSION);
         raw.push(sealed.purpose.byte());
         raw.extend_from_slice(&sealed.owner);
-        raw.extend_from_slice(&sealed.created_at.to_be_bytes());
+        raw.extend_from_slice(&sealed.created_at_ms.to_be_bytes());
         raw.push(dep.len() as u8);
         raw.extend_from_slice(dep);
         raw.extend_from_slice(&sealed.payload);
@@ -188,7 +188,7 @@ impl Sealer {
         Ok(Sealed {
             purpose,
             owner,
-            created_at: u64::from_be_bytes(ts),
+            created_at_ms: u64::from_be_bytes(ts),
             deployment: String::from(deployment),
             payload: payload.to_vec(),
         })
@@ -208,7 +208,7 @@ mod tests {
         Sealed {
             purpose: Purpose::Video,
             owner: [9u8; OWNER_LEN],
-            created_at: 1_790_000_000,
+            created_at_ms: 1_790_000_000_123,
             deployment: "gemini-veo-fast".into(),
             payload: b"models/veo-3.1-generate-preview/operations/vz341u0pmdlc".to_vec(),
         }

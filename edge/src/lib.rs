@@ -8,6 +8,7 @@
 //! ([`respond::error`]).
 
 mod context;
+mod jobs;
 mod keys;
 mod log;
 // The durable_object macro generates undocumented public glue.

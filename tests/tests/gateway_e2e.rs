@@ -1049,3 +1049,142 @@ async fn logs_are_structured_and_free_of_secrets() {
     }
     env.stop().await;
 }
+
+/// `GET /v1/videos` lists only the caller's jobs from the per-key index,
+/// newest first, with `after`/`limit`/`order` paging; `DELETE` hides a job
+/// from every route for good.
+#[tokio::test]
+async fn list_and_delete_cover_only_the_callers_videos() {
+    let env = start().await;
+    let a = env.new_key(json!({})).await;
+    let b = env.new_key(json!({})).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let video: Value = env
+            .create_video(
+                &a,
+                json!({"model": "veo-3.1", "prompt": format!("job {i}")}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(video["id"].as_str().unwrap().to_owned());
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let theirs: Value = env
+        .create_video(&b, json!({"model": "veo-3.1", "prompt": "b's job"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let theirs = theirs["id"].as_str().unwrap().to_owned();
+
+    let list = |key: &str, query: &str| {
+        let (key, query) = (key.to_owned(), query.to_owned());
+        let env = &env;
+        async move {
+            let resp = env.get(&key, &format!("/v1/videos{query}")).await;
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+
+    let all = list(&a, "").await;
+    assert_eq!(all["object"], "list");
+    assert_eq!(ids_of(&all), newest_first);
+    assert_eq!(all["has_more"], false);
+    assert_eq!(all["first_id"], newest_first[0].as_str());
+    assert_eq!(all["last_id"], ids[0].as_str());
+    assert_eq!(all["data"][4]["prompt"], "job 0");
+    assert_eq!(all["data"][0]["object"], "video");
+
+    // Paging newest first, then oldest first.
+    let p1 = list(&a, "?limit=2").await;
+    assert_eq!(
+        (ids_of(&p1), p1["has_more"].clone()),
+        (newest_first[..2].to_vec(), json!(true))
+    );
+    let p2 = list(&a, &format!("?limit=2&after={}", newest_first[1])).await;
+    assert_eq!(ids_of(&p2), newest_first[2..4].to_vec());
+    let p3 = list(&a, &format!("?limit=2&after={}", newest_first[3])).await;
+    assert_eq!(
+        (ids_of(&p3), p3["has_more"].clone()),
+        (newest_first[4..].to_vec(), json!(false))
+    );
+    let asc = list(&a, "?order=asc&limit=3").await;
+    assert_eq!(
+        (ids_of(&asc), asc["has_more"].clone()),
+        (ids[..3].to_vec(), json!(true))
+    );
+    let asc2 = list(&a, &format!("?order=asc&after={}", ids[2])).await;
+    assert_eq!(ids_of(&asc2), ids[3..].to_vec());
+
+    // Keys are isolated, and bad queries are precise errors.
+    assert_eq!(ids_of(&list(&b, "").await), vec![theirs.clone()]);
+    let body = expect_error(
+        env.get(&a, &format!("/v1/videos?after={theirs}")).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "after");
+    let body = expect_error(
+        env.get(&a, "/v1/videos?limit=500").await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "limit");
+
+    // Status seen by a poll shows in the list (the mock completes on the 2nd poll).
+    for _ in 0..2 {
+        env.get(&a, &format!("/v1/videos/{}", ids[0])).await;
+    }
+    let all = list(&a, "").await;
+    assert_eq!(all["data"][4]["status"], "completed", "{all}");
+
+    // Delete: not by another key; then gone everywhere, and not twice.
+    let del = |key: &str, id: &str| {
+        env.http
+            .delete(env.url(&format!("/v1/videos/{id}")))
+            .bearer_auth(key)
+            .send()
+    };
+    expect_error(del(&b, &ids[1]).await.unwrap(), 404, "video_not_found").await;
+    let resp = del(&a, &ids[1]).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"id": ids[1], "object": "video.deleted", "deleted": true})
+    );
+    expect_error(
+        env.get(&a, &format!("/v1/videos/{}", ids[1])).await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    expect_error(
+        env.get(&a, &format!("/v1/videos/{}/content", ids[1])).await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    expect_error(del(&a, &ids[1]).await.unwrap(), 404, "video_not_found").await;
+    let remaining: Vec<String> = newest_first
+        .iter()
+        .filter(|id| **id != ids[1])
+        .cloned()
+        .collect();
+    assert_eq!(ids_of(&list(&a, "").await), remaining);
+    env.stop().await;
+}

@@ -15,6 +15,7 @@
 //! carries the deployment, the owning key and a [`VideoHandle`].
 
 pub mod gemini;
+pub mod jobs;
 
 use alloc::borrow::ToOwned;
 use alloc::format;

@@ -89,13 +89,21 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             models::list(req, cx).await
         }
         (_, ["videos"]) => {
-            allow(&method, &[Method::Post])?;
-            videos::create(req, cx).await
+            allow(&method, &[Method::Post, Method::Get])?;
+            if method == Method::Get {
+                videos::list(req, cx).await
+            } else {
+                videos::create(req, cx).await
+            }
         }
         (_, ["videos", id]) => {
-            allow(&method, &[Method::Get])?;
+            allow(&method, &[Method::Get, Method::Delete])?;
             let id = (*id).to_owned();
-            videos::retrieve(req, cx, &id).await
+            if method == Method::Delete {
+                videos::delete(req, cx, &id).await
+            } else {
+                videos::retrieve(req, cx, &id).await
+            }
         }
         (_, ["videos", id, "content"]) => {
             allow(&method, &[Method::Get])?;

@@ -6,22 +6,27 @@
 use futures_util::future::join;
 use reelay_core::affinity::{Purpose, Sealed};
 use reelay_core::config::{Config, Deployment};
-use reelay_core::encoding::{ct_eq, hex, sha256};
+use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::route::pick_weighted;
 use reelay_core::video::gemini::{self, Operation};
+use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
 use reelay_core::video::{
-    CreateVideo, ImageInput, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS, RETENTION_SECS,
+    CreateVideo, ImageInput, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
 };
 use serde_json::{Map, Value};
-use worker::{Env, FormEntry, Headers, Request, Response};
+use worker::{FormEntry, Headers, Request, Response};
 
 use super::{check_declared_length, media_type, read_body};
 use crate::context::{random_bytes, Ctx};
+use crate::jobs;
 use crate::keys::{self, Caller};
 use crate::quota;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
+
+/// Jobs polled live per list page (each poll is one upstream subrequest).
+const LIVE_REFRESH_LIMIT: usize = 20;
 
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
@@ -85,22 +90,38 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
         size,
     };
     let created_at = cx.now_secs();
+    let created_at_ms = cx.now_ms;
     let id = sealer.seal(&Sealed {
         purpose: Purpose::Video,
         owner: caller.owner(),
-        created_at,
+        created_at_ms,
         deployment: deployment.id.clone(),
         payload: handle.encode(),
     });
 
+    // Written before answering, so the job is listed at once. A failed write
+    // must not lose the job the upstream already started: the id still works
+    // for status and content, it is only missing from lists.
+    let record = JobRecord {
+        id: id.clone(),
+        prompt: request.prompt.clone(),
+        model: model.clone(),
+        status: String::from("queued"),
+        error: None,
+        deleted: false,
+    };
+    if let Err(e) = jobs::store(
+        &cx.env,
+        &record_name(&caller.owner(), created_at_ms, &id),
+        &record,
+    )
+    .await
+    {
+        worker::console_error!("storing a video job record failed: {}", e.message);
+    }
     let env = cx.env.clone();
-    let job_name = job_record_name(&caller, created_at, &id);
-    let job = serde_json::json!({ "prompt": request.prompt, "model": model });
     let token = caller.record.token.clone();
     cx.after_response(async move {
-        if let Err(e) = store_job(&env, &job_name, &job).await {
-            worker::console_error!("storing a video job record failed: {e}");
-        }
         if let Err(e) = quota::count(&env, &token, "video_jobs", 1).await {
             worker::console_error!("counting a video job failed: {}", e.message);
         }
@@ -129,28 +150,21 @@ pub(super) async fn retrieve(
     let job = open_job(cx, &config, &caller, id)?;
     let (operation, record) = join(
         poll(cx, job.deployment, &job.handle),
-        load_job(
-            &cx.env,
-            &job_record_name(&caller, job.sealed.created_at, id),
-        ),
+        jobs::load(&cx.env, &job.record_name),
     )
     .await;
-    let status = match operation? {
-        Operation::Running => VideoStatus::InProgress,
-        Operation::Succeeded(_) => VideoStatus::Completed,
-        Operation::Failed(err) => VideoStatus::Failed(err.to_client()),
-    };
-    let prompt = record
-        .as_ref()
-        .and_then(|r| r.get("prompt"))
-        .and_then(Value::as_str);
+    let record = live_record(record?)?;
+    let status = status_of(operation?);
+    if let Some(mut record) = record.clone() {
+        remember_status(cx, &job.record_name, &mut record, &status);
+    }
     let view = VideoView {
         id,
         model: job.group,
         status: &status,
-        created_at: job.sealed.created_at,
+        created_at: job.sealed.created_at_ms / 1000,
         now: cx.now_secs(),
-        prompt,
+        prompt: record.as_ref().map(|r| r.prompt.as_str()),
         handle: &job.handle,
     };
     Ok(respond::json(200, &view.to_json()))
@@ -183,7 +197,13 @@ pub(super) async fn content(
     }
     let job = open_job(cx, &config, &caller, id)?;
     let deployment = job.deployment;
-    let file = match poll(cx, deployment, &job.handle).await? {
+    let (operation, record) = join(
+        poll(cx, deployment, &job.handle),
+        jobs::load(&cx.env, &job.record_name),
+    )
+    .await;
+    live_record(record?)?;
+    let file = match operation? {
         Operation::Running => {
             return Err(ClientError::new(ErrorCode::VideoNotReady, "the video is still being generated; poll GET /v1/videos/{id} until status is completed"))
         }
@@ -218,6 +238,7 @@ pub(super) async fn content(
 }
 
 struct OpenedJob<'c> {
+    record_name: String,
     sealed: Sealed,
     handle: VideoHandle,
     group: &'c str,
@@ -233,13 +254,6 @@ fn open_job<'c>(
     caller: &Caller,
     id: &str,
 ) -> Result<OpenedJob<'c>, ClientError> {
-    let not_found = || {
-        ClientError::new(
-            ErrorCode::VideoNotFound,
-            "no video with this id exists for this key",
-        )
-        .with_param("video_id")
-    };
     let sealed = cx.sealer()?.open(Purpose::Video, id).map_err(|e| {
         worker::console_log!("video id rejected: {}", e.as_str());
         not_found()
@@ -260,7 +274,9 @@ fn open_job<'c>(
     let mut log = cx.log.borrow_mut();
     log.deployment = Some(deployment.id.clone());
     log.model = Some(group.name.clone());
+    let record_name = record_name(&caller.owner(), sealed.created_at_ms, id);
     Ok(OpenedJob {
+        record_name,
         sealed,
         handle,
         group: &group.name,
@@ -270,7 +286,7 @@ fn open_job<'c>(
 
 async fn poll(
     cx: &Ctx,
-    deployment: &reelay_core::config::Deployment,
+    deployment: &Deployment,
     handle: &VideoHandle,
 ) -> Result<Operation, ClientError> {
     let plan = gemini::poll_request(deployment, handle);
@@ -334,27 +350,149 @@ fn describe_rules(caller: &Caller) -> String {
     }
 }
 
-/// KV name of a job record: per owner, ordered by creation time, so a
-/// per-key listing is a prefix scan.
-fn job_record_name(caller: &Caller, created_at: u64, id: &str) -> String {
-    format!(
-        "video:{}:{created_at:010}:{}",
-        hex(&caller.owner()),
-        hex(&sha256(id.as_bytes())[..8])
+fn status_of(operation: Operation) -> VideoStatus {
+    match operation {
+        Operation::Running => VideoStatus::InProgress,
+        Operation::Succeeded(_) => VideoStatus::Completed,
+        Operation::Failed(err) => VideoStatus::Failed(err.to_client()),
+    }
+}
+
+fn not_found() -> ClientError {
+    ClientError::new(
+        ErrorCode::VideoNotFound,
+        "no video with this id exists for this key",
     )
+    .with_param("video_id")
 }
 
-async fn store_job(env: &Env, name: &str, job: &Value) -> worker::Result<()> {
-    let kv = env.kv(keys::KV_BINDING)?;
-    kv.put(name, job.to_string())?
-        .expiration_ttl(RETENTION_SECS + 86_400)
-        .execute()
-        .await?;
-    Ok(())
+/// A deleted job is gone for its owner too.
+fn live_record(record: Option<JobRecord>) -> Result<Option<JobRecord>, ClientError> {
+    match record {
+        Some(r) if r.deleted => Err(not_found()),
+        other => Ok(other),
+    }
 }
 
-async fn load_job(env: &Env, name: &str) -> Option<Value> {
-    let kv = env.kv(keys::KV_BINDING).ok()?;
-    let text = kv.get(name).text().await.ok()??;
-    serde_json::from_str(&text).ok()
+/// Stores a changed status after the response, so lists show it.
+fn remember_status(cx: &Ctx, name: &str, record: &mut JobRecord, status: &VideoStatus) {
+    if record.observe(status) {
+        let (env, name, record) = (cx.env.clone(), name.to_owned(), record.clone());
+        cx.after_response(async move {
+            if let Err(e) = jobs::store(&env, &name, &record).await {
+                worker::console_error!("updating a video job record failed: {}", e.message);
+            }
+        });
+    }
+}
+
+/// `GET /v1/videos`: the caller's jobs, from the per-key index in KV.
+/// Jobs whose last seen status is not final are polled live (at most
+/// [`LIVE_REFRESH_LIMIT`] per page, to stay within the platform's
+/// subrequest budget); the rest show their last seen status.
+pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    let url = req.url().or_internal("reading the request URL")?;
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let after_name = match &query.after {
+        Some(after) => {
+            let job = open_job(cx, &config, &caller, after).map_err(|_| {
+                ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    "`after` is not the id of one of this key's videos",
+                )
+                .with_param("after")
+            })?;
+            Some(job.record_name)
+        }
+        None => None,
+    };
+    let index = jobs::index(&cx.env, &owner_prefix(&caller.owner())).await?;
+    let page = select_page(&index, after_name.as_deref(), query.limit, query.order);
+    let records = jobs::load_many(&cx.env, &page.names).await?;
+
+    let mut items = Vec::with_capacity(records.len());
+    let mut live_polls = 0;
+    for (name, record) in page.names.iter().zip(records) {
+        // A record listed but not readable yet (KV propagation) or deleted
+        // meanwhile is skipped rather than shown half-known.
+        let Some(mut record) = record.filter(|r| !r.deleted) else {
+            continue;
+        };
+        let Ok(job) = open_job(cx, &config, &caller, &record.id) else {
+            continue;
+        };
+        let status = if !record.is_final() && live_polls < LIVE_REFRESH_LIMIT {
+            live_polls += 1;
+            match poll(cx, job.deployment, &job.handle).await {
+                Ok(op) => {
+                    let status = status_of(op);
+                    remember_status(cx, name, &mut record, &status);
+                    status
+                }
+                Err(_) => record.last_status(),
+            }
+        } else {
+            record.last_status()
+        };
+        let view = VideoView {
+            id: &record.id,
+            model: job.group,
+            status: &status,
+            created_at: job.sealed.created_at_ms / 1000,
+            now: cx.now_secs(),
+            prompt: Some(&record.prompt),
+            handle: &job.handle,
+        };
+        items.push(view.to_json());
+    }
+    let first_id = items
+        .first()
+        .and_then(|v| v.get("id"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let last_id = items
+        .last()
+        .and_then(|v| v.get("id"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Ok(respond::json(
+        200,
+        &serde_json::json!({
+            "object": "list",
+            "data": items,
+            "first_id": first_id,
+            "last_id": last_id,
+            "has_more": page.has_more,
+        }),
+    ))
+}
+
+/// `DELETE /v1/videos/{id}`: hides the job from its owner for good (lists
+/// skip it; status, content and a second delete answer 404). Veo has no
+/// delete for generated files; they expire upstream after two days.
+pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    let job = open_job(cx, &config, &caller, id)?;
+    let existing = live_record(jobs::load(&cx.env, &job.record_name).await?)?;
+    let mut record = existing.unwrap_or_else(|| JobRecord {
+        id: id.to_owned(),
+        prompt: String::new(),
+        model: job.group.to_owned(),
+        status: String::from("queued"),
+        error: None,
+        deleted: false,
+    });
+    record.deleted = true;
+    jobs::store(&cx.env, &job.record_name, &record).await?;
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "id": id, "object": "video.deleted", "deleted": true }),
+    ))
 }
