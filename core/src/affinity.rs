@@ -195,6 +195,65 @@ impl Sealer {
     }
 }
 
+/// Re-encodes a sealed id as a Gemini-style file token: lowercase base32
+/// (`[a-z2-7]`), because Google's SDKs only accept `files/[a-z0-9]+`. The
+/// token carries the same authenticated bytes; [`token_to_id`] reverses it
+/// and [`Sealer::open`] still verifies the MAC.
+pub fn id_to_token(purpose: Purpose, id: &str) -> Option<String> {
+    let raw = b64url_decode(id.strip_prefix(purpose.prefix())?)?;
+    Some(base32_encode(&raw))
+}
+
+/// The sealed id behind a file token; `None` if the token is not base32.
+pub fn token_to_id(purpose: Purpose, token: &str) -> Option<String> {
+    if token.len() > MAX_SEALED_LEN {
+        return None;
+    }
+    let raw = base32_decode(token)?;
+    let mut id = String::from(purpose.prefix());
+    id.push_str(&b64url_encode(&raw));
+    Some(id)
+}
+
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+fn base32_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &byte in bytes {
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(BASE32[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(BASE32[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let value = match c {
+            b'a'..=b'z' => c - b'a',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | u32::from(value);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+        buffer &= (1 << bits) - 1;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +310,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn file_tokens_round_trip_and_stay_lowercase_alphanumeric() {
+        let s = sealer();
+        let id = s.seal(&sample());
+        let token = id_to_token(Purpose::Video, &id).unwrap();
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{token}"
+        );
+        let back = token_to_id(Purpose::Video, &token).unwrap();
+        assert_eq!(back, id);
+        assert_eq!(s.open(Purpose::Video, &back).unwrap(), sample());
+        assert_eq!(token_to_id(Purpose::Video, "ABC"), None);
+        assert_eq!(id_to_token(Purpose::Video, "nope"), None);
+    }
+
     proptest! {
+        #[test]
+        fn base32_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            prop_assert_eq!(base32_decode(&base32_encode(&bytes)), Some(bytes));
+        }
+
         #[test]
         fn any_single_bit_flip_is_detected(byte in 0usize..200, bit in 0u8..8) {
             let s = sealer();

@@ -1188,3 +1188,206 @@ async fn list_and_delete_cover_only_the_callers_videos() {
     assert_eq!(ids_of(&list(&a, "").await), remaining);
     env.stop().await;
 }
+
+/// Asserts a Google-shaped error with HTTP `status` and canonical `code` and returns its body.
+async fn expect_google_error(resp: Response, status: u16, canonical: &str, reason: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], status, "{body}");
+    assert_eq!(body["error"]["status"], canonical, "{body}");
+    assert_eq!(body["error"]["details"][0]["reason"], reason, "{body}");
+    body
+}
+
+/// Google's own shapes under `/gemini/`: the body passes through, the key
+/// is swapped for the deployment's, operation names carry the sealed video
+/// id, file URIs point back at the gateway, errors are Google-shaped.
+#[tokio::test]
+async fn gemini_shaped_routes_pass_through_with_sealed_names() {
+    let env = start().await;
+    let key = env.new_key(json!({"models": ["veo-*"]})).await;
+    let body = json!({"instances": [{"prompt": "a fox in snow"}],
+                      "parameters": {"durationSeconds": 6, "aspectRatio": "9:16", "enhancePrompt": true}});
+    let resp = env
+        .http
+        .post(env.url("/gemini/v1beta/models/veo-3.1:predictLongRunning"))
+        .header("x-goog-api-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let created: Value = resp.json().await.unwrap();
+    let name = created["name"].as_str().unwrap().to_owned();
+    assert!(
+        name.starts_with("models/veo-3.1/operations/video_"),
+        "{name}"
+    );
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(":predictLongRunning"))
+        .unwrap();
+    assert_eq!(
+        sent.path,
+        "/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+    );
+    assert_eq!(sent.header("x-goog-api-key"), Some(GEMINI_KEY));
+    assert_eq!(sent.body_json().unwrap(), body, "passed through unchanged");
+
+    // Poll with `?key=` (allowed on Google-shaped routes), as the SDK would: GET /v1beta/{name}.
+    let poll = |n: &str| {
+        env.http
+            .get(env.url(&format!("/gemini/v1beta/{n}?key={key}")))
+            .send()
+    };
+    let first: Value = poll(&name).await.unwrap().json().await.unwrap();
+    assert_eq!(first["name"], name.as_str());
+    assert!(first.get("done").is_none(), "{first}");
+    let done: Value = poll(&name).await.unwrap().json().await.unwrap();
+    assert_eq!(done["done"], true, "{done}");
+    let uri = done["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prefix = env.url("/gemini/v1beta/files/");
+    assert!(
+        uri.starts_with(&prefix) && uri.ends_with(":download?alt=media"),
+        "{uri}"
+    );
+    let file_id = &uri[prefix.len()..uri.len() - ":download?alt=media".len()];
+    assert!(
+        file_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        "Google SDKs need [a-z0-9]+: {file_id}"
+    );
+    let video = env
+        .http
+        .get(&uri)
+        .header("x-goog-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(video.status(), 200);
+    assert_eq!(video.headers()["content-type"], "video/mp4");
+    let bytes = video.bytes().await.unwrap();
+    let blob = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.starts_with("/_mock/blob/"))
+        .unwrap();
+    assert_eq!(
+        bytes.as_ref(),
+        expected_video_bytes(
+            blob.path.rsplit('/').next().unwrap(),
+            MockOptions::default().video_bytes
+        )
+        .as_slice()
+    );
+
+    // The seed's client polls `…/operations/{full name}`; that works too.
+    let seed_style = env
+        .http
+        .get(env.url(&format!("/gemini/v1beta/models/veo-3.1/operations/{name}")))
+        .header("x-goog-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seed_style.status(), 200);
+    // The same job through the OpenAI surface.
+    let listed: Value = env.get(&key, "/v1/videos").await.json().await.unwrap();
+    assert_eq!(listed["data"][0]["prompt"], "a fox in snow");
+    assert_eq!(listed["data"][0]["seconds"], "6");
+    assert_eq!(listed["data"][0]["size"], "720x1280");
+
+    // Google-shaped errors.
+    let other = env.new_key(json!({})).await;
+    expect_google_error(
+        env.http
+            .get(env.url(&format!("/gemini/v1beta/{name}")))
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "UNAUTHENTICATED",
+        "MISSING_API_KEY",
+    )
+    .await;
+    expect_google_error(
+        env.http
+            .get(env.url(&format!("/gemini/v1beta/{name}?key={other}")))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "NOT_FOUND",
+        "VIDEO_NOT_FOUND",
+    )
+    .await;
+    expect_google_error(
+        env.http
+            .get(format!("{uri}&key={other}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "NOT_FOUND",
+        "VIDEO_NOT_FOUND",
+    )
+    .await;
+    let denied = env
+        .http
+        .post(env.url("/gemini/v1beta/models/gemini%2Fveo-3.1-fast:predictLongRunning"))
+        .header("x-goog-api-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        denied.status() == 403 || denied.status() == 404,
+        "{}",
+        denied.status()
+    );
+    let bad = env
+        .http
+        .post(env.url("/gemini/v1beta/models/veo-3.1:predictLongRunning"))
+        .header("x-goog-api-key", &key)
+        .json(&json!({"instances": []}))
+        .send()
+        .await
+        .unwrap();
+    expect_google_error(bad, 400, "INVALID_ARGUMENT", "INVALID_REQUEST").await;
+    let unknown = env
+        .http
+        .post(env.url("/gemini/v1beta/models/veo-3.1:generateContent"))
+        .header("x-goog-api-key", &key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_google_error(unknown, 404, "NOT_FOUND", "ROUTE_NOT_FOUND").await;
+    env.mock.push_fault(Fault::new(
+        ":predictLongRunning",
+        1,
+        FaultAction::GoogleRateLimit {
+            retry_delay_secs: 47,
+        },
+    ));
+    let limited = env
+        .http
+        .post(env.url("/gemini/v1beta/models/veo-3.1:predictLongRunning"))
+        .header("x-goog-api-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.headers()["retry-after"], "47");
+    let limited =
+        expect_google_error(limited, 429, "RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED").await;
+    assert_eq!(limited["error"]["details"][1]["retryDelay"], "47s");
+    env.stop().await;
+}

@@ -298,6 +298,162 @@ pub fn download_request(dep: &Deployment, file_id: &str) -> UpstreamRequest {
     }
 }
 
+/// A create request in Google's own shape (from a Google SDK), passed
+/// through to `dep` unchanged, with the values the gateway seals into the
+/// id read from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeCreate {
+    /// The upstream call (the client's body, the deployment's model and key).
+    pub request: UpstreamRequest,
+    /// `instances[0].prompt` (empty for image-only requests).
+    pub prompt: String,
+    /// `parameters.durationSeconds`, or the deployment's default.
+    pub seconds: u32,
+    /// From `parameters.aspectRatio` + `parameters.resolution`.
+    pub size: Size,
+}
+
+/// Validates a Google-shaped `predictLongRunning` body for `dep`. The body
+/// goes upstream byte for byte; only what reelay must know is checked here,
+/// with errors Google's clients can read.
+pub fn native_create_request(body: &[u8], dep: &Deployment) -> Result<NativeCreate, ClientError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ClientError::new(
+            ErrorCode::InvalidJson,
+            format!("Invalid JSON payload received. {e}"),
+        )
+    })?;
+    let instance = value
+        .get("instances")
+        .and_then(Value::as_array)
+        .and_then(|list| list.first())
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            native_invalid(
+                "instances",
+                "`instances` must be a non-empty array of objects",
+            )
+        })?;
+    let prompt = match instance.get("prompt") {
+        Some(Value::String(p)) => p.clone(),
+        None if instance.contains_key("image") => String::new(),
+        _ => {
+            return Err(native_invalid(
+                "instances[0].prompt",
+                "`instances[0].prompt` must be a string",
+            ))
+        }
+    };
+    let params = match value.get("parameters") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => Some(p),
+        Some(_) => {
+            return Err(native_invalid(
+                "parameters",
+                "`parameters` must be an object",
+            ))
+        }
+    };
+    let param = |name: &str| params.and_then(|p| p.get(name)).filter(|v| !v.is_null());
+    let seconds = match param("durationSeconds") {
+        None => dep.video_seconds.iter().copied().max().unwrap_or(8),
+        Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(s) if dep.video_seconds.contains(&s) => s,
+            _ => {
+                let allowed: Vec<String> =
+                    dep.video_seconds.iter().map(|s| format!("{s}")).collect();
+                return Err(ClientError::new(
+                    ErrorCode::UnsupportedValue,
+                    format!(
+                        "`parameters.durationSeconds` must be one of {} for this model",
+                        allowed.join(", ")
+                    ),
+                )
+                .with_param("parameters.durationSeconds"));
+            }
+        },
+    };
+    let aspect = match param("aspectRatio") {
+        None => "16:9",
+        Some(Value::String(a)) => a.as_str(),
+        Some(_) => {
+            return Err(native_invalid(
+                "parameters.aspectRatio",
+                "`parameters.aspectRatio` must be a string",
+            ))
+        }
+    };
+    let resolution = match param("resolution") {
+        None => "720p",
+        Some(Value::String(r)) => r.as_str(),
+        Some(_) => {
+            return Err(native_invalid(
+                "parameters.resolution",
+                "`parameters.resolution` must be a string",
+            ))
+        }
+    };
+    let size = SIZES
+        .iter()
+        .find(|(_, a, r)| *a == aspect && *r == resolution)
+        .map(|(size, _, _)| *size)
+        .ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!("aspectRatio {aspect:?} with resolution {resolution:?} is not available; use 16:9 or 9:16 with 720p, 1080p or 4k"),
+            )
+            .with_param("parameters.aspectRatio")
+        })?;
+    let text =
+        core::str::from_utf8(body).map_err(|_| ClientError::from_code(ErrorCode::InvalidJson))?;
+    let request = UpstreamRequest {
+        method: Method::Post,
+        url: format!(
+            "{}/v1beta/models/{}:predictLongRunning",
+            dep.api_base, dep.model
+        ),
+        auth: Auth::GoogleApiKey,
+        json_body: Some(text.to_owned()),
+    };
+    Ok(NativeCreate {
+        request,
+        prompt,
+        seconds,
+        size,
+    })
+}
+
+fn native_invalid(param: &str, message: &str) -> ClientError {
+    ClientError::new(ErrorCode::InvalidRequest, message).with_param(param)
+}
+
+/// The upstream operation as a Google client should see it through the
+/// gateway: `name` replaced by the gateway's own (sealed) name and every
+/// generated video's `uri` by `file_uri(index)`, a gateway download URL.
+pub fn native_operation(
+    body: &[u8],
+    name: &str,
+    file_uri: impl Fn(usize) -> String,
+) -> Result<Value, UpstreamError> {
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|_| garbage("the operation poll answered with a non-JSON body"))?;
+    let Some(obj) = value.as_object_mut() else {
+        return Err(garbage("the operation poll answered with a non-object"));
+    };
+    obj.insert("name".to_owned(), Value::from(name));
+    if let Some(samples) = value
+        .pointer_mut("/response/generateVideoResponse/generatedSamples")
+        .and_then(Value::as_array_mut)
+    {
+        for (index, sample) in samples.iter_mut().enumerate() {
+            if let Some(video) = sample.get_mut("video").and_then(Value::as_object_mut) {
+                video.insert("uri".to_owned(), Value::from(file_uri(index)));
+            }
+        }
+    }
+    Ok(value)
+}
+
 fn garbage(message: &str) -> UpstreamError {
     UpstreamError {
         kind: ErrorKind::Gateway,
@@ -428,6 +584,73 @@ mod tests {
         ));
         assert!(parse_operation(br#"{"name":"x","done":true,"response":{}}"#).is_err());
         assert!(parse_operation(b"<html>").is_err());
+    }
+
+    #[test]
+    fn native_requests_pass_through_and_are_read() {
+        let body = br#"{"instances":[{"prompt":"a cat"}],"parameters":{"durationSeconds":6,"aspectRatio":"9:16","resolution":"1080p","enhancePrompt":true}}"#;
+        let native = native_create_request(body, &dep()).unwrap();
+        assert_eq!(
+            native.request.json_body.as_deref(),
+            Some(core::str::from_utf8(body).unwrap())
+        );
+        assert_eq!(
+            native.request.url,
+            "http://127.0.0.1:9/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+        );
+        assert_eq!(
+            (native.prompt.as_str(), native.seconds, native.size),
+            (
+                "a cat",
+                6,
+                Size {
+                    width: 1080,
+                    height: 1920
+                }
+            )
+        );
+        let defaults = native_create_request(br#"{"instances":[{"prompt":"x"}]}"#, &dep()).unwrap();
+        assert_eq!((defaults.seconds, defaults.size), (8, DEFAULT_SIZE));
+        for (bad, code) in [
+            (&b"{"[..], "invalid_json"),
+            (br#"{"instances":[]}"#, "invalid_request"),
+            (br#"{"instances":[{"prompt":3}]}"#, "invalid_request"),
+            (
+                br#"{"instances":[{"prompt":"x"}],"parameters":{"durationSeconds":5}}"#,
+                "unsupported_value",
+            ),
+            (
+                br#"{"instances":[{"prompt":"x"}],"parameters":{"aspectRatio":"4:3"}}"#,
+                "unsupported_value",
+            ),
+        ] {
+            assert_eq!(
+                native_create_request(bad, &dep())
+                    .unwrap_err()
+                    .code
+                    .as_str(),
+                code,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn native_operations_get_gateway_names_and_uris() {
+        let done = br#"{"name":"models/m/operations/abc","done":true,"response":{"generateVideoResponse":{"generatedSamples":[
+            {"video":{"uri":"https://up/v1beta/files/f1:download?alt=media"}},{"video":{"uri":"https://up/v1beta/files/f2:download?alt=media"}}]}}}"#;
+        let view = native_operation(done, "models/veo/operations/video_x", |i| {
+            std::format!("https://gw/files/t{i}")
+        })
+        .unwrap();
+        assert_eq!(view["name"], "models/veo/operations/video_x");
+        assert_eq!(view["done"], true);
+        assert_eq!(
+            view["response"]["generateVideoResponse"]["generatedSamples"][1]["video"]["uri"],
+            "https://gw/files/t1"
+        );
+        assert!(native_operation(b"[1]", "n", |_| String::new()).is_err());
     }
 
     #[test]

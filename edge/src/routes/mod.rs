@@ -3,6 +3,7 @@
 // the handlers. Video and model routes answer with and without `/v1`.
 
 mod admin;
+mod google;
 mod health;
 mod models;
 mod videos;
@@ -84,6 +85,7 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             allow(&method, &[Method::Post, Method::Delete])?;
             admin::delete(req, cx).await
         }
+        (["gemini", rest @ ..], _) => google::dispatch(req, cx, rest).await,
         (_, ["models"]) => {
             allow(&method, &[Method::Get])?;
             models::list(req, cx).await
@@ -117,7 +119,7 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     }
 }
 
-fn allow(method: &Method, allowed: &[Method]) -> Result<(), ClientError> {
+pub(super) fn allow(method: &Method, allowed: &[Method]) -> Result<(), ClientError> {
     if allowed.contains(method) {
         return Ok(());
     }

@@ -8,11 +8,12 @@ use reelay_core::affinity::{Purpose, Sealed};
 use reelay_core::config::{Config, Deployment};
 use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::plan::UpstreamRequest;
 use reelay_core::route::pick_weighted;
 use reelay_core::video::gemini::{self, Operation};
 use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
 use reelay_core::video::{
-    CreateVideo, ImageInput, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
+    CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
 };
 use serde_json::{Map, Value};
 use worker::{FormEntry, Headers, Request, Response};
@@ -30,7 +31,7 @@ const LIVE_REFRESH_LIMIT: usize = 20;
 
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let sealer = cx.sealer()?;
+    cx.sealer()?;
     let caller = keys::authenticate(req, cx, false).await?;
     let request = match media_type(req).as_str() {
         "application/json" | "" => CreateVideo::parse_json(&read_body(req, config.max_body_bytes).await?)?,
@@ -53,18 +54,67 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             )
             .with_param("model")
         })?;
-    cx.log.borrow_mut().model = Some(model.clone());
-    if !caller.policy(&config)?.allows(&model) {
+    let job = submit(cx, &config, &caller, &model, |dep| {
+        let (request_plan, seconds, size) = gemini::create_request(&request, dep)?;
+        Ok(Planned {
+            request: request_plan,
+            seconds,
+            size,
+            prompt: request.prompt.clone(),
+        })
+    })
+    .await?;
+    let (id, handle, created_at) = (job.id, job.handle, job.created_at_ms / 1000);
+    let status = VideoStatus::Queued;
+    let view = VideoView {
+        id: &id,
+        model: &model,
+        status: &status,
+        created_at,
+        now: created_at,
+        prompt: Some(&request.prompt),
+        handle: &handle,
+    };
+    Ok(respond::json(200, &view.to_json()))
+}
+
+/// What a route plans for the chosen deployment.
+pub(super) struct Planned {
+    pub(super) request: UpstreamRequest,
+    pub(super) seconds: u32,
+    pub(super) size: Size,
+    pub(super) prompt: String,
+}
+
+/// A job the upstream accepted, sealed and recorded.
+pub(super) struct Submitted {
+    pub(super) id: String,
+    pub(super) handle: VideoHandle,
+    pub(super) created_at_ms: u64,
+}
+
+/// Starts a video job on `model` for `caller`: access check, routing, the
+/// upstream call `build` plans for the chosen deployment, sealing, the job
+/// record and usage counting. Shared by the OpenAI and Google-shaped routes.
+pub(super) async fn submit(
+    cx: &Ctx,
+    config: &Config,
+    caller: &Caller,
+    model: &str,
+    build: impl FnOnce(&Deployment) -> Result<Planned, ClientError>,
+) -> Result<Submitted, ClientError> {
+    cx.log.borrow_mut().model = Some(model.to_owned());
+    if !caller.policy(config)?.allows(model) {
         return Err(ClientError::new(
             ErrorCode::ModelAccessDenied,
             format!(
                 "this key may not use model {model:?}; it may use: {}",
-                describe_rules(&caller)
+                describe_rules(caller)
             ),
         )
         .with_param("model"));
     }
-    let group = config.group(&model).ok_or_else(|| {
+    let group = config.group(model).ok_or_else(|| {
         ClientError::new(
             ErrorCode::ModelNotFound,
             format!("model {model:?} is not configured on this gateway"),
@@ -76,7 +126,12 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
         .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
     cx.log.borrow_mut().deployment = Some(deployment.id.clone());
 
-    let (plan, seconds, size) = gemini::create_request(&request, deployment)?;
+    let Planned {
+        request: plan,
+        seconds,
+        size,
+        prompt,
+    } = build(deployment)?;
     let mut response = upstream::send(cx, deployment, &plan).await?;
     let body = response
         .bytes()
@@ -89,9 +144,8 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
         seconds,
         size,
     };
-    let created_at = cx.now_secs();
     let created_at_ms = cx.now_ms;
-    let id = sealer.seal(&Sealed {
+    let id = cx.sealer()?.seal(&Sealed {
         purpose: Purpose::Video,
         owner: caller.owner(),
         created_at_ms,
@@ -104,8 +158,8 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     // for status and content, it is only missing from lists.
     let record = JobRecord {
         id: id.clone(),
-        prompt: request.prompt.clone(),
-        model: model.clone(),
+        prompt,
+        model: model.to_owned(),
         status: String::from("queued"),
         error: None,
         deleted: false,
@@ -126,18 +180,11 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             worker::console_error!("counting a video job failed: {}", e.message);
         }
     });
-
-    let status = VideoStatus::Queued;
-    let view = VideoView {
-        id: &id,
-        model: &model,
-        status: &status,
-        created_at,
-        now: created_at,
-        prompt: Some(&request.prompt),
-        handle: &handle,
-    };
-    Ok(respond::json(200, &view.to_json()))
+    Ok(Submitted {
+        id,
+        handle,
+        created_at_ms,
+    })
 }
 
 pub(super) async fn retrieve(
@@ -196,6 +243,18 @@ pub(super) async fn content(
         }
     }
     let job = open_job(cx, &config, &caller, id)?;
+    download(cx, &job, id, 0).await
+}
+
+/// Streams generated file `index` of an opened job: polls the operation,
+/// answers 409 while it runs or after it failed, else follows the upstream
+/// download (and its redirect) and passes the bytes through unbuffered.
+pub(super) async fn download(
+    cx: &Ctx,
+    job: &OpenedJob<'_>,
+    id: &str,
+    index: usize,
+) -> Result<Response, ClientError> {
     let deployment = job.deployment;
     let (operation, record) = join(
         poll(cx, deployment, &job.handle),
@@ -205,12 +264,26 @@ pub(super) async fn content(
     live_record(record?)?;
     let file = match operation? {
         Operation::Running => {
-            return Err(ClientError::new(ErrorCode::VideoNotReady, "the video is still being generated; poll GET /v1/videos/{id} until status is completed"))
+            return Err(ClientError::new(
+                ErrorCode::VideoNotReady,
+                "the video is still being generated; poll its status until it is completed",
+            ))
         }
         Operation::Failed(err) => {
-            return Err(ClientError::new(ErrorCode::VideoFailed, format!("the video job failed, so there is no content: {}", err.to_client().message)))
+            return Err(ClientError::new(
+                ErrorCode::VideoFailed,
+                format!(
+                    "the video job failed, so there is no content: {}",
+                    err.to_client().message
+                ),
+            ))
         }
-        Operation::Succeeded(files) => files.into_iter().next().ok_or_else(|| ClientError::from_code(ErrorCode::BadUpstreamResponse))?,
+        Operation::Succeeded(files) => files.into_iter().nth(index).ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::VideoNotFound,
+                format!("this video job has no file number {index}"),
+            )
+        })?,
     };
     let plan = gemini::download_request(deployment, &file);
     let upstream = upstream::send_following_redirects(cx, deployment, &plan).await?;
@@ -237,18 +310,18 @@ pub(super) async fn content(
         .body(body))
 }
 
-struct OpenedJob<'c> {
-    record_name: String,
-    sealed: Sealed,
-    handle: VideoHandle,
-    group: &'c str,
-    deployment: &'c Deployment,
+pub(super) struct OpenedJob<'c> {
+    pub(super) record_name: String,
+    pub(super) sealed: Sealed,
+    pub(super) handle: VideoHandle,
+    pub(super) group: &'c str,
+    pub(super) deployment: &'c Deployment,
 }
 
 /// Opens a video id for `caller` and finds the deployment that owns it.
 /// Forged, tampered, foreign and malformed ids all get the same 404, so
 /// probing reveals nothing.
-fn open_job<'c>(
+pub(super) fn open_job<'c>(
     cx: &Ctx,
     config: &'c Config,
     caller: &Caller,
@@ -284,7 +357,7 @@ fn open_job<'c>(
     })
 }
 
-async fn poll(
+pub(super) async fn poll(
     cx: &Ctx,
     deployment: &Deployment,
     handle: &VideoHandle,
@@ -350,7 +423,7 @@ fn describe_rules(caller: &Caller) -> String {
     }
 }
 
-fn status_of(operation: Operation) -> VideoStatus {
+pub(super) fn status_of(operation: Operation) -> VideoStatus {
     match operation {
         Operation::Running => VideoStatus::InProgress,
         Operation::Succeeded(_) => VideoStatus::Completed,
@@ -367,7 +440,7 @@ fn not_found() -> ClientError {
 }
 
 /// A deleted job is gone for its owner too.
-fn live_record(record: Option<JobRecord>) -> Result<Option<JobRecord>, ClientError> {
+pub(super) fn live_record(record: Option<JobRecord>) -> Result<Option<JobRecord>, ClientError> {
     match record {
         Some(r) if r.deleted => Err(not_found()),
         other => Ok(other),
@@ -375,7 +448,7 @@ fn live_record(record: Option<JobRecord>) -> Result<Option<JobRecord>, ClientErr
 }
 
 /// Stores a changed status after the response, so lists show it.
-fn remember_status(cx: &Ctx, name: &str, record: &mut JobRecord, status: &VideoStatus) {
+pub(super) fn remember_status(cx: &Ctx, name: &str, record: &mut JobRecord, status: &VideoStatus) {
     if record.observe(status) {
         let (env, name, record) = (cx.env.clone(), name.to_owned(), record.clone());
         cx.after_response(async move {
