@@ -2,8 +2,15 @@
 //! end-to-end tests.
 //!
 //! ```text
-//! reelay-mock-upstream [--port N] [--api-key K] [--polls N] [--video-bytes N] [--ignore-stdin]
+//! reelay-mock-upstream [--port N] [--api-key K] [--openai-key K] [--azure-key K]
+//!                      [--token-lifetime SECS] [--polls N] [--video-bytes N] [--ignore-stdin]
 //! ```
+//!
+//! `--api-key` is the Gemini API key, `--openai-key` the OpenAI key
+//! (`Authorization: Bearer`), `--azure-key` the Azure OpenAI key (`api-key`),
+//! `--token-lifetime` the `expires_in` of access tokens from `POST /token`
+//! (Vertex AI and Cloud Storage; fetch the service-account JSON from
+//! `GET /_mock/service-account`).
 //!
 //! Binds `127.0.0.1` (port 0, the default, picks a free port), prints exactly
 //! one line `READY http://127.0.0.1:PORT` to stdout, then serves until
@@ -19,8 +26,9 @@ use std::process::ExitCode;
 use reelay_tests::mock::{MockOptions, MockUpstream};
 use tokio::sync::oneshot;
 
-const USAGE: &str = "usage: reelay-mock-upstream [--port N] [--api-key K] [--polls N] \
-                     [--video-bytes N] [--ignore-stdin]";
+const USAGE: &str = "usage: reelay-mock-upstream [--port N] [--api-key K] [--openai-key K] \
+                     [--azure-key K] [--token-lifetime SECS] [--polls N] [--video-bytes N] \
+                     [--ignore-stdin]";
 
 struct Args {
     port: u16,
@@ -52,6 +60,9 @@ fn parse_args() -> Result<Args, String> {
             "--polls" => args.opts.polls_until_done = value.parse().map_err(bad)?,
             "--video-bytes" => args.opts.video_bytes = value.parse().map_err(bad)?,
             "--api-key" => args.opts.api_key = value,
+            "--openai-key" => args.opts.openai_key = value,
+            "--azure-key" => args.opts.azure_key = value,
+            "--token-lifetime" => args.opts.token_lifetime_secs = value.parse().map_err(bad)?,
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
     }

@@ -5,6 +5,8 @@
 //! | `POST /_mock/faults` | a [`Fault`] as JSON | `200 {"ok":true}`, `400` if the body is not a fault |
 //! | `GET /_mock/requests` | – | JSON array of `{method,path,query,headers:[[k,v]…],body}` |
 //! | `POST /_mock/reset` | – | `200 {"ok":true}` |
+//! | `GET /_mock/service-account` | – | the test service-account JSON, `token_uri` = `{base}/token` |
+//! | `GET /_mock/tokens` | – | `{"issued":N}`, access tokens issued by `POST /token` |
 
 use std::sync::Arc;
 
@@ -24,6 +26,21 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_mock/faults", post(add_fault))
         .route("/_mock/requests", get(list_requests))
         .route("/_mock/reset", post(reset))
+        .route("/_mock/service-account", get(service_account))
+        .route("/_mock/tokens", get(tokens))
+}
+
+async fn service_account(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        super::test_service_account_json(&shared.base_url),
+    )
+        .into_response()
+}
+
+async fn tokens(State(shared): State<Arc<Shared>>) -> Response {
+    let issued = shared.lock().tokens_issued;
+    Json(json!({ "issued": issued })).into_response()
 }
 
 async fn add_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {

@@ -13,10 +13,9 @@
 //! | other `parameters.*` | known names pass unchecked, unknown → 400 "Unknown name" |
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,11 +25,8 @@ use serde_json::{json, Map, Value};
 
 use super::google::{self, GoogleError};
 use super::ordered::{arr, obj, Json};
-use super::video::{expected_video_bytes, id12, mix, signature};
+use super::video::{expected_video_bytes, id12, mix, signature, stream_body};
 use super::Shared;
-
-/// Size of each chunk of a streamed video body.
-const CHUNK: usize = 16 * 1024;
 
 /// Parameter names Veo accepts.
 const KNOWN_PARAMETERS: &[&str] = &[
@@ -52,14 +48,31 @@ const KNOWN_PARAMETERS: &[&str] = &[
 /// Top-level request fields the API accepts.
 const KNOWN_TOP_LEVEL: &[&str] = &["instances", "parameters", "webhookConfig"];
 
+/// What a `predictLongRunning` body may hold beyond the Gemini API's fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Extra {
+    /// More top-level fields.
+    pub(crate) top_level: &'static [&'static str],
+    /// More `parameters.*` names.
+    pub(crate) parameters: &'static [&'static str],
+}
+
+/// The Gemini API itself: nothing extra.
+const GEMINI: Extra = Extra {
+    top_level: &[],
+    parameters: &[],
+};
+
 const METADATA_TYPE: &str =
     "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningMetadata";
 const RESPONSE_TYPE: &str =
     "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse";
 
-const RAI_REASON: &str = "We encountered an issue with the audio for your prompt. You have not \
+pub(crate) const RAI_REASON: &str =
+    "We encountered an issue with the audio for your prompt. You have not \
      been charged for this request. Please try a different prompt.";
-const UNSAFE_MESSAGE: &str = "The prompt could not be submitted. This prompt contains words that \
+pub(crate) const UNSAFE_MESSAGE: &str =
+    "The prompt could not be submitted. This prompt contains words that \
      violate Google's Responsible AI practices. Try rephrasing the prompt. Support codes: 58061214";
 
 /// How an operation ends, chosen by markers in the prompt.
@@ -119,9 +132,24 @@ fn authenticate(
 }
 
 /// What the mock needs from a valid create request.
-struct CreateRequest {
-    prompt: String,
-    sample_count: u32,
+pub(crate) struct CreateRequest {
+    pub(crate) prompt: String,
+    pub(crate) sample_count: u32,
+    /// `parameters.storageUri`, checked to be `gs://bucket[/prefix]`.
+    pub(crate) storage_uri: Option<String>,
+}
+
+/// The outcome the markers in `prompt` ask for.
+pub(crate) fn outcome_of(prompt: &str) -> Outcome {
+    if prompt.contains("[[rai]]") {
+        Outcome::RaiFiltered
+    } else if prompt.contains("[[unsafe]]") {
+        Outcome::Unsafe
+    } else if prompt.contains("[[internal]]") {
+        Outcome::Internal
+    } else {
+        Outcome::Videos
+    }
 }
 
 fn out_of_bound(name: &str, lo: i64, hi: i64) -> GoogleError {
@@ -177,6 +205,11 @@ fn enum_param(
 
 /// Validates a `predictLongRunning` body like the Gemini API does.
 fn validate(body: &[u8]) -> Result<CreateRequest, GoogleError> {
+    validate_with(body, GEMINI)
+}
+
+/// Validates a `predictLongRunning` body, also accepting the `extra` fields.
+pub(crate) fn validate_with(body: &[u8], extra: Extra) -> Result<CreateRequest, GoogleError> {
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -189,7 +222,10 @@ fn validate(body: &[u8]) -> Result<CreateRequest, GoogleError> {
             "Invalid JSON payload received. Unknown name \"\": Root element must be a message.",
         ));
     };
-    if let Some(unknown) = root.keys().find(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str())) {
+    if let Some(unknown) = root
+        .keys()
+        .find(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str()) && !extra.top_level.contains(&k.as_str()))
+    {
         return Err(google::invalid_argument(format!(
             "Invalid JSON payload received. Unknown name \"{unknown}\": Cannot find field."
         )));
@@ -234,13 +270,13 @@ fn validate(body: &[u8]) -> Result<CreateRequest, GoogleError> {
         }
     };
     let mut sample_count = 1;
+    let mut storage_uri = None;
     match root.get("parameters") {
         None | Some(Value::Null) => {}
         Some(Value::Object(params)) => {
-            if let Some(unknown) = params
-                .keys()
-                .find(|k| !KNOWN_PARAMETERS.contains(&k.as_str()))
-            {
+            if let Some(unknown) = params.keys().find(|k| {
+                !KNOWN_PARAMETERS.contains(&k.as_str()) && !extra.parameters.contains(&k.as_str())
+            }) {
                 return Err(google::invalid_argument(format!(
                     "Invalid JSON payload received. Unknown name \"{unknown}\" at 'parameters': \
                      Cannot find field."
@@ -252,6 +288,22 @@ fn validate(body: &[u8]) -> Result<CreateRequest, GoogleError> {
             if let Some(n) = int_param(params, "sampleCount", 1, 4)? {
                 sample_count = u32::try_from(n).unwrap_or(1);
             }
+            match params.get("storageUri") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(uri))
+                    if uri
+                        .strip_prefix("gs://")
+                        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')) =>
+                {
+                    storage_uri = Some(uri.clone());
+                }
+                Some(v) => {
+                    return Err(google::invalid_argument(format!(
+                        "Invalid value {v} for `storageUri`. It must be a Cloud Storage URI of \
+                         the form gs://bucket/path/."
+                    )))
+                }
+            }
         }
         Some(v) => {
             return Err(google::invalid_argument(format!(
@@ -262,6 +314,7 @@ fn validate(body: &[u8]) -> Result<CreateRequest, GoogleError> {
     Ok(CreateRequest {
         prompt,
         sample_count,
+        storage_uri,
     })
 }
 
@@ -313,15 +366,7 @@ async fn create(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let outcome = if req.prompt.contains("[[rai]]") {
-        Outcome::RaiFiltered
-    } else if req.prompt.contains("[[unsafe]]") {
-        Outcome::Unsafe
-    } else if req.prompt.contains("[[internal]]") {
-        Outcome::Internal
-    } else {
-        Outcome::Videos
-    };
+    let outcome = outcome_of(&req.prompt);
     let name = {
         let mut state = shared.lock();
         state.counter += 1;
@@ -448,28 +493,8 @@ async fn blob(
         )
             .into_response();
     }
-    let len = shared.opts.video_bytes;
-    let bytes = Bytes::from(expected_video_bytes(&file_id, len));
-    let stream = futures_util::stream::unfold(0usize, move |at| {
-        let bytes = bytes.clone();
-        async move {
-            if at >= bytes.len() {
-                return None;
-            }
-            let end = (at + CHUNK).min(bytes.len());
-            tokio::task::yield_now().await;
-            Some((Ok::<_, Infallible>(bytes.slice(at..end)), end))
-        }
-    });
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "video/mp4".to_owned()),
-            (header::CONTENT_LENGTH, len.to_string()),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response()
+    let bytes = expected_video_bytes(&file_id, shared.opts.video_bytes);
+    stream_body(Bytes::from(bytes), "video/mp4")
 }
 
 #[cfg(test)]

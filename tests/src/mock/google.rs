@@ -63,15 +63,71 @@ pub(crate) fn error(code: u16, message: &str, details: Vec<Json>) -> Response {
 
 /// Google's `google.rpc.ErrorInfo` detail for the Generative Language API.
 pub(crate) fn error_info(reason: &str) -> Json {
+    error_info_with(reason, "generativelanguage.googleapis.com", None)
+}
+
+/// Google's `google.rpc.ErrorInfo` detail for `service`, with the RPC
+/// `method` in the metadata when given (Vertex AI names it).
+pub(crate) fn error_info_with(reason: &str, service: &str, method: Option<&str>) -> Json {
+    let mut metadata = obj([]);
+    if let Some(method) = method {
+        metadata.push("method", method.into());
+    }
+    metadata.push("service", service.into());
     obj([
         ("@type", "type.googleapis.com/google.rpc.ErrorInfo".into()),
         ("reason", reason.into()),
         ("domain", "googleapis.com".into()),
-        (
-            "metadata",
-            obj([("service", "generativelanguage.googleapis.com".into())]),
-        ),
+        ("metadata", metadata),
     ])
+}
+
+/// Whether `path` is a Vertex AI path (`/v1/projects/…`, `/v1beta1/projects/…`).
+fn is_vertex(path: &str) -> bool {
+    path.starts_with("/v1/projects/") || path.starts_with("/v1beta1/projects/")
+}
+
+/// The Vertex model named in a path, for quota messages.
+fn vertex_model_in_path(path: &str) -> &str {
+    path.split_once("/models/")
+        .and_then(|(_, rest)| rest.split([':', '/']).next())
+        .filter(|m| !m.is_empty())
+        .unwrap_or("veo-3.1-generate-001")
+}
+
+/// Vertex AI's 429 in the older Google APIs shape: `code`, `message`, an
+/// `errors` list with reason `rateLimitExceeded`, then `status`.
+fn vertex_rate_limit(path: &str) -> Response {
+    let model = vertex_model_in_path(path);
+    let base = model.trim_end_matches("-preview");
+    let base = base
+        .rsplit_once('-')
+        .filter(|(_, v)| v.chars().all(|c| c.is_ascii_digit()))
+        .map_or(base, |(b, _)| b);
+    let message = format!(
+        "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model \
+         with base model: {base}. Please submit a quota increase request. \
+         https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai."
+    );
+    json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        &obj([(
+            "error",
+            obj([
+                ("code", 429u16.into()),
+                ("message", message.clone().into()),
+                (
+                    "errors",
+                    arr([obj([
+                        ("message", message.into()),
+                        ("domain", "global".into()),
+                        ("reason", "rateLimitExceeded".into()),
+                    ])]),
+                ),
+                ("status", "RESOURCE_EXHAUSTED".into()),
+            ]),
+        )]),
+    )
 }
 
 /// A Google error not yet rendered (small, so it can travel in a `Result`).
@@ -128,12 +184,8 @@ pub(crate) fn entity_not_found() -> Response {
     error(404, "Requested entity was not found.", Vec::new())
 }
 
-/// Google's front end answers unknown URLs with an HTML page, not JSON.
-pub(crate) async fn not_found_html(uri: axum::http::Uri) -> Response {
-    not_found_page(uri.path())
-}
-
-/// The HTML 404 page for `path`.
+/// The HTML 404 page for `path`: Google's front end answers unknown URLs
+/// with an HTML page, not JSON.
 pub(crate) fn not_found_page(path: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 404 (Not Found)!!1</title>\n  \
@@ -207,7 +259,15 @@ fn quota_exhausted(path: &str, quota_id: &str, limit: u32, retry_secs: u64) -> R
 }
 
 /// A Google-shaped server error for `status`.
-fn server_error(status: u16) -> Response {
+fn server_error(status: u16, path: &str) -> Response {
+    if is_vertex(path) {
+        let message = match status {
+            503 => "The service is currently unavailable.",
+            504 => "The request timed out. Please try again.",
+            _ => "Internal error encountered.",
+        };
+        return error(status, message, Vec::new());
+    }
     let message = match status {
         500 => "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
         503 => "The model is overloaded. Please try again later.",
@@ -220,6 +280,9 @@ fn server_error(status: u16) -> Response {
 /// The answer for a fault that replaces normal handling (everything but
 /// [`FaultAction::Delay`], which the caller handles).
 pub(crate) fn fault_response(action: &FaultAction, path: &str) -> Response {
+    if let Some(resp) = super::openai::fault_response(action, path) {
+        return resp;
+    }
     match action {
         FaultAction::Status {
             status,
@@ -260,8 +323,19 @@ pub(crate) fn fault_response(action: &FaultAction, path: &str) -> Response {
         FaultAction::GoogleDailyQuota => {
             quota_exhausted(path, "GenerateRequestsPerDayPerProjectPerModel", 10, 35)
         }
-        FaultAction::ServerError { status } => server_error(*status),
+        FaultAction::ServerError { status } => server_error(*status, path),
+        FaultAction::VertexRateLimit => vertex_rate_limit(path),
+        // OpenAI shapes on a Google path: the nearest Google answer.
+        FaultAction::OpenaiRateLimit { retry_after_secs } => quota_exhausted(
+            path,
+            "GenerateRequestsPerMinutePerProjectPerModel",
+            2,
+            *retry_after_secs,
+        ),
+        FaultAction::OpenaiInsufficientQuota => {
+            quota_exhausted(path, "GenerateRequestsPerDayPerProjectPerModel", 10, 35)
+        }
         // Handled by the caller; answering normally would need the handler.
-        FaultAction::Delay { .. } => server_error(500),
+        FaultAction::Delay { .. } => server_error(500, path),
     }
 }

@@ -1,35 +1,51 @@
 //! A mock upstream that follows the real provider wire formats.
 //!
-//! Today it serves the Gemini Developer API's Veo surface (create a
-//! long-running operation, poll it, download the video through a signed
-//! redirect), with the routes below. It is stateful (operations
-//! progress over polls), records every request it receives, and takes
-//! injectable [`Fault`]s so tests can exercise retries, timeouts and error
+//! One server, one port, every provider reelay fronts: the Gemini Developer
+//! API's Veo surface (create a long-running operation, poll it, download the
+//! video through a signed redirect), the OpenAI Videos API (Sora) and Azure
+//! OpenAI's copy of it, Veo on Vertex AI with Google's OAuth token endpoint
+//! (service-account JWT-bearer grant, verified for real) and the Cloud
+//! Storage download of `storageUri` outputs. It is stateful (jobs progress
+//! over polls), records every request it receives, and takes injectable
+//! [`Fault`]s so tests can exercise retries, timeouts and error
 //! classification.
 //!
 //! | Route | What it does |
 //! |---|---|
-//! | `POST /v1beta/models/{model}:predictLongRunning` | validates like Google, returns `{"name":"models/{model}/operations/{id}"}` |
-//! | `GET /v1beta/models/{model}/operations/{id}` | pending until [`MockOptions::polls_until_done`] polls, then done |
-//! | `GET /v1beta/files/{id}:download?alt=media` | `302` to `{base}/_mock/blob/{id}?sig=…` |
+//! | `POST /v1beta/models/{model}:predictLongRunning` | Gemini: validates like Google, returns `{"name":"models/{model}/operations/{id}"}` |
+//! | `GET /v1beta/models/{model}/operations/{id}` | Gemini: pending until [`MockOptions::polls_until_done`] polls, then done |
+//! | `GET /v1beta/files/{id}:download?alt=media` | Gemini: `302` to `{base}/_mock/blob/{id}?sig=…` |
 //! | `GET /_mock/blob/{id}?sig=…` | `video/mp4`, [`MockOptions::video_bytes`] bytes in 16 KiB chunks, no key needed |
+//! | `/v1/videos…` | OpenAI Videos API, `Authorization: Bearer` [`MockOptions::openai_key`] (see `openai.rs`) |
+//! | `/openai/v1/videos…` | Azure OpenAI, same handlers, `api-key:` [`MockOptions::azure_key`] |
+//! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
+//! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
+//! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
+//! | `GET /storage/v1/b/{bucket}/o/{object}?alt=media` | Cloud Storage download of Vertex `storageUri` outputs, bearer token |
 //! | `POST /_mock/faults` | queue a [`Fault`] (JSON, same shape as the Rust type) |
 //! | `GET /_mock/requests` | recorded requests as JSON (body as lossy UTF-8) |
-//! | `POST /_mock/reset` | clear requests, faults, operations and files |
+//! | `POST /_mock/reset` | clear requests, faults, jobs, operations, characters and files (not tokens) |
+//! | `GET /_mock/service-account` | the test service-account JSON (`token_uri` = `{base}/token`) |
+//! | `GET /_mock/tokens` | `{"issued":N}`: access tokens issued so far |
 //!
-//! Prompts steer outcomes: `[[rai]]` → done with the output safety-filtered
-//! (no samples), `[[unsafe]]` → done with a gRPC code 3 error, `[[internal]]`
-//! → done with a gRPC code 13 error.
+//! Google prompts steer outcomes (Gemini and Vertex): `[[rai]]` → done with
+//! the output safety-filtered (no samples), `[[unsafe]]` → done with a gRPC
+//! code 3 error, `[[internal]]` → done with a gRPC code 13 error. OpenAI and
+//! Azure: `[[moderation]]` → the job ends `failed` (`moderation_blocked`),
+//! `[[blocked]]` → create answers 400 `moderation_blocked`.
 //!
 //! Requests to the control routes (`/_mock/faults`, `/_mock/requests`,
-//! `/_mock/reset`) are neither recorded nor subject to faults. Blob downloads
+//! `/_mock/reset`, …) are neither recorded nor subject to faults. Blob downloads
 //! (`/_mock/blob/…`) are recorded (so tests can check what the gateway sent to
 //! the redirect target) but never faulted.
 
 mod control;
 mod gemini;
 mod google;
+mod oauth;
+mod openai;
 mod ordered;
+mod vertex;
 mod video;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -47,7 +63,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use video::expected_video_bytes;
+pub use oauth::{
+    test_service_account_json, test_service_account_private_key_pem, CLOUD_PLATFORM_SCOPE,
+    TEST_SA_CLIENT_ID, TEST_SA_EMAIL, TEST_SA_PRIVATE_KEY_ID, TEST_SA_PROJECT_ID,
+};
+pub use vertex::vertex_sample_key;
+pub use video::{expected_image_bytes, expected_video_bytes};
 
 /// Largest request body the mock accepts (Veo requests carry base64 images).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -62,8 +83,17 @@ pub struct MockOptions {
     /// `polls_until_done`-th poll (1-based) is the first done answer; `0` makes
     /// the first poll done.
     pub polls_until_done: u32,
-    /// Size of each served MP4 body in bytes.
+    /// Size of each served MP4 body in bytes (every provider).
     pub video_bytes: usize,
+    /// The only OpenAI API key the mock accepts (`Authorization: Bearer`) on
+    /// `/v1/videos…`.
+    pub openai_key: String,
+    /// The only Azure OpenAI key the mock accepts (header `api-key`) on
+    /// `/openai/v1/videos…`.
+    pub azure_key: String,
+    /// Lifetime of access tokens issued by `POST /token`: the `expires_in`
+    /// answered and how long Vertex AI and Cloud Storage accept the token.
+    pub token_lifetime_secs: u64,
 }
 
 impl Default for MockOptions {
@@ -72,6 +102,9 @@ impl Default for MockOptions {
             api_key: "mock-gemini-key".to_owned(),
             polls_until_done: 2,
             video_bytes: 64 * 1024,
+            openai_key: "mock-openai-key".to_owned(),
+            azure_key: "mock-azure-key".to_owned(),
+            token_lifetime_secs: 3599,
         }
     }
 }
@@ -137,7 +170,9 @@ impl Fault {
 /// What a [`Fault`] does. JSON form (control API): `{"type":"status",...}`,
 /// `{"type":"delay","ms":500}`, `{"type":"malformed"}`,
 /// `{"type":"google_rate_limit","retry_delay_secs":47}`,
-/// `{"type":"google_daily_quota"}`, `{"type":"server_error","status":503}`.
+/// `{"type":"google_daily_quota"}`, `{"type":"server_error","status":503}`,
+/// `{"type":"vertex_rate_limit"}`, `{"type":"openai_rate_limit","retry_after_secs":2}`,
+/// `{"type":"openai_insufficient_quota"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FaultAction {
@@ -169,13 +204,34 @@ pub enum FaultAction {
         /// Seconds put in `RetryInfo.retryDelay`.
         retry_delay_secs: u64,
     },
+    /// Vertex AI's 429: `RESOURCE_EXHAUSTED` in the older Google APIs shape
+    /// with `"errors":[{…,"reason":"rateLimitExceeded"}]` and a "Quota exceeded
+    /// for aiplatform.googleapis.com/online_prediction_requests_per_base_model"
+    /// message. No `Retry-After`. On OpenAI/Azure paths: their rate limit, 1 s.
+    VertexRateLimit,
+    /// OpenAI's per-minute rate limit 429: type `requests`, code
+    /// `rate_limit_exceeded`, "…Please try again in {n}s.", headers
+    /// `retry-after`, `retry-after-ms`, `x-ratelimit-*`. On Azure paths:
+    /// Azure's `{"error":{"code":"429",…}}` with `retry-after`. On Google
+    /// paths: like [`FaultAction::GoogleRateLimit`].
+    OpenaiRateLimit {
+        /// Seconds in the message and `retry-after`.
+        retry_after_secs: u64,
+    },
+    /// OpenAI's billing 429: type and code `insufficient_quota` (not
+    /// retryable), no `retry-after`. On Google paths: like
+    /// [`FaultAction::GoogleDailyQuota`].
+    OpenaiInsufficientQuota,
     /// Google's per-day quota 429: like [`FaultAction::GoogleRateLimit`] but
     /// quotaId `GenerateRequestsPerDayPerProjectPerModel`. Like the real API it
     /// still carries a short `RetryInfo` (`"35s"`): tell daily from per-minute
     /// quota by the quotaId, not by the presence of `RetryInfo`.
     GoogleDailyQuota,
     /// A Google-shaped server error body for `status` (500 `INTERNAL`,
-    /// 503 `UNAVAILABLE` "The model is overloaded…", 504 `DEADLINE_EXCEEDED`).
+    /// 503 `UNAVAILABLE` "The model is overloaded…", 504 `DEADLINE_EXCEEDED`);
+    /// on OpenAI/Azure paths OpenAI's `{"error":{…,"type":"server_error"}}`.
+    /// With Google and OpenAI paths, the `GoogleRateLimit`/`GoogleDailyQuota`
+    /// variants likewise answer in the path's provider's shape.
     ServerError {
         /// HTTP status code (usually 500 or 503).
         status: u16,
@@ -246,9 +302,32 @@ impl MockUpstream {
         self.shared.lock().faults.push_back(fault);
     }
 
-    /// Forget requests, faults, operations and files (like `POST /_mock/reset`).
+    /// Forget requests, faults, jobs, operations, characters and files (like
+    /// `POST /_mock/reset`). Issued access tokens stay valid.
     pub fn reset(&self) {
         self.shared.lock().reset();
+    }
+
+    /// Access tokens issued by `POST /token` so far (never reset).
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.lock().tokens_issued
+    }
+
+    /// Expires every issued access token now: Vertex AI and Cloud Storage
+    /// answer 401 to them until a new one is fetched.
+    pub fn revoke_tokens(&self) {
+        self.shared.lock().tokens.values_mut().for_each(|e| *e = 0);
+    }
+
+    /// `{base}/token`: the token endpoint (`token_uri`, JWT `aud`).
+    pub fn token_uri(&self) -> String {
+        format!("{}/token", self.shared.base_url)
+    }
+
+    /// The test service-account JSON pointing at this mock's token endpoint
+    /// ([`test_service_account_json`] of [`MockUpstream::base_url`]).
+    pub fn service_account_json(&self) -> String {
+        test_service_account_json(&self.shared.base_url)
     }
 
     /// Stops serving: stops accepting, lets in-flight requests finish for up
@@ -303,6 +382,18 @@ pub(crate) struct MockState {
     pub(crate) ops: HashMap<String, gemini::Operation>,
     /// File ids that can be downloaded.
     pub(crate) files: HashSet<String>,
+    /// OpenAI and Azure video jobs, in creation order.
+    pub(crate) videos: Vec<openai::VideoJob>,
+    /// OpenAI and Azure characters, in creation order.
+    pub(crate) characters: Vec<openai::Character>,
+    /// Vertex operations by full operation name.
+    pub(crate) vertex_ops: HashMap<String, vertex::VertexOp>,
+    /// Cloud Storage objects by `(bucket, object name)`.
+    pub(crate) gcs: HashMap<(String, String), vertex::GcsObject>,
+    /// Issued access tokens → unix expiry; survives resets.
+    pub(crate) tokens: HashMap<String, u64>,
+    /// Access tokens issued so far; survives resets.
+    pub(crate) tokens_issued: u64,
     /// Ever-increasing; survives resets so ids stay unique.
     pub(crate) counter: u64,
 }
@@ -313,6 +404,10 @@ impl MockState {
         self.faults.clear();
         self.ops.clear();
         self.files.clear();
+        self.videos.clear();
+        self.characters.clear();
+        self.vertex_ops.clear();
+        self.gcs.clear();
     }
 
     /// Takes one use of the first fault matching `path`.
@@ -336,11 +431,33 @@ fn is_control(path: &str) -> bool {
     path.starts_with("/_mock/") && !path.starts_with("/_mock/blob/")
 }
 
+/// Seconds since the Unix epoch by the system clock (the mock is native
+/// test infrastructure, never part of the wasm gateway).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Unknown URLs: OpenAI's JSON 404 on OpenAI/Azure paths, Google's HTML page
+/// elsewhere.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if openai::is_openai_path(uri.path()) {
+        openai::invalid_url(method.as_str(), uri.path())
+    } else {
+        google::not_found_page(uri.path())
+    }
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(gemini::routes())
+        .merge(openai::routes())
+        .merge(vertex::routes())
+        .merge(oauth::routes())
         .merge(control::routes())
-        .fallback(google::not_found_html)
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             record_and_fault,

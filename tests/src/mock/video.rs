@@ -1,6 +1,66 @@
 //! Deterministic ids, signatures and video bytes (no randomness, so tests can
 //! recompute what the mock served).
 
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Size of each chunk of a streamed body.
+const CHUNK: usize = 16 * 1024;
+
+/// `200` with `bytes` streamed in 16 KiB chunks (yielding between chunks),
+/// with `Content-Type: content_type` and a `Content-Length`.
+pub(crate) fn stream_body(bytes: Bytes, content_type: &'static str) -> Response {
+    let len = bytes.len();
+    let stream = futures_util::stream::unfold(0usize, move |at| {
+        let bytes = bytes.clone();
+        async move {
+            if at >= bytes.len() {
+                return None;
+            }
+            let end = (at + CHUNK).min(bytes.len());
+            tokio::task::yield_now().await;
+            Some((Ok::<_, Infallible>(bytes.slice(at..end)), end))
+        }
+    });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// `n` lowercase hex digits derived from `seed`.
+pub(crate) fn hex(seed: u64, n: usize) -> String {
+    let mut out = String::with_capacity(n + 16);
+    let mut state = seed;
+    while out.len() < n {
+        state = mix(state);
+        out.push_str(&format!("{state:016x}"));
+    }
+    out.truncate(n);
+    out
+}
+
+/// A UUID-shaped (version 4 layout) id derived from `seed`.
+pub(crate) fn uuid(seed: u64) -> String {
+    let h = hex(seed, 32);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
 /// SplitMix64 step: a good 64-bit mixer.
 pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -67,6 +127,41 @@ pub fn expected_video_bytes(file_id: &str, len: usize) -> Vec<u8> {
     out
 }
 
+/// The exact bytes the OpenAI Videos mock serves for `GET
+/// /v1/videos/{video_id}/content?variant=thumbnail` (`image/webp`: a RIFF
+/// `WEBP` container header, then a pattern) or `variant=spritesheet`
+/// (`image/jpeg`: SOI + JFIF APP0, a pattern, EOI). Any other variant gives
+/// an empty vector; `variant=video` is [`expected_video_bytes`]`(video_id,
+/// video_bytes)`.
+pub fn expected_image_bytes(video_id: &str, variant: &str) -> Vec<u8> {
+    let (mut out, len, tail): (Vec<u8>, usize, &[u8]) = match variant {
+        "thumbnail" => {
+            let len = 2048usize;
+            let mut v = Vec::with_capacity(len);
+            v.extend_from_slice(b"RIFF");
+            v.extend_from_slice(&u32::try_from(len - 8).unwrap_or(0).to_le_bytes());
+            v.extend_from_slice(b"WEBPVP8 ");
+            v.extend_from_slice(&u32::try_from(len - 20).unwrap_or(0).to_le_bytes());
+            (v, len, &[])
+        }
+        "spritesheet" => {
+            let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+            v.extend_from_slice(b"JFIF\0");
+            v.extend_from_slice(&[0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
+            (v, 8192, &[0xFF, 0xD9])
+        }
+        _ => return Vec::new(),
+    };
+    let mut state = hash_str(&format!("{video_id}#{variant}"));
+    while out.len() < len - tail.len() {
+        state = mix(state);
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len - tail.len());
+    out.extend_from_slice(tail);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +176,29 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
         }
         assert_ne!(id12(1), id12(2));
+    }
+
+    #[test]
+    fn hex_and_uuid_shapes() {
+        assert_eq!(hex(7, 48).len(), 48);
+        assert!(hex(7, 48).bytes().all(|b| b.is_ascii_hexdigit()));
+        let u = uuid(9);
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert_ne!(uuid(1), uuid(2));
+    }
+
+    #[test]
+    fn images_have_magic_and_fixed_length() {
+        let t = expected_image_bytes("video_1", "thumbnail");
+        assert_eq!(t.len(), 2048);
+        assert_eq!(&t[0..4], b"RIFF");
+        assert_eq!(&t[8..12], b"WEBP");
+        let s = expected_image_bytes("video_1", "spritesheet");
+        assert_eq!(s.len(), 8192);
+        assert_eq!(&s[0..2], &[0xFF, 0xD8]);
+        assert_eq!(&s[s.len() - 2..], &[0xFF, 0xD9]);
+        assert!(expected_image_bytes("video_1", "video").is_empty());
     }
 
     #[test]
