@@ -198,6 +198,8 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
         "model_groups": [
             group("veo-3.1", "gemini-veo31", "veo-3.1-generate-preview"),
             group("veo-3.1-fast", "gemini-veo31-fast", "veo-3.1-fast-generate-preview"),
+            # The model the seed's VEO3VideoGenerator asks for by name.
+            group("veo-3.0-generate-preview", "gemini-veo30", "veo-3.0-generate-preview"),
         ]
     }
 
