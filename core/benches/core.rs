@@ -20,7 +20,8 @@ use reelay_core::affinity::{owner_of, Purpose, Sealed, Sealer};
 use reelay_core::config::Config;
 use reelay_core::errors::{classify_http, ErrorKind, Retry};
 use reelay_core::keys::key_hash;
-use reelay_core::video::gemini::{create_request, parse_operation, Operation};
+use reelay_core::video::gemini::{create_request, parse_operation};
+use reelay_core::video::Operation;
 use reelay_core::video::{CreateVideo, Size, VideoHandle};
 
 /// A virtual key as `/key/generate` hands it out.

@@ -38,6 +38,10 @@ use crate::access::AccessGroups;
 pub enum Provider {
     /// Google Veo on the Gemini Developer API (`x-goog-api-key`).
     Gemini,
+    /// OpenAI's Videos API (Sora), `Authorization: Bearer`.
+    OpenAi,
+    /// Sora on Azure OpenAI (`{resource}.openai.azure.com/openai/v1/videos`, `api-key`).
+    Azure,
 }
 
 impl Provider {
@@ -45,17 +49,30 @@ impl Provider {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Gemini => "gemini",
+            Self::OpenAi => "openai",
+            Self::Azure => "azure",
         }
     }
 
-    /// The public API base used when a deployment sets none.
-    pub const fn default_api_base(self) -> &'static str {
+    /// The public API base used when a deployment sets none (Azure has none:
+    /// every resource has its own host).
+    pub const fn default_api_base(self) -> Option<&'static str> {
         match self {
-            Self::Gemini => "https://generativelanguage.googleapis.com",
+            Self::Gemini => Some("https://generativelanguage.googleapis.com"),
+            Self::OpenAi => Some("https://api.openai.com"),
+            Self::Azure => None,
         }
     }
 
-    const ALL: &'static [Provider] = &[Provider::Gemini];
+    /// Video durations the provider's models accept unless configured.
+    const fn default_video_seconds(self) -> &'static [u32] {
+        match self {
+            Self::Gemini => &[4, 6, 8],
+            Self::OpenAi | Self::Azure => &[4, 8, 12],
+        }
+    }
+
+    const ALL: &'static [Provider] = &[Provider::Gemini, Provider::OpenAi, Provider::Azure];
 
     fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|p| p.as_str() == name)
@@ -215,7 +232,6 @@ impl Config {
 /// Workers platform caps bodies at 100 MB).
 pub const DEFAULT_MAX_BODY_BYTES: u32 = 20 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS: u32 = 30_000;
-const DEFAULT_VEO_SECONDS: &[u32] = &[4, 6, 8];
 
 fn parse_group(
     value: &Value,
@@ -302,7 +318,18 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
             }
             trimmed.to_owned()
         }
-        None => provider.default_api_base().to_owned(),
+        None => provider
+            .default_api_base()
+            .map(ToOwned::to_owned)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    format!("{path}.api_base"),
+                    format!(
+                        "is required for {} deployments (e.g. https://<resource>.openai.azure.com)",
+                        provider.as_str()
+                    ),
+                )
+            })?,
     };
     let credential = obj.required_str("credential")?;
     if credential.is_empty()
@@ -320,7 +347,7 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         .optional_u32("timeout_ms", 100, 600_000)?
         .unwrap_or(DEFAULT_TIMEOUT_MS);
     let video_seconds = match obj.get("video_seconds") {
-        None => DEFAULT_VEO_SECONDS.to_vec(),
+        None => provider.default_video_seconds().to_vec(),
         Some(Value::Array(items)) if !items.is_empty() => {
             let mut out = Vec::with_capacity(items.len());
             for (k, item) in items.iter().enumerate() {
@@ -568,7 +595,7 @@ mod tests {
             (r#"{"model_groups": [{"name": "a"}]}"#, "REELAY_CONFIG.model_groups[0].deployments: is required"),
             (
                 r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemni", "model": "m", "credential": "K"}]}]}"#,
-                "REELAY_CONFIG.model_groups[0].deployments[0].provider: unknown provider \"gemni\" (expected one of: gemini)",
+                "REELAY_CONFIG.model_groups[0].deployments[0].provider: unknown provider \"gemni\" (expected one of: gemini, openai, azure)",
             ),
             (
                 r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "AIzaSyD-secret"}]}]}"#,
@@ -586,6 +613,10 @@ mod tests {
             (
                 r#"{"model_groups": [{"name": "a b", "deployments": []}]}"#,
                 "REELAY_CONFIG.model_groups[0].name: \"a b\" is not a valid model name",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "azure", "model": "sora-2", "credential": "K"}]}]}"#,
+                "REELAY_CONFIG.model_groups[0].deployments[0].api_base: is required for azure deployments",
             ),
             (
                 r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K", "api_base": "ftp://x"}]}]}"#,

@@ -35,6 +35,10 @@ pub enum Auth {
     None,
     /// `x-goog-api-key: <deployment credential>`.
     GoogleApiKey,
+    /// `Authorization: Bearer <deployment credential>`.
+    Bearer,
+    /// `api-key: <deployment credential>` (Azure OpenAI).
+    AzureApiKey,
 }
 
 /// One upstream HTTP call.

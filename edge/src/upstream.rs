@@ -105,20 +105,22 @@ async fn send_once(
     plan: &UpstreamRequest,
 ) -> Result<Response, ClientError> {
     let headers = Headers::new();
-    match plan.auth {
-        Auth::None => {}
-        Auth::GoogleApiKey => {
-            let key = credential(cx, dep)?;
-            headers.set("x-goog-api-key", &key).map_err(|_| {
-                ClientError::new(
-                    ErrorCode::ConfigInvalid,
-                    format!(
-                        "the secret {:?} is not a valid header value",
-                        dep.credential
-                    ),
-                )
-            })?;
-        }
+    let header = match plan.auth {
+        Auth::None => None,
+        Auth::GoogleApiKey => Some(("x-goog-api-key", credential(cx, dep)?)),
+        Auth::AzureApiKey => Some(("api-key", credential(cx, dep)?)),
+        Auth::Bearer => Some(("authorization", format!("Bearer {}", credential(cx, dep)?))),
+    };
+    if let Some((name, value)) = header {
+        headers.set(name, &value).map_err(|_| {
+            ClientError::new(
+                ErrorCode::ConfigInvalid,
+                format!(
+                    "the secret {:?} is not a valid header value",
+                    dep.credential
+                ),
+            )
+        })?;
     }
     let mut init = RequestInit::new();
     init.with_method(match plan.method {

@@ -1391,3 +1391,202 @@ async fn gemini_shaped_routes_pass_through_with_sealed_names() {
     assert_eq!(limited["error"]["details"][1]["retryDelay"], "47s");
     env.stop().await;
 }
+
+/// Sora on OpenAI and on Azure behind the same `/v1/videos` surface: the
+/// upstream's own id never reaches the client, progress and sizes pass
+/// through, content (and its thumbnail) streams, auth headers differ.
+#[tokio::test]
+async fn sora_on_openai_and_azure() {
+    let env = start_with(MockOptions::default(), |mock| {
+        let mut cfg = config(mock);
+        let base = mock.base_url();
+        let groups = cfg["model_groups"].as_array_mut().unwrap();
+        groups.push(json!({"name": "sora-2", "deployments": [
+            {"id": "openai-sora", "provider": "openai", "model": "sora-2", "credential": "OPENAI_API_KEY", "api_base": base}]}));
+        groups.push(json!({"name": "sora-azure", "deployments": [
+            {"id": "azure-sora", "provider": "azure", "model": "sora-2", "credential": "AZURE_API_KEY", "api_base": base}]}));
+        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", "mock-openai-key"), ("AZURE_API_KEY", "mock-azure-key")])
+    })
+    .await;
+    let key = env.new_key(json!({"models": ["sora-*", "veo-*"]})).await;
+
+    let video: Value = env
+        .create_video(&key, json!({"model": "sora-2", "prompt": "a paper boat"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = video["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            video["status"].clone(),
+            video["seconds"].clone(),
+            video["size"].clone()
+        ),
+        (json!("queued"), json!("4"), json!("720x1280")),
+        "{video}"
+    );
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == "/v1/videos")
+        .unwrap();
+    assert_eq!(sent.header("authorization"), Some("Bearer mock-openai-key"));
+    assert_eq!(
+        sent.body_json().unwrap(),
+        json!({"model": "sora-2", "prompt": "a paper boat"})
+    );
+
+    let first: Value = env
+        .get(&key, &format!("/v1/videos/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (first["status"].clone(), first["progress"].clone()),
+        (json!("in_progress"), json!(50)),
+        "{first}"
+    );
+    let upstream_id = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path.starts_with("/v1/videos/video_"))
+        .unwrap()
+        .path["/v1/videos/".len()..]
+        .to_owned();
+    assert_ne!(
+        upstream_id, id,
+        "the upstream id stays inside the sealed id"
+    );
+    let done: Value = env
+        .get(&key, &format!("/v1/videos/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "completed");
+
+    let content = env.get(&key, &format!("/v1/videos/{id}/content")).await;
+    assert_eq!(content.status(), 200);
+    assert_eq!(
+        content.bytes().await.unwrap().as_ref(),
+        expected_video_bytes(&upstream_id, MockOptions::default().video_bytes).as_slice()
+    );
+    let thumb = env
+        .get(&key, &format!("/v1/videos/{id}/content?variant=thumbnail"))
+        .await;
+    assert_eq!(thumb.status(), 200);
+    assert_eq!(thumb.headers()["content-type"], "image/webp");
+    assert!(thumb.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .ends_with(".webp\""));
+    assert_eq!(
+        thumb.bytes().await.unwrap().as_ref(),
+        reelay_tests::mock::expected_image_bytes(&upstream_id, "thumbnail").as_slice()
+    );
+
+    // Azure: its own path and `api-key` header.
+    let azure: Value = env
+        .create_video(
+            &key,
+            json!({"model": "sora-azure", "prompt": "a kite", "seconds": "8", "size": "1280x720"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (azure["seconds"].clone(), azure["size"].clone()),
+        (json!("8"), json!("1280x720"))
+    );
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == "/openai/v1/videos")
+        .unwrap();
+    assert_eq!(sent.header("api-key"), Some("mock-azure-key"));
+    assert_eq!(sent.header("authorization"), None);
+
+    // Veo-only options, unservable durations, moderation and rate limits.
+    let body = expect_error(
+        env.create_video(&key, json!({"model": "sora-2", "prompt": "x", "seed": 4}))
+            .await,
+        400,
+        "unsupported_value",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "seed");
+    expect_error(
+        env.create_video(
+            &key,
+            json!({"model": "sora-2", "prompt": "x", "seconds": "6"}),
+        )
+        .await,
+        400,
+        "unsupported_value",
+    )
+    .await;
+    let blocked: Value = env
+        .create_video(
+            &key,
+            json!({"model": "sora-2", "prompt": "[[moderation]] x"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let blocked_id = blocked["id"].as_str().unwrap();
+    let mut status = Value::Null;
+    for _ in 0..3 {
+        status = env
+            .get(&key, &format!("/v1/videos/{blocked_id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    }
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(status["error"]["code"], "content_policy_violation");
+    env.mock.push_fault(Fault::new(
+        "/v1/videos",
+        1,
+        FaultAction::OpenaiRateLimit {
+            retry_after_secs: 7,
+        },
+    ));
+    let limited = env
+        .create_video(&key, json!({"model": "sora-2", "prompt": "x"}))
+        .await;
+    assert_eq!(limited.headers()["retry-after"], "7");
+    expect_error(limited, 429, "rate_limit_exceeded").await;
+
+    // A Veo job still refuses thumbnails; Sora jobs are not reachable through Google's shapes.
+    let veo: Value = env
+        .create_video(&key, json!({"model": "veo-3.1", "prompt": "x"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let body = expect_error(
+        env.get(
+            &key,
+            &format!(
+                "/v1/videos/{}/content?variant=thumbnail",
+                veo["id"].as_str().unwrap()
+            ),
+        )
+        .await,
+        400,
+        "unsupported_value",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "variant");
+    let listed: Value = env.get(&key, "/v1/videos").await.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 4);
+    env.stop().await;
+}

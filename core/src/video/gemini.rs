@@ -20,7 +20,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
-use super::{CreateVideo, Size, VideoHandle};
+use super::{CreateVideo, Operation, Size, VideoHandle};
 use crate::config::Deployment;
 use crate::errors::{
     classify_operation_error, ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError,
@@ -202,17 +202,6 @@ pub fn poll_request(dep: &Deployment, handle: &VideoHandle) -> UpstreamRequest {
     }
 }
 
-/// Where a finished operation stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Operation {
-    /// Not done yet.
-    Running,
-    /// Done; the generated files' ids (at least one).
-    Succeeded(Vec<String>),
-    /// Done without videos.
-    Failed(UpstreamError),
-}
-
 /// Parses an operation (`GET /v1beta/{name}`).
 pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     let value: Value = serde_json::from_slice(body)
@@ -221,7 +210,7 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
         return Err(garbage("the operation poll answered with a non-object"));
     }
     if !value.get("done").and_then(Value::as_bool).unwrap_or(false) {
-        return Ok(Operation::Running);
+        return Ok(Operation::Running { progress: None });
     }
     if let Some(err) = value.get("error") {
         let code = err.get("code").and_then(Value::as_i64).unwrap_or(2);
@@ -558,11 +547,11 @@ mod tests {
     fn maps_operation_states() {
         assert_eq!(
             parse_operation(br#"{"name":"x"}"#).unwrap(),
-            Operation::Running
+            Operation::Running { progress: None }
         );
         assert_eq!(
             parse_operation(br#"{"name":"x","done":false}"#).unwrap(),
-            Operation::Running
+            Operation::Running { progress: None }
         );
         let done = br#"{"name":"x","done":true,"response":{"@type":"t","generateVideoResponse":{"generatedSamples":[
             {"video":{"uri":"https://generativelanguage.googleapis.com/v1beta/files/abc123def:download?alt=media"}}]}}}"#;

@@ -90,7 +90,7 @@ impl JobRecord {
                     .unwrap_or(ErrorCode::Internal);
                 VideoStatus::Failed(ClientError::new(code, message))
             }
-            "in_progress" => VideoStatus::InProgress,
+            "in_progress" => VideoStatus::InProgress { progress: None },
             _ => VideoStatus::Queued,
         }
     }
@@ -335,7 +335,7 @@ mod tests {
             deleted: false,
         };
         assert!(!rec.observe(&VideoStatus::Queued));
-        assert!(rec.observe(&VideoStatus::InProgress));
+        assert!(rec.observe(&VideoStatus::InProgress { progress: None }));
         let failed = VideoStatus::Failed(ClientError::new(
             ErrorCode::ContentPolicyViolation,
             "blocked",

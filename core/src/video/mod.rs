@@ -16,6 +16,7 @@
 
 pub mod gemini;
 pub mod jobs;
+pub mod openai;
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -25,8 +26,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::config::type_name;
+use crate::config::{type_name, Deployment, Provider};
+use crate::errors::UpstreamError;
 use crate::errors::{ClientError, ErrorCode};
+use crate::plan::UpstreamRequest;
 
 /// Longest prompt accepted (the OpenAI spec's limit).
 pub const MAX_PROMPT_CHARS: usize = 32_000;
@@ -389,13 +392,175 @@ impl VideoHandle {
     }
 }
 
+/// Where an upstream job stands, whatever the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Accepted, not started.
+    Queued,
+    /// Running; `progress` when the upstream reports it (Sora does, Veo does not).
+    Running {
+        /// Percent done, if known.
+        progress: Option<u8>,
+    },
+    /// Done; the ids of the generated files (at least one).
+    Succeeded(Vec<String>),
+    /// Done without videos.
+    Failed(UpstreamError),
+}
+
+impl Operation {
+    /// The OpenAI-style status of this state.
+    pub fn status(self) -> VideoStatus {
+        match self {
+            Self::Queued => VideoStatus::Queued,
+            Self::Running { progress } => VideoStatus::InProgress { progress },
+            Self::Succeeded(_) => VideoStatus::Completed,
+            Self::Failed(err) => VideoStatus::Failed(err.to_client()),
+        }
+    }
+}
+
+/// What an upstream create call answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The upstream job id (Veo operation name, Sora video id).
+    pub upstream_id: String,
+    /// Duration the upstream reports, if it does.
+    pub seconds: Option<u32>,
+    /// Size the upstream reports, if it does.
+    pub size: Option<Size>,
+}
+
+/// `variant` of a content download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// The MP4.
+    Video,
+    /// A still image.
+    Thumbnail,
+    /// A sprite sheet of frames.
+    Spritesheet,
+}
+
+impl Variant {
+    /// Parses the query value (absent = video).
+    pub fn parse(value: Option<&str>) -> Result<Self, ClientError> {
+        match value {
+            None | Some("video") => Ok(Self::Video),
+            Some("thumbnail") => Ok(Self::Thumbnail),
+            Some("spritesheet") => Ok(Self::Spritesheet),
+            Some(other) => Err(invalid(
+                "variant",
+                format!("`variant` must be video, thumbnail or spritesheet, got {other:?}"),
+            )),
+        }
+    }
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Video => "video",
+            Self::Thumbnail => "thumbnail",
+            Self::Spritesheet => "spritesheet",
+        }
+    }
+
+    /// File extension for `Content-Disposition` when the upstream names none.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Video => "mp4",
+            Self::Thumbnail => "webp",
+            Self::Spritesheet => "jpg",
+        }
+    }
+}
+
+/// The create call for `req` on `dep`, with the duration and size to seal
+/// (the request's, or the provider's defaults).
+pub fn create_request(
+    req: &CreateVideo,
+    dep: &Deployment,
+) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+    match dep.provider {
+        Provider::Gemini => gemini::create_request(req, dep),
+        Provider::OpenAi | Provider::Azure => {
+            let call = openai::create_request(req, dep)?;
+            let seconds = req.seconds.unwrap_or(SORA_DEFAULT_SECONDS);
+            Ok((call, seconds, req.size.unwrap_or(SORA_DEFAULT_SIZE)))
+        }
+    }
+}
+
+/// Sora's defaults (OpenAI's documented `seconds` "4" and `size` "720x1280").
+const SORA_DEFAULT_SECONDS: u32 = 4;
+const SORA_DEFAULT_SIZE: Size = Size {
+    width: 720,
+    height: 1280,
+};
+
+/// Reads a create answer from `dep`'s provider.
+pub fn parse_create_response(dep: &Deployment, body: &[u8]) -> Result<Created, UpstreamError> {
+    match dep.provider {
+        Provider::Gemini => gemini::parse_create_response(body).map(|name| Created {
+            upstream_id: name,
+            seconds: None,
+            size: None,
+        }),
+        Provider::OpenAi | Provider::Azure => openai::parse_create_response(body),
+    }
+}
+
+/// The status call for a job.
+pub fn poll_request(dep: &Deployment, handle: &VideoHandle) -> UpstreamRequest {
+    match dep.provider {
+        Provider::Gemini => gemini::poll_request(dep, handle),
+        Provider::OpenAi | Provider::Azure => openai::poll_request(dep, &handle.operation),
+    }
+}
+
+/// Reads a status answer from `dep`'s provider.
+pub fn parse_poll(dep: &Deployment, body: &[u8]) -> Result<Operation, UpstreamError> {
+    match dep.provider {
+        Provider::Gemini => gemini::parse_operation(body),
+        Provider::OpenAi | Provider::Azure => openai::parse_video(body),
+    }
+}
+
+/// Whether `dep`'s provider can serve `variant` (checked before any upstream call).
+pub fn check_variant(dep: &Deployment, variant: Variant) -> Result<(), ClientError> {
+    match (dep.provider, variant) {
+        (Provider::Gemini, Variant::Thumbnail | Variant::Spritesheet) => Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "Veo produces only the video itself; `variant` thumbnail and spritesheet are not available for this video",
+        )
+        .with_param("variant")),
+        _ => Ok(()),
+    }
+}
+
+/// The download call for generated file `file` (from [`Operation::Succeeded`]).
+pub fn content_request(
+    dep: &Deployment,
+    file: &str,
+    variant: Variant,
+) -> Result<UpstreamRequest, ClientError> {
+    check_variant(dep, variant)?;
+    Ok(match dep.provider {
+        Provider::Gemini => gemini::download_request(dep, file),
+        Provider::OpenAi | Provider::Azure => openai::content_request(dep, file, variant),
+    })
+}
+
 /// Status of a video job in OpenAI's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoStatus {
     /// Accepted, not started.
     Queued,
     /// Running.
-    InProgress,
+    InProgress {
+        /// Percent done as the upstream reports it; `None` means estimate.
+        progress: Option<u8>,
+    },
     /// Finished with content.
     Completed,
     /// Finished without content.
@@ -407,7 +572,7 @@ impl VideoStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Queued => "queued",
-            Self::InProgress => "in_progress",
+            Self::InProgress { .. } => "in_progress",
             Self::Completed => "completed",
             Self::Failed(_) => "failed",
         }
@@ -444,7 +609,8 @@ impl VideoView<'_> {
         let progress = match self.status {
             VideoStatus::Completed => 100,
             VideoStatus::Queued | VideoStatus::Failed(_) => 0,
-            VideoStatus::InProgress => {
+            VideoStatus::InProgress { progress: Some(p) } => u64::from(*p),
+            VideoStatus::InProgress { progress: None } => {
                 let elapsed = self.now.saturating_sub(self.created_at);
                 (elapsed * 100 / TYPICAL_GENERATION_SECS).clamp(1, 95)
             }
@@ -641,7 +807,7 @@ mod tests {
                 height: 1280,
             },
         };
-        let status = VideoStatus::InProgress;
+        let status = VideoStatus::InProgress { progress: None };
         let view = VideoView {
             id: "video_x",
             model: "veo",

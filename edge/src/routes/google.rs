@@ -10,9 +10,10 @@
 // Errors are Google-shaped (`respond::error` with the Google dialect).
 
 use reelay_core::affinity::{id_to_token, token_to_id, Purpose};
+use reelay_core::config::{Deployment, Provider};
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::video::gemini;
+use reelay_core::video::{gemini, Variant};
 use worker::{Method, Request, Response};
 
 use super::read_body;
@@ -65,6 +66,7 @@ async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, Cl
     let caller = keys::authenticate(req, cx, true).await?;
     let body = read_body(req, config.max_body_bytes).await?;
     let job = submit(cx, &config, &caller, model, |dep| {
+        require_gemini(dep)?;
         let native = gemini::native_create_request(&body, dep)?;
         Ok(Planned {
             request: native.request,
@@ -90,6 +92,7 @@ async fn operation(
     let config = cx.config()?;
     let caller = keys::authenticate(req, cx, true).await?;
     let job = open_job(cx, &config, &caller, id)?;
+    require_gemini(job.deployment)?;
     let plan = gemini::poll_request(job.deployment, &job.handle);
     let (response, record) = futures_util::future::join(
         upstream::send(cx, job.deployment, &plan),
@@ -129,7 +132,24 @@ async fn file(req: &mut Request, cx: &Ctx, token: &str) -> Result<Response, Clie
     let index: usize = index.parse().map_err(|_| not_found())?;
     let id = token_to_id(Purpose::Video, sealed).ok_or_else(not_found)?;
     let job = open_job(cx, &config, &caller, &id)?;
-    download(cx, &job, &id, index).await
+    require_gemini(job.deployment)?;
+    download(cx, &job, &id, index, Variant::Video).await
+}
+
+/// Google's shapes are Veo-on-Gemini's own; other providers' jobs are only
+/// reachable through `/v1/videos`.
+fn require_gemini(dep: &Deployment) -> Result<(), ClientError> {
+    if dep.provider == Provider::Gemini {
+        Ok(())
+    } else {
+        Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!(
+                "this model is served by {}, not Gemini; use the /v1/videos API for it",
+                dep.provider.as_str()
+            ),
+        ))
+    }
 }
 
 /// `scheme://host[:port]` of the request, for URLs that point back here.

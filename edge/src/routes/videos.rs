@@ -10,8 +10,8 @@ use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
 use reelay_core::route::pick_weighted;
-use reelay_core::video::gemini::{self, Operation};
 use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
+use reelay_core::video::{self as video, Operation, Variant};
 use reelay_core::video::{
     CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
 };
@@ -55,7 +55,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             .with_param("model")
         })?;
     let job = submit(cx, &config, &caller, &model, |dep| {
-        let (request_plan, seconds, size) = gemini::create_request(&request, dep)?;
+        let (request_plan, seconds, size) = video::create_request(&request, dep)?;
         Ok(Planned {
             request: request_plan,
             seconds,
@@ -137,12 +137,13 @@ pub(super) async fn submit(
         .bytes()
         .await
         .or_internal("reading the provider's answer")?;
-    let operation = gemini::parse_create_response(&body).map_err(|e| upstream_failure(cx, e))?;
-
+    let created =
+        video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
+    // What the upstream says it will render wins over what was asked.
     let handle = VideoHandle {
-        operation,
-        seconds,
-        size,
+        operation: created.upstream_id,
+        seconds: created.seconds.unwrap_or(seconds),
+        size: created.size.unwrap_or(size),
     };
     let created_at_ms = cx.now_ms;
     let id = cx.sealer()?.seal(&Sealed {
@@ -225,25 +226,13 @@ pub(super) async fn content(
     let config = cx.config()?;
     let caller = keys::authenticate(req, cx, false).await?;
     let url = req.url().or_internal("reading the request URL")?;
-    match url.query_pairs().find(|(k, _)| k == "variant").map(|(_, v)| v.into_owned()).as_deref() {
-        None | Some("video") => {}
-        Some("thumbnail" | "spritesheet") => {
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedValue,
-                "Veo produces only the video itself; `variant` thumbnail and spritesheet are not available for this video",
-            )
-            .with_param("variant"))
-        }
-        Some(other) => {
-            return Err(ClientError::new(
-                ErrorCode::InvalidRequest,
-                format!("`variant` must be video, thumbnail or spritesheet, got {other:?}"),
-            )
-            .with_param("variant"))
-        }
-    }
+    let variant = url
+        .query_pairs()
+        .find(|(k, _)| k == "variant")
+        .map(|(_, v)| v.into_owned());
+    let variant = Variant::parse(variant.as_deref())?;
     let job = open_job(cx, &config, &caller, id)?;
-    download(cx, &job, id, 0).await
+    download(cx, &job, id, 0, variant).await
 }
 
 /// Streams generated file `index` of an opened job: polls the operation,
@@ -254,8 +243,10 @@ pub(super) async fn download(
     job: &OpenedJob<'_>,
     id: &str,
     index: usize,
+    variant: Variant,
 ) -> Result<Response, ClientError> {
     let deployment = job.deployment;
+    video::check_variant(deployment, variant)?;
     let (operation, record) = join(
         poll(cx, deployment, &job.handle),
         jobs::load(&cx.env, &job.record_name),
@@ -263,7 +254,7 @@ pub(super) async fn download(
     .await;
     live_record(record?)?;
     let file = match operation? {
-        Operation::Running => {
+        Operation::Queued | Operation::Running { .. } => {
             return Err(ClientError::new(
                 ErrorCode::VideoNotReady,
                 "the video is still being generated; poll its status until it is completed",
@@ -285,7 +276,7 @@ pub(super) async fn download(
             )
         })?,
     };
-    let plan = gemini::download_request(deployment, &file);
+    let plan = video::content_request(deployment, &file, variant)?;
     let upstream = upstream::send_following_redirects(cx, deployment, &plan).await?;
 
     let headers = Headers::new();
@@ -294,14 +285,20 @@ pub(super) async fn download(
         .get("content-type")
         .ok()
         .flatten()
-        .unwrap_or_else(|| String::from("video/mp4"));
+        .unwrap_or_else(|| {
+            String::from(if variant == Variant::Video {
+                "video/mp4"
+            } else {
+                "application/octet-stream"
+            })
+        });
     let _ = headers.set("content-type", &content_type);
     if let Some(len) = upstream.headers().get("content-length").ok().flatten() {
         let _ = headers.set("content-length", &len);
     }
     let _ = headers.set(
         "content-disposition",
-        &format!("attachment; filename=\"{id}.mp4\""),
+        &format!("attachment; filename=\"{id}.{}\"", variant.extension()),
     );
     let (_, body) = upstream.into_parts();
     Ok(Response::builder()
@@ -362,13 +359,13 @@ pub(super) async fn poll(
     deployment: &Deployment,
     handle: &VideoHandle,
 ) -> Result<Operation, ClientError> {
-    let plan = gemini::poll_request(deployment, handle);
+    let plan = video::poll_request(deployment, handle);
     let mut response = upstream::send(cx, deployment, &plan).await?;
     let body = response
         .bytes()
         .await
         .or_internal("reading the provider's answer")?;
-    gemini::parse_operation(&body).map_err(|e| upstream_failure(cx, e))
+    video::parse_poll(deployment, &body).map_err(|e| upstream_failure(cx, e))
 }
 
 async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
@@ -424,11 +421,7 @@ fn describe_rules(caller: &Caller) -> String {
 }
 
 pub(super) fn status_of(operation: Operation) -> VideoStatus {
-    match operation {
-        Operation::Running => VideoStatus::InProgress,
-        Operation::Succeeded(_) => VideoStatus::Completed,
-        Operation::Failed(err) => VideoStatus::Failed(err.to_client()),
-    }
+    operation.status()
 }
 
 fn not_found() -> ClientError {
