@@ -1588,5 +1588,26 @@ async fn sora_on_openai_and_azure() {
     assert_eq!(body["error"]["param"], "variant");
     let listed: Value = env.get(&key, "/v1/videos").await.json().await.unwrap();
     assert_eq!(listed["data"].as_array().unwrap().len(), 4);
+
+    // Deleting a Sora job deletes it upstream too.
+    let resp = env
+        .http
+        .delete(env.url(&format!("/v1/videos/{id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(env
+        .mock
+        .requests()
+        .iter()
+        .any(|r| r.method == "DELETE" && r.path == format!("/v1/videos/{upstream_id}")));
+    expect_error(
+        env.get(&key, &format!("/v1/videos/{id}")).await,
+        404,
+        "video_not_found",
+    )
+    .await;
     env.stop().await;
 }

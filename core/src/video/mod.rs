@@ -526,6 +526,15 @@ pub fn parse_poll(dep: &Deployment, body: &[u8]) -> Result<Operation, UpstreamEr
     }
 }
 
+/// The upstream delete call, for providers that have one (Sora). Veo has
+/// none: its generated files expire after two days.
+pub fn delete_request(dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
+    match dep.provider {
+        Provider::Gemini => None,
+        Provider::OpenAi | Provider::Azure => Some(openai::delete_request(dep, &handle.operation)),
+    }
+}
+
 /// Whether `dep`'s provider can serve `variant` (checked before any upstream call).
 pub fn check_variant(dep: &Deployment, variant: Variant) -> Result<(), ClientError> {
     match (dep.provider, variant) {

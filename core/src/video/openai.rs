@@ -176,6 +176,16 @@ pub fn parse_video(body: &[u8]) -> Result<Operation, UpstreamError> {
     }
 }
 
+/// The delete call.
+pub fn delete_request(dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::Delete,
+        url: format!("{}/{upstream_id}", videos_url(dep)),
+        auth: auth(dep),
+        json_body: None,
+    }
+}
+
 /// The content call for `variant`.
 pub fn content_request(dep: &Deployment, upstream_id: &str, variant: Variant) -> UpstreamRequest {
     UpstreamRequest {

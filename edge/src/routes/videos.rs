@@ -539,9 +539,10 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
     ))
 }
 
-/// `DELETE /v1/videos/{id}`: hides the job from its owner for good (lists
-/// skip it; status, content and a second delete answer 404). Veo has no
-/// delete for generated files; they expire upstream after two days.
+/// `DELETE /v1/videos/{id}`: deletes the job upstream where the provider
+/// can (Sora) and hides it from its owner for good (lists skip it; status,
+/// content and a second delete answer 404). Veo has no delete for generated
+/// files; they expire upstream after two days.
 pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let caller = keys::authenticate(req, cx, false).await?;
@@ -555,6 +556,16 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
         error: None,
         deleted: false,
     });
+    // Delete upstream first where the provider can: if that fails, the job
+    // stays visible and the client can retry; an upstream 404 means it is
+    // already gone there.
+    if let Some(plan) = video::delete_request(job.deployment, &job.handle) {
+        match upstream::send(cx, job.deployment, &plan).await {
+            Ok(_) => {}
+            Err(e) if e.code == ErrorCode::UpstreamNotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
     record.deleted = true;
     jobs::store(&cx.env, &job.record_name, &record).await?;
     Ok(respond::json(
