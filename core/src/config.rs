@@ -42,6 +42,8 @@ pub enum Provider {
     OpenAi,
     /// Sora on Azure OpenAI (`{resource}.openai.azure.com/openai/v1/videos`, `api-key`).
     Azure,
+    /// Veo on Vertex AI, with OAuth tokens minted from a service-account key.
+    VertexAi,
 }
 
 impl Provider {
@@ -51,6 +53,7 @@ impl Provider {
             Self::Gemini => "gemini",
             Self::OpenAi => "openai",
             Self::Azure => "azure",
+            Self::VertexAi => "vertex_ai",
         }
     }
 
@@ -60,19 +63,25 @@ impl Provider {
         match self {
             Self::Gemini => Some("https://generativelanguage.googleapis.com"),
             Self::OpenAi => Some("https://api.openai.com"),
-            Self::Azure => None,
+            // The host depends on the location: see `VertexSettings::default_api_base`.
+            Self::Azure | Self::VertexAi => None,
         }
     }
 
     /// Video durations the provider's models accept unless configured.
     const fn default_video_seconds(self) -> &'static [u32] {
         match self {
-            Self::Gemini => &[4, 6, 8],
+            Self::Gemini | Self::VertexAi => &[4, 6, 8],
             Self::OpenAi | Self::Azure => &[4, 8, 12],
         }
     }
 
-    const ALL: &'static [Provider] = &[Provider::Gemini, Provider::OpenAi, Provider::Azure];
+    const ALL: &'static [Provider] = &[
+        Provider::Gemini,
+        Provider::OpenAi,
+        Provider::Azure,
+        Provider::VertexAi,
+    ];
 
     fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|p| p.as_str() == name)
@@ -98,6 +107,34 @@ pub struct Deployment {
     pub video_seconds: Vec<u32>,
     /// Upstream request timeout in milliseconds.
     pub timeout_ms: u32,
+    /// Vertex AI project, location and output storage (Vertex deployments only).
+    pub vertex: Option<VertexSettings>,
+}
+
+/// Where a Vertex AI deployment runs and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VertexSettings {
+    /// Google Cloud project id.
+    pub project: String,
+    /// Region (`us-central1`) or `global`.
+    pub location: String,
+    /// `gs://bucket/prefix/` for outputs; without it Vertex answers with the
+    /// video bytes inline (base64), which the gateway must then decode.
+    pub storage_uri: Option<String>,
+    /// Cloud Storage JSON API base (for `gs://` downloads).
+    pub storage_api_base: String,
+}
+
+impl VertexSettings {
+    /// Vertex's host for a location: `global` → `aiplatform.googleapis.com`,
+    /// otherwise `{location}-aiplatform.googleapis.com`.
+    pub fn default_api_base(location: &str) -> String {
+        if location == "global" {
+            String::from("https://aiplatform.googleapis.com")
+        } else {
+            format!("https://{location}-aiplatform.googleapis.com")
+        }
+    }
 }
 
 /// A public model name and the deployments that serve it.
@@ -279,6 +316,10 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         "weight",
         "video_seconds",
         "timeout_ms",
+        "project",
+        "location",
+        "storage_uri",
+        "storage_api_base",
     ])?;
     let id = obj.required_str("id")?;
     if id.is_empty()
@@ -318,6 +359,10 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
             }
             trimmed.to_owned()
         }
+        None if provider == Provider::VertexAi => VertexSettings::default_api_base(
+            obj.optional_str("location")?
+                .unwrap_or(DEFAULT_VERTEX_LOCATION),
+        ),
         None => provider
             .default_api_base()
             .map(ToOwned::to_owned)
@@ -370,7 +415,9 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
             ))
         }
     };
+    let vertex = parse_vertex(&obj, path, provider)?;
     Ok(Deployment {
+        vertex,
         id: id.to_owned(),
         provider,
         model: model.to_owned(),
@@ -380,6 +427,80 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         video_seconds,
         timeout_ms,
     })
+}
+
+/// Vertex's default region, as Google's SDKs use.
+const DEFAULT_VERTEX_LOCATION: &str = "us-central1";
+
+fn parse_vertex(
+    obj: &Obj<'_>,
+    path: &str,
+    provider: Provider,
+) -> Result<Option<VertexSettings>, ConfigError> {
+    let names = ["project", "location", "storage_uri", "storage_api_base"];
+    if provider != Provider::VertexAi {
+        if let Some(name) = names.iter().find(|n| obj.get(n).is_some()) {
+            return Err(ConfigError::new(
+                format!("{path}.{name}"),
+                "only applies to vertex_ai deployments",
+            ));
+        }
+        return Ok(None);
+    }
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let project = obj.required_str("project")?;
+    if !plain(project) {
+        return Err(ConfigError::new(
+            format!("{path}.project"),
+            "must be a project id (lowercase letters, digits, '-')",
+        ));
+    }
+    let location = obj
+        .optional_str("location")?
+        .unwrap_or(DEFAULT_VERTEX_LOCATION);
+    if !plain(location) {
+        return Err(ConfigError::new(
+            format!("{path}.location"),
+            "must be a region like us-central1, or global",
+        ));
+    }
+    let storage_uri = match obj.optional_str("storage_uri")? {
+        Some(uri)
+            if uri.starts_with("gs://") && uri.len() > 5 && !uri.contains(['?', '#', ' ']) =>
+        {
+            Some(uri.to_owned())
+        }
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{path}.storage_uri"),
+                "must be a gs://bucket/prefix/ URI",
+            ))
+        }
+        None => None,
+    };
+    let storage_api_base = match obj.optional_str("storage_api_base")? {
+        Some(base) if base.starts_with("https://") || base.starts_with("http://") => {
+            base.trim_end_matches('/').to_owned()
+        }
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{path}.storage_api_base"),
+                "must be an http(s) URL",
+            ))
+        }
+        None => String::from("https://storage.googleapis.com"),
+    };
+    Ok(Some(VertexSettings {
+        project: project.to_owned(),
+        location: location.to_owned(),
+        storage_uri,
+        storage_api_base,
+    }))
 }
 
 fn check_model_name(name: &str, path: &str) -> Result<(), ConfigError> {
@@ -585,6 +706,45 @@ mod tests {
     }
 
     #[test]
+    fn vertex_deployments_get_their_host_from_the_location() {
+        let cfg = Config::parse(
+            r#"{"model_groups":[{"name":"v","deployments":[
+              {"id":"a","provider":"vertex_ai","model":"veo-3.1-generate-001","credential":"SA","project":"my-proj"},
+              {"id":"b","provider":"vertex_ai","model":"veo-3.1-generate-001","credential":"SA","project":"my-proj","location":"global","storage_uri":"gs://out/veo/"}]}]}"#,
+        )
+        .unwrap();
+        let deps = &cfg.model_groups[0].deployments;
+        assert_eq!(
+            deps[0].api_base,
+            "https://us-central1-aiplatform.googleapis.com"
+        );
+        assert_eq!(deps[1].api_base, "https://aiplatform.googleapis.com");
+        let v = deps[1].vertex.as_ref().unwrap();
+        assert_eq!(
+            (v.location.as_str(), v.storage_uri.as_deref()),
+            ("global", Some("gs://out/veo/"))
+        );
+        assert_eq!(v.storage_api_base, "https://storage.googleapis.com");
+        for (extra, field) in [
+            (r#""project":"p""#, "project"),
+            (r#""storage_uri":"gs://b/""#, "storage_uri"),
+        ] {
+            let text = std::format!(
+                r#"{{"model_groups":[{{"name":"g","deployments":[{{"id":"a","provider":"gemini","model":"m","credential":"K",{extra}}}]}}]}}"#
+            );
+            assert_eq!(
+                Config::parse(&text).unwrap_err().path,
+                std::format!("model_groups[0].deployments[0].{field}")
+            );
+        }
+        let missing = r#"{"model_groups":[{"name":"g","deployments":[{"id":"a","provider":"vertex_ai","model":"m","credential":"K"}]}]}"#;
+        assert_eq!(
+            Config::parse(missing).unwrap_err().path,
+            "model_groups[0].deployments[0].project"
+        );
+    }
+
+    #[test]
     fn errors_name_the_field_and_reason() {
         let cases = [
             ("{", "REELAY_CONFIG: not valid JSON"),
@@ -595,7 +755,7 @@ mod tests {
             (r#"{"model_groups": [{"name": "a"}]}"#, "REELAY_CONFIG.model_groups[0].deployments: is required"),
             (
                 r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemni", "model": "m", "credential": "K"}]}]}"#,
-                "REELAY_CONFIG.model_groups[0].deployments[0].provider: unknown provider \"gemni\" (expected one of: gemini, openai, azure)",
+                "REELAY_CONFIG.model_groups[0].deployments[0].provider: unknown provider \"gemni\" (expected one of: gemini, openai, azure, vertex_ai)",
             ),
             (
                 r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "AIzaSyD-secret"}]}]}"#,

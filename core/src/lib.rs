@@ -27,6 +27,7 @@ pub mod affinity;
 pub mod config;
 pub mod encoding;
 pub mod errors;
+pub mod google_auth;
 pub mod keys;
 pub mod plan;
 pub mod route;

@@ -39,6 +39,9 @@ pub enum Auth {
     Bearer,
     /// `api-key: <deployment credential>` (Azure OpenAI).
     AzureApiKey,
+    /// `Authorization: Bearer <OAuth token>` minted from the deployment's
+    /// service-account key (see `google_auth`).
+    GoogleServiceAccount,
 }
 
 /// One upstream HTTP call.

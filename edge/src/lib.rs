@@ -8,6 +8,7 @@
 //! ([`respond::error`]).
 
 mod context;
+mod credentials;
 mod jobs;
 mod keys;
 mod log;

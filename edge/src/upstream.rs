@@ -18,11 +18,12 @@ use worker::{
 };
 
 use crate::context::Ctx;
+use crate::credentials;
 
 const MAX_REDIRECTS: usize = 5;
 
 /// The secret value a deployment authenticates with.
-fn credential(cx: &Ctx, dep: &Deployment) -> Result<String, ClientError> {
+pub(crate) fn credential(cx: &Ctx, dep: &Deployment) -> Result<String, ClientError> {
     match cx.env.secret(&dep.credential) {
         Ok(secret) => Ok(secret.to_string()),
         Err(_) => Err(ClientError::new(
@@ -41,7 +42,13 @@ pub(crate) async fn send(
     dep: &Deployment,
     plan: &UpstreamRequest,
 ) -> Result<Response, ClientError> {
-    let response = send_once(cx, dep, plan).await?;
+    let mut response = send_once(cx, dep, plan).await?;
+    if plan.auth == Auth::GoogleServiceAccount && response.status_code() == 401 {
+        // A cached token Google no longer accepts (revoked, clock skew):
+        // mint a fresh one and try once more.
+        credentials::forget_google_token(dep);
+        response = send_once(cx, dep, plan).await?;
+    }
     check(cx, response).await
 }
 
@@ -110,6 +117,10 @@ async fn send_once(
         Auth::GoogleApiKey => Some(("x-goog-api-key", credential(cx, dep)?)),
         Auth::AzureApiKey => Some(("api-key", credential(cx, dep)?)),
         Auth::Bearer => Some(("authorization", format!("Bearer {}", credential(cx, dep)?))),
+        Auth::GoogleServiceAccount => Some((
+            "authorization",
+            format!("Bearer {}", credentials::google_token(cx, dep).await?),
+        )),
     };
     if let Some((name, value)) = header {
         headers.set(name, &value).map_err(|_| {
@@ -141,20 +152,29 @@ async fn send_once(
         )
     })?;
 
+    fetch_with_deadline(cx, request, dep.timeout_ms, &dep.id).await
+}
+
+/// Sends `request`, giving up after `timeout_ms` (the abort also cancels
+/// the connection); transport failures come back classified.
+pub(crate) async fn fetch_with_deadline(
+    cx: &Ctx,
+    request: Request,
+    timeout_ms: u32,
+    what: &str,
+) -> Result<Response, ClientError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
     let sending = pin!(fetch.send_with_signal(&signal));
-    let deadline = pin!(Delay::from(Duration::from_millis(u64::from(
-        dep.timeout_ms
-    ))));
+    let deadline = pin!(Delay::from(Duration::from_millis(u64::from(timeout_ms))));
     match select(sending, deadline).await {
         Either::Left((Ok(response), _)) => {
             cx.log.borrow_mut().upstream_status = Some(response.status_code());
             Ok(response)
         }
         Either::Left((Err(e), _)) => {
-            worker::console_warn!("upstream fetch failed for deployment {}: {e}", dep.id);
+            worker::console_warn!("upstream fetch failed for {what}: {e}");
             Err(upstream_failure(cx, classify_transport(Transport::Network)))
         }
         Either::Right(_) => {
@@ -165,7 +185,7 @@ async fn send_once(
 }
 
 /// Passes 2xx through; classifies anything else.
-async fn check(cx: &Ctx, mut response: Response) -> Result<Response, ClientError> {
+pub(crate) async fn check(cx: &Ctx, mut response: Response) -> Result<Response, ClientError> {
     let status = response.status_code();
     if (200..300).contains(&status) {
         return Ok(response);

@@ -1611,3 +1611,168 @@ async fn sora_on_openai_and_azure() {
     .await;
     env.stop().await;
 }
+
+/// Veo on Vertex AI: OAuth tokens minted from a service-account key by
+/// WebCrypto RS256 (the mock verifies the JWT's signature and claims),
+/// cached across calls and refreshed when refused; results as inline bytes
+/// and as `gs://` objects streamed from Cloud Storage.
+#[tokio::test]
+async fn vertex_veo_with_service_account_tokens() {
+    let env = start_with(MockOptions::default(), |mock| {
+        let mut cfg = config(mock);
+        let base = mock.base_url();
+        let vertex = |name: &str, id: &str, credential: &str, storage: Option<&str>| {
+            let mut dep = json!({"id": id, "provider": "vertex_ai", "model": "veo-3.1-generate-001", "credential": credential,
+                "project": "mock-project", "location": "us-central1", "api_base": base, "storage_api_base": base});
+            if let Some(uri) = storage {
+                dep["storage_uri"] = json!(uri);
+            }
+            json!({"name": name, "deployments": [dep]})
+        };
+        let groups = cfg["model_groups"].as_array_mut().unwrap();
+        groups.push(vertex("veo-vertex", "vertex-inline", "VERTEX_SA", None));
+        groups.push(vertex("veo-vertex-gcs", "vertex-gcs", "VERTEX_SA", Some("gs://reelay-out/veo/")));
+        groups.push(vertex("veo-vertex-badkey", "vertex-badkey", "BAD_SA", None));
+        let sa = reelay_tests::mock::test_service_account_json(&base);
+        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("VERTEX_SA", &sa), ("BAD_SA", r#"{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"}"#)])
+    })
+    .await;
+    let key = env.new_key(json!({})).await;
+
+    // Inline bytes.
+    let video: Value = env.create_video(&key, json!({"model": "veo-vertex", "prompt": "a glacier", "seconds": "8", "size": "1920x1080"})).await.json().await.unwrap();
+    let id = video["id"].as_str().unwrap().to_owned();
+    assert_eq!(video["size"], "1920x1080", "{video}");
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(":predictLongRunning"))
+        .unwrap();
+    assert_eq!(sent.path, "/v1/projects/mock-project/locations/us-central1/publishers/google/models/veo-3.1-generate-001:predictLongRunning");
+    assert!(
+        sent.header("authorization")
+            .unwrap()
+            .starts_with("Bearer ya29."),
+        "{:?}",
+        sent.header("authorization")
+    );
+    assert_eq!(
+        sent.body_json().unwrap()["parameters"]["resolution"],
+        "1080p"
+    );
+    assert_eq!(env.mock.tokens_issued(), 1);
+    for _ in 0..2 {
+        env.get(&key, &format!("/v1/videos/{id}")).await;
+    }
+    let done: Value = env
+        .get(&key, &format!("/v1/videos/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        env.mock.tokens_issued(),
+        1,
+        "the token is cached across calls"
+    );
+    let fetch = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(":fetchPredictOperation"))
+        .unwrap();
+    let op_name = fetch.body_json().unwrap()["operationName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let content = env.get(&key, &format!("/v1/videos/{id}/content")).await;
+    assert_eq!(content.status(), 200);
+    assert_eq!(content.headers()["content-type"], "video/mp4");
+    let expected = expected_video_bytes(
+        &reelay_tests::mock::vertex_sample_key(&op_name, 0),
+        MockOptions::default().video_bytes,
+    );
+    assert_eq!(content.bytes().await.unwrap().as_ref(), expected.as_slice());
+
+    // A refused token is replaced once, transparently.
+    env.mock.revoke_tokens();
+    let again = env.get(&key, &format!("/v1/videos/{id}")).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(env.mock.tokens_issued(), 2);
+
+    // gs:// results stream from Cloud Storage with the same token.
+    let gcs: Value = env
+        .create_video(
+            &key,
+            json!({"model": "veo-vertex-gcs", "prompt": "a canyon"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let gcs_id = gcs["id"].as_str().unwrap().to_owned();
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.ends_with(":predictLongRunning"))
+        .unwrap();
+    assert_eq!(
+        sent.body_json().unwrap()["parameters"]["storageUri"],
+        "gs://reelay-out/veo/"
+    );
+    for _ in 0..2 {
+        env.get(&key, &format!("/v1/videos/{gcs_id}")).await;
+    }
+    let content = env.get(&key, &format!("/v1/videos/{gcs_id}/content")).await;
+    assert_eq!(content.status(), 200);
+    let bytes = content.bytes().await.unwrap();
+    let download = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.starts_with("/storage/v1/b/reelay-out/o/"))
+        .unwrap();
+    assert!(download
+        .header("authorization")
+        .unwrap()
+        .starts_with("Bearer ya29."));
+    let gcs_op = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.ends_with(":fetchPredictOperation"))
+        .unwrap();
+    let gcs_op = gcs_op.body_json().unwrap()["operationName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        bytes.as_ref(),
+        expected_video_bytes(
+            &reelay_tests::mock::vertex_sample_key(&gcs_op, 0),
+            MockOptions::default().video_bytes
+        )
+        .as_slice()
+    );
+
+    // A broken key file is the operator's problem, named without its contents.
+    let body = expect_error(
+        env.create_video(&key, json!({"model": "veo-vertex-badkey", "prompt": "x"}))
+            .await,
+        500,
+        "config_invalid",
+    )
+    .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("BAD_SA") && !message.contains("AAAA"),
+        "{message}"
+    );
+    env.stop().await;
+}

@@ -91,6 +91,25 @@ pub fn create_request(
     req: &CreateVideo,
     dep: &Deployment,
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+    let (body, seconds, size) = veo_body(req, dep)?;
+    let request = UpstreamRequest {
+        method: Method::Post,
+        url: format!(
+            "{}/v1beta/models/{}:predictLongRunning",
+            dep.api_base, dep.model
+        ),
+        auth: Auth::GoogleApiKey,
+        json_body: Some(body.to_string()),
+    };
+    Ok((request, seconds, size))
+}
+
+/// The Veo request body (`instances` + `parameters`) for `req`, shared by
+/// the Gemini API and Vertex AI, with the duration and size it asks for.
+pub(crate) fn veo_body(
+    req: &CreateVideo,
+    dep: &Deployment,
+) -> Result<(Value, u32, Size), ClientError> {
     let mut parameters = Map::new();
     let seconds = match req.seconds {
         Some(s) if dep.video_seconds.contains(&s) => {
@@ -156,16 +175,7 @@ pub fn create_request(
         "instances": [instance],
         "parameters": parameters,
     });
-    let request = UpstreamRequest {
-        method: Method::Post,
-        url: format!(
-            "{}/v1beta/models/{}:predictLongRunning",
-            dep.api_base, dep.model
-        ),
-        auth: Auth::GoogleApiKey,
-        json_body: Some(body.to_string()),
-    };
-    Ok((request, seconds, size))
+    Ok((body, seconds, size))
 }
 
 /// Reads the operation name from a `predictLongRunning` answer.

@@ -17,6 +17,7 @@
 pub mod gemini;
 pub mod jobs;
 pub mod openai;
+pub mod vertex;
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -483,6 +484,7 @@ pub fn create_request(
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
     match dep.provider {
         Provider::Gemini => gemini::create_request(req, dep),
+        Provider::VertexAi => vertex::create_request(req, dep),
         Provider::OpenAi | Provider::Azure => {
             let call = openai::create_request(req, dep)?;
             let seconds = req.seconds.unwrap_or(SORA_DEFAULT_SECONDS);
@@ -506,22 +508,32 @@ pub fn parse_create_response(dep: &Deployment, body: &[u8]) -> Result<Created, U
             seconds: None,
             size: None,
         }),
+        Provider::VertexAi => vertex::parse_create_response(body).map(|name| Created {
+            upstream_id: name,
+            seconds: None,
+            size: None,
+        }),
         Provider::OpenAi | Provider::Azure => openai::parse_create_response(body),
     }
 }
 
 /// The status call for a job.
-pub fn poll_request(dep: &Deployment, handle: &VideoHandle) -> UpstreamRequest {
-    match dep.provider {
+pub fn poll_request(
+    dep: &Deployment,
+    handle: &VideoHandle,
+) -> Result<UpstreamRequest, ClientError> {
+    Ok(match dep.provider {
         Provider::Gemini => gemini::poll_request(dep, handle),
+        Provider::VertexAi => vertex::poll_request(dep, handle)?,
         Provider::OpenAi | Provider::Azure => openai::poll_request(dep, &handle.operation),
-    }
+    })
 }
 
 /// Reads a status answer from `dep`'s provider.
 pub fn parse_poll(dep: &Deployment, body: &[u8]) -> Result<Operation, UpstreamError> {
     match dep.provider {
         Provider::Gemini => gemini::parse_operation(body),
+        Provider::VertexAi => vertex::parse_operation(body),
         Provider::OpenAi | Provider::Azure => openai::parse_video(body),
     }
 }
@@ -530,7 +542,7 @@ pub fn parse_poll(dep: &Deployment, body: &[u8]) -> Result<Operation, UpstreamEr
 /// none: its generated files expire after two days.
 pub fn delete_request(dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
     match dep.provider {
-        Provider::Gemini => None,
+        Provider::Gemini | Provider::VertexAi => None,
         Provider::OpenAi | Provider::Azure => Some(openai::delete_request(dep, &handle.operation)),
     }
 }
@@ -538,7 +550,7 @@ pub fn delete_request(dep: &Deployment, handle: &VideoHandle) -> Option<Upstream
 /// Whether `dep`'s provider can serve `variant` (checked before any upstream call).
 pub fn check_variant(dep: &Deployment, variant: Variant) -> Result<(), ClientError> {
     match (dep.provider, variant) {
-        (Provider::Gemini, Variant::Thumbnail | Variant::Spritesheet) => Err(ClientError::new(
+        (Provider::Gemini | Provider::VertexAi, Variant::Thumbnail | Variant::Spritesheet) => Err(ClientError::new(
             ErrorCode::UnsupportedValue,
             "Veo produces only the video itself; `variant` thumbnail and spritesheet are not available for this video",
         )
@@ -547,16 +559,32 @@ pub fn check_variant(dep: &Deployment, variant: Variant) -> Result<(), ClientErr
     }
 }
 
-/// The download call for generated file `file` (from [`Operation::Succeeded`]).
-pub fn content_request(
+/// Where generated content comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// An upstream download to stream through.
+    Fetch(UpstreamRequest),
+    /// Bytes inside the finished operation (Vertex without `storageUri`):
+    /// the `index`-th video, decoded by [`vertex::inline_video`].
+    Inline {
+        /// Which video of the operation.
+        index: usize,
+    },
+}
+
+/// Where generated file `file` (from [`Operation::Succeeded`]) is read from.
+pub fn content_source(
     dep: &Deployment,
     file: &str,
     variant: Variant,
-) -> Result<UpstreamRequest, ClientError> {
+) -> Result<Content, ClientError> {
     check_variant(dep, variant)?;
     Ok(match dep.provider {
-        Provider::Gemini => gemini::download_request(dep, file),
-        Provider::OpenAi | Provider::Azure => openai::content_request(dep, file, variant),
+        Provider::Gemini => Content::Fetch(gemini::download_request(dep, file)),
+        Provider::VertexAi => vertex::content_source(dep, file)?,
+        Provider::OpenAi | Provider::Azure => {
+            Content::Fetch(openai::content_request(dep, file, variant))
+        }
     })
 }
 

@@ -11,7 +11,7 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
 use reelay_core::route::pick_weighted;
 use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
-use reelay_core::video::{self as video, Operation, Variant};
+use reelay_core::video::{self as video, vertex, Content, Operation, Variant};
 use reelay_core::video::{
     CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
 };
@@ -247,13 +247,14 @@ pub(super) async fn download(
 ) -> Result<Response, ClientError> {
     let deployment = job.deployment;
     video::check_variant(deployment, variant)?;
-    let (operation, record) = join(
-        poll(cx, deployment, &job.handle),
+    let (polled, record) = join(
+        poll_with_body(cx, deployment, &job.handle),
         jobs::load(&cx.env, &job.record_name),
     )
     .await;
     live_record(record?)?;
-    let file = match operation? {
+    let (operation, poll_body) = polled?;
+    let file = match operation {
         Operation::Queued | Operation::Running { .. } => {
             return Err(ClientError::new(
                 ErrorCode::VideoNotReady,
@@ -276,7 +277,23 @@ pub(super) async fn download(
             )
         })?,
     };
-    let plan = video::content_request(deployment, &file, variant)?;
+    let disposition = format!("attachment; filename=\"{id}.{}\"", variant.extension());
+    let plan = match video::content_source(deployment, &file, variant)? {
+        Content::Fetch(plan) => plan,
+        Content::Inline { index } => {
+            // Vertex without `storageUri` returns the video inside the
+            // operation: the one case where bytes pass through wasm.
+            let (bytes, mime) =
+                vertex::inline_video(&poll_body, index).map_err(|e| upstream_failure(cx, e))?;
+            let headers = Headers::new();
+            let _ = headers.set("content-type", &mime);
+            let _ = headers.set("content-disposition", &disposition);
+            return Ok(Response::builder()
+                .with_status(200)
+                .with_headers(headers)
+                .fixed(bytes));
+        }
+    };
     let upstream = upstream::send_following_redirects(cx, deployment, &plan).await?;
 
     let headers = Headers::new();
@@ -296,10 +313,7 @@ pub(super) async fn download(
     if let Some(len) = upstream.headers().get("content-length").ok().flatten() {
         let _ = headers.set("content-length", &len);
     }
-    let _ = headers.set(
-        "content-disposition",
-        &format!("attachment; filename=\"{id}.{}\"", variant.extension()),
-    );
+    let _ = headers.set("content-disposition", &disposition);
     let (_, body) = upstream.into_parts();
     Ok(Response::builder()
         .with_status(200)
@@ -359,13 +373,25 @@ pub(super) async fn poll(
     deployment: &Deployment,
     handle: &VideoHandle,
 ) -> Result<Operation, ClientError> {
-    let plan = video::poll_request(deployment, handle);
+    poll_with_body(cx, deployment, handle)
+        .await
+        .map(|(operation, _)| operation)
+}
+
+/// Polls the job and also returns the raw answer (Vertex's inline videos live in it).
+async fn poll_with_body(
+    cx: &Ctx,
+    deployment: &Deployment,
+    handle: &VideoHandle,
+) -> Result<(Operation, Vec<u8>), ClientError> {
+    let plan = video::poll_request(deployment, handle)?;
     let mut response = upstream::send(cx, deployment, &plan).await?;
     let body = response
         .bytes()
         .await
         .or_internal("reading the provider's answer")?;
-    video::parse_poll(deployment, &body).map_err(|e| upstream_failure(cx, e))
+    let operation = video::parse_poll(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
+    Ok((operation, body))
 }
 
 async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
