@@ -1776,3 +1776,195 @@ async fn vertex_veo_with_service_account_tokens() {
     );
     env.stop().await;
 }
+
+/// Remix, edits and extensions start from one of the caller's videos and
+/// always run on the deployment holding it, with the upstream's own id
+/// swapped in; Veo can only extend.
+#[tokio::test]
+async fn follow_ups_run_on_the_source_deployment() {
+    let env = start_with(MockOptions::default(), |mock| {
+        let mut cfg = config(mock);
+        let base = mock.base_url();
+        cfg["model_groups"].as_array_mut().unwrap().push(json!({"name": "sora-2", "deployments": [
+            {"id": "openai-sora", "provider": "openai", "model": "sora-2", "credential": "OPENAI_API_KEY", "api_base": base}]}));
+        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", "mock-openai-key")])
+    })
+    .await;
+    let key = env.new_key(json!({})).await;
+    let post = |path: &str, body: Value| {
+        env.http
+            .post(env.url(path))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+
+    let source: Value = env
+        .create_video(
+            &key,
+            json!({"model": "sora-2", "prompt": "a cat", "seconds": "8"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let source_id = source["id"].as_str().unwrap().to_owned();
+    env.get(&key, &format!("/v1/videos/{source_id}")).await;
+    let upstream_id = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path.starts_with("/v1/videos/video_"))
+        .unwrap()
+        .path["/v1/videos/".len()..]
+        .to_owned();
+
+    let remix: Value = post(
+        &format!("/v1/videos/{source_id}/remix"),
+        json!({"prompt": "the cat, in winter"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        remix["remixed_from_video_id"],
+        source_id.as_str(),
+        "{remix}"
+    );
+    assert_ne!(remix["id"], source_id.as_str());
+    assert!(env
+        .mock
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.path == format!("/v1/videos/{upstream_id}/remix")));
+    let fetched: Value = env
+        .get(
+            &key,
+            &format!("/v1/videos/{}", remix["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["remixed_from_video_id"], source_id.as_str());
+
+    let edit = post(
+        "/v1/videos/edits",
+        json!({"prompt": "make it night", "video": {"id": source_id}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(edit.status(), 200);
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/videos/edits")
+        .unwrap();
+    assert_eq!(
+        sent.body_json().unwrap()["video"]["id"],
+        upstream_id.as_str(),
+        "the upstream id is swapped in"
+    );
+    let ext: Value = post(
+        "/v1/videos/extensions",
+        json!({"prompt": "and then", "seconds": "4", "video": {"id": source_id}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(ext["status"], "queued", "{ext}");
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/videos/extensions")
+        .unwrap();
+    assert_eq!(
+        sent.body_json().unwrap(),
+        json!({"prompt": "and then", "seconds": "4", "video": {"id": upstream_id}})
+    );
+    let body = expect_error(
+        post(
+            "/v1/videos/extensions",
+            json!({"prompt": "x", "video": {"id": source_id}}),
+        )
+        .await
+        .unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "seconds");
+
+    // Not someone else's video.
+    let other = env.new_key(json!({})).await;
+    let resp = env
+        .http
+        .post(env.url(&format!("/v1/videos/{source_id}/remix")))
+        .bearer_auth(&other)
+        .json(&json!({"prompt": "x"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 404, "video_not_found").await;
+
+    // Veo: remix is refused, extension waits for the source, then extends its file.
+    let veo: Value = env
+        .create_video(&key, json!({"model": "veo-3.1", "prompt": "a dog"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let veo_id = veo["id"].as_str().unwrap().to_owned();
+    expect_error(
+        post(
+            &format!("/v1/videos/{veo_id}/remix"),
+            json!({"prompt": "x"}),
+        )
+        .await
+        .unwrap(),
+        400,
+        "unsupported_value",
+    )
+    .await;
+    expect_error(
+        post(
+            "/v1/videos/extensions",
+            json!({"prompt": "x", "seconds": "8", "video": {"id": veo_id}}),
+        )
+        .await
+        .unwrap(),
+        409,
+        "video_not_ready",
+    )
+    .await;
+    let ext = post(
+        "/v1/videos/extensions",
+        json!({"prompt": "keeps running", "seconds": "8", "video": {"id": veo_id}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ext.status(), 200, "{}", ext.text().await.unwrap());
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.ends_with(":predictLongRunning"))
+        .unwrap();
+    let uri = sent.body_json().unwrap()["instances"][0]["video"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        uri.starts_with(&format!("{}/v1beta/files/", env.mock.base_url()))
+            && uri.ends_with(":download?alt=media"),
+        "{uri}"
+    );
+    env.stop().await;
+}

@@ -20,7 +20,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
-use super::{CreateVideo, Operation, Size, VideoHandle};
+use super::{CreateVideo, FollowUp, Operation, Size, VideoHandle};
 use crate::config::Deployment;
 use crate::errors::{
     classify_operation_error, ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError,
@@ -176,6 +176,52 @@ pub(crate) fn veo_body(
         "parameters": parameters,
     });
     Ok((body, seconds, size))
+}
+
+/// Extends a finished Veo video: the new job's input is the source's first
+/// generated file, by its Gemini file URI.
+pub fn extend_request(
+    dep: &Deployment,
+    follow: &FollowUp,
+    source: &VideoHandle,
+    files: &[String],
+) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+    let file = files
+        .first()
+        .ok_or_else(|| ClientError::from_code(ErrorCode::VideoNotReady))?;
+    let mut parameters = Map::new();
+    parameters.insert("sampleCount".to_owned(), Value::from(1));
+    if let Some(seconds) = follow.seconds {
+        if !dep.video_seconds.contains(&seconds) {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!("`seconds` {seconds} is not available for this model"),
+            )
+            .with_param("seconds"));
+        }
+        parameters.insert("durationSeconds".to_owned(), Value::from(seconds));
+    }
+    let body = serde_json::json!({
+        "instances": [{
+            "prompt": follow.prompt,
+            "video": { "uri": format!("{}/v1beta/files/{file}:download?alt=media", dep.api_base) },
+        }],
+        "parameters": parameters,
+    });
+    let request = UpstreamRequest {
+        method: Method::Post,
+        url: format!(
+            "{}/v1beta/models/{}:predictLongRunning",
+            dep.api_base, dep.model
+        ),
+        auth: Auth::GoogleApiKey,
+        json_body: Some(body.to_string()),
+    };
+    Ok((
+        request,
+        source.seconds + follow.seconds.unwrap_or(0),
+        source.size,
+    ))
 }
 
 /// Reads the operation name from a `predictLongRunning` answer.

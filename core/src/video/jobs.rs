@@ -65,6 +65,9 @@ pub struct JobRecord {
     /// Deleted by its owner: hidden from lists, 404 on every route.
     #[serde(default)]
     pub deleted: bool,
+    /// The sealed id of the video this one remixes.
+    #[serde(default)]
+    pub remixed_from: Option<String>,
 }
 
 impl JobRecord {
@@ -333,6 +336,7 @@ mod tests {
             status: "queued".into(),
             error: None,
             deleted: false,
+            remixed_from: None,
         };
         assert!(!rec.observe(&VideoStatus::Queued));
         assert!(rec.observe(&VideoStatus::InProgress { progress: None }));

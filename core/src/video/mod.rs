@@ -588,6 +588,156 @@ pub fn content_source(
     })
 }
 
+/// What a follow-up call asks of an existing video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUpKind {
+    /// `POST /v1/videos/{id}/remix`: a new video from the source and a prompt.
+    Remix,
+    /// `POST /v1/videos/edits`: the source changed as the prompt says.
+    Edit,
+    /// `POST /v1/videos/extensions`: the source continued.
+    Extend,
+}
+
+/// A validated remix, edit or extension request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    /// Which operation.
+    pub kind: FollowUpKind,
+    /// The prompt.
+    pub prompt: String,
+    /// Extension length (extensions only).
+    pub seconds: Option<u32>,
+    /// The source video's id as the client sent it (`video.id`, or the path id for remix).
+    pub source_id: String,
+}
+
+impl FollowUp {
+    /// Parses the JSON body. `path_id` is the `{id}` of a remix route.
+    pub fn parse(
+        kind: FollowUpKind,
+        body: &[u8],
+        path_id: Option<&str>,
+    ) -> Result<Self, ClientError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ClientError::new(
+                ErrorCode::InvalidJson,
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?;
+        let Value::Object(obj) = value else {
+            return Err(ClientError::new(
+                ErrorCode::InvalidRequest,
+                "the body must be a JSON object",
+            ));
+        };
+        let known: &[&str] = match kind {
+            FollowUpKind::Remix => &["prompt"],
+            FollowUpKind::Edit => &["prompt", "video"],
+            FollowUpKind::Extend => &["prompt", "video", "seconds"],
+        };
+        if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(invalid(
+                k,
+                format!("unknown parameter `{k}` (supported: {})", known.join(", ")),
+            ));
+        }
+        let prompt = match obj.get("prompt") {
+            Some(Value::String(p))
+                if !p.trim().is_empty() && p.chars().count() <= MAX_PROMPT_CHARS =>
+            {
+                p.clone()
+            }
+            _ => {
+                return Err(invalid(
+                    "prompt",
+                    "`prompt` is required (a non-empty string)",
+                ))
+            }
+        };
+        let source_id = match (path_id, obj.get("video")) {
+            (Some(id), _) => id.to_owned(),
+            (None, Some(video)) => video
+                .get("id")
+                .and_then(Value::as_str)
+                .map(ToOwned::to_owned)
+                .ok_or_else(|| invalid("video", "`video` must be {\"id\": \"<video id>\"}"))?,
+            (None, None) => {
+                return Err(invalid(
+                    "video",
+                    "`video` is required: {\"id\": \"<video id>\"}",
+                ))
+            }
+        };
+        let seconds = match obj.get("seconds") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(parse_seconds(s)?),
+            Some(v) => Some(
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| (1..=600).contains(n))
+                    .ok_or_else(|| {
+                        invalid(
+                            "seconds",
+                            "`seconds` must be a whole number of seconds such as \"8\"",
+                        )
+                    })?,
+            ),
+        };
+        if kind == FollowUpKind::Extend && seconds.is_none() {
+            return Err(invalid("seconds", "`seconds` is required for an extension"));
+        }
+        Ok(Self {
+            kind,
+            prompt,
+            seconds,
+            source_id,
+        })
+    }
+}
+
+/// The upstream call for a follow-up on `source` (a finished job of `dep`
+/// whose generated files are `files`), with the duration and size to seal.
+/// Sora does all three natively; Veo on the Gemini API can extend its own
+/// output (`instances[0].video.uri`); the rest is refused precisely.
+pub fn follow_up_request(
+    dep: &Deployment,
+    follow: &FollowUp,
+    source: &VideoHandle,
+    files: &[String],
+) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+    check_follow_up(dep, follow.kind)?;
+    match dep.provider {
+        Provider::OpenAi | Provider::Azure => {
+            let call = openai::follow_up_request(dep, follow, &source.operation);
+            let seconds = match follow.kind {
+                FollowUpKind::Extend => source.seconds + follow.seconds.unwrap_or(0),
+                _ => source.seconds,
+            };
+            Ok((call, seconds, source.size))
+        }
+        // `check_follow_up` let only extensions through for Veo on Gemini.
+        Provider::Gemini => gemini::extend_request(dep, follow, source, files),
+        Provider::VertexAi => Err(ClientError::from_code(ErrorCode::UnsupportedValue)),
+    }
+}
+
+/// Whether `dep`'s provider can do `kind` at all (checked before polling
+/// the source): Sora does everything, Veo on the Gemini API only extends.
+pub fn check_follow_up(dep: &Deployment, kind: FollowUpKind) -> Result<(), ClientError> {
+    match (dep.provider, kind) {
+        (Provider::OpenAi | Provider::Azure, _) | (Provider::Gemini, FollowUpKind::Extend) => Ok(()),
+        (Provider::Gemini | Provider::VertexAi, FollowUpKind::Remix | FollowUpKind::Edit) => Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "Veo cannot remix or edit an existing video; create a new one, or extend this one with POST /v1/videos/extensions",
+        )),
+        (Provider::VertexAi, FollowUpKind::Extend) => Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "extending a Vertex AI video is not supported by this gateway version",
+        )),
+    }
+}
+
 /// Status of a video job in OpenAI's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoStatus {
@@ -633,6 +783,8 @@ pub struct VideoView<'a> {
     pub prompt: Option<&'a str>,
     /// Submitted values.
     pub handle: &'a VideoHandle,
+    /// The sealed id of the video this one remixes, if any.
+    pub remixed_from: Option<&'a str>,
 }
 
 impl VideoView<'_> {
@@ -674,7 +826,7 @@ impl VideoView<'_> {
             "prompt": self.prompt,
             "size": self.handle.size.to_wire(),
             "seconds": format!("{}", self.handle.seconds),
-            "remixed_from_video_id": Value::Null,
+            "remixed_from_video_id": self.remixed_from,
             "error": error,
         })
     }
@@ -821,6 +973,96 @@ mod tests {
     }
 
     #[test]
+    fn follow_ups_parse_and_map_per_provider() {
+        let remix = FollowUp::parse(
+            FollowUpKind::Remix,
+            br#"{"prompt":"in winter"}"#,
+            Some("video_src"),
+        )
+        .unwrap();
+        assert_eq!(remix.source_id, "video_src");
+        let ext = FollowUp::parse(
+            FollowUpKind::Extend,
+            br#"{"prompt":"more","seconds":"4","video":{"id":"video_a"}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!((ext.seconds, ext.source_id.as_str()), (Some(4), "video_a"));
+        for (kind, body, param) in [
+            (
+                FollowUpKind::Extend,
+                &br#"{"prompt":"x","video":{"id":"v"}}"#[..],
+                "seconds",
+            ),
+            (FollowUpKind::Edit, br#"{"prompt":"x"}"#, "video"),
+            (
+                FollowUpKind::Edit,
+                br#"{"prompt":"x","video":"v"}"#,
+                "video",
+            ),
+            (FollowUpKind::Remix, br#"{"prompt":""}"#, "prompt"),
+            (
+                FollowUpKind::Remix,
+                br#"{"prompt":"x","size":"1x1"}"#,
+                "size",
+            ),
+        ] {
+            let path = if kind == FollowUpKind::Remix {
+                Some("v")
+            } else {
+                None
+            };
+            assert_eq!(
+                FollowUp::parse(kind, body, path)
+                    .unwrap_err()
+                    .param
+                    .as_deref(),
+                Some(param)
+            );
+        }
+        let cfg = crate::config::Config::parse(
+            r#"{"model_groups":[{"name":"g","deployments":[
+              {"id":"s","provider":"openai","model":"sora-2","credential":"K","api_base":"https://o"},
+              {"id":"v","provider":"gemini","model":"veo-3.1-generate-preview","credential":"K","api_base":"https://g"}]}]}"#,
+        )
+        .unwrap();
+        let (sora, veo) = (
+            &cfg.model_groups[0].deployments[0],
+            &cfg.model_groups[0].deployments[1],
+        );
+        let source = VideoHandle {
+            operation: "video_up".into(),
+            seconds: 8,
+            size: Size {
+                width: 1280,
+                height: 720,
+            },
+        };
+        let (call, seconds, _) = follow_up_request(sora, &remix, &source, &[]).unwrap();
+        assert_eq!(
+            (call.url.as_str(), seconds),
+            ("https://o/v1/videos/video_up/remix", 8)
+        );
+        let (call, seconds, _) = follow_up_request(sora, &ext, &source, &[]).unwrap();
+        assert_eq!(
+            (call.url.as_str(), seconds),
+            ("https://o/v1/videos/extensions", 12)
+        );
+        assert_eq!(
+            follow_up_request(veo, &remix, &source, &[])
+                .unwrap_err()
+                .code,
+            ErrorCode::UnsupportedValue
+        );
+        let (call, _, _) = follow_up_request(veo, &ext, &source, &["f1".into()]).unwrap();
+        let body: Value = serde_json::from_str(call.json_body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body["instances"][0]["video"]["uri"],
+            "https://g/v1beta/files/f1:download?alt=media"
+        );
+    }
+
+    #[test]
     fn handle_round_trips() {
         let h = VideoHandle {
             operation: "models/veo-3.1-generate-preview/operations/vz341u0pmdlc".into(),
@@ -853,6 +1095,7 @@ mod tests {
             now: 130,
             prompt: Some("p"),
             handle: &handle,
+            remixed_from: None,
         };
         let v = view.to_json();
         assert_eq!(v["status"], "in_progress");

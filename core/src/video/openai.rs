@@ -19,7 +19,7 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use serde_json::{Map, Value};
 
-use super::{CreateVideo, Created, Operation, Size, Variant};
+use super::{CreateVideo, Created, FollowUp, FollowUpKind, Operation, Size, Variant};
 use crate::config::{Deployment, Provider};
 use crate::errors::{ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
@@ -173,6 +173,34 @@ pub fn parse_video(body: &[u8]) -> Result<Operation, UpstreamError> {
             }))
         }
         _ => Err(garbage("the status call answered without a known status")),
+    }
+}
+
+/// A remix, edit or extension of upstream video `source`.
+pub fn follow_up_request(dep: &Deployment, follow: &FollowUp, source: &str) -> UpstreamRequest {
+    let (url, body) = match follow.kind {
+        FollowUpKind::Remix => (
+            format!("{}/{source}/remix", videos_url(dep)),
+            serde_json::json!({ "prompt": follow.prompt }),
+        ),
+        FollowUpKind::Edit => (
+            format!("{}/edits", videos_url(dep)),
+            serde_json::json!({ "prompt": follow.prompt, "video": { "id": source } }),
+        ),
+        FollowUpKind::Extend => (
+            format!("{}/extensions", videos_url(dep)),
+            serde_json::json!({
+                "prompt": follow.prompt,
+                "seconds": follow.seconds.map(|s| s.to_string()),
+                "video": { "id": source },
+            }),
+        ),
+    };
+    UpstreamRequest {
+        method: Method::Post,
+        url,
+        auth: auth(dep),
+        json_body: Some(body.to_string()),
     }
 }
 

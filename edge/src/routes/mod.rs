@@ -9,6 +9,7 @@ mod models;
 mod videos;
 
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
+use reelay_core::video::FollowUpKind;
 use worker::{Method, Request, Response};
 
 use crate::context::Ctx;
@@ -97,6 +98,19 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             } else {
                 videos::create(req, cx).await
             }
+        }
+        (_, ["videos", "edits"]) => {
+            allow(&method, &[Method::Post])?;
+            videos::follow_up(req, cx, FollowUpKind::Edit, None).await
+        }
+        (_, ["videos", "extensions"]) => {
+            allow(&method, &[Method::Post])?;
+            videos::follow_up(req, cx, FollowUpKind::Extend, None).await
+        }
+        (_, ["videos", id, "remix"]) => {
+            allow(&method, &[Method::Post])?;
+            let id = (*id).to_owned();
+            videos::follow_up(req, cx, FollowUpKind::Remix, Some(&id)).await
         }
         (_, ["videos", id]) => {
             allow(&method, &[Method::Get, Method::Delete])?;

@@ -5,13 +5,15 @@
 
 use futures_util::future::join;
 use reelay_core::affinity::{Purpose, Sealed};
-use reelay_core::config::{Config, Deployment};
+use reelay_core::config::{Config, Deployment, ModelGroup};
 use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
 use reelay_core::route::pick_weighted;
 use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
-use reelay_core::video::{self as video, vertex, Content, Operation, Variant};
+use reelay_core::video::{
+    self as video, vertex, Content, FollowUp, FollowUpKind, Operation, Variant,
+};
 use reelay_core::video::{
     CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
 };
@@ -74,6 +76,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
         now: created_at,
         prompt: Some(&request.prompt),
         handle: &handle,
+        remixed_from: None,
     };
     Ok(respond::json(200, &view.to_json()))
 }
@@ -103,6 +106,21 @@ pub(super) async fn submit(
     model: &str,
     build: impl FnOnce(&Deployment) -> Result<Planned, ClientError>,
 ) -> Result<Submitted, ClientError> {
+    let group = authorize_model(cx, config, caller, model)?;
+    let random = u32::from_le_bytes(random_bytes::<4>()?);
+    let deployment = pick_weighted(group, random)
+        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
+    let planned = build(deployment)?;
+    start(cx, caller, model, deployment, planned, None).await
+}
+
+/// Checks `caller` may use `model` and that it is configured.
+fn authorize_model<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    caller: &Caller,
+    model: &str,
+) -> Result<&'c ModelGroup, ClientError> {
     cx.log.borrow_mut().model = Some(model.to_owned());
     if !caller.policy(config)?.allows(model) {
         return Err(ClientError::new(
@@ -114,24 +132,31 @@ pub(super) async fn submit(
         )
         .with_param("model"));
     }
-    let group = config.group(model).ok_or_else(|| {
+    config.group(model).ok_or_else(|| {
         ClientError::new(
             ErrorCode::ModelNotFound,
             format!("model {model:?} is not configured on this gateway"),
         )
         .with_param("model")
-    })?;
-    let random = u32::from_le_bytes(random_bytes::<4>()?);
-    let deployment = pick_weighted(group, random)
-        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
-    cx.log.borrow_mut().deployment = Some(deployment.id.clone());
+    })
+}
 
+/// Sends a planned job to `deployment`, then seals, records and counts it.
+async fn start(
+    cx: &Ctx,
+    caller: &Caller,
+    model: &str,
+    deployment: &Deployment,
+    planned: Planned,
+    remixed_from: Option<String>,
+) -> Result<Submitted, ClientError> {
+    cx.log.borrow_mut().deployment = Some(deployment.id.clone());
     let Planned {
         request: plan,
         seconds,
         size,
         prompt,
-    } = build(deployment)?;
+    } = planned;
     let mut response = upstream::send(cx, deployment, &plan).await?;
     let body = response
         .bytes()
@@ -164,6 +189,7 @@ pub(super) async fn submit(
         status: String::from("queued"),
         error: None,
         deleted: false,
+        remixed_from,
     };
     if let Err(e) = jobs::store(
         &cx.env,
@@ -214,6 +240,7 @@ pub(super) async fn retrieve(
         now: cx.now_secs(),
         prompt: record.as_ref().map(|r| r.prompt.as_str()),
         handle: &job.handle,
+        remixed_from: record.as_ref().and_then(|r| r.remixed_from.as_deref()),
     };
     Ok(respond::json(200, &view.to_json()))
 }
@@ -540,6 +567,7 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
             now: cx.now_secs(),
             prompt: Some(&record.prompt),
             handle: &job.handle,
+            remixed_from: record.remixed_from.as_deref(),
         };
         items.push(view.to_json());
     }
@@ -581,6 +609,7 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
         status: String::from("queued"),
         error: None,
         deleted: false,
+        remixed_from: None,
     });
     // Delete upstream first where the provider can: if that fails, the job
     // stays visible and the client can retry; an upstream 404 means it is
@@ -598,4 +627,81 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
         200,
         &serde_json::json!({ "id": id, "object": "video.deleted", "deleted": true }),
     ))
+}
+
+/// `POST /v1/videos/{id}/remix`, `POST /v1/videos/edits`,
+/// `POST /v1/videos/extensions`: a new job from one of the caller's videos,
+/// always on the deployment that holds the source (its upstream state lives
+/// there), never re-routed.
+pub(super) async fn follow_up(
+    req: &mut Request,
+    cx: &Ctx,
+    kind: FollowUpKind,
+    path_id: Option<&str>,
+) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    let body = read_body(req, config.max_body_bytes).await?;
+    let follow = FollowUp::parse(kind, &body, path_id)?;
+    let source = open_job(cx, &config, &caller, &follow.source_id)?;
+    authorize_model(cx, &config, &caller, source.group)?;
+    video::check_follow_up(source.deployment, kind)?;
+    // Veo extends a finished video's file; Sora takes its own id.
+    let files = if source.deployment.provider == reelay_core::config::Provider::Gemini {
+        let (operation, record) = join(
+            poll(cx, source.deployment, &source.handle),
+            jobs::load(&cx.env, &source.record_name),
+        )
+        .await;
+        live_record(record?)?;
+        match operation? {
+            Operation::Succeeded(files) => files,
+            Operation::Failed(_) => {
+                return Err(ClientError::new(
+                    ErrorCode::VideoFailed,
+                    "the source video failed, so it cannot be extended",
+                ))
+            }
+            _ => {
+                return Err(ClientError::new(
+                    ErrorCode::VideoNotReady,
+                    "the source video is still being generated",
+                ))
+            }
+        }
+    } else {
+        live_record(jobs::load(&cx.env, &source.record_name).await?)?;
+        Vec::new()
+    };
+    let (request, seconds, size) =
+        video::follow_up_request(source.deployment, &follow, &source.handle, &files)?;
+    let remixed_from = (kind == FollowUpKind::Remix).then(|| follow.source_id.clone());
+    let planned = Planned {
+        request,
+        seconds,
+        size,
+        prompt: follow.prompt.clone(),
+    };
+    let job = start(
+        cx,
+        &caller,
+        source.group,
+        source.deployment,
+        planned,
+        remixed_from.clone(),
+    )
+    .await?;
+    let created_at = job.created_at_ms / 1000;
+    let status = VideoStatus::Queued;
+    let view = VideoView {
+        id: &job.id,
+        model: source.group,
+        status: &status,
+        created_at,
+        now: created_at,
+        prompt: Some(&follow.prompt),
+        handle: &job.handle,
+        remixed_from: remixed_from.as_deref(),
+    };
+    Ok(respond::json(200, &view.to_json()))
 }
