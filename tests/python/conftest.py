@@ -200,6 +200,18 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
             group("veo-3.1-fast", "gemini-veo31-fast", "veo-3.1-fast-generate-preview"),
             # The model the seed's VEO3VideoGenerator asks for by name.
             group("veo-3.0-generate-preview", "gemini-veo30", "veo-3.0-generate-preview"),
+            {
+                "name": "sora-2",
+                "deployments": [
+                    {
+                        "id": "openai-sora-2",
+                        "provider": "openai",
+                        "model": "sora-2",
+                        "credential": "OPENAI_API_KEY",
+                        "api_base": mock_url,
+                    }
+                ],
+            },
         ]
     }
 
@@ -246,6 +258,7 @@ def gateway(mock_upstream: Mock) -> Iterator[Gateway]:
             "MASTER_KEY": MASTER_KEY,
             "SEALING_KEY": SEALING_KEY,
             "GEMINI_API_KEY": GEMINI_KEY,
+            "OPENAI_API_KEY": "mock-openai-key",
         },
     }
     env = {**os.environ, "REELAY_HARNESS_OPTIONS": json.dumps(options)}

@@ -400,3 +400,45 @@ def test_httpx_sees_openai_shaped_error_bodies(gateway: Gateway, key: str) -> No
     assert resp.headers["content-type"].startswith("application/json")
     error = resp.json()["error"]
     assert set(error) >= {"message", "type", "param", "code"}
+
+
+# --- list, delete, Sora follow-ups ----------------------------------------------
+
+
+def sdk_for(gateway: Gateway, key: str) -> OpenAI:
+    return OpenAI(api_key=key, base_url=f"{gateway.url}/v1", max_retries=0)
+
+
+def test_list_pages_newest_first_and_delete(gateway: Gateway, mock: Mock) -> None:
+    client = sdk_for(gateway, gateway.new_key())
+    ids = [client.videos.create(model="veo-3.1", prompt=f"clip {i}").id for i in range(5)]
+    newest_first = ids[::-1]
+    page = client.videos.list(limit=2)
+    assert [v.id for v in page.data] == newest_first[:2]
+    assert page.has_more
+    # The SDK follows `after=<last_id>` through every page.
+    assert [v.id for v in client.videos.list(limit=2)] == newest_first
+    assert [v.id for v in client.videos.list(order="asc")] == ids
+
+    deleted = client.videos.delete(ids[0])
+    assert deleted.deleted and deleted.id == ids[0]
+    with pytest.raises(openai.NotFoundError) as e:
+        client.videos.retrieve(ids[0])
+    assert_error(e.value, 404, "video_not_found")
+    assert [v.id for v in client.videos.list()] == newest_first[:-1]
+
+
+def test_sora_remix_and_thumbnail(gateway: Gateway, mock: Mock) -> None:
+    client = sdk_for(gateway, gateway.new_key())
+    source = client.videos.create(model="sora-2", prompt="a paper boat", seconds="8")
+    remix = client.videos.remix(source.id, prompt="the boat, at night")
+    assert remix.remixed_from_video_id == source.id
+    assert remix.id not in (source.id,)
+    remixes = [r for r in mock.requests() if r["method"] == "POST" and r["path"].endswith("/remix")]
+    assert len(remixes) == 1 and not remixes[0]["path"].startswith(f"/v1/videos/{source.id}")
+
+    done = client.videos.create_and_poll(model="sora-2", prompt="a kite", poll_interval_ms=50)
+    assert done.status == "completed" and done.progress == 100
+    thumb = client.videos.download_content(done.id, variant="thumbnail")
+    assert thumb.response.headers["content-type"] == "image/webp"
+    assert len(thumb.read()) > 0
