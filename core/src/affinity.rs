@@ -42,12 +42,15 @@ pub const MIN_SEALING_KEY_LEN: usize = 32;
 pub enum Purpose {
     /// A video job (`video_…`).
     Video,
+    /// A Sora character (`char_…`).
+    Character,
 }
 
 impl Purpose {
     const fn byte(self) -> u8 {
         match self {
             Self::Video => 1,
+            Self::Character => 2,
         }
     }
 
@@ -55,6 +58,7 @@ impl Purpose {
     pub const fn prefix(self) -> &'static str {
         match self {
             Self::Video => "video_",
+            Self::Character => "char_",
         }
     }
 }
@@ -286,6 +290,21 @@ mod tests {
     #[test]
     fn rejects_short_sealing_keys() {
         assert!(Sealer::new(&[1u8; 31]).is_none());
+    }
+
+    #[test]
+    fn an_id_never_opens_as_another_purpose() {
+        let id = sealer().seal(&Sealed {
+            purpose: Purpose::Character,
+            ..sample()
+        });
+        assert!(id.starts_with("char_"));
+        let as_video = std::format!("video_{}", &id["char_".len()..]);
+        assert_eq!(
+            sealer().open(Purpose::Video, &as_video),
+            Err(OpenError::Purpose)
+        );
+        assert!(sealer().open(Purpose::Character, &id).is_ok());
     }
 
     #[test]

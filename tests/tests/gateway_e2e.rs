@@ -1968,3 +1968,127 @@ async fn follow_ups_run_on_the_source_deployment() {
     );
     env.stop().await;
 }
+
+/// Sora characters: created from a multipart upload on a Sora deployment,
+/// handed out sealed, readable only by their key, and a create that names
+/// them is pinned to their deployment with the upstream ids swapped in.
+#[tokio::test]
+async fn sora_characters_are_sealed_and_pin_creates() {
+    let env = start_with(MockOptions::default(), |mock| {
+        let mut cfg = config(mock);
+        let base = mock.base_url();
+        cfg["model_groups"].as_array_mut().unwrap().push(json!({"name": "sora-2", "deployments": [
+            {"id": "openai-sora", "provider": "openai", "model": "sora-2", "credential": "OPENAI_API_KEY", "api_base": base}]}));
+        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", "mock-openai-key")])
+    })
+    .await;
+    let key = env.new_key(json!({})).await;
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Mochi")
+        .text("model", "sora-2")
+        .part(
+            "video",
+            reqwest::multipart::Part::bytes(b"\0\0\0\x18ftypisom".to_vec())
+                .file_name("mochi.mp4")
+                .mime_str("video/mp4")
+                .unwrap(),
+        );
+    let resp = env
+        .http
+        .post(env.url("/v1/videos/characters"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let character: Value = resp.json().await.unwrap();
+    let char_id = character["id"].as_str().unwrap().to_owned();
+    assert!(char_id.starts_with("char_"));
+    assert_eq!(
+        (character["object"].clone(), character["name"].clone()),
+        (json!("character"), json!("Mochi"))
+    );
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/videos/characters")
+        .unwrap();
+    assert_eq!(sent.header("authorization"), Some("Bearer mock-openai-key"));
+    let sent_body = String::from_utf8_lossy(&sent.body).into_owned();
+    assert!(
+        sent_body.contains("name=\"name\"") && !sent_body.contains("name=\"model\""),
+        "reelay's own field stays here"
+    );
+
+    let fetched: Value = env
+        .get(&key, &format!("/v1/videos/characters/{char_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (fetched["id"].clone(), fetched["name"].clone()),
+        (json!(char_id), json!("Mochi"))
+    );
+    let other = env.new_key(json!({})).await;
+    expect_error(
+        env.get(&other, &format!("/v1/videos/characters/{char_id}"))
+            .await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    expect_error(
+        env.get(&key, &format!("/v1/videos/{char_id}")).await,
+        404,
+        "video_not_found",
+    )
+    .await;
+
+    let video = env
+        .create_video(
+            &key,
+            json!({"model": "sora-2", "prompt": "Mochi dances", "characters": [{"id": char_id}]}),
+        )
+        .await;
+    assert_eq!(video.status(), 200);
+    let sent = env
+        .mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "POST" && r.path == "/v1/videos")
+        .unwrap();
+    let upstream_char = sent.body_json().unwrap()["characters"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        upstream_char.starts_with("char_") && upstream_char != char_id,
+        "{upstream_char}"
+    );
+    let body = expect_error(
+        env.create_video(
+            &key,
+            json!({"model": "veo-3.1", "prompt": "x", "characters": [{"id": char_id}]}),
+        )
+        .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "characters");
+    expect_error(
+        env.create_video(
+            &other,
+            json!({"model": "sora-2", "prompt": "x", "characters": [{"id": char_id}]}),
+        )
+        .await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    env.stop().await;
+}

@@ -83,6 +83,8 @@ pub struct CreateVideo {
     pub seed: Option<u32>,
     /// First frame to animate (`input_reference`).
     pub input_reference: Option<ImageInput>,
+    /// Character ids (`characters: [{"id"}]`) as the client sent them (sealed).
+    pub characters: Vec<String>,
 }
 
 /// Largest reference image accepted, in bytes (before base64).
@@ -179,6 +181,7 @@ fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 
 /// The create fields this gateway accepts (JSON keys, or multipart text parts).
 pub const CREATE_FIELDS: &[&str] = &[
+    "characters",
     "input_reference",
     "model",
     "prompt",
@@ -308,6 +311,29 @@ impl CreateVideo {
         }
         // `user` is accepted for OpenAI compatibility; providers here have no use for it.
         optional_string(obj, "user")?;
+        let characters = match obj.get("characters") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) if items.len() <= 8 => items
+                .iter()
+                .map(|item| {
+                    item.get("id")
+                        .and_then(Value::as_str)
+                        .map(ToOwned::to_owned)
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    invalid(
+                        "characters",
+                        "`characters` must be a list of {\"id\": \"char_…\"}",
+                    )
+                })?,
+            Some(_) => {
+                return Err(invalid(
+                    "characters",
+                    "`characters` must be a list of at most 8 {\"id\": \"char_…\"}",
+                ))
+            }
+        };
         let input_reference = match obj.get("input_reference") {
             None | Some(Value::Null) => None,
             Some(value) => Some(ImageInput::from_json(value)?),
@@ -321,6 +347,7 @@ impl CreateVideo {
             person_generation,
             seed,
             input_reference,
+            characters,
         })
     }
 }
@@ -477,16 +504,25 @@ impl Variant {
 }
 
 /// The create call for `req` on `dep`, with the duration and size to seal
-/// (the request's, or the provider's defaults).
+/// (the request's, or the provider's defaults). `characters` are the
+/// upstream ids behind `req.characters` (Sora only).
 pub fn create_request(
     req: &CreateVideo,
     dep: &Deployment,
+    characters: &[String],
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+    if !req.characters.is_empty() && !matches!(dep.provider, Provider::OpenAi | Provider::Azure) {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "`characters` are a Sora feature; this model is served by Veo",
+        )
+        .with_param("characters"));
+    }
     match dep.provider {
         Provider::Gemini => gemini::create_request(req, dep),
         Provider::VertexAi => vertex::create_request(req, dep),
         Provider::OpenAi | Provider::Azure => {
-            let call = openai::create_request(req, dep)?;
+            let call = openai::create_request(req, dep, characters)?;
             let seconds = req.seconds.unwrap_or(SORA_DEFAULT_SECONDS);
             Ok((call, seconds, req.size.unwrap_or(SORA_DEFAULT_SIZE)))
         }

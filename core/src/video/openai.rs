@@ -38,8 +38,13 @@ fn auth(dep: &Deployment) -> Auth {
     }
 }
 
-/// The create call for `req` on a Sora deployment.
-pub fn create_request(req: &CreateVideo, dep: &Deployment) -> Result<UpstreamRequest, ClientError> {
+/// The create call for `req` on a Sora deployment; `characters` are the
+/// upstream ids of the request's (already unsealed) characters.
+pub fn create_request(
+    req: &CreateVideo,
+    dep: &Deployment,
+    characters: &[String],
+) -> Result<UpstreamRequest, ClientError> {
     for (value, param) in [
         (req.negative_prompt.is_some(), "negative_prompt"),
         (req.person_generation.is_some(), "person_generation"),
@@ -83,6 +88,13 @@ pub fn create_request(req: &CreateVideo, dep: &Deployment) -> Result<UpstreamReq
             "input_reference".to_owned(),
             serde_json::json!({ "image_url": url }),
         );
+    }
+    if !characters.is_empty() {
+        let list: vec::Vec<Value> = characters
+            .iter()
+            .map(|id| serde_json::json!({ "id": id }))
+            .collect();
+        body.insert("characters".to_owned(), Value::Array(list));
     }
     Ok(UpstreamRequest {
         method: Method::Post,
@@ -204,6 +216,57 @@ pub fn follow_up_request(dep: &Deployment, follow: &FollowUp, source: &str) -> U
     }
 }
 
+/// Where characters are created (multipart `name` + `video`).
+pub fn characters_url(dep: &Deployment) -> String {
+    format!("{}/characters", videos_url(dep))
+}
+
+/// The upstream auth of `dep` (for calls the host builds itself, like multipart).
+pub fn auth_of(dep: &Deployment) -> Auth {
+    auth(dep)
+}
+
+/// The character lookup call.
+pub fn character_request(dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::Get,
+        url: format!("{}/{upstream_id}", characters_url(dep)),
+        auth: auth(dep),
+        json_body: None,
+    }
+}
+
+/// A character as the upstream describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Character {
+    /// Upstream id (`char_…`).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creation time, unix seconds.
+    pub created_at: u64,
+}
+
+/// Reads a character object.
+pub fn parse_character(body: &[u8]) -> Result<Character, UpstreamError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| garbage("the character call answered with a non-JSON body"))?;
+    let id = value
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| valid_id(id))
+        .ok_or_else(|| garbage("the character has no valid id"))?;
+    Ok(Character {
+        id: id.to_owned(),
+        name: value
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        created_at: value.get("created_at").and_then(Value::as_u64).unwrap_or(0),
+    })
+}
+
 /// The delete call.
 pub fn delete_request(dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
     UpstreamRequest {
@@ -258,7 +321,7 @@ mod tests {
     fn creates_on_openai_and_azure_paths() {
         let req = CreateVideo::parse_json(br#"{"prompt":"a cat","seconds":"8","size":"1280x720"}"#)
             .unwrap();
-        let call = create_request(&req, &dep("openai")).unwrap();
+        let call = create_request(&req, &dep("openai"), &[]).unwrap();
         assert_eq!(
             (call.url.as_str(), call.auth),
             ("https://res.example/v1/videos", Auth::Bearer)
@@ -268,14 +331,14 @@ mod tests {
             body,
             serde_json::json!({"model":"sora-2","prompt":"a cat","seconds":"8","size":"1280x720"})
         );
-        let call = create_request(&req, &dep("azure")).unwrap();
+        let call = create_request(&req, &dep("azure"), &[]).unwrap();
         assert_eq!(
             (call.url.as_str(), call.auth),
             ("https://res.example/openai/v1/videos", Auth::AzureApiKey)
         );
         let veo_only = CreateVideo::parse_json(br#"{"prompt":"x","seed":1}"#).unwrap();
         assert_eq!(
-            create_request(&veo_only, &dep("openai"))
+            create_request(&veo_only, &dep("openai"), &[])
                 .unwrap_err()
                 .param
                 .as_deref(),
@@ -283,7 +346,7 @@ mod tests {
         );
         let bad_seconds = CreateVideo::parse_json(br#"{"prompt":"x","seconds":"6"}"#).unwrap();
         assert_eq!(
-            create_request(&bad_seconds, &dep("openai"))
+            create_request(&bad_seconds, &dep("openai"), &[])
                 .unwrap_err()
                 .code,
             ErrorCode::UnsupportedValue

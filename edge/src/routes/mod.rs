@@ -3,6 +3,7 @@
 // the handlers. Video and model routes answer with and without `/v1`.
 
 mod admin;
+mod characters;
 mod google;
 mod health;
 mod models;
@@ -98,6 +99,15 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             } else {
                 videos::create(req, cx).await
             }
+        }
+        (_, ["videos", "characters"]) => {
+            allow(&method, &[Method::Post])?;
+            characters::create(req, cx).await
+        }
+        (_, ["videos", "characters", id]) => {
+            allow(&method, &[Method::Get])?;
+            let id = (*id).to_owned();
+            characters::retrieve(req, cx, &id).await
         }
         (_, ["videos", "edits"]) => {
             allow(&method, &[Method::Post])?;

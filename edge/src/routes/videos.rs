@@ -56,16 +56,39 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             )
             .with_param("model")
         })?;
-    let job = submit(cx, &config, &caller, &model, |dep| {
-        let (request_plan, seconds, size) = video::create_request(&request, dep)?;
-        Ok(Planned {
+    let job = if request.characters.is_empty() {
+        submit(cx, &config, &caller, &model, |dep| {
+            let (request_plan, seconds, size) = video::create_request(&request, dep, &[])?;
+            Ok(Planned {
+                request: request_plan,
+                seconds,
+                size,
+                prompt: request.prompt.clone(),
+            })
+        })
+        .await?
+    } else {
+        // Characters live on the deployment that created them: the job is
+        // pinned there, never routed by weight.
+        let (pinned, upstream_ids) = super::characters::open_all(cx, &caller, &request.characters)?;
+        let group = authorize_model(cx, &config, &caller, &model)?;
+        let deployment = group.deployments.iter().find(|d| d.id == pinned).ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!("the characters belong to deployment {pinned:?}, which does not serve model {model:?}"),
+            )
+            .with_param("characters")
+        })?;
+        let (request_plan, seconds, size) =
+            video::create_request(&request, deployment, &upstream_ids)?;
+        let planned = Planned {
             request: request_plan,
             seconds,
             size,
             prompt: request.prompt.clone(),
-        })
-    })
-    .await?;
+        };
+        start(cx, &caller, &model, deployment, planned, None).await?
+    };
     let (id, handle, created_at) = (job.id, job.handle, job.created_at_ms / 1000);
     let status = VideoStatus::Queued;
     let view = VideoView {

@@ -1,0 +1,208 @@
+// Sora characters: `POST /v1/videos/characters` (multipart `name` + `video`,
+// plus reelay's optional `model` to pick the Sora model group) and
+// `GET /v1/videos/characters/{id}`. Character ids are sealed like video ids
+// (`char_…`, purpose-bound, owner-bound), so a create that names characters
+// is pinned to the deployment holding them.
+
+use reelay_core::affinity::{Purpose, Sealed};
+use reelay_core::config::Provider;
+use reelay_core::encoding::ct_eq;
+use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::route::pick_weighted;
+use reelay_core::video::openai::{self, Character};
+use serde_json::json;
+use worker::{FormEntry, Headers, Request, RequestInit};
+
+use super::check_declared_length;
+use crate::context::{random_bytes, Ctx};
+use crate::keys::{self, Caller};
+use crate::respond::{self, OrInternal};
+use crate::upstream::{self, upstream_failure};
+
+/// Longest character name (OpenAI's bound).
+const MAX_NAME_CHARS: usize = 80;
+
+pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    check_declared_length(req, config.max_body_bytes)?;
+    if super::media_type(req) != "multipart/form-data" {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedMediaType,
+            "characters are created with multipart/form-data (`name` and a `video` file)",
+        ));
+    }
+    let form = req.form_data().await.map_err(|_| {
+        ClientError::new(
+            ErrorCode::InvalidRequest,
+            "the multipart/form-data body could not be parsed",
+        )
+    })?;
+    match form.get("name") {
+        Some(FormEntry::Field(name))
+            if !name.trim().is_empty() && name.chars().count() <= MAX_NAME_CHARS => {}
+        _ => {
+            return Err(ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!("`name` is required (1..={MAX_NAME_CHARS} characters)"),
+            )
+            .with_param("name"))
+        }
+    }
+    if !matches!(form.get("video"), Some(FormEntry::File(_))) {
+        return Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            "`video` (a file part) is required",
+        )
+        .with_param("video"));
+    }
+    let model = match form.get("model") {
+        Some(FormEntry::Field(model)) => model,
+        _ => config.default_video_model.clone().ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::InvalidRequest,
+                "`model` is required: the Sora model group to create the character on",
+            )
+            .with_param("model")
+        })?,
+    };
+    cx.log.borrow_mut().model = Some(model.clone());
+    if !caller.policy(&config)?.allows(&model) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!("this key may not use model {model:?}"),
+        )
+        .with_param("model"));
+    }
+    let group = config.group(&model).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ModelNotFound,
+            format!("model {model:?} is not configured on this gateway"),
+        )
+        .with_param("model")
+    })?;
+    let deployment = pick_weighted(group, u32::from_le_bytes(random_bytes::<4>()?))
+        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
+    if !matches!(deployment.provider, Provider::OpenAi | Provider::Azure) {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!("characters are a Sora feature; model {model:?} is served by Veo"),
+        )
+        .with_param("model"));
+    }
+    cx.log.borrow_mut().deployment = Some(deployment.id.clone());
+
+    // The client's form goes upstream as it came (the runtime re-encodes it),
+    // minus reelay's own `model` field.
+    form.delete("model");
+    let headers = Headers::new();
+    let credential = upstream::credential(cx, deployment)?;
+    match openai::auth_of(deployment) {
+        reelay_core::plan::Auth::AzureApiKey => headers.set("api-key", &credential),
+        _ => headers.set("authorization", &format!("Bearer {credential}")),
+    }
+    .map_err(|_| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            "the deployment's credential is not a valid header value",
+        )
+    })?;
+    let mut init = RequestInit::new();
+    init.with_method(worker::Method::Post)
+        .with_headers(headers)
+        .with_body(Some(form.into()));
+    let request = Request::new_with_init(&openai::characters_url(deployment), &init)
+        .or_internal("building the character request")?;
+    let response =
+        upstream::fetch_with_deadline(cx, request, deployment.timeout_ms, &deployment.id).await?;
+    let mut response = upstream::check(cx, response).await?;
+    let body = response
+        .bytes()
+        .await
+        .or_internal("reading the provider's answer")?;
+    let character = openai::parse_character(&body).map_err(|e| upstream_failure(cx, e))?;
+    let id = cx.sealer()?.seal(&Sealed {
+        purpose: Purpose::Character,
+        owner: caller.owner(),
+        created_at_ms: cx.now_ms,
+        deployment: deployment.id.clone(),
+        payload: character.id.clone().into_bytes(),
+    });
+    Ok(respond::json(200, &view(&id, &character)))
+}
+
+pub(super) async fn retrieve(
+    req: &mut Request,
+    cx: &Ctx,
+    id: &str,
+) -> Result<worker::Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    let (deployment_id, upstream_id) = open(cx, &caller, id)?;
+    let (_, deployment) = config.deployment(&deployment_id).ok_or_else(not_found)?;
+    cx.log.borrow_mut().deployment = Some(deployment.id.clone());
+    let mut response = upstream::send(
+        cx,
+        deployment,
+        &openai::character_request(deployment, &upstream_id),
+    )
+    .await?;
+    let body = response
+        .bytes()
+        .await
+        .or_internal("reading the provider's answer")?;
+    let character = openai::parse_character(&body).map_err(|e| upstream_failure(cx, e))?;
+    Ok(respond::json(200, &view(id, &character)))
+}
+
+fn view(id: &str, character: &Character) -> serde_json::Value {
+    json!({ "id": id, "object": "character", "name": character.name, "created_at": character.created_at })
+}
+
+fn not_found() -> ClientError {
+    ClientError::new(
+        ErrorCode::VideoNotFound,
+        "no character with this id exists for this key",
+    )
+    .with_param("characters")
+}
+
+/// The deployment and upstream id behind one of `caller`'s character ids.
+fn open(cx: &Ctx, caller: &Caller, id: &str) -> Result<(String, String), ClientError> {
+    let sealed = cx
+        .sealer()?
+        .open(Purpose::Character, id)
+        .map_err(|_| not_found())?;
+    if !ct_eq(&sealed.owner, &caller.owner()) {
+        return Err(not_found());
+    }
+    let upstream = String::from_utf8(sealed.payload).map_err(|_| not_found())?;
+    Ok((sealed.deployment, upstream))
+}
+
+/// Opens every character of a create request: they must all live on one
+/// deployment, which the job is pinned to. Returns it and the upstream ids.
+pub(super) fn open_all(
+    cx: &Ctx,
+    caller: &Caller,
+    ids: &[String],
+) -> Result<(String, Vec<String>), ClientError> {
+    let mut pinned: Option<String> = None;
+    let mut upstream_ids = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (deployment, upstream) = open(cx, caller, id)?;
+        match &pinned {
+            Some(p) if *p != deployment => {
+                return Err(ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    "the characters were created on different deployments and cannot be combined",
+                )
+                .with_param("characters"))
+            }
+            _ => pinned = Some(deployment),
+        }
+        upstream_ids.push(upstream);
+    }
+    let pinned = pinned.ok_or_else(|| ClientError::from_code(ErrorCode::InvalidRequest))?;
+    Ok((pinned, upstream_ids))
+}
