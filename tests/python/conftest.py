@@ -201,6 +201,22 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
             # The model the seed's VEO3VideoGenerator asks for by name.
             group("veo-3.0-generate-preview", "gemini-veo30", "veo-3.0-generate-preview"),
             {
+                # Veo on Vertex AI, with the mock's service account and token endpoint.
+                "name": "veo-vertex",
+                "deployments": [
+                    {
+                        "id": "vertex-veo",
+                        "provider": "vertex_ai",
+                        "model": "veo-3.1-generate-001",
+                        "credential": "VERTEX_SA",
+                        "project": "mock-project",
+                        "location": "us-central1",
+                        "api_base": mock_url,
+                        "storage_api_base": mock_url,
+                    }
+                ],
+            },
+            {
                 "name": "sora-2",
                 "deployments": [
                     {
@@ -259,6 +275,7 @@ def gateway(mock_upstream: Mock) -> Iterator[Gateway]:
             "SEALING_KEY": SEALING_KEY,
             "GEMINI_API_KEY": GEMINI_KEY,
             "OPENAI_API_KEY": "mock-openai-key",
+            "VERTEX_SA": mock_upstream.http.get("/_mock/service-account").text,
         },
     }
     env = {**os.environ, "REELAY_HARNESS_OPTIONS": json.dumps(options)}

@@ -94,3 +94,38 @@ def test_operations_are_private_to_their_key(gateway: Gateway, mock: Mock, key: 
     with pytest.raises(errors.ClientError) as e:
         other.operations.get(op)
     assert e.value.code == 404 and e.value.status == "NOT_FOUND"
+
+
+def test_vertex_mode_generate_poll_and_bytes(gateway: Gateway, mock: Mock) -> None:
+    """google-genai in Vertex mode: the reelay key is the OAuth token; the
+    gateway swaps in the deployment's project, location and service-account
+    token, and polls with fetchPredictOperation."""
+    from google.oauth2.credentials import Credentials
+
+    key = gateway.new_key()
+    client = genai.Client(
+        vertexai=True,
+        project="my-project",
+        location="us-central1",
+        credentials=Credentials(token=key),
+        http_options=types.HttpOptions(base_url=f"{gateway.url}/vertex_ai/"),
+    )
+    op = client.models.generate_videos(
+        model="veo-vertex", prompt=PROMPT, config=types.GenerateVideosConfig(duration_seconds=8)
+    )
+    prefix = "projects/my-project/locations/us-central1/publishers/google/models/veo-vertex/operations/video_"
+    assert op.name is not None and op.name.startswith(prefix), op.name
+    (sent,) = upstream_creates(mock)
+    assert sent["path"] == (
+        "/v1/projects/mock-project/locations/us-central1/publishers/google/models/"
+        "veo-3.1-generate-001:predictLongRunning"
+    )
+    assert dict(sent["headers"])["authorization"].startswith("Bearer ya29.")
+    for _ in range(10):
+        if op.done:
+            break
+        op = client.operations.get(op)
+    assert op.done and op.error is None, op
+    videos = op.response.generated_videos if op.response else None
+    assert videos and videos[0].video and videos[0].video.video_bytes
+    assert videos[0].video.video_bytes[4:8] == b"ftyp"

@@ -451,14 +451,18 @@ pub fn native_create_request(body: &[u8], dep: &Deployment) -> Result<NativeCrea
         })?;
     let text =
         core::str::from_utf8(body).map_err(|_| ClientError::from_code(ErrorCode::InvalidJson))?;
-    let request = UpstreamRequest {
-        method: Method::Post,
-        url: format!(
-            "{}/v1beta/models/{}:predictLongRunning",
-            dep.api_base, dep.model
-        ),
-        auth: Auth::GoogleApiKey,
-        json_body: Some(text.to_owned()),
+    let request = match dep.provider {
+        // Vertex takes the same Veo body on its publisher-model URL.
+        crate::config::Provider::VertexAi => super::vertex::create_call(dep, text.to_owned())?,
+        _ => UpstreamRequest {
+            method: Method::Post,
+            url: format!(
+                "{}/v1beta/models/{}:predictLongRunning",
+                dep.api_base, dep.model
+            ),
+            auth: Auth::GoogleApiKey,
+            json_body: Some(text.to_owned()),
+        },
     };
     Ok(NativeCreate {
         request,

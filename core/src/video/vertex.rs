@@ -56,13 +56,33 @@ pub fn create_request(
     ) {
         params.insert("storageUri".to_owned(), Value::from(uri.as_str()));
     }
-    let request = UpstreamRequest {
+    Ok((create_call(dep, body.to_string())?, seconds, size))
+}
+
+/// `predictLongRunning` on `dep` with a ready JSON body (also used for
+/// Google-shaped requests passed through).
+pub fn create_call(dep: &Deployment, json_body: String) -> Result<UpstreamRequest, ClientError> {
+    let v = settings(dep)?;
+    Ok(UpstreamRequest {
         method: Method::Post,
         url: format!("{}:predictLongRunning", model_url(dep, v)),
         auth: Auth::GoogleServiceAccount,
-        json_body: Some(body.to_string()),
-    };
-    Ok((request, seconds, size))
+        json_body: Some(json_body),
+    })
+}
+
+/// The upstream operation as a Vertex client should see it through the
+/// gateway: only `name` changes, to the gateway's sealed one. Results are
+/// passed as they are (inline bytes, or `gs://` URIs in the deployment's
+/// bucket, which the client reads with its own Cloud Storage access).
+pub fn native_operation(body: &[u8], name: &str) -> Result<Value, UpstreamError> {
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|_| garbage("fetchPredictOperation answered with a non-JSON body"))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| garbage("fetchPredictOperation answered with a non-object"))?;
+    obj.insert("name".to_owned(), Value::from(name));
+    Ok(value)
 }
 
 /// Reads the operation name (`projects/…/operations/…`).

@@ -7,6 +7,7 @@ mod characters;
 mod google;
 mod health;
 mod models;
+mod vertex;
 mod videos;
 
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
@@ -88,6 +89,7 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             admin::delete(req, cx).await
         }
         (["gemini", rest @ ..], _) => google::dispatch(req, cx, rest).await,
+        (["vertex_ai", rest @ ..], _) => vertex::dispatch(req, cx, rest).await,
         (_, ["models"]) => {
             allow(&method, &[Method::Get])?;
             models::list(req, cx).await

@@ -1,0 +1,137 @@
+// Vertex AI's own Veo shapes, for clients that speak Vertex (google-genai
+// with `vertexai=True`, REST callers): under `/vertex_ai/`
+//   POST {v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning
+//   POST {v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:fetchPredictOperation
+// The virtual key is the Bearer token (the SDK's `Credentials(token=…)`);
+// the deployment's own project, location and service-account token replace
+// the client's upstream. Operation names end in the sealed video id (the
+// same jobs `/v1/videos` sees). Errors are Google-shaped.
+
+use reelay_core::config::{Deployment, Provider};
+use reelay_core::encoding::percent_decode;
+use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::video::{gemini, vertex};
+use serde_json::Value;
+use worker::{Method, Request, Response};
+
+use super::read_body;
+use super::videos::{live_record, open_job, remember_status, status_of, submit, Planned};
+use crate::context::Ctx;
+use crate::jobs;
+use crate::keys;
+use crate::respond::{self, OrInternal};
+use crate::upstream::{self, upstream_failure};
+
+/// `rest` is the path after `/vertex_ai/`, split on `/`.
+pub(super) async fn dispatch(
+    req: &mut Request,
+    cx: &Ctx,
+    rest: &[&str],
+) -> Result<Response, ClientError> {
+    match rest {
+        [version, "projects", project, "locations", location, "publishers", "google", "models", action]
+            if matches!(*version, "v1" | "v1beta1") =>
+        {
+            super::allow(&req.method(), &[Method::Post])?;
+            let (model, verb) = action.rsplit_once(':').ok_or_else(route_not_found)?;
+            let model = percent_decode(model).ok_or_else(|| {
+                ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    "the model in the path is not valid percent-encoding",
+                )
+            })?;
+            let prefix =
+                format!("projects/{project}/locations/{location}/publishers/google/models/{model}");
+            match verb {
+                "predictLongRunning" => create(req, cx, &model, &prefix).await,
+                "fetchPredictOperation" => fetch(req, cx).await,
+                _ => Err(route_not_found()),
+            }
+        }
+        _ => Err(route_not_found()),
+    }
+}
+
+fn route_not_found() -> ClientError {
+    ClientError::new(
+        ErrorCode::RouteNotFound,
+        "no such Vertex AI route on this gateway (supported: publishers/google/models/{model}:predictLongRunning and :fetchPredictOperation)",
+    )
+}
+
+fn require_vertex(dep: &Deployment) -> Result<(), ClientError> {
+    if dep.provider == Provider::VertexAi {
+        Ok(())
+    } else {
+        Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!("this model is served by {}, not Vertex AI; use /v1/videos (or /gemini/ for Gemini models)", dep.provider.as_str()),
+        ))
+    }
+}
+
+async fn create(
+    req: &mut Request,
+    cx: &Ctx,
+    model: &str,
+    prefix: &str,
+) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(req, cx, true).await?;
+    let body = read_body(req, config.max_body_bytes).await?;
+    let job = submit(cx, &config, &caller, model, |dep| {
+        require_vertex(dep)?;
+        let native = gemini::native_create_request(&body, dep)?;
+        Ok(Planned {
+            request: native.request,
+            seconds: native.seconds,
+            size: native.size,
+            prompt: native.prompt,
+        })
+    })
+    .await?;
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "name": format!("{prefix}/operations/{}", job.id) }),
+    ))
+}
+
+async fn fetch(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let caller = keys::authenticate(req, cx, true).await?;
+    let body = read_body(req, 64 * 1024).await?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        ClientError::new(
+            ErrorCode::InvalidJson,
+            format!("Invalid JSON payload received. {e}"),
+        )
+    })?;
+    let name = value
+        .get("operationName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ClientError::new(ErrorCode::InvalidRequest, "`operationName` is required")
+                .with_param("operationName")
+        })?;
+    let id = name.rsplit('/').next().unwrap_or_default();
+    let job = open_job(cx, &config, &caller, id)?;
+    require_vertex(job.deployment)?;
+    let plan = vertex::poll_request(job.deployment, &job.handle)?;
+    let (response, record) = futures_util::future::join(
+        upstream::send(cx, job.deployment, &plan),
+        jobs::load(&cx.env, &job.record_name),
+    )
+    .await;
+    let mut record = live_record(record?)?;
+    let upstream_body = response?
+        .bytes()
+        .await
+        .or_internal("reading the provider's answer")?;
+    let state = vertex::parse_operation(&upstream_body).map_err(|e| upstream_failure(cx, e))?;
+    if let Some(record) = record.as_mut() {
+        remember_status(cx, &job.record_name, record, &status_of(state));
+    }
+    let view =
+        vertex::native_operation(&upstream_body, name).map_err(|e| upstream_failure(cx, e))?;
+    Ok(respond::json(200, &view))
+}
