@@ -22,9 +22,7 @@ use serde_json::{Map, Value};
 
 use super::{CreateVideo, FollowUp, Operation, Size, VideoHandle};
 use crate::config::Deployment;
-use crate::errors::{
-    classify_operation_error, ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError,
-};
+use crate::errors::{classify_operation_error, ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
 
 /// Sizes Veo can render, as (size, aspectRatio, resolution).
@@ -291,29 +289,8 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     if !files.is_empty() {
         return Ok(Operation::Succeeded(files));
     }
-    let filtered = result
-        .and_then(|r| r.get("raiMediaFilteredCount"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    if filtered > 0 {
-        let reasons: Vec<&str> = result
-            .and_then(|r| r.get("raiMediaFilteredReasons"))
-            .and_then(Value::as_array)
-            .map(|rs| rs.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let message = if reasons.is_empty() {
-            String::from("the provider's safety filter blocked the generated video")
-        } else {
-            reasons.join(" ")
-        };
-        return Ok(Operation::Failed(UpstreamError {
-            kind: ErrorKind::ContentPolicy,
-            retry: Retry::Never,
-            scope: Scope::Request,
-            status: None,
-            upstream_code: Some(String::from("RAI_MEDIA_FILTERED")),
-            message,
-        }));
+    if let Some(failure) = super::rai_failure(result) {
+        return Ok(Operation::Failed(failure));
     }
     Err(garbage("the operation finished without videos or an error"))
 }
@@ -504,14 +481,7 @@ pub fn native_operation(
 }
 
 fn garbage(message: &str) -> UpstreamError {
-    UpstreamError {
-        kind: ErrorKind::Gateway,
-        retry: Retry::Backoff,
-        scope: Scope::Deployment,
-        status: None,
-        upstream_code: None,
-        message: message.to_owned(),
-    }
+    super::upstream_garbage(message)
 }
 
 #[cfg(test)]
@@ -624,7 +594,7 @@ mod tests {
         let Operation::Failed(err) = parse_operation(rai).unwrap() else {
             panic!()
         };
-        assert_eq!(err.kind, ErrorKind::ContentPolicy);
+        assert_eq!(err.kind, crate::errors::ErrorKind::ContentPolicy);
         assert!(err.message.contains("not been charged"));
         let failed = br#"{"name":"x","done":true,"error":{"code":3,"message":"This prompt contains words that violate Google's Responsible AI practices."}}"#;
         assert!(matches!(

@@ -774,6 +774,49 @@ pub fn check_follow_up(dep: &Deployment, kind: FollowUpKind) -> Result<(), Clien
     }
 }
 
+/// A Veo result object (`generateVideoResponse` on the Gemini API,
+/// `response` on Vertex) that reports safety-filtered videos, as the
+/// content-policy failure it is, with Google's reason text.
+pub(crate) fn rai_failure(result: Option<&Value>) -> Option<UpstreamError> {
+    let filtered = result
+        .and_then(|r| r.get("raiMediaFilteredCount"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if filtered == 0 {
+        return None;
+    }
+    let reasons: Vec<&str> = result
+        .and_then(|r| r.get("raiMediaFilteredReasons"))
+        .and_then(Value::as_array)
+        .map(|rs| rs.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let message = if reasons.is_empty() {
+        String::from("the provider's safety filter blocked the generated video")
+    } else {
+        reasons.join(" ")
+    };
+    Some(UpstreamError {
+        kind: crate::errors::ErrorKind::ContentPolicy,
+        retry: crate::errors::Retry::Never,
+        scope: crate::errors::Scope::Request,
+        status: None,
+        upstream_code: Some(String::from("RAI_MEDIA_FILTERED")),
+        message,
+    })
+}
+
+/// An upstream answer the gateway cannot read: the deployment's fault, retryable.
+pub(crate) fn upstream_garbage(message: &str) -> UpstreamError {
+    UpstreamError {
+        kind: crate::errors::ErrorKind::Gateway,
+        retry: crate::errors::Retry::Backoff,
+        scope: crate::errors::Scope::Deployment,
+        status: None,
+        upstream_code: None,
+        message: String::from(message),
+    }
+}
+
 /// Status of a video job in OpenAI's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoStatus {

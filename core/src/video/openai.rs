@@ -292,14 +292,7 @@ pub fn content_request(dep: &Deployment, upstream_id: &str, variant: Variant) ->
 }
 
 fn garbage(message: &str) -> UpstreamError {
-    UpstreamError {
-        kind: ErrorKind::Gateway,
-        retry: Retry::Backoff,
-        scope: Scope::Deployment,
-        status: None,
-        upstream_code: None,
-        message: message.to_owned(),
-    }
+    super::upstream_garbage(message)
 }
 
 #[cfg(test)]

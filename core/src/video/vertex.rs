@@ -22,9 +22,7 @@ use serde_json::Value;
 
 use super::{gemini, Content, CreateVideo, Operation, Size, VideoHandle};
 use crate::config::{Deployment, VertexSettings};
-use crate::errors::{
-    classify_operation_error, ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError,
-};
+use crate::errors::{classify_operation_error, ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
 
 fn settings(dep: &Deployment) -> Result<&VertexSettings, ClientError> {
@@ -163,29 +161,8 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     if !files.is_empty() {
         return Ok(Operation::Succeeded(files));
     }
-    let filtered = response
-        .and_then(|r| r.get("raiMediaFilteredCount"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    if filtered > 0 {
-        let reasons: Vec<&str> = response
-            .and_then(|r| r.get("raiMediaFilteredReasons"))
-            .and_then(Value::as_array)
-            .map(|rs| rs.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let message = if reasons.is_empty() {
-            String::from("the provider's safety filter blocked the generated video")
-        } else {
-            reasons.join(" ")
-        };
-        return Ok(Operation::Failed(UpstreamError {
-            kind: ErrorKind::ContentPolicy,
-            retry: Retry::Never,
-            scope: Scope::Request,
-            status: None,
-            upstream_code: Some(String::from("RAI_MEDIA_FILTERED")),
-            message,
-        }));
+    if let Some(failure) = super::rai_failure(response) {
+        return Ok(Operation::Failed(failure));
     }
     Err(garbage("the operation finished without videos or an error"))
 }
@@ -254,14 +231,7 @@ fn encode_component(text: &str) -> String {
 }
 
 fn garbage(message: &str) -> UpstreamError {
-    UpstreamError {
-        kind: ErrorKind::Gateway,
-        retry: Retry::Backoff,
-        scope: Scope::Deployment,
-        status: None,
-        upstream_code: None,
-        message: message.to_owned(),
-    }
+    super::upstream_garbage(message)
 }
 
 #[cfg(test)]
@@ -350,7 +320,7 @@ mod tests {
         let Operation::Failed(err) = parse_operation(rai).unwrap() else {
             panic!()
         };
-        assert_eq!(err.kind, ErrorKind::ContentPolicy);
+        assert_eq!(err.kind, crate::errors::ErrorKind::ContentPolicy);
         assert_eq!(
             parse_operation(br#"{"name":"n","done":false}"#).unwrap(),
             Operation::Running { progress: None }
