@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::{CreateVideo, FollowUp, Operation, Size, VideoHandle};
 use crate::config::Deployment;
-use crate::errors::{classify_operation_error, ClientError, ErrorCode, UpstreamError};
+use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
 
 /// Sizes Veo can render, as (size, aspectRatio, resolution).
@@ -263,16 +263,8 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     if !value.is_object() {
         return Err(garbage("the operation poll answered with a non-object"));
     }
-    if !value.get("done").and_then(Value::as_bool).unwrap_or(false) {
-        return Ok(Operation::Running { progress: None });
-    }
-    if let Some(err) = value.get("error") {
-        let code = err.get("code").and_then(Value::as_i64).unwrap_or(2);
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("the video operation failed");
-        return Ok(Operation::Failed(classify_operation_error(code, message)));
+    if let Some(state) = super::lro_state(&value) {
+        return Ok(state);
     }
     let result = value.pointer("/response/generateVideoResponse");
     let files: Vec<String> = result

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{gemini, Content, CreateVideo, Operation, Size, VideoHandle};
 use crate::config::{Deployment, VertexSettings};
-use crate::errors::{classify_operation_error, ClientError, ErrorCode, UpstreamError};
+use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
 
 fn settings(dep: &Deployment) -> Result<&VertexSettings, ClientError> {
@@ -126,16 +126,8 @@ const INLINE: &str = "inline:";
 pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| garbage("fetchPredictOperation answered with a non-JSON body"))?;
-    if !value.get("done").and_then(Value::as_bool).unwrap_or(false) {
-        return Ok(Operation::Running { progress: None });
-    }
-    if let Some(err) = value.get("error") {
-        let code = err.get("code").and_then(Value::as_i64).unwrap_or(2);
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("the video operation failed");
-        return Ok(Operation::Failed(classify_operation_error(code, message)));
+    if let Some(state) = super::lro_state(&value) {
+        return Ok(state);
     }
     let response = value.get("response");
     let files: Vec<String> = response

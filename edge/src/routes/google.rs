@@ -17,7 +17,9 @@ use reelay_core::video::{gemini, Variant};
 use worker::{Method, Request, Response};
 
 use super::read_body;
-use super::videos::{download, live_record, open_job, remember_status, status_of, submit, Planned};
+use super::videos::{
+    download, live_record, open_job, remember_status, status_of, submit, Planned, Submitted,
+};
 use crate::context::Ctx;
 use crate::jobs;
 use crate::keys;
@@ -62,11 +64,26 @@ fn is_version(segment: &str) -> bool {
 }
 
 async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, ClientError> {
+    let job = submit_native(req, cx, model, require_gemini).await?;
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "name": format!("models/{model}/operations/{}", job.id) }),
+    ))
+}
+
+/// Starts a job from a Google-shaped `predictLongRunning` body (Gemini or
+/// Vertex routes): the body passes through to a deployment `require` accepts.
+pub(super) async fn submit_native(
+    req: &mut Request,
+    cx: &Ctx,
+    model: &str,
+    require: fn(&Deployment) -> Result<(), ClientError>,
+) -> Result<Submitted, ClientError> {
     let config = cx.config()?;
     let caller = keys::authenticate(req, cx, true).await?;
     let body = read_body(req, config.max_body_bytes).await?;
-    let job = submit(cx, &config, &caller, model, |dep| {
-        require_gemini(dep)?;
+    submit(cx, &config, &caller, model, |dep| {
+        require(dep)?;
         let native = gemini::native_create_request(&body, dep)?;
         Ok(Planned {
             request: native.request,
@@ -75,11 +92,7 @@ async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, Cl
             prompt: native.prompt,
         })
     })
-    .await?;
-    Ok(respond::json(
-        200,
-        &serde_json::json!({ "name": format!("models/{model}/operations/{}", job.id) }),
-    ))
+    .await
 }
 
 async fn operation(

@@ -10,12 +10,12 @@
 use reelay_core::config::{Deployment, Provider};
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::video::{gemini, vertex};
+use reelay_core::video::vertex;
 use serde_json::Value;
 use worker::{Method, Request, Response};
 
 use super::read_body;
-use super::videos::{live_record, open_job, remember_status, status_of, submit, Planned};
+use super::videos::{live_record, open_job, remember_status, status_of};
 use crate::context::Ctx;
 use crate::jobs;
 use crate::keys;
@@ -76,20 +76,7 @@ async fn create(
     model: &str,
     prefix: &str,
 ) -> Result<Response, ClientError> {
-    let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, true).await?;
-    let body = read_body(req, config.max_body_bytes).await?;
-    let job = submit(cx, &config, &caller, model, |dep| {
-        require_vertex(dep)?;
-        let native = gemini::native_create_request(&body, dep)?;
-        Ok(Planned {
-            request: native.request,
-            seconds: native.seconds,
-            size: native.size,
-            prompt: native.prompt,
-        })
-    })
-    .await?;
+    let job = super::google::submit_native(req, cx, model, require_vertex).await?;
     Ok(respond::json(
         200,
         &serde_json::json!({ "name": format!("{prefix}/operations/{}", job.id) }),
