@@ -31,6 +31,8 @@ use core::fmt;
 use serde_json::{Map, Value};
 
 use crate::access::AccessGroups;
+use crate::quota::policy::{Policy, Prices, POLICY_FIELDS};
+use crate::quota::tz::TimeZone;
 
 /// Which upstream API a deployment talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +111,8 @@ pub struct Deployment {
     pub timeout_ms: u32,
     /// Vertex AI project, location and output storage (Vertex deployments only).
     pub vertex: Option<VertexSettings>,
+    /// What this deployment charges (for key budgets).
+    pub prices: Prices,
 }
 
 /// Where a Vertex AI deployment runs and writes.
@@ -157,6 +161,29 @@ pub struct Config {
     pub max_body_bytes: u32,
     /// Model group used when a video request names none.
     pub default_video_model: Option<String>,
+    /// Where quota days start and the limits of keys without their own.
+    pub quota: QuotaSettings,
+}
+
+/// The `quota` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaSettings {
+    /// The IANA time zone whose midnight starts a quota day (default UTC).
+    pub time_zone: TimeZone,
+    /// Limits for keys that set none of their own (default: unlimited).
+    pub defaults: Policy,
+    /// Usage snapshots go to KV at most this often per key (seconds).
+    pub snapshot_interval_secs: u32,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self {
+            time_zone: TimeZone::UTC,
+            defaults: Policy::default(),
+            snapshot_interval_secs: 60,
+        }
+    }
 }
 
 impl Config {
@@ -175,6 +202,7 @@ impl Config {
             "access_groups",
             "max_body_bytes",
             "default_video_model",
+            "quota",
         ])?;
 
         let mut model_groups = Vec::new();
@@ -233,11 +261,16 @@ impl Config {
                 ));
             }
         }
+        let quota = match root.get("quota") {
+            Some(value) => parse_quota(value)?,
+            None => QuotaSettings::default(),
+        };
         Ok(Self {
             model_groups,
             access_groups,
             max_body_bytes,
             default_video_model,
+            quota,
         })
     }
 
@@ -320,6 +353,7 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         "location",
         "storage_uri",
         "storage_api_base",
+        "prices",
     ])?;
     let id = obj.required_str("id")?;
     if id.is_empty()
@@ -416,8 +450,26 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         }
     };
     let vertex = parse_vertex(&obj, path, provider)?;
+    let prices = match obj.get("prices") {
+        None => Prices::default(),
+        Some(Value::Object(table)) => Prices::parse(table).map_err(|e| {
+            let field = if e.field == "prices" {
+                format!("{path}.prices")
+            } else {
+                format!("{path}.prices.{}", e.field)
+            };
+            ConfigError::new(field, e.reason)
+        })?,
+        Some(other) => {
+            return Err(ConfigError::new(
+                format!("{path}.prices"),
+                format!("expected an object, got {}", type_name(other)),
+            ))
+        }
+    };
     Ok(Deployment {
         vertex,
+        prices,
         id: id.to_owned(),
         provider,
         model: model.to_owned(),
@@ -426,6 +478,35 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         weight,
         video_seconds,
         timeout_ms,
+    })
+}
+
+fn parse_quota(value: &Value) -> Result<QuotaSettings, ConfigError> {
+    let obj = Obj::new(value, "quota".to_owned())?;
+    obj.deny_unknown(&["time_zone", "defaults", "snapshot_interval_seconds"])?;
+    let time_zone = match obj.optional_str("time_zone")? {
+        None => TimeZone::UTC,
+        Some(name) => TimeZone::by_name(name).ok_or_else(|| {
+            ConfigError::new(
+                "quota.time_zone",
+                format!("{name:?} is not an IANA time zone name (such as \"UTC\" or \"America/Los_Angeles\")"),
+            )
+        })?,
+    };
+    let mut defaults = Policy::default();
+    if let Some(value) = obj.get("defaults") {
+        let table = Obj::new(value, "quota.defaults".to_owned())?;
+        table.deny_unknown(POLICY_FIELDS)?;
+        defaults
+            .apply_fields(table.map)
+            .map_err(|e| ConfigError::new(format!("quota.defaults.{}", e.field), e.reason))?;
+    }
+    Ok(QuotaSettings {
+        time_zone,
+        defaults,
+        snapshot_interval_secs: obj
+            .optional_u32("snapshot_interval_seconds", 60, 86_400)?
+            .unwrap_or(60),
     })
 }
 
@@ -790,6 +871,22 @@ mod tests {
                 r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "default_video_model": "b"}"#,
                 "REELAY_CONFIG.default_video_model: names model group \"b\", which is not configured",
             ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "quota": {"time_zone": "Mars/Olympus"}}"#,
+                "REELAY_CONFIG.quota.time_zone: \"Mars/Olympus\" is not an IANA time zone name",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "quota": {"defaults": {"rpm": "fast"}}}"#,
+                "REELAY_CONFIG.quota.defaults.rpm: must be an integer",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "quota": {"defaults": {"rpn": 5}}}"#,
+                "REELAY_CONFIG.quota.defaults.rpn: unknown field",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K", "prices": {"video_per_second": -1}}]}]}"#,
+                "REELAY_CONFIG.model_groups[0].deployments[0].prices.video_per_second: must be a non-negative number",
+            ),
         ];
         for (text, expected) in cases {
             let got = err(text);
@@ -798,5 +895,28 @@ mod tests {
                 "for {text}\n got: {got}\nwant: {expected}"
             );
         }
+    }
+
+    #[test]
+    fn quota_settings_and_prices() {
+        let config = Config::parse(
+            r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K",
+                "prices": {"video_per_second_by_resolution": {"720p": 0.1}}}]}],
+                "quota": {"time_zone": "America/Los_Angeles", "defaults": {"rpm": 60, "max_budget": 10, "budget_duration": "30d"},
+                          "snapshot_interval_seconds": 900}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.quota.time_zone.name(), "America/Los_Angeles");
+        assert_eq!(config.quota.defaults.rpm, Some(60));
+        assert_eq!(config.quota.defaults.max_budget_micros, Some(10_000_000));
+        assert_eq!(config.quota.snapshot_interval_secs, 900);
+        let dep = &config.model_groups[0].deployments[0];
+        assert_eq!(dep.prices.video(8, Some(720)), 800_000);
+        let plain = Config::parse(
+            r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(plain.quota, QuotaSettings::default());
+        assert_eq!(plain.quota.time_zone.name(), "UTC");
     }
 }

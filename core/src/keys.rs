@@ -17,6 +17,8 @@ use crate::access::{validate_rule, AccessGroups};
 use crate::config::type_name;
 use crate::encoding::{b64url_encode, hex, hex_decode, sha256};
 use crate::errors::{ClientError, ErrorCode};
+use crate::quota::policy::{Policy, POLICY_FIELDS};
+use crate::quota::Limits;
 
 /// Prefix of every generated key.
 pub const KEY_PREFIX: &str = "sk-reelay-";
@@ -149,6 +151,12 @@ pub struct KeyRecord {
     pub created_at_ms: u64,
     /// Last change, unix milliseconds.
     pub updated_at_ms: u64,
+    /// Quota limits of this key (unset fields use the config defaults).
+    #[serde(default)]
+    pub policy: Policy,
+    /// When the current budget was set: budget periods count from here.
+    #[serde(default)]
+    pub budget_anchor_ms: Option<u64>,
 }
 
 impl KeyRecord {
@@ -160,9 +168,16 @@ impl KeyRecord {
         }
     }
 
+    /// The limits to enforce under the config `defaults`.
+    pub fn limits(&self, defaults: &Policy) -> Limits {
+        self.policy
+            .over(defaults)
+            .limits(self.budget_anchor_ms.unwrap_or(self.created_at_ms))
+    }
+
     /// The LiteLLM-style `info` object for `/key/info` and admin responses.
     pub fn info(&self) -> Value {
-        serde_json::json!({
+        let mut info = serde_json::json!({
             "token": self.token,
             "key_name": self.key_name,
             "key_alias": self.key_alias,
@@ -171,7 +186,11 @@ impl KeyRecord {
             "metadata": self.metadata,
             "created_at": rfc3339(self.created_at_ms),
             "updated_at": rfc3339(self.updated_at_ms),
-        })
+        });
+        if let Value::Object(map) = &mut info {
+            map.extend(self.policy.to_json());
+        }
+        info
     }
 }
 
@@ -188,16 +207,15 @@ pub struct GenerateRequest {
     pub duration_ms: Option<u64>,
     /// `metadata`.
     pub metadata: Map<String, Value>,
+    /// Quota limits (`rpm`, `videos_per_day`, `max_budget`, …).
+    pub policy: Policy,
 }
 
 impl GenerateRequest {
     /// Parses and validates the JSON body (an empty body means all defaults).
     pub fn parse(body: &[u8], groups: &AccessGroups) -> Result<Self, ClientError> {
         let obj = parse_object(body)?;
-        deny_unknown(
-            &obj,
-            &["key", "key_alias", "models", "duration", "metadata"],
-        )?;
+        deny_unknown(&obj, &[KEY_FIELDS, POLICY_FIELDS].concat())?;
         let custom_key = match obj.get("key") {
             None | Some(Value::Null) => None,
             Some(Value::String(k)) if k.len() >= MIN_CUSTOM_KEY_LEN && plausible_key(k) && k.len() != 64 => {
@@ -217,6 +235,7 @@ impl GenerateRequest {
             models: models(obj.get("models"), groups)?.unwrap_or_default(),
             duration_ms: duration(obj.get("duration"))?.flatten(),
             metadata: metadata(obj.get("metadata"))?.unwrap_or_default(),
+            policy: policy(&obj, Policy::default())?,
         })
     }
 
@@ -231,6 +250,8 @@ impl GenerateRequest {
             metadata: self.metadata,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
+            policy: self.policy,
+            budget_anchor_ms: None,
         }
     }
 }
@@ -245,16 +266,16 @@ pub struct UpdateRequest {
     models: Option<Vec<String>>,
     duration_ms: Option<Option<u64>>,
     metadata: Option<Map<String, Value>>,
+    policy_fields: Map<String, Value>,
 }
 
 impl UpdateRequest {
     /// Parses and validates the JSON body.
     pub fn parse(body: &[u8], groups: &AccessGroups) -> Result<Self, ClientError> {
         let obj = parse_object(body)?;
-        deny_unknown(
-            &obj,
-            &["key", "key_alias", "models", "duration", "metadata"],
-        )?;
+        deny_unknown(&obj, &[KEY_FIELDS, POLICY_FIELDS].concat())?;
+        // Validated now, applied to the stored policy by `apply`.
+        policy(&obj, Policy::default())?;
         let key = match obj.get("key") {
             Some(Value::String(k)) => KeyRef::parse(k)?,
             _ => {
@@ -270,6 +291,10 @@ impl UpdateRequest {
             models: models(obj.get("models"), groups)?,
             duration_ms: duration(obj.get("duration"))?,
             metadata: metadata(obj.get("metadata"))?,
+            policy_fields: obj
+                .into_iter()
+                .filter(|(k, _)| POLICY_FIELDS.contains(&k.as_str()))
+                .collect(),
         })
     }
 
@@ -287,8 +312,33 @@ impl UpdateRequest {
         if let Some(metadata) = self.metadata {
             record.metadata = metadata;
         }
+        if !self.policy_fields.is_empty() {
+            let before = (
+                record.policy.max_budget_micros,
+                record.policy.budget_duration_ms,
+            );
+            // Validated in `parse`, so this cannot fail.
+            let _ = record.policy.apply_fields(&self.policy_fields);
+            if (
+                record.policy.max_budget_micros,
+                record.policy.budget_duration_ms,
+            ) != before
+            {
+                // A new budget starts its periods now.
+                record.budget_anchor_ms = Some(now_ms);
+            }
+        }
         record.updated_at_ms = now_ms;
     }
+}
+
+/// The non-policy fields of `/key/generate` and `/key/update`.
+const KEY_FIELDS: &[&str] = &["key", "key_alias", "models", "duration", "metadata"];
+
+fn policy(obj: &Map<String, Value>, mut base: Policy) -> Result<Policy, ClientError> {
+    base.apply_fields(obj)
+        .map_err(|e| invalid(e.field, alloc::format!("`{}` {}", e.field, e.reason)))?;
+    Ok(base)
 }
 
 /// Parses `/key/delete`'s `{"keys": [...]}`.

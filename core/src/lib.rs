@@ -30,5 +30,6 @@ pub mod errors;
 pub mod google_auth;
 pub mod keys;
 pub mod plan;
+pub mod quota;
 pub mod route;
 pub mod video;

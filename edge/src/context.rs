@@ -12,6 +12,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, Context, Date, Env, Request, Response};
 
 use crate::log::LogLine;
+use crate::quota::RequestQuota;
 
 thread_local! {
     // The config and the sealing secret cannot change within an isolate (a
@@ -26,6 +27,8 @@ pub(crate) struct Ctx {
     pub(crate) request_id: String,
     pub(crate) now_ms: u64,
     pub(crate) log: RefCell<LogLine>,
+    /// What the quota store said about this request.
+    pub(crate) quota: RefCell<RequestQuota>,
 }
 
 impl Ctx {
@@ -46,6 +49,7 @@ impl Ctx {
             request_id,
             now_ms,
             log: RefCell::new(log),
+            quota: RefCell::new(RequestQuota::default()),
         }
     }
 
@@ -98,6 +102,7 @@ impl Ctx {
     pub(crate) fn finish(&self, mut response: Response) -> Response {
         let headers = response.headers_mut();
         let _ = headers.set("x-request-id", &self.request_id);
+        crate::quota::finish(self, headers);
         let status = response.status_code();
         self.log.borrow_mut().emit(status, Date::now().as_millis());
         response

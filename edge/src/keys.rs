@@ -14,6 +14,7 @@ use serde_json::Map;
 use worker::Request;
 
 use crate::context::Ctx;
+use crate::quota;
 use crate::respond::OrInternal;
 
 pub(crate) const KV_BINDING: &str = "KEYS";
@@ -94,11 +95,14 @@ pub(crate) async fn authenticate(
         .ok_or_else(|| ClientError::from_code(ErrorCode::InvalidApiKey))?;
     record.check_usable(cx.now_ms)?;
     cx.log.borrow_mut().key_token = Some(record.token[..12].to_owned());
-    Ok(Caller {
+    let mut caller = Caller {
         hash,
         record,
         is_master: false,
-    })
+    };
+    // Revocation, the newest policy, the request rate and a parallel slot.
+    quota::admit(cx, &mut caller).await?;
+    Ok(caller)
 }
 
 /// Authenticates and requires the master key.
@@ -137,6 +141,8 @@ fn master_record(hash: &[u8; 32], now_ms: u64) -> KeyRecord {
         metadata: Map::new(),
         created_at_ms: now_ms,
         updated_at_ms: now_ms,
+        policy: Default::default(),
+        budget_anchor_ms: None,
     }
 }
 

@@ -16,6 +16,10 @@ pub(crate) struct LogLine {
     pub(crate) upstream_status: Option<u16>,
     pub(crate) upstream_error: Option<&'static str>,
     pub(crate) error_code: Option<&'static str>,
+    /// The quota meter that refused the request, or `unavailable`.
+    pub(crate) quota: Option<&'static str>,
+    /// Round trip of the admission call to the quota Durable Object.
+    pub(crate) quota_ms: Option<u64>,
 }
 
 impl LogLine {
@@ -43,6 +47,8 @@ impl LogLine {
             "upstream_status": self.upstream_status,
             "upstream_error": self.upstream_error,
             "error_code": self.error_code,
+            "quota": self.quota,
+            "quota_ms": self.quota_ms,
         });
         worker::console_log!("{line}");
     }

@@ -9,6 +9,13 @@
 // Prints exactly one line `READY http://127.0.0.1:PORT` once serving, then
 // runs until SIGTERM/SIGINT or until stdin closes (so a dying parent takes
 // it down).
+//
+// Test control over stdin, one JSON object per line:
+//   {"kv_put": {"key": "...", "value": "..."}}  writes KEYS directly (to play
+//   a stale edge cache: KV serves old values for up to 60 s in production);
+//   {"kv_get": {"key": "..."}}                  reads it;
+// each is answered with the stdout line `ACK <n> <JSON value or null>` (n
+// counts commands from 1), or `NACK <n> <error>`.
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -49,4 +56,31 @@ process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 process.stdin.on("end", stop);
 process.stdin.on("close", stop);
-process.stdin.resume();
+let commands = 0;
+let pending = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  pending += chunk;
+  let newline;
+  while ((newline = pending.indexOf("\n")) >= 0) {
+    const line = pending.slice(0, newline).trim();
+    pending = pending.slice(newline + 1);
+    if (line) handle(line);
+  }
+});
+let queue = Promise.resolve();
+function handle(line) {
+  queue = queue.then(async () => {
+    const n = ++commands;
+    try {
+      const command = JSON.parse(line);
+      const kv = await mf.getKVNamespace("KEYS");
+      let answer = null;
+      if (command.kv_put) await kv.put(command.kv_put.key, command.kv_put.value);
+      if (command.kv_get) answer = await kv.get(command.kv_get.key);
+      process.stdout.write(`ACK ${n} ${JSON.stringify(answer)}\n`);
+    } catch (e) {
+      process.stdout.write(`NACK ${n} ${e}\n`);
+    }
+  });
+}

@@ -59,6 +59,7 @@ pub struct Gateway {
     child: Child,
     url: String,
     output: Arc<Mutex<Vec<String>>>,
+    commands: usize,
 }
 
 /// The repository root.
@@ -134,7 +135,52 @@ impl Gateway {
             child,
             url: ready,
             output,
+            commands: 0,
         })
+    }
+
+    /// Writes `value` under `key` in the gateway's KV namespace `KEYS`
+    /// directly, bypassing the Worker (to play a stale KV edge cache).
+    pub async fn kv_put(&mut self, key: &str, value: &str) -> std::io::Result<()> {
+        self.command(serde_json::json!({"kv_put": {"key": key, "value": value}}))
+            .await
+            .map(|_| ())
+    }
+
+    /// Reads `key` from the gateway's KV namespace `KEYS` directly.
+    pub async fn kv_get(&mut self, key: &str) -> std::io::Result<Option<String>> {
+        let answer = self
+            .command(serde_json::json!({"kv_get": {"key": key}}))
+            .await?;
+        Ok(answer.as_str().map(str::to_owned))
+    }
+
+    /// Sends one control command to the harness and waits for its answer.
+    async fn command(&mut self, command: Value) -> std::io::Result<Value> {
+        use tokio::io::AsyncWriteExt;
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the harness's stdin is closed"))?;
+        stdin.write_all(format!("{command}\n").as_bytes()).await?;
+        stdin.flush().await?;
+        self.commands += 1;
+        let ack = format!("ACK {} ", self.commands);
+        let nack = format!("NACK {} ", self.commands);
+        for _ in 0..400 {
+            let lines = self.log_lines();
+            if let Some(l) = lines.iter().find_map(|l| l.strip_prefix(&ack)) {
+                return serde_json::from_str(l).map_err(std::io::Error::other);
+            }
+            if let Some(l) = lines.iter().find(|l| l.starts_with(&nack)) {
+                return Err(std::io::Error::other(l.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err(std::io::Error::other(
+            "the harness did not answer a command",
+        ))
     }
 
     /// Every line the worker logged so far (stdout of the harness).

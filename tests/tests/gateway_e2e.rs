@@ -483,7 +483,7 @@ async fn video_job_end_to_end_with_sealed_ids() {
     // Usage is counted exactly in the key's Durable Object.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let info: Value = env.get(&key, "/key/info").await.json().await.unwrap();
-    assert_eq!(info["info"]["usage"]["video_jobs"], 1, "{info}");
+    assert_eq!(info["info"]["usage"]["totals"]["videos"], 1, "{info}");
     env.stop().await;
 }
 
@@ -757,7 +757,7 @@ async fn upstream_failures_are_classified_and_never_charged() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let info: Value = env.get(&key, "/key/info").await.json().await.unwrap();
     assert!(
-        info["info"]["usage"].get("video_jobs").is_none(),
+        info["info"]["usage"]["totals"]["videos"] == 0,
         "failed submits are never counted: {info}"
     );
     env.stop().await;

@@ -235,10 +235,36 @@ error_codes! {
     UnsupportedMediaType = "unsupported_media_type", 415, "invalid_request_error", "INVALID_ARGUMENT", "unsupported content type";
     /// The body is larger than the route accepts.
     PayloadTooLarge = "payload_too_large", 413, "invalid_request_error", "INVALID_ARGUMENT", "the request body is too large";
+    /// The key's requests-per-minute rate is used up; retry after `Retry-After`.
+    KeyRateLimitExceeded = "key_rate_limit_exceeded", 429, "rate_limit_error", "RESOURCE_EXHAUSTED", "this key's request rate limit is reached; retry later";
+    /// The key already has its maximum number of requests in flight.
+    ParallelRequestLimitExceeded = "parallel_request_limit_exceeded", 429, "rate_limit_error", "RESOURCE_EXHAUSTED", "this key has too many requests in flight";
+    /// The key's video jobs for today are used up until the day resets.
+    VideoQuotaExceeded = "video_quota_exceeded", 429, "insufficient_quota", "RESOURCE_EXHAUSTED", "this key's daily video quota is used up";
+    /// The key's seconds of video for today are used up until the day resets.
+    VideoSecondsQuotaExceeded = "video_seconds_quota_exceeded", 429, "insufficient_quota", "RESOURCE_EXHAUSTED", "this key's daily video-seconds quota is used up";
+    /// The key's realtime sessions for today are used up until the day resets.
+    RealtimeQuotaExceeded = "realtime_quota_exceeded", 429, "insufficient_quota", "RESOURCE_EXHAUSTED", "this key's daily realtime-session quota is used up";
+    /// The key's spend budget for this period is used up until it resets.
+    BudgetExceeded = "budget_exceeded", 429, "insufficient_quota", "RESOURCE_EXHAUSTED", "this key's budget is used up";
+    /// The quota store could not be reached, and this request is metered (fail closed).
+    QuotaUnavailable = "quota_unavailable", 503, "server_error", "UNAVAILABLE", "the quota store is unavailable, so metered requests are refused; retry later";
     /// The video job has not finished, so there is no content yet.
     VideoNotReady = "video_not_ready", 409, "invalid_request_error", "FAILED_PRECONDITION", "the video is not ready yet";
     /// The video job failed, so there is no content.
     VideoFailed = "video_failed", 409, "invalid_request_error", "FAILED_PRECONDITION", "the video job failed and has no content";
+    /// A Responses API id in the path is not one this gateway issued to this key (raw upstream, tampered, foreign or another key's: all look the same).
+    ResponseNotFound = "response_not_found", 404, "invalid_request_error", "NOT_FOUND", "no response with this id";
+    /// `previous_response_id` is not a response id this gateway issued to this key.
+    PreviousResponseNotFound = "previous_response_not_found", 400, "invalid_request_error", "INVALID_ARGUMENT", "the previous response was not found";
+    /// `conversation` is not a conversation id this gateway issued to this key.
+    ConversationNotFound = "conversation_not_found", 400, "invalid_request_error", "INVALID_ARGUMENT", "the conversation was not found";
+    /// A reasoning/compaction input item (its id or `encrypted_content`) was not issued by this gateway to this key, or was modified.
+    InvalidEncryptedContent = "invalid_encrypted_content", 400, "invalid_request_error", "INVALID_ARGUMENT", "an input item's encrypted content could not be verified";
+    /// The request continues state produced by two different deployments.
+    AffinityConflict = "affinity_conflict", 400, "invalid_request_error", "INVALID_ARGUMENT", "the request refers to state held by two different deployments";
+    /// The deployment that holds the request's state is unavailable and the state cannot be moved.
+    PinnedDeploymentUnavailable = "pinned_deployment_unavailable", 503, "server_error", "UNAVAILABLE", "the deployment holding this state is unavailable; retry later";
     /// The prompt or the output was blocked by the provider's safety system.
     ContentPolicyViolation = "content_policy_violation", 400, "invalid_request_error", "INVALID_ARGUMENT", "the request was blocked by the provider's safety system";
     /// The upstream rejected the request as invalid.

@@ -68,6 +68,10 @@ pub struct JobRecord {
     /// The sealed id of the video this one remixes.
     #[serde(default)]
     pub remixed_from: Option<String>,
+    /// The quota hold reserved for this job: committed with the real
+    /// seconds when it completes, refunded when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_hold: Option<String>,
 }
 
 impl JobRecord {
@@ -337,6 +341,7 @@ mod tests {
             error: None,
             deleted: false,
             remixed_from: None,
+            quota_hold: None,
         };
         assert!(!rec.observe(&VideoStatus::Queued));
         assert!(rec.observe(&VideoStatus::InProgress { progress: None }));

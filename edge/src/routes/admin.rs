@@ -43,6 +43,9 @@ pub(super) async fn generate(req: &mut Request, cx: &Ctx) -> Result<Response, Cl
         .with_param("key"));
     }
     let record = request.into_record(&key, cx.now_ms);
+    // The quota store first: it clears a revocation of a re-created custom
+    // key and holds the policy the moment the key exists.
+    quota::push_record(cx, &record).await?;
     keys::store(cx, &hash, &record).await?;
     let mut body = record.info();
     if let Value::Object(map) = &mut body {
@@ -82,7 +85,7 @@ pub(super) async fn info(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         None => (caller.hash, caller.record),
     };
     let mut info = record.info();
-    let usage = quota::usage(cx, &hex(&hash)).await.unwrap_or(Value::Null);
+    let usage = quota::usage(cx, &record).await;
     if let Value::Object(map) = &mut info {
         map.insert("usage".to_owned(), usage);
     }
@@ -98,10 +101,14 @@ pub(super) async fn update(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     let body = read_body(req, MAX_ADMIN_BODY).await?;
     let request = UpdateRequest::parse(&body, &config.access_groups)?;
     let hash = request.key.hash;
-    let mut record = keys::load(cx, &hash)
+    let stored = keys::load(cx, &hash)
         .await?
         .ok_or_else(|| ClientError::from_code(ErrorCode::KeyNotFound))?;
+    // KV may still serve an older record for a minute; the quota store
+    // has the latest, so two quick updates do not undo each other.
+    let mut record = quota::freshest(cx, stored).await?;
     request.apply(&mut record, cx.now_ms);
+    quota::push_record(cx, &record).await?;
     keys::store(cx, &hash, &record).await?;
     Ok(respond::json(200, &record.info()))
 }
@@ -115,6 +122,8 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     for target in targets {
         let token = hex(&target.hash);
         if keys::load(cx, &target.hash).await?.is_some() {
+            // Revoked in the quota store first: effective at the next request.
+            quota::revoke(cx, &token).await?;
             keys::delete(cx, &target.hash).await?;
             deleted.push(token);
         } else {

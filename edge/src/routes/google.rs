@@ -119,7 +119,7 @@ async fn operation(
         .or_internal("reading the provider's answer")?;
     let state = gemini::parse_operation(&body).map_err(|e| upstream_failure(cx, e))?;
     if let Some(record) = record.as_mut() {
-        remember_status(cx, &job.record_name, record, &status_of(state));
+        remember_status(cx, &caller, &job, record, &status_of(state));
     }
     let origin = origin_of(req)?;
     let token = id_to_token(Purpose::Video, id)

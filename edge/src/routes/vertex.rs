@@ -116,7 +116,7 @@ async fn fetch(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
         .or_internal("reading the provider's answer")?;
     let state = vertex::parse_operation(&upstream_body).map_err(|e| upstream_failure(cx, e))?;
     if let Some(record) = record.as_mut() {
-        remember_status(cx, &job.record_name, record, &status_of(state));
+        remember_status(cx, &caller, &job, record, &status_of(state));
     }
     let view =
         vertex::native_operation(&upstream_body, name).map_err(|e| upstream_failure(cx, e))?;

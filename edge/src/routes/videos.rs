@@ -24,9 +24,10 @@ use super::{check_declared_length, media_type, read_body};
 use crate::context::{random_bytes, Ctx};
 use crate::jobs;
 use crate::keys::{self, Caller};
-use crate::quota;
+use crate::quota::{self, Settlement};
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
+use reelay_core::quota::Cost;
 
 /// Jobs polled live per list page (each poll is one upstream subrequest).
 const LIVE_REFRESH_LIMIT: usize = 20;
@@ -180,13 +181,30 @@ async fn start(
         size,
         prompt,
     } = planned;
-    let mut response = upstream::send(cx, deployment, &plan).await?;
-    let body = response
-        .bytes()
-        .await
-        .or_internal("reading the provider's answer")?;
-    let created =
-        video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
+    // Reserved before the upstream sees the job, refunded if it refuses it,
+    // committed at the real length when the job completes.
+    let hold = format!("{}:video", cx.request_id);
+    quota::reserve(cx, caller, &hold, video_cost(deployment, seconds, size)).await?;
+    let created = async {
+        let mut response = upstream::send(cx, deployment, &plan).await?;
+        let body = response
+            .bytes()
+            .await
+            .or_internal("reading the provider's answer")?;
+        video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))
+    }
+    .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(err) => {
+            if !caller.is_master {
+                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
+                    worker::console_error!("refunding a failed video submit failed: {}", e.message);
+                }
+            }
+            return Err(err);
+        }
+    };
     // What the upstream says it will render wins over what was asked.
     let handle = VideoHandle {
         operation: created.upstream_id,
@@ -213,6 +231,7 @@ async fn start(
         error: None,
         deleted: false,
         remixed_from,
+        quota_hold: (!caller.is_master).then_some(hold),
     };
     if let Err(e) = jobs::store(
         &cx.env,
@@ -223,13 +242,6 @@ async fn start(
     {
         worker::console_error!("storing a video job record failed: {}", e.message);
     }
-    let env = cx.env.clone();
-    let token = caller.record.token.clone();
-    cx.after_response(async move {
-        if let Err(e) = quota::count(&env, &token, "video_jobs", 1).await {
-            worker::console_error!("counting a video job failed: {}", e.message);
-        }
-    });
     Ok(Submitted {
         id,
         handle,
@@ -253,7 +265,7 @@ pub(super) async fn retrieve(
     let record = live_record(record?)?;
     let status = status_of(operation?);
     if let Some(mut record) = record.clone() {
-        remember_status(cx, &job.record_name, &mut record, &status);
+        remember_status(cx, &caller, &job, &mut record, &status);
     }
     let view = VideoView {
         id,
@@ -517,14 +529,49 @@ pub(super) fn live_record(record: Option<JobRecord>) -> Result<Option<JobRecord>
 }
 
 /// Stores a changed status after the response, so lists show it.
-pub(super) fn remember_status(cx: &Ctx, name: &str, record: &mut JobRecord, status: &VideoStatus) {
-    if record.observe(status) {
-        let (env, name, record) = (cx.env.clone(), name.to_owned(), record.clone());
-        cx.after_response(async move {
-            if let Err(e) = jobs::store(&env, &name, &record).await {
-                worker::console_error!("updating a video job record failed: {}", e.message);
-            }
-        });
+pub(super) fn remember_status(
+    cx: &Ctx,
+    caller: &Caller,
+    job: &OpenedJob<'_>,
+    record: &mut JobRecord,
+    status: &VideoStatus,
+) {
+    let was_final = record.is_final();
+    if !record.observe(status) {
+        return;
+    }
+    if !was_final && record.is_final() && !caller.is_master {
+        // The job's quota hold ends with it: the real length is charged
+        // for a finished video, nothing for a failed one. Settling is
+        // idempotent, so a second poll that sees the same end is harmless.
+        if let Some(hold) = &record.quota_hold {
+            let settlement = match status {
+                VideoStatus::Completed => Settlement::Commit {
+                    actual: video_cost(job.deployment, job.handle.seconds, job.handle.size),
+                },
+                _ => Settlement::Refund,
+            };
+            quota::settle_later(cx, &caller.record, hold, settlement);
+        }
+    }
+    let (env, name, record) = (cx.env.clone(), job.record_name.clone(), record.clone());
+    cx.after_response(async move {
+        if let Err(e) = jobs::store(&env, &name, &record).await {
+            worker::console_error!("updating a video job record failed: {}", e.message);
+        }
+    });
+}
+
+/// What a video job of `seconds` at `size` counts and costs on `deployment`
+/// (the request and its slot are admitted separately).
+fn video_cost(deployment: &Deployment, seconds: u32, size: Size) -> Cost {
+    let short_side = u32::from(size.width.min(size.height));
+    Cost {
+        request: false,
+        slot: false,
+        ..deployment
+            .prices
+            .video_cost(u64::from(seconds), Some(short_side))
     }
 }
 
@@ -560,7 +607,7 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
 
     let mut items = Vec::with_capacity(records.len());
     let mut live_polls = 0;
-    for (name, record) in page.names.iter().zip(records) {
+    for record in records {
         // A record listed but not readable yet (KV propagation) or deleted
         // meanwhile is skipped rather than shown half-known.
         let Some(mut record) = record.filter(|r| !r.deleted) else {
@@ -574,7 +621,7 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
             match poll(cx, job.deployment, &job.handle).await {
                 Ok(op) => {
                     let status = status_of(op);
-                    remember_status(cx, name, &mut record, &status);
+                    remember_status(cx, &caller, &job, &mut record, &status);
                     status
                 }
                 Err(_) => record.last_status(),
@@ -633,6 +680,7 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
         error: None,
         deleted: false,
         remixed_from: None,
+        quota_hold: None,
     });
     // Delete upstream first where the provider can: if that fails, the job
     // stays visible and the client can retry; an upstream 404 means it is

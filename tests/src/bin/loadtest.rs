@@ -17,7 +17,8 @@
 //! |---|---|---|
 //! | `a mock poll (direct)` | `GET {mock}/v1beta/models/…/operations/{id}` | the floor: client + mock only |
 //! | `b /health/liveliness` | gateway, no auth, no upstream | Worker dispatch |
-//! | `c GET /v1/models` | gateway, auth (one KV read) | + key lookup, access rules |
+//! | `c GET /v1/models` | gateway, auth (one KV read + quota DO admission) | + key lookup, quota, access rules |
+//! | `m GET /v1/models (master key)` | gateway, master key: no KV read, no quota DO | c − m = KV read + DO round trip |
 //! | `d GET /v1/videos/{id}` | gateway, auth + unseal + upstream poll + KV job read | gateway overhead = d − a |
 //! | `e POST /v1/videos` | gateway, auth + translate + upstream create + seal | bounded by `--creates` |
 //!
@@ -399,6 +400,14 @@ async fn scenarios(
             count: args.requests,
         },
         Scenario {
+            name: "m GET /v1/models (master key)",
+            target: Target::Models {
+                url: format!("{gateway}/v1/models"),
+                key: MASTER_KEY.to_owned(),
+            },
+            count: args.requests,
+        },
+        Scenario {
             name: "d GET /v1/videos/{id}",
             target: Target::VideoGet {
                 url: format!("{gateway}/v1/videos/{video_id}"),
@@ -479,6 +488,23 @@ fn print_report(rows: &[Row], args: &Args) {
             r.rps
         );
     }
+    println!("\nKey lookup + quota admission (c − m):\n");
+    println!("| conc | p50 ms | p90 ms | p99 ms |");
+    println!("|---:|---:|---:|---:|");
+    for &c in &args.concurrency {
+        let find = |prefix: &str| {
+            rows.iter()
+                .find(|r| r.concurrency == c && r.scenario.starts_with(prefix))
+        };
+        if let (Some(m), Some(k)) = (find("m "), find("c ")) {
+            println!(
+                "| {c} | {:.3} | {:.3} | {:.3} |",
+                k.p50 - m.p50,
+                k.p90 - m.p90,
+                k.p99 - m.p99
+            );
+        }
+    }
     println!("\nGateway overhead on a status poll (d − a):\n");
     println!("| conc | p50 ms | p90 ms | p99 ms |");
     println!("|---:|---:|---:|---:|");
@@ -496,6 +522,38 @@ fn print_report(rows: &[Row], args: &Args) {
             );
         }
     }
+}
+
+/// The `quota_ms` of every request's log line: the admission round trip to
+/// the key's quota Durable Object, as the Worker timed it (ms resolution).
+fn quota_round_trips(lines: &[String]) -> Vec<u64> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("quota_ms").and_then(Value::as_u64))
+        .collect()
+}
+
+fn print_quota_round_trips(mut ms: Vec<u64>) {
+    if ms.is_empty() {
+        return;
+    }
+    ms.sort_unstable();
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    let mean = ms.iter().sum::<u64>() as f64 / ms.len() as f64;
+    println!(
+        "\nQuota Durable Object admission round trip, as timed in the Worker ({} requests):\n",
+        ms.len()
+    );
+    println!("| mean ms | p50 ms | p90 ms | p99 ms | max ms |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| {mean:.2} | {} | {} | {} | {} |",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        ms[ms.len() - 1]
+    );
 }
 
 async fn main_inner(args: Args) -> Result<bool, BoxError> {
@@ -533,10 +591,12 @@ async fn main_inner(args: Args) -> Result<bool, BoxError> {
         Ok::<_, BoxError>(measure(&http, &scenarios, &args, overall).await)
     }
     .await;
+    let quota_ms = quota_round_trips(&gateway.log_lines());
     gateway.stop().await;
     mock.shutdown().await;
     let rows = result?;
     print_report(&rows, &args);
+    print_quota_round_trips(quota_ms);
     Ok(rows.iter().all(|r| r.errors == 0 && r.ok > 0))
 }
 

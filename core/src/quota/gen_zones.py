@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Generate zones.rs: (IANA zone name, POSIX TZ rule) for every zone name.
+
+Usage (from the repository root):
+
+    python3 core/src/quota/gen_zones.py [ZONEINFO_DIR] [OUTPUT]
+
+ZONEINFO_DIR defaults to /usr/share/zoneinfo, OUTPUT to zones.rs next to this
+script. Python 3 standard library only. The output is deterministic: the same
+zoneinfo tree always gives the same bytes, already in `rustfmt` style.
+
+Every TZif version 2+ file ends with a footer line holding a POSIX TZ string
+(RFC 8536 section 3.3) that describes local time after the file's last
+explicit transition. That string is all `tz.rs` evaluates; historical
+transitions are dropped. Names come from the directory tree, so backward
+compatible links (`US/Pacific`, `Etc/UTC`, `GMT`, ...) are included. Skipped:
+`posix/`, `right/`, `SystemV/`, `Factory`, `localtime`, `posixrules` and
+anything that is not a TZif v2+ file.
+
+As a sanity check the script also lists zones whose explicit transitions from
+CHECK_FROM_YEAR on disagree with their footer (Morocco's Ramadan DST, stored
+as explicit transitions until 2087, is the known case): for those zones the
+footer-only model is wrong on some days, and the list goes into a comment in
+the output and to stderr.
+"""
+
+import io
+import os
+import struct
+import sys
+import zoneinfo
+from collections import Counter
+from datetime import datetime, timezone
+
+CHECK_FROM_YEAR = 2026
+SKIP_DIRS = {"posix", "right", "SystemV"}
+SKIP_FILES = {"Factory", "localtime", "posixrules"}
+
+
+def parse_tzif(data):
+    """Return (v2 transition times, footer) or None if not a TZif v2+ file."""
+    if len(data) < 44 or data[:4] != b"TZif" or data[4:5] not in (b"2", b"3", b"4"):
+        return None
+
+    def counts(off):
+        isut, isstd, leap, time, typ, char = struct.unpack(">6l", data[off + 20 : off + 44])
+        return isut, isstd, leap, time, typ, char
+
+    isut, isstd, leap, time, typ, char = counts(0)
+    off = 44 + time * 5 + typ * 6 + char + leap * 8 + isstd + isut
+    if data[off : off + 4] != b"TZif":
+        return None
+    isut, isstd, leap, time, typ, char = counts(off)
+    times = struct.unpack(">%dq" % time, data[off + 44 : off + 44 + time * 8])
+    off += 44 + time * 9 + typ * 6 + char + leap * 12 + isstd + isut
+    rest = data[off:]
+    if len(rest) < 2 or rest[:1] != b"\n" or rest[-1:] != b"\n" or rest.count(b"\n") != 2:
+        return None
+    return times, rest[1:-1].decode("ascii")
+
+
+def footer_only_zone(footer):
+    """A zoneinfo object with no transitions, only the footer rule."""
+    hdr = b"TZif2" + b"\0" * 15 + struct.pack(">6l", 0, 0, 0, 0, 1, 1)
+    block = struct.pack(">lbb", 0, 0, 0) + b"\0"
+    data = hdr + block + hdr + block + b"\n" + footer.encode("ascii") + b"\n"
+    return zoneinfo.ZoneInfo.from_file(io.BytesIO(data))
+
+
+def footer_disagrees(path, times, footer):
+    """First year from CHECK_FROM_YEAR on where the footer is wrong, or None."""
+    full = zoneinfo.ZoneInfo.from_file(io.BytesIO(open(path, "rb").read()))
+    foot = footer_only_zone(footer)
+    start = int(datetime(CHECK_FROM_YEAR, 1, 1, tzinfo=timezone.utc).timestamp())
+    for t in [start] + [t for t in times if t >= start]:
+        if datetime.fromtimestamp(t, full).utcoffset() != datetime.fromtimestamp(t, foot).utcoffset():
+            return datetime.fromtimestamp(t, timezone.utc).year
+    return None
+
+
+def collect(root):
+    zones = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+        dirnames.sort()
+        for fname in sorted(filenames):
+            path = os.path.join(dirpath, fname)
+            name = os.path.relpath(path, root).replace(os.sep, "/")
+            if name in SKIP_FILES:
+                continue
+            with open(path, "rb") as f:
+                parsed = parse_tzif(f.read())
+            if parsed is None:
+                continue
+            times, footer = parsed
+            if not footer:
+                print("warning: %s has an empty footer; skipped" % name, file=sys.stderr)
+                continue
+            zones.append((name, footer, footer_disagrees(path, times, footer)))
+    zones.sort(key=lambda z: z[0].encode("utf-8"))  # byte order = Rust str order
+    return zones
+
+
+def tzdata_version(root):
+    try:
+        with open(os.path.join(root, "tzdata.zi"), encoding="utf-8") as f:
+            first = f.readline().strip()
+    except OSError:
+        return "unknown"
+    return first[len("# version ") :] if first.startswith("# version ") else "unknown"
+
+
+def render(root, zones):
+    uses = Counter(footer for _, footer, _ in zones)
+    shared = sorted(r for r, n in uses.items() if n > 1)
+    const_of = {r: "R%02d" % i for i, r in enumerate(shared)}
+    off = ["%s (from %d)" % (name, year) for name, _, year in zones if year]
+    out = []
+    w = out.append
+    w("// @generated by core/src/quota/gen_zones.py -- do not edit by hand.\n")
+    w("//\n")
+    w("// Source: the TZif files under %s (tzdata %s): each zone's\n" % (root, tzdata_version(root)))
+    w("// name and the POSIX TZ string in its v2+ footer (RFC 8536 section 3.3).\n")
+    w("// Regenerate: python3 core/src/quota/gen_zones.py [ZONEINFO_DIR] [OUTPUT]\n")
+    w("// %d names, %d distinct rules.\n" % (len(zones), len(uses)))
+    if off:
+        w("//\n")
+        w("// The footer disagrees with explicit transitions in the TZif file, so\n")
+        w("// footer-only evaluation is wrong on some days, for:\n")
+        for entry in off:
+            w("//   %s\n" % entry)
+    w("\n")
+    for r in shared:
+        w('const %s: &str = "%s";\n' % (const_of[r], r))
+    w("\n")
+    w("/// (IANA zone name, POSIX TZ rule), sorted by name for binary search.\n")
+    w("pub(super) static ZONES: &[(&str, &str)] = &[\n")
+    for name, footer, _ in zones:
+        rule = const_of.get(footer, '"%s"' % footer)
+        w('    ("%s", %s),\n' % (name, rule))
+    w("];\n")
+    return "".join(out), off
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/zoneinfo"
+    here = os.path.dirname(os.path.abspath(__file__))
+    dest = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "zones.rs")
+    zones = collect(root)
+    if not zones:
+        sys.exit("no TZif v2+ files under %s" % root)
+    text, off = render(root, zones)
+    with open(dest, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    print("wrote %s: %d zones, %d bytes" % (dest, len(zones), len(text.encode())), file=sys.stderr)
+    for name in off:
+        print("warning: footer-only rule is inexact for %s" % name, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
