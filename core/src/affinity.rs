@@ -1,5 +1,6 @@
 //! Sealed ids: the ids reelay hands to clients for upstream-scoped state
-//! (video jobs now; characters, responses and realtime tokens later).
+//! (video jobs, characters, Responses API ids and `encrypted_content`
+//! markers; realtime tokens later).
 //!
 //! A sealed id carries the deployment that owns the state, the owning key
 //! and a small payload, and is **authenticated** with HMAC-SHA-256 under a
@@ -11,7 +12,8 @@
 //!
 //! ```text
 //! byte 0      version (1)
-//! byte 1      purpose (1 = video)
+//! byte 1      purpose (1 = video, 2 = character, 3 = response, 4 = reasoning
+//!             item, 5 = compaction item, 6 = conversation, 7 = encrypted content)
 //! bytes 2..18 owner: the first 16 bytes of SHA-256(virtual key)
 //! bytes 18..26 created_at, unix milliseconds, big endian
 //! byte 26     length n of the deployment id, then n bytes
@@ -44,6 +46,17 @@ pub enum Purpose {
     Video,
     /// A Sora character (`char_…`).
     Character,
+    /// A Responses API response (`resp_…`); see [`crate::responses`].
+    Response,
+    /// A reasoning output item (`rs_…`).
+    ReasoningItem,
+    /// A compaction output item (`cmp_…`).
+    CompactionItem,
+    /// A conversation (`conv_…`).
+    Conversation,
+    /// The marker in front of a wrapped `encrypted_content` (`enc_…`);
+    /// its payload binds it to the content it precedes.
+    EncryptedContent,
 }
 
 impl Purpose {
@@ -51,6 +64,11 @@ impl Purpose {
         match self {
             Self::Video => 1,
             Self::Character => 2,
+            Self::Response => 3,
+            Self::ReasoningItem => 4,
+            Self::CompactionItem => 5,
+            Self::Conversation => 6,
+            Self::EncryptedContent => 7,
         }
     }
 
@@ -59,7 +77,25 @@ impl Purpose {
         match self {
             Self::Video => "video_",
             Self::Character => "char_",
+            Self::Response => "resp_",
+            Self::ReasoningItem => "rs_",
+            Self::CompactionItem => "cmp_",
+            Self::Conversation => "conv_",
+            Self::EncryptedContent => "enc_",
         }
+    }
+
+    /// The Responses API purpose whose prefix `id` starts with (`resp_`,
+    /// `rs_`, `cmp_`, `conv_`); `None` for any other id.
+    pub fn of_responses_id(id: &str) -> Option<Self> {
+        [
+            Self::Response,
+            Self::ReasoningItem,
+            Self::CompactionItem,
+            Self::Conversation,
+        ]
+        .into_iter()
+        .find(|p| id.starts_with(p.prefix()))
     }
 }
 
@@ -305,6 +341,49 @@ mod tests {
             Err(OpenError::Purpose)
         );
         assert!(sealer().open(Purpose::Character, &id).is_ok());
+    }
+
+    #[test]
+    fn responses_purposes_round_trip_with_the_prefixes_sdks_expect() {
+        let all = [
+            (Purpose::Video, "video_"),
+            (Purpose::Character, "char_"),
+            (Purpose::Response, "resp_"),
+            (Purpose::ReasoningItem, "rs_"),
+            (Purpose::CompactionItem, "cmp_"),
+            (Purpose::Conversation, "conv_"),
+            (Purpose::EncryptedContent, "enc_"),
+        ];
+        let mut bytes = std::collections::HashSet::new();
+        for (purpose, prefix) in all {
+            assert_eq!(purpose.prefix(), prefix);
+            assert!(bytes.insert(purpose.byte()), "purpose bytes are unique");
+            let id = sealer().seal(&Sealed {
+                purpose,
+                ..sample()
+            });
+            assert!(id.starts_with(prefix));
+            assert_eq!(sealer().open(purpose, &id).unwrap().purpose, purpose);
+        }
+        assert_eq!(
+            Purpose::of_responses_id("resp_abc"),
+            Some(Purpose::Response)
+        );
+        assert_eq!(
+            Purpose::of_responses_id("rs_abc"),
+            Some(Purpose::ReasoningItem)
+        );
+        assert_eq!(
+            Purpose::of_responses_id("cmp_abc"),
+            Some(Purpose::CompactionItem)
+        );
+        assert_eq!(
+            Purpose::of_responses_id("conv_abc"),
+            Some(Purpose::Conversation)
+        );
+        for other in ["msg_abc", "fc_abc", "video_abc", "enc_abc", "", "rs"] {
+            assert_eq!(Purpose::of_responses_id(other), None, "{other}");
+        }
     }
 
     #[test]

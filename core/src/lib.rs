@@ -31,5 +31,6 @@ pub mod google_auth;
 pub mod keys;
 pub mod plan;
 pub mod quota;
+pub mod responses;
 pub mod route;
 pub mod video;
