@@ -49,6 +49,16 @@ pub struct QuotaCounter {
     env: Env,
     alarm_pending: Cell<bool>,
     token: RefCell<Option<String>>,
+    /// The revocation flag, pushed record and ledger, read from SQLite once
+    /// per object lifetime and written through on every change (the object
+    /// is the only writer, so the copy never goes stale).
+    cache: RefCell<Option<Cached>>,
+}
+
+struct Cached {
+    revoked: bool,
+    record: Option<KeyRecord>,
+    ledger: Ledger,
 }
 
 /// What the edge asks the DO to do.
@@ -131,6 +141,7 @@ impl DurableObject for QuotaCounter {
             env,
             alarm_pending: Cell::new(false),
             token: RefCell::new(None),
+            cache: RefCell::new(None),
         }
     }
 
@@ -151,6 +162,9 @@ impl DurableObject for QuotaCounter {
             Ok(answer) => answer,
             Err(e) => {
                 worker::console_error!("QuotaCounter: {e}");
+                // Reload from SQLite next time rather than trust a copy
+                // that may be ahead of what was written.
+                *self.cache.borrow_mut() = None;
                 return Response::error("quota store failure", 500);
             }
         };
@@ -242,16 +256,27 @@ impl QuotaCounter {
             set_meta(&sql, "token", &call.token)?;
             *self.token.borrow_mut() = Some(call.token.clone());
         }
+        let mut cache = self.cache.borrow_mut();
+        let cached = cache.get_or_insert_with(|| Cached {
+            revoked: meta(&sql, "revoked").is_some(),
+            record: meta(&sql, "record").and_then(|text| serde_json::from_str(&text).ok()),
+            ledger: meta(&sql, "ledger")
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default(),
+        });
         match call.op {
             Op::Record => {
-                if let Some(record) = &call.record {
-                    set_meta(&sql, "record", &serde_json::to_string(record)?)?;
+                if let Some(record) = call.record {
+                    set_meta(&sql, "record", &serde_json::to_string(&record)?)?;
+                    cached.record = Some(record);
                 }
                 sql.exec("DELETE FROM meta WHERE name = 'revoked'", None)?;
+                cached.revoked = false;
                 return Ok(Answer::default());
             }
             Op::Revoke => {
                 set_meta(&sql, "revoked", "1")?;
+                cached.revoked = true;
                 return Ok(Answer {
                     revoked: true,
                     ..Answer::default()
@@ -259,7 +284,7 @@ impl QuotaCounter {
             }
             _ => {}
         }
-        if meta(&sql, "revoked").is_some() {
+        if cached.revoked {
             return Ok(Answer {
                 revoked: true,
                 ..Answer::default()
@@ -267,33 +292,35 @@ impl QuotaCounter {
         }
         // The newer of the edge's record (KV) and the one pushed by the
         // admin API wins, so policy changes apply at once.
-        let stored: Option<KeyRecord> =
-            meta(&sql, "record").and_then(|text| serde_json::from_str(&text).ok());
-        let (record, newer) = match (call.record, stored) {
+        let newer = match (&call.record, &cached.record) {
             (Some(edge), Some(stored)) if stored.updated_at_ms > edge.updated_at_ms => {
-                (Some(stored.clone()), Some(stored))
+                Some(stored.clone())
             }
-            (Some(edge), _) => (Some(edge), None),
-            (None, stored) => (stored, None),
+            (None, Some(stored)) => Some(stored.clone()),
+            _ => None,
         };
-        let limits = record
+        let limits = newer
             .as_ref()
+            .or(call.record.as_ref())
             .map(|r| r.limits(&call.defaults))
             .unwrap_or_default();
         let clock = Clock {
             tz: TimeZone::by_name(&call.time_zone).unwrap_or(TimeZone::UTC),
             now_ms,
         };
-        let mut ledger: Ledger = meta(&sql, "ledger")
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
+        let ledger = &mut cached.ledger;
         let mut answer = Answer {
             record: newer,
             ..Answer::default()
         };
         match call.op {
             Op::Reserve { id, cost } => {
-                let existing = load_hold(&sql, &id)?;
+                // Only calls that may create a hold look one up.
+                let existing = if cost.slot || cost.has_counters() {
+                    load_hold(&sql, &id)?
+                } else {
+                    None
+                };
                 let (decision, hold) =
                     ledger.reserve(&id, existing.as_ref(), &cost, &limits, &clock);
                 match decision {
@@ -322,11 +349,11 @@ impl QuotaCounter {
             }
             Op::Usage => {
                 answer.standings = ledger.standings(&limits, &clock);
-                answer.usage = Some(usage_json(&ledger, &answer.standings));
+                answer.usage = Some(usage_json(ledger, &answer.standings));
             }
             Op::Record | Op::Revoke => {}
         }
-        set_meta(&sql, "ledger", &serde_json::to_string(&ledger)?)?;
+        set_meta(&sql, "ledger", &serde_json::to_string(&*ledger)?)?;
         Ok(answer)
     }
 
