@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 use crate::access::AccessGroups;
 use crate::quota::policy::{Policy, Prices, POLICY_FIELDS};
 use crate::quota::tz::TimeZone;
+use crate::retry::RetrySettings;
 
 /// Which upstream API a deployment talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +149,8 @@ pub struct ModelGroup {
     pub name: String,
     /// At least one deployment.
     pub deployments: Vec<Deployment>,
+    /// Groups tried in order when every deployment of this one failed.
+    pub fallbacks: Vec<String>,
 }
 
 /// The validated gateway config.
@@ -163,6 +166,28 @@ pub struct Config {
     pub default_video_model: Option<String>,
     /// Where quota days start and the limits of keys without their own.
     pub quota: QuotaSettings,
+    /// Retries, fallbacks, cooldowns and the affinity policy.
+    pub router: RouterSettings,
+}
+
+/// The `router` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RouterSettings {
+    /// How hard to try (see `retry`).
+    pub retry: RetrySettings,
+    /// What to do when the deployment holding a request's state is unavailable.
+    pub affinity_unavailable: AffinityUnavailable,
+}
+
+/// Policy for a request pinned to a deployment that is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AffinityUnavailable {
+    /// Answer `503 pinned_deployment_unavailable` (the default: the
+    /// conversation's reasoning is never silently dropped).
+    #[default]
+    Fail,
+    /// Drop the undecryptable reasoning/compaction items and route normally.
+    Strip,
 }
 
 /// The `quota` section.
@@ -203,6 +228,7 @@ impl Config {
             "max_body_bytes",
             "default_video_model",
             "quota",
+            "router",
         ])?;
 
         let mut model_groups = Vec::new();
@@ -261,6 +287,26 @@ impl Config {
                 ));
             }
         }
+        for (i, group) in groups.iter().enumerate() {
+            let fallbacks = Obj::new(group, format!("model_groups[{i}]"))?
+                .get("fallbacks")
+                .map(|v| string_list(v, &format!("model_groups[{i}].fallbacks")))
+                .transpose()?
+                .unwrap_or_default();
+            for name in &fallbacks {
+                if name == &model_groups[i].name || !model_groups.iter().any(|g| &g.name == name) {
+                    return Err(ConfigError::new(
+                        format!("model_groups[{i}].fallbacks"),
+                        format!("names {name:?}, which is not another configured model group"),
+                    ));
+                }
+            }
+            model_groups[i].fallbacks = fallbacks;
+        }
+        let router = match root.get("router") {
+            Some(value) => parse_router(value)?,
+            None => RouterSettings::default(),
+        };
         let quota = match root.get("quota") {
             Some(value) => parse_quota(value)?,
             None => QuotaSettings::default(),
@@ -271,6 +317,7 @@ impl Config {
             max_body_bytes,
             default_video_model,
             quota,
+            router,
         })
     }
 
@@ -309,7 +356,7 @@ fn parse_group(
     deployment_ids: &mut Vec<String>,
 ) -> Result<ModelGroup, ConfigError> {
     let obj = Obj::new(value, path.to_owned())?;
-    obj.deny_unknown(&["name", "deployments"])?;
+    obj.deny_unknown(&["name", "deployments", "fallbacks"])?;
     let name = obj.required_str("name")?;
     check_model_name(name, &format!("{path}.name"))?;
     let list = obj.required_array("deployments")?;
@@ -335,6 +382,7 @@ fn parse_group(
     Ok(ModelGroup {
         name: name.to_owned(),
         deployments,
+        fallbacks: Vec::new(),
     })
 }
 
@@ -478,6 +526,49 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         weight,
         video_seconds,
         timeout_ms,
+    })
+}
+
+fn parse_router(value: &Value) -> Result<RouterSettings, ConfigError> {
+    let obj = Obj::new(value, "router".to_owned())?;
+    obj.deny_unknown(&[
+        "max_attempts",
+        "max_retry_wait_ms",
+        "backoff_base_ms",
+        "backoff_max_ms",
+        "cooldown_ms",
+        "deadline_ms",
+        "affinity_unavailable",
+    ])?;
+    let d = RetrySettings::default();
+    let ms = |name: &str, default: u64| -> Result<u64, ConfigError> {
+        Ok(obj
+            .optional_u32(name, 0, 600_000)?
+            .map_or(default, u64::from))
+    };
+    let retry = RetrySettings {
+        max_attempts: obj
+            .optional_u32("max_attempts", 1, 10)?
+            .unwrap_or(d.max_attempts),
+        max_wait_ms: ms("max_retry_wait_ms", d.max_wait_ms)?,
+        backoff_base_ms: ms("backoff_base_ms", d.backoff_base_ms)?,
+        backoff_max_ms: ms("backoff_max_ms", d.backoff_max_ms)?,
+        cooldown_ms: ms("cooldown_ms", d.cooldown_ms)?,
+        deadline_ms: ms("deadline_ms", d.deadline_ms)?,
+    };
+    let affinity_unavailable = match obj.optional_str("affinity_unavailable")? {
+        None | Some("fail") => AffinityUnavailable::Fail,
+        Some("strip") => AffinityUnavailable::Strip,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "router.affinity_unavailable",
+                format!("{other:?} is not a policy (expected \"fail\" or \"strip\")"),
+            ))
+        }
+    };
+    Ok(RouterSettings {
+        retry,
+        affinity_unavailable,
     })
 }
 

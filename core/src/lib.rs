@@ -32,5 +32,6 @@ pub mod keys;
 pub mod plan;
 pub mod quota;
 pub mod responses;
+pub mod retry;
 pub mod route;
 pub mod video;

@@ -9,19 +9,29 @@ use crate::config::{Deployment, ModelGroup};
 /// Picks a deployment of `group` with probability proportional to its
 /// weight, using `random` (any uniformly distributed `u32`).
 pub fn pick_weighted(group: &ModelGroup, random: u32) -> Option<&Deployment> {
-    let total: u64 = group.deployments.iter().map(|d| u64::from(d.weight)).sum();
+    pick_weighted_where(group, random, |_| true)
+}
+
+/// Like [`pick_weighted`], among the deployments `eligible` accepts.
+pub fn pick_weighted_where(
+    group: &ModelGroup,
+    random: u32,
+    eligible: impl Fn(&Deployment) -> bool,
+) -> Option<&Deployment> {
+    let candidates = || group.deployments.iter().filter(|d| eligible(d));
+    let total: u64 = candidates().map(|d| u64::from(d.weight)).sum();
     if total == 0 {
-        return group.deployments.first();
+        return candidates().next();
     }
     let mut point = (u64::from(random) * total) >> 32;
-    for dep in &group.deployments {
+    for dep in candidates() {
         let w = u64::from(dep.weight);
         if point < w {
             return Some(dep);
         }
         point -= w;
     }
-    group.deployments.last()
+    candidates().last()
 }
 
 #[cfg(test)]

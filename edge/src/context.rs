@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub(crate) log: RefCell<LogLine>,
     /// What the quota store said about this request.
     pub(crate) quota: RefCell<RequestQuota>,
+    /// The deployment that served the request and the upstream attempts it took.
+    pub(crate) served: RefCell<Option<(String, u32)>>,
 }
 
 impl Ctx {
@@ -50,6 +52,7 @@ impl Ctx {
             now_ms,
             log: RefCell::new(log),
             quota: RefCell::new(RequestQuota::default()),
+            served: RefCell::new(None),
         }
     }
 
@@ -103,6 +106,13 @@ impl Ctx {
         let headers = response.headers_mut();
         let _ = headers.set("x-request-id", &self.request_id);
         crate::quota::finish(self, headers);
+        if let Some((deployment, attempts)) = self.served.borrow().as_ref() {
+            let _ = headers.set(
+                "x-reelay-deployment",
+                &reelay_core::retry::deployment_tag(deployment),
+            );
+            let _ = headers.set("x-reelay-attempts", &attempts.to_string());
+        }
         let status = response.status_code();
         self.log.borrow_mut().emit(status, Date::now().as_millis());
         response

@@ -1,23 +1,29 @@
 // Upstream calls: executes a core `UpstreamRequest` plan with the
 // deployment's credential, a deadline, and manual redirect handling; hands
 // back the successful response with its body still streaming, or a
-// classified error.
+// classified error. Retries, failover and cooldowns follow `core::retry`:
+// reads and deletes are retried on their deployment ([`send`]); new work
+// moves across a group and its fallbacks ([`send_routed`]).
 
+use std::cell::RefCell;
 use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use reelay_core::config::Deployment;
+use reelay_core::config::{Deployment, ModelGroup};
+use reelay_core::access::AccessPolicy;
+use reelay_core::config::Config;
+use reelay_core::retry::{Attempt, Cooldowns, Resend, RoutePlan};
 use reelay_core::errors::{
     classify_http, classify_transport, ClientError, ErrorCode, Transport, UpstreamError,
 };
 use reelay_core::plan::{Auth, Method, UpstreamRequest};
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+    AbortController, Date, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
 };
 
-use crate::context::Ctx;
+use crate::context::{random_bytes, Ctx};
 use crate::credentials;
 
 const MAX_REDIRECTS: usize = 5;
@@ -36,12 +42,152 @@ pub(crate) fn credential(cx: &Ctx, dep: &Deployment) -> Result<String, ClientErr
     }
 }
 
-/// Sends `plan` and returns the 2xx response, body unread.
+thread_local! {
+    // Deployments to skip, learned by this isolate (see `core::retry`).
+    static COOLDOWNS: RefCell<Cooldowns> = RefCell::new(Cooldowns::default());
+}
+
+/// Why one upstream call failed.
+pub(crate) enum Failure {
+    /// The upstream (or the way to it) failed; `answered` is false for
+    /// timeouts and network failures, after which it may have accepted work.
+    Upstream { error: UpstreamError, answered: bool },
+    /// The gateway could not even send it (config, credential).
+    Local(ClientError),
+}
+
+impl From<ClientError> for Failure {
+    fn from(err: ClientError) -> Self {
+        Self::Local(err)
+    }
+}
+
+impl Failure {
+    fn into_client(self, cx: &Ctx) -> ClientError {
+        match self {
+            Self::Upstream { error, .. } => upstream_failure(cx, error),
+            Self::Local(err) => err,
+        }
+    }
+}
+
+/// Sends `plan` to `dep` and returns the 2xx response, body unread. Reads
+/// and deletes are retried on the same deployment (their state lives
+/// there) when the failure is retryable, within the router's limits.
 pub(crate) async fn send(
     cx: &Ctx,
     dep: &Deployment,
     plan: &UpstreamRequest,
 ) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let resend = match plan.method {
+        Method::Get | Method::Delete => Resend::Always,
+        Method::Post => Resend::OnlyIfRejected,
+    };
+    let Some((group, dep)) = config.deployment(&dep.id) else {
+        return try_send(cx, dep, plan).await.map_err(|f| f.into_client(cx));
+    };
+    let mut route = RoutePlan::pinned(dep, group, config.router.retry, resend, cx.now_ms);
+    send_routed(cx, &mut route, |_, _| Ok(plan.clone()))
+        .await
+        .map(|(response, _)| response)
+}
+
+/// Sends the plan `plan_for` builds for each deployment `route` chooses,
+/// moving on after failures as `core::retry` decides. Returns the 2xx
+/// response and the deployment that served it; records which one and how
+/// many attempts it took for the response headers.
+pub(crate) async fn send_routed<'c>(
+    cx: &Ctx,
+    route: &mut RoutePlan<'c>,
+    plan_for: impl FnMut(&'c Deployment, &'c ModelGroup) -> Result<UpstreamRequest, ClientError>,
+) -> Result<(Response, &'c Deployment), ClientError> {
+    let first = first_attempt(route)?;
+    send_from(cx, route, first, plan_for).await
+}
+
+fn random_u32() -> u32 {
+    random_bytes::<4>().map(u32::from_le_bytes).unwrap_or(0)
+}
+
+/// The deployment `route` starts with (skipping those this isolate saw fail).
+pub(crate) fn first_attempt<'c>(route: &mut RoutePlan<'c>) -> Result<Attempt<'c>, ClientError> {
+    COOLDOWNS
+        .with(|c| route.first(&c.borrow(), Date::now().as_millis(), random_u32()))
+        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))
+}
+
+/// New work on `group` (and its fallback groups `policy` allows), spread by
+/// weight, moving on after failures.
+pub(crate) fn new_work<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    policy: &AccessPolicy,
+    group: &'c ModelGroup,
+    resend: Resend,
+) -> RoutePlan<'c> {
+    let mut groups = vec![group];
+    groups.extend(
+        group
+            .fallbacks
+            .iter()
+            .filter(|name| policy.allows(name))
+            .filter_map(|name| config.group(name)),
+    );
+    RoutePlan::new(groups, config.router.retry, resend, cx.now_ms)
+}
+
+/// [`send_routed`] from an attempt already chosen with [`first_attempt`].
+pub(crate) async fn send_from<'c>(
+    cx: &Ctx,
+    route: &mut RoutePlan<'c>,
+    first: Attempt<'c>,
+    mut plan_for: impl FnMut(&'c Deployment, &'c ModelGroup) -> Result<UpstreamRequest, ClientError>,
+) -> Result<(Response, &'c Deployment), ClientError> {
+    let random = random_u32;
+    let mut attempt = first;
+    loop {
+        if attempt.wait_ms > 0 {
+            Delay::from(Duration::from_millis(attempt.wait_ms)).await;
+        }
+        let dep = attempt.deployment;
+        cx.log.borrow_mut().deployment = Some(dep.id.clone());
+        cx.served.borrow_mut().replace((dep.id.clone(), route.attempts()));
+        let plan = plan_for(dep, attempt.group)?;
+        match try_send(cx, dep, &plan).await {
+            Ok(response) => {
+                COOLDOWNS.with(|c| c.borrow_mut().record_success(&dep.id));
+                return Ok((response, dep));
+            }
+            Err(Failure::Local(err)) => return Err(err),
+            Err(Failure::Upstream { error, answered }) => {
+                let now = Date::now().as_millis();
+                let next = COOLDOWNS.with(|c| {
+                    let mut cooldowns = c.borrow_mut();
+                    cooldowns.prune(now);
+                    route.next(dep, &error, answered, &mut cooldowns, now, random())
+                });
+                match next {
+                    Some(next) => {
+                        worker::console_warn!(
+                            "upstream {} failed ({}); attempt {} on {} in {} ms",
+                            dep.id,
+                            error.kind.as_str(),
+                            route.attempts(),
+                            next.deployment.id,
+                            next.wait_ms
+                        );
+                        attempt = next;
+                    }
+                    None => return Err(upstream_failure(cx, error)),
+                }
+            }
+        }
+    }
+}
+
+/// One call (plus one re-mint of a refused Google token), classified.
+async fn try_send(cx: &Ctx, dep: &Deployment, plan: &UpstreamRequest) -> Result<Response, Failure> {
     let mut response = send_once(cx, dep, plan).await?;
     if plan.auth == Auth::GoogleServiceAccount && response.status_code() == 401 {
         // A cached token Google no longer accepts (revoked, clock skew):
@@ -49,7 +195,10 @@ pub(crate) async fn send(
         credentials::forget_google_token(dep);
         response = send_once(cx, dep, plan).await?;
     }
-    check(cx, response).await
+    classify_response(response).await.map_err(|error| Failure::Upstream {
+        error,
+        answered: true,
+    })
 }
 
 /// Like [`send`] but follows redirects (GET only). The credential goes only
@@ -63,7 +212,9 @@ pub(crate) async fn send_following_redirects(
 ) -> Result<Response, ClientError> {
     let mut current = plan.clone();
     for _ in 0..=MAX_REDIRECTS {
-        let response = send_once(cx, dep, &current).await?;
+        let response = send_once(cx, dep, &current)
+            .await
+            .map_err(|f| f.into_client(cx))?;
         let status = response.status_code();
         if !(300..400).contains(&status) || status == 304 {
             return check(cx, response).await;
@@ -110,7 +261,7 @@ async fn send_once(
     cx: &Ctx,
     dep: &Deployment,
     plan: &UpstreamRequest,
-) -> Result<Response, ClientError> {
+) -> Result<Response, Failure> {
     let headers = Headers::new();
     let header = match plan.auth {
         Auth::None => None,
@@ -152,7 +303,7 @@ async fn send_once(
         )
     })?;
 
-    fetch_with_deadline(cx, request, dep.timeout_ms, &dep.id).await
+    fetch_classified(cx, request, dep.timeout_ms, &dep.id).await
 }
 
 /// Sends `request`, giving up after `timeout_ms` (the abort also cancels
@@ -163,6 +314,17 @@ pub(crate) async fn fetch_with_deadline(
     timeout_ms: u32,
     what: &str,
 ) -> Result<Response, ClientError> {
+    fetch_classified(cx, request, timeout_ms, what)
+        .await
+        .map_err(|f| f.into_client(cx))
+}
+
+async fn fetch_classified(
+    cx: &Ctx,
+    request: Request,
+    timeout_ms: u32,
+    what: &str,
+) -> Result<Response, Failure> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
@@ -175,17 +337,29 @@ pub(crate) async fn fetch_with_deadline(
         }
         Either::Left((Err(e), _)) => {
             worker::console_warn!("upstream fetch failed for {what}: {e}");
-            Err(upstream_failure(cx, classify_transport(Transport::Network)))
+            Err(Failure::Upstream {
+                error: classify_transport(Transport::Network),
+                answered: false,
+            })
         }
         Either::Right(_) => {
             controller.abort();
-            Err(upstream_failure(cx, classify_transport(Transport::Timeout)))
+            Err(Failure::Upstream {
+                error: classify_transport(Transport::Timeout),
+                answered: false,
+            })
         }
     }
 }
 
 /// Passes 2xx through; classifies anything else.
-pub(crate) async fn check(cx: &Ctx, mut response: Response) -> Result<Response, ClientError> {
+pub(crate) async fn check(cx: &Ctx, response: Response) -> Result<Response, ClientError> {
+    classify_response(response)
+        .await
+        .map_err(|error| upstream_failure(cx, error))
+}
+
+async fn classify_response(mut response: Response) -> Result<Response, UpstreamError> {
     let status = response.status_code();
     if (200..300).contains(&status) {
         return Ok(response);
@@ -204,10 +378,7 @@ pub(crate) async fn check(cx: &Ctx, mut response: Response) -> Result<Response, 
         .collect();
     let headers: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let body = response.bytes().await.unwrap_or_default();
-    Err(upstream_failure(
-        cx,
-        classify_http(status, &headers, &body, cx.now_ms),
-    ))
+    Err(classify_http(status, &headers, &body, Date::now().as_millis()))
 }
 
 /// Records the classified failure in the log line and converts it for the client.

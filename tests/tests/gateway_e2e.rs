@@ -723,12 +723,16 @@ async fn upstream_failures_are_classified_and_never_charged() {
     );
     expect_error(resp, 429, "insufficient_quota").await;
 
+    // A 503 is retried (a refusal, so resending cannot duplicate the job):
+    // three in a row exhaust the attempts.
     env.mock.push_fault(Fault::new(
         ":predictLongRunning",
-        1,
+        3,
         FaultAction::ServerError { status: 503 },
     ));
-    expect_error(create("veo-3.1").await, 503, "upstream_unavailable").await;
+    let resp = create("veo-3.1").await;
+    assert_eq!(resp.headers()["x-reelay-attempts"], "3");
+    expect_error(resp, 503, "upstream_unavailable").await;
 
     env.mock
         .push_fault(Fault::new(":predictLongRunning", 1, FaultAction::Malformed));
@@ -760,6 +764,24 @@ async fn upstream_failures_are_classified_and_never_charged() {
         info["info"]["usage"]["totals"]["videos"] == 0,
         "failed submits are never counted: {info}"
     );
+
+    // One 503 is retried on the same deployment and the job goes through once.
+    env.mock.push_fault(Fault::new(
+        ":predictLongRunning",
+        1,
+        FaultAction::ServerError { status: 503 },
+    ));
+    let resp = create("veo-3.1").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-reelay-attempts"], "2");
+    assert_eq!(resp.headers()["x-reelay-deployment"].len(), 12);
+    let creates = env
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(":predictLongRunning"))
+        .count();
+    assert!(creates >= 2);
     env.stop().await;
 }
 
@@ -1552,6 +1574,7 @@ async fn sora_on_openai_and_azure() {
     }
     assert_eq!(status["status"], "failed", "{status}");
     assert_eq!(status["error"]["code"], "content_policy_violation");
+    // A rate-limited deployment is left for the other one at once…
     env.mock.push_fault(Fault::new(
         "/v1/videos",
         1,
@@ -1559,10 +1582,25 @@ async fn sora_on_openai_and_azure() {
             retry_after_secs: 7,
         },
     ));
+    let moved = env
+        .create_video(&key, json!({"model": "sora-2", "prompt": "x"}))
+        .await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(moved.headers()["x-reelay-attempts"], "2");
+    // …and skipped while it cools down; when the other one is limited too
+    // for longer than the gateway waits, the client gets the real wait.
+    env.mock.push_fault(Fault::new(
+        "/v1/videos",
+        1,
+        FaultAction::OpenaiRateLimit {
+            retry_after_secs: 30,
+        },
+    ));
     let limited = env
         .create_video(&key, json!({"model": "sora-2", "prompt": "x"}))
         .await;
-    assert_eq!(limited.headers()["retry-after"], "7");
+    assert_eq!(limited.headers()["x-reelay-attempts"], "1");
+    assert_eq!(limited.headers()["retry-after"], "30");
     expect_error(limited, 429, "rate_limit_exceeded").await;
 
     // A Veo job still refuses thumbnails; Sora jobs are not reachable through Google's shapes.
@@ -1587,7 +1625,7 @@ async fn sora_on_openai_and_azure() {
     .await;
     assert_eq!(body["error"]["param"], "variant");
     let listed: Value = env.get(&key, "/v1/videos").await.json().await.unwrap();
-    assert_eq!(listed["data"].as_array().unwrap().len(), 4);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 5);
 
     // Deleting a Sora job deletes it upstream too.
     let resp = env

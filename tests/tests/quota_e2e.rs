@@ -200,10 +200,10 @@ async fn daily_videos_are_exact_under_concurrency_and_failed_submits_are_refunde
     let (key, _) = env.new_key(json!({"videos_per_day": 5})).await;
     let body = json!({"model": "veo-3.1", "prompt": "a lighthouse", "seconds": "8"});
 
-    // A submit the upstream refuses costs nothing.
+    // A submit the upstream refuses (three times: every attempt) costs nothing.
     env.mock.push_fault(Fault::new(
         ":predictLongRunning",
-        1,
+        3,
         FaultAction::ServerError { status: 503 },
     ));
     assert_eq!(env.create_video(&key, body.clone()).await.status(), 503);

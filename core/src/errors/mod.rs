@@ -249,6 +249,12 @@ error_codes! {
     BudgetExceeded = "budget_exceeded", 429, "insufficient_quota", "RESOURCE_EXHAUSTED", "this key's budget is used up";
     /// The quota store could not be reached, and this request is metered (fail closed).
     QuotaUnavailable = "quota_unavailable", 503, "server_error", "UNAVAILABLE", "the quota store is unavailable, so metered requests are refused; retry later";
+    /// A realtime token (`ek_rl_…`) that is malformed, forged, truncated, sealed under another `SEALING_KEY`, minted for another purpose, or whose key was deleted or expired: all look the same.
+    InvalidRealtimeToken = "invalid_realtime_token", 401, "authentication_error", "UNAUTHENTICATED", "the realtime token is not valid";
+    /// An authentic realtime token past its expiry (never later than the upstream ephemeral key's); mint a new one.
+    RealtimeTokenExpired = "realtime_token_expired", 401, "authentication_error", "UNAUTHENTICATED", "the realtime token has expired";
+    /// A realtime call id that this gateway did not issue to this key (tampered, foreign or another key's: all look the same).
+    RealtimeCallNotFound = "realtime_call_not_found", 404, "invalid_request_error", "NOT_FOUND", "no realtime call with this id";
     /// The video job has not finished, so there is no content yet.
     VideoNotReady = "video_not_ready", 409, "invalid_request_error", "FAILED_PRECONDITION", "the video is not ready yet";
     /// The video job failed, so there is no content.

@@ -89,6 +89,7 @@
 mod inbound;
 mod marker;
 mod outbound;
+mod plan;
 mod scan;
 mod sse;
 
@@ -103,6 +104,7 @@ pub use inbound::{
     Stripped,
 };
 pub use outbound::seal_response_body;
+pub use plan::{create_request, create_shape, id_request, CreateShape};
 pub use sse::{sse_error_event, Overflow, SseRewriter, DEFAULT_MAX_EVENT_BYTES};
 
 use crate::affinity::OpenError;

@@ -7,6 +7,7 @@ mod characters;
 mod google;
 mod health;
 mod models;
+mod responses;
 mod vertex;
 mod videos;
 
@@ -137,6 +138,30 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             allow(&method, &[Method::Get])?;
             let id = (*id).to_owned();
             videos::content(req, cx, &id).await
+        }
+        (_, ["responses"]) => {
+            allow(&method, &[Method::Post])?;
+            responses::create(req, cx).await
+        }
+        (_, ["responses", id]) => {
+            allow(&method, &[Method::Get, Method::Delete])?;
+            let id = (*id).to_owned();
+            let call = if method == Method::Delete {
+                responses::OnResponse::Delete
+            } else {
+                responses::OnResponse::Retrieve
+            };
+            responses::on_response(req, cx, &id, call).await
+        }
+        (_, ["responses", id, "input_items"]) => {
+            allow(&method, &[Method::Get])?;
+            let id = (*id).to_owned();
+            responses::on_response(req, cx, &id, responses::OnResponse::InputItems).await
+        }
+        (_, ["responses", id, "cancel"]) => {
+            allow(&method, &[Method::Post])?;
+            let id = (*id).to_owned();
+            responses::on_response(req, cx, &id, responses::OnResponse::Cancel).await
         }
         _ => Err(ClientError::new(
             ErrorCode::RouteNotFound,

@@ -9,7 +9,6 @@ use reelay_core::config::{Config, Deployment, ModelGroup};
 use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
-use reelay_core::route::pick_weighted;
 use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
 use reelay_core::video::{
     self as video, vertex, Content, FollowUp, FollowUpKind, Operation, Variant,
@@ -21,13 +20,14 @@ use serde_json::{Map, Value};
 use worker::{FormEntry, Headers, Request, Response};
 
 use super::{check_declared_length, media_type, read_body};
-use crate::context::{random_bytes, Ctx};
+use crate::context::Ctx;
 use crate::jobs;
 use crate::keys::{self, Caller};
 use crate::quota::{self, Settlement};
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 use reelay_core::quota::Cost;
+use reelay_core::retry::{Resend, RoutePlan};
 
 /// Jobs polled live per list page (each poll is one upstream subrequest).
 const LIVE_REFRESH_LIMIT: usize = 20;
@@ -88,7 +88,14 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             size,
             prompt: request.prompt.clone(),
         };
-        start(cx, &caller, &model, deployment, planned, None).await?
+        let route = RoutePlan::pinned(
+            deployment,
+            group,
+            config.router.retry,
+            Resend::OnlyIfRejected,
+            cx.now_ms,
+        );
+        start(cx, &caller, &model, route, |_| Ok(planned.clone()), None).await?
     };
     let (id, handle, created_at) = (job.id, job.handle, job.created_at_ms / 1000);
     let status = VideoStatus::Queued;
@@ -106,6 +113,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
 }
 
 /// What a route plans for the chosen deployment.
+#[derive(Clone)]
 pub(super) struct Planned {
     pub(super) request: UpstreamRequest,
     pub(super) seconds: u32,
@@ -128,14 +136,17 @@ pub(super) async fn submit(
     config: &Config,
     caller: &Caller,
     model: &str,
-    build: impl FnOnce(&Deployment) -> Result<Planned, ClientError>,
+    build: impl Fn(&Deployment) -> Result<Planned, ClientError>,
 ) -> Result<Submitted, ClientError> {
     let group = authorize_model(cx, config, caller, model)?;
-    let random = u32::from_le_bytes(random_bytes::<4>()?);
-    let deployment = pick_weighted(group, random)
-        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
-    let planned = build(deployment)?;
-    start(cx, caller, model, deployment, planned, None).await
+    let route = upstream::new_work(
+        cx,
+        config,
+        &caller.policy(config)?,
+        group,
+        Resend::OnlyIfRejected,
+    );
+    start(cx, caller, model, route, build, None).await
 }
 
 /// Checks `caller` may use `model` and that it is configured.
@@ -165,36 +176,38 @@ fn authorize_model<'c>(
     })
 }
 
-/// Sends a planned job to `deployment`, then seals, records and counts it.
-async fn start(
+/// Sends a job planned by `build` along `route` (failing over as
+/// `core::retry` allows: a create is resent only after the upstream refused
+/// it), then seals, records and counts it.
+async fn start<'c>(
     cx: &Ctx,
     caller: &Caller,
     model: &str,
-    deployment: &Deployment,
-    planned: Planned,
+    mut route: RoutePlan<'c>,
+    build: impl Fn(&Deployment) -> Result<Planned, ClientError>,
     remixed_from: Option<String>,
 ) -> Result<Submitted, ClientError> {
-    cx.log.borrow_mut().deployment = Some(deployment.id.clone());
-    let Planned {
-        request: plan,
-        seconds,
-        size,
-        prompt,
-    } = planned;
+    let first = upstream::first_attempt(&mut route)?;
+    let estimate = build(first.deployment)?;
     // Reserved before the upstream sees the job, refunded if it refuses it,
     // committed at the real length when the job completes.
     let hold = format!("{}:video", cx.request_id);
-    quota::reserve(cx, caller, &hold, video_cost(deployment, seconds, size)).await?;
+    let cost = video_cost(first.deployment, estimate.seconds, estimate.size);
+    quota::reserve(cx, caller, &hold, cost).await?;
     let created = async {
-        let mut response = upstream::send(cx, deployment, &plan).await?;
+        let (mut response, deployment) =
+            upstream::send_from(cx, &mut route, first, |dep, _| build(dep).map(|p| p.request))
+                .await?;
         let body = response
             .bytes()
             .await
             .or_internal("reading the provider's answer")?;
-        video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))
+        let created = video::parse_create_response(deployment, &body)
+            .map_err(|e| upstream_failure(cx, e))?;
+        Ok::<_, ClientError>((deployment, created))
     }
     .await;
-    let created = match created {
+    let (deployment, created) = match created {
         Ok(created) => created,
         Err(err) => {
             if !caller.is_master {
@@ -205,6 +218,12 @@ async fn start(
             return Err(err);
         }
     };
+    let Planned {
+        seconds,
+        size,
+        prompt,
+        ..
+    } = build(deployment)?;
     // What the upstream says it will render wins over what was asked.
     let handle = VideoHandle {
         operation: created.upstream_id,
@@ -753,12 +772,22 @@ pub(super) async fn follow_up(
         size,
         prompt: follow.prompt.clone(),
     };
+    let group = config
+        .group(source.group)
+        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
+    let route = RoutePlan::pinned(
+        source.deployment,
+        group,
+        config.router.retry,
+        Resend::OnlyIfRejected,
+        cx.now_ms,
+    );
     let job = start(
         cx,
         &caller,
         source.group,
-        source.deployment,
-        planned,
+        route,
+        |_| Ok(planned.clone()),
         remixed_from.clone(),
     )
     .await?;

@@ -1,0 +1,201 @@
+//! Upstream calls for the Responses API routes: where a deployment serves
+//! `/v1/responses`, and the request body with the deployment's own model.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+
+use serde_json::Value;
+
+use crate::config::{type_name, Deployment, Provider};
+use crate::errors::{ClientError, ErrorCode};
+use crate::plan::{Auth, Method, UpstreamRequest};
+
+/// What a `POST /v1/responses` body asks for, beyond its markers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateShape {
+    /// The model group requested (`model`).
+    pub model: String,
+    /// Whether the client asked for an SSE stream (`stream: true`).
+    pub stream: bool,
+}
+
+/// Reads `model` and `stream` from a (restored) create body.
+pub fn create_shape(body: &[u8]) -> Result<CreateShape, ClientError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ClientError::new(
+            ErrorCode::InvalidJson,
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(obj) = &value else {
+        return Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            format!("the body must be a JSON object, got {}", type_name(&value)),
+        ));
+    };
+    let model = match obj.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(other) => {
+            return Err(ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!("`model` must be a non-empty string, got {}", type_name(other)),
+            )
+            .with_param("model"))
+        }
+        None => {
+            return Err(
+                ClientError::new(ErrorCode::InvalidRequest, "`model` is required")
+                    .with_param("model"),
+            )
+        }
+    };
+    let stream = match obj.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!("`stream` must be a boolean, got {}", type_name(other)),
+            )
+            .with_param("stream"))
+        }
+    };
+    Ok(CreateShape { model, stream })
+}
+
+/// The base URL of `/v1/responses` on `dep`, or why it has none.
+fn base(dep: &Deployment) -> Result<String, ClientError> {
+    match dep.provider {
+        Provider::OpenAi => Ok(format!("{}/v1/responses", dep.api_base)),
+        Provider::Azure => Ok(format!("{}/openai/v1/responses", dep.api_base)),
+        Provider::Gemini | Provider::VertexAi => Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!(
+                "deployment {:?} is a {} deployment, which does not serve the Responses API",
+                dep.id,
+                dep.provider.as_str()
+            ),
+        )
+        .with_param("model")),
+    }
+}
+
+fn auth(dep: &Deployment) -> Auth {
+    match dep.provider {
+        Provider::Azure => Auth::AzureApiKey,
+        _ => Auth::Bearer,
+    }
+}
+
+/// `POST /v1/responses` on `dep`: the body with `model` set to the
+/// deployment's upstream model (other fields untouched).
+pub fn create_request(body: &[u8], dep: &Deployment) -> Result<UpstreamRequest, ClientError> {
+    let mut value: Value = serde_json::from_slice(body).map_err(|e| {
+        ClientError::new(
+            ErrorCode::InvalidJson,
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    if let Value::Object(obj) = &mut value {
+        obj.insert("model".to_string(), Value::String(dep.model.clone()));
+    }
+    Ok(UpstreamRequest {
+        method: Method::Post,
+        url: base(dep)?,
+        auth: auth(dep),
+        json_body: Some(value.to_string()),
+    })
+}
+
+/// A call on one stored response: `GET`/`DELETE /v1/responses/{id}`,
+/// `GET …/input_items?{query}`, `POST …/cancel`.
+pub fn id_request(
+    dep: &Deployment,
+    method: Method,
+    upstream_id: &str,
+    suffix: &str,
+    query: &str,
+) -> Result<UpstreamRequest, ClientError> {
+    let mut url = format!("{}/{upstream_id}{suffix}", base(dep)?);
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok(UpstreamRequest {
+        method,
+        url,
+        auth: auth(dep),
+        json_body: (method == Method::Post).then(|| String::from("{}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn config() -> Config {
+        Config::parse(
+            r#"{"model_groups":[{"name":"gpt","deployments":[
+              {"id":"o","provider":"openai","model":"gpt-5-2025","credential":"K"},
+              {"id":"z","provider":"azure","model":"gpt5-deploy","credential":"K","api_base":"https://r.openai.azure.com"},
+              {"id":"g","provider":"gemini","model":"veo","credential":"K"}]}]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn create_sets_the_deployment_model_and_url() {
+        let cfg = config();
+        let deps = &cfg.group("gpt").unwrap().deployments;
+        let body = br#"{"model":"gpt","input":"hi","stream":true}"#;
+        assert_eq!(
+            create_shape(body).unwrap(),
+            CreateShape {
+                model: "gpt".into(),
+                stream: true
+            }
+        );
+        let req = create_request(body, &deps[0]).unwrap();
+        assert_eq!(req.url, "https://api.openai.com/v1/responses");
+        assert_eq!(req.auth, Auth::Bearer);
+        let sent: Value = serde_json::from_str(req.json_body.as_deref().unwrap()).unwrap();
+        assert_eq!(sent["model"], "gpt-5-2025");
+        assert_eq!(sent["input"], "hi");
+        let req = create_request(body, &deps[1]).unwrap();
+        assert_eq!(req.url, "https://r.openai.azure.com/openai/v1/responses");
+        assert_eq!(req.auth, Auth::AzureApiKey);
+        assert_eq!(
+            create_request(body, &deps[2]).unwrap_err().code,
+            ErrorCode::UnsupportedValue
+        );
+    }
+
+    #[test]
+    fn shapes_are_validated() {
+        assert_eq!(create_shape(b"{").unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(create_shape(b"[]").unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            create_shape(br#"{"input":"x"}"#).unwrap_err().param.as_deref(),
+            Some("model")
+        );
+        assert_eq!(
+            create_shape(br#"{"model":"m","stream":"yes"}"#).unwrap_err().param.as_deref(),
+            Some("stream")
+        );
+        assert!(!create_shape(br#"{"model":"m"}"#).unwrap().stream);
+    }
+
+    #[test]
+    fn id_calls() {
+        let cfg = config();
+        let dep = &cfg.group("gpt").unwrap().deployments[0];
+        let req = id_request(dep, Method::Get, "resp_1", "/input_items", "limit=5").unwrap();
+        assert_eq!(
+            req.url,
+            "https://api.openai.com/v1/responses/resp_1/input_items?limit=5"
+        );
+        let req = id_request(dep, Method::Post, "resp_1", "/cancel", "").unwrap();
+        assert_eq!(req.json_body.as_deref(), Some("{}"));
+    }
+}

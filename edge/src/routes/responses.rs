@@ -1,0 +1,365 @@
+// The OpenAI Responses API with affinity: `POST /v1/responses` (JSON and
+// SSE), `GET`/`DELETE /v1/responses/{id}`, `GET …/input_items`,
+// `POST …/cancel`. Everything upstream-scoped that goes out is sealed for
+// the deployment that produced it (`core::responses`); everything that
+// comes back in is restored and pins the call to that deployment. New
+// conversations route by weight with retries and fallbacks; pinned ones
+// stay on their deployment, and when it is unavailable the router's
+// `affinity_unavailable` policy decides (fail, or strip reasoning items
+// that only it can read and route normally).
+
+use futures_util::stream::{self, StreamExt};
+use reelay_core::config::{AffinityUnavailable, Config, Deployment, ModelGroup};
+use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::plan::Method as UpstreamMethod;
+use reelay_core::responses::{
+    self, create_request, create_shape, id_request, restore_cursor, restore_id, restore_request,
+    seal_response_body, sse_error_event, SseRewriter,
+};
+use reelay_core::retry::{Resend, RoutePlan};
+use worker::{Headers, Request, Response};
+
+use super::read_body;
+use crate::context::Ctx;
+use crate::keys::{self, Caller};
+use crate::respond::OrInternal;
+use crate::upstream::{self, upstream_failure};
+
+/// `POST /v1/responses`.
+pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let sealer = cx.sealer()?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    let body = read_body(req, config.max_body_bytes).await?;
+    let owner = caller.owner();
+    // Shape first: a bad body is a 400 before any marker is looked at.
+    let shape = create_shape(&body)?;
+    let restored = restore_request(&body, &sealer, &owner).map_err(|e| e.to_client())?;
+    let group = authorize(cx, &config, &caller, &shape.model)?;
+
+    let pinned = match &restored.pin {
+        None => None,
+        Some(id) => match group.deployments.iter().find(|d| &d.id == id) {
+            Some(dep) => Some(dep),
+            None if config.deployment(id).is_some() => {
+                return Err(ClientError::new(
+                    ErrorCode::AffinityConflict,
+                    format!(
+                        "this conversation's state lives on a deployment that does not serve model {:?}; continue it with the model it started on",
+                        shape.model
+                    ),
+                )
+                .with_param("model"))
+            }
+            // The deployment was removed from the config.
+            None => None,
+        },
+    };
+    let pin_lost = restored.pin.is_some() && pinned.is_none();
+    let policy = caller.policy(&config)?;
+    let result = match pinned {
+        Some(dep) => {
+            let mut route = RoutePlan::pinned(
+                dep,
+                group,
+                config.router.retry,
+                Resend::OnlyIfRejected,
+                cx.now_ms,
+            );
+            let sent =
+                upstream::send_routed(cx, &mut route, |dep, _| create_request(&restored.body, dep))
+                    .await;
+            match sent {
+                Err(err) if deployment_unavailable(&err) => {
+                    // The pinned deployment is down: the policy decides.
+                    reroute_or_fail(cx, &config, &caller, group, &restored.body, Some(dep), err)
+                        .await
+                }
+                other => other,
+            }
+        }
+        None if pin_lost => {
+            let err = ClientError::new(
+                ErrorCode::PinnedDeploymentUnavailable,
+                "the deployment holding this conversation's state is no longer configured",
+            );
+            reroute_or_fail(cx, &config, &caller, group, &restored.body, None, err).await
+        }
+        None => {
+            let mut route =
+                upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
+            upstream::send_routed(cx, &mut route, |dep, _| create_request(&restored.body, dep))
+                .await
+        }
+    };
+    let (response, dep) = result?;
+    respond_sealed(cx, response, dep, &caller, shape.stream).await
+}
+
+/// Whether a failure means the deployment itself is unavailable (as
+/// opposed to the request being wrong).
+fn deployment_unavailable(err: &ClientError) -> bool {
+    matches!(
+        err.code,
+        ErrorCode::UpstreamUnavailable
+            | ErrorCode::UpstreamTimeout
+            | ErrorCode::UpstreamNetwork
+            | ErrorCode::UpstreamRateLimited
+            | ErrorCode::UpstreamQuotaExhausted
+            | ErrorCode::UpstreamAuthentication
+            | ErrorCode::UpstreamPermissionDenied
+            | ErrorCode::BadUpstreamResponse
+    )
+}
+
+/// The pinned deployment cannot serve: fail with a clear error, or (policy
+/// `strip`) drop the reasoning items only it could read and route the rest
+/// of the conversation normally, avoiding the failed deployment.
+async fn reroute_or_fail<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    caller: &Caller,
+    group: &'c ModelGroup,
+    body: &[u8],
+    failed: Option<&'c Deployment>,
+    err: ClientError,
+) -> Result<(Response, &'c Deployment), ClientError> {
+    let unavailable = || {
+        ClientError::new(
+            ErrorCode::PinnedDeploymentUnavailable,
+            format!(
+                "the deployment holding this conversation's encrypted state is unavailable ({}); retry later, or start a new conversation",
+                err.message
+            ),
+        )
+    };
+    if config.router.affinity_unavailable == AffinityUnavailable::Fail {
+        let mut e = unavailable();
+        e.retry_after_ms = err.retry_after_ms;
+        return Err(e);
+    }
+    let stripped = responses::strip_pinned_reasoning(body).map_err(|e| e.to_client())?;
+    worker::console_warn!(
+        "affinity: pinned deployment unavailable, dropped {} reasoning item(s) and rerouted",
+        stripped.removed
+    );
+    let policy = caller.policy(config)?;
+    let mut route = upstream::new_work(cx, config, &policy, group, Resend::OnlyIfRejected);
+    // The failed deployment is cooling down now, so routing skips it
+    // unless it is the only one left.
+    if let Some(failed) = failed {
+        cx.log.borrow_mut().deployment = Some(failed.id.clone());
+    }
+    upstream::send_routed(cx, &mut route, |dep, _| create_request(&stripped.body, dep)).await
+}
+
+/// Checks `caller` may use `model` and that it is configured.
+fn authorize<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    caller: &Caller,
+    model: &str,
+) -> Result<&'c ModelGroup, ClientError> {
+    cx.log.borrow_mut().model = Some(model.to_owned());
+    if !caller.policy(config)?.allows(model) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!("this key may not use model {model:?}"),
+        )
+        .with_param("model"));
+    }
+    config.group(model).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ModelNotFound,
+            format!("model {model:?} is not configured on this gateway"),
+        )
+        .with_param("model")
+    })
+}
+
+/// Passes the upstream's answer on with every upstream-scoped value sealed:
+/// an SSE stream is rewritten chunk by chunk as it arrives; JSON at once.
+async fn respond_sealed(
+    cx: &Ctx,
+    mut response: Response,
+    dep: &Deployment,
+    caller: &Caller,
+    stream: bool,
+) -> Result<Response, ClientError> {
+    let sealer = cx.sealer()?;
+    let owner = caller.owner();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let status = response.status_code();
+    if stream && content_type.starts_with("text/event-stream") {
+        let upstream_body = response.stream().or_internal("opening the provider's stream")?;
+        let rewriter = SseRewriter::new(&sealer, &owner, &dep.id);
+        let body = stream::unfold(
+            (upstream_body, rewriter, false),
+            |(mut upstream_body, mut rewriter, done)| async move {
+                if done {
+                    return None;
+                }
+                let mut out = Vec::new();
+                match upstream_body.next().await {
+                    Some(Ok(chunk)) => {
+                        if let Err(e) = rewriter.push(&chunk, &mut out) {
+                            out.extend_from_slice(&sse_error_event(&e.to_client()));
+                            return Some((Ok(out), (upstream_body, rewriter, true)));
+                        }
+                        Some((Ok(out), (upstream_body, rewriter, false)))
+                    }
+                    Some(Err(e)) => {
+                        worker::console_warn!("the provider's stream broke: {e}");
+                        let _ = rewriter.finish(&mut out);
+                        let err = ClientError::new(
+                            ErrorCode::UpstreamNetwork,
+                            "the provider's stream ended unexpectedly",
+                        );
+                        out.extend_from_slice(&sse_error_event(&err));
+                        Some((Ok(out), (upstream_body, rewriter, true)))
+                    }
+                    None => {
+                        if let Err(e) = rewriter.finish(&mut out) {
+                            out.extend_from_slice(&sse_error_event(&e.to_client()));
+                        }
+                        Some((Ok(out), (upstream_body, rewriter, true)))
+                    }
+                }
+            },
+        )
+        .filter(|chunk: &worker::Result<Vec<u8>>| {
+            let keep = chunk.as_ref().map_or(true, |c| !c.is_empty());
+            async move { keep }
+        });
+        let headers = Headers::new();
+        let _ = headers.set("content-type", "text/event-stream; charset=utf-8");
+        let _ = headers.set("cache-control", "no-cache");
+        return Ok(Response::from_stream(body)
+            .or_internal("streaming the provider's answer")?
+            .with_status(status)
+            .with_headers(headers));
+    }
+    let body = response
+        .bytes()
+        .await
+        .or_internal("reading the provider's answer")?;
+    let sealed = seal_response_body(&body, &sealer, &owner, &dep.id).map_err(|e| {
+        worker::console_warn!("unreadable Responses answer from {}", dep.id);
+        upstream_failure(cx, bad_answer(status))
+            .with_param_opt(e.to_client().param)
+    })?;
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    Ok(Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(sealed))
+}
+
+fn bad_answer(status: u16) -> reelay_core::errors::UpstreamError {
+    reelay_core::errors::UpstreamError {
+        kind: reelay_core::errors::ErrorKind::Gateway,
+        retry: reelay_core::errors::Retry::Never,
+        scope: reelay_core::errors::Scope::Request,
+        status: Some(status),
+        upstream_code: None,
+        message: String::from("the provider sent a Responses answer the gateway cannot read"),
+    }
+}
+
+trait WithParamOpt {
+    fn with_param_opt(self, param: Option<String>) -> Self;
+}
+
+impl WithParamOpt for ClientError {
+    fn with_param_opt(mut self, param: Option<String>) -> Self {
+        if param.is_some() {
+            self.param = param;
+        }
+        self
+    }
+}
+
+/// Which call on a stored response.
+#[derive(Clone, Copy)]
+pub(super) enum OnResponse {
+    Retrieve,
+    Delete,
+    InputItems,
+    Cancel,
+}
+
+/// `GET`/`DELETE /v1/responses/{id}`, `GET …/input_items`, `POST …/cancel`:
+/// always on the deployment sealed into the id.
+pub(super) async fn on_response(
+    req: &mut Request,
+    cx: &Ctx,
+    id: &str,
+    call: OnResponse,
+) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let sealer = cx.sealer()?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    let owner = caller.owner();
+    let restored = restore_id(id, &sealer, &owner).map_err(|e| e.to_client())?;
+    let (group, dep) = config.deployment(&restored.deployment).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ResponseNotFound,
+            "the deployment that holds this response is no longer configured on this gateway",
+        )
+    })?;
+    if !caller.policy(&config)?.allows(&group.name) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!("this key may no longer use model {:?}", group.name),
+        ));
+    }
+    cx.log.borrow_mut().model = Some(group.name.clone());
+    let url = req.url().or_internal("reading the request URL")?;
+    let (method, suffix, query) = match call {
+        // A streamed retrieve is not offered: the stored response comes whole.
+        OnResponse::Retrieve => (UpstreamMethod::Get, "", passthrough_query(&url, &["stream"])),
+        OnResponse::Delete => (UpstreamMethod::Delete, "", String::new()),
+        OnResponse::Cancel => (UpstreamMethod::Post, "/cancel", String::new()),
+        OnResponse::InputItems => {
+            let mut pairs = Vec::new();
+            for (k, v) in url.query_pairs() {
+                let value = if k == "after" || k == "before" {
+                    let (_, upstream) =
+                        restore_cursor(&k, &v, &sealer, &owner).map_err(|e| e.to_client())?;
+                    upstream
+                } else {
+                    v.into_owned()
+                };
+                pairs.push((k.into_owned(), value));
+            }
+            let query = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            (UpstreamMethod::Get, "/input_items", query)
+        }
+    };
+    let plan = id_request(dep, method, &restored.upstream_id, suffix, &query)?;
+    let response = upstream::send(cx, dep, &plan).await?;
+    respond_sealed(cx, response, dep, &caller, false).await
+}
+
+/// The query of a retrieve, passed on (`include[]`, `stream`, …) minus `skip`.
+fn passthrough_query(url: &worker::Url, skip: &[&str]) -> String {
+    url.query_pairs()
+        .filter(|(k, _)| !skip.contains(&k.as_ref()))
+        .map(|(k, v)| format!("{}={}", encode(&k), encode(&v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    worker::js_sys::encode_uri_component(text).into()
+}
