@@ -191,26 +191,30 @@ impl<'c> RoutePlan<'c> {
     }
 
     /// The first attempt: a healthy deployment of the requested group by
-    /// weight; if all are cooling down, the one that recovers first.
+    /// weight, else of the first fallback group with one; if every
+    /// deployment is cooling down, the requested group's that recovers first.
     pub fn first(
         &mut self,
         cooldowns: &Cooldowns,
         now_ms: u64,
         random: u32,
     ) -> Option<Attempt<'c>> {
-        let group = *self.groups.first()?;
-        let deployment = if self.pinned {
+        let requested = *self.groups.first()?;
+        if self.pinned {
             let id = *self.tried.first()?;
-            group.deployments.iter().find(|d| d.id == id)?
-        } else {
-            pick_healthy(group, &[], cooldowns, now_ms, random).or_else(|| {
-                group
-                    .deployments
-                    .iter()
-                    .min_by_key(|d| cooldowns.cooling_until(&d.id, now_ms).unwrap_or(0))
-            })?
-        };
-        self.start(deployment, group, 0)
+            let deployment = requested.deployments.iter().find(|d| d.id == id)?;
+            return self.start(deployment, requested, 0);
+        }
+        for group in self.groups.clone() {
+            if let Some(deployment) = pick_healthy(group, &[], cooldowns, now_ms, random) {
+                return self.start(deployment, group, 0);
+            }
+        }
+        let deployment = requested
+            .deployments
+            .iter()
+            .min_by_key(|d| cooldowns.cooling_until(&d.id, now_ms).unwrap_or(0))?;
+        self.start(deployment, requested, 0)
     }
 
     fn start(
@@ -422,6 +426,21 @@ mod tests {
     }
 
     #[test]
+    fn new_work_starts_on_a_healthy_fallback_while_the_group_cools_down() {
+        let config = config();
+        let mut cooldowns = Cooldowns::default();
+        for id in ["a", "b"] {
+            cooldowns.record_failure(id, &unavailable(), &RetrySettings::default(), 0);
+        }
+        let mut plan = plan(&config, Resend::Always);
+        let first = plan.first(&cooldowns, 10, 0).unwrap();
+        assert_eq!(
+            (first.deployment.id.as_str(), first.group.name.as_str()),
+            ("c", "f")
+        );
+    }
+
+    #[test]
     fn request_faults_are_never_retried() {
         let config = config();
         let mut cooldowns = Cooldowns::default();
@@ -556,7 +575,13 @@ mod tests {
             &RetrySettings::default(),
             0,
         );
-        let mut plan = plan(&config, Resend::Always);
+        // No fallback group: the deployment that recovers first.
+        let mut plan = RoutePlan::new(
+            alloc::vec![config.group("g").unwrap()],
+            RetrySettings::default(),
+            Resend::Always,
+            0,
+        );
         assert_eq!(plan.first(&cooldowns, 100, 0).unwrap().deployment.id, "b");
         cooldowns.record_success("a");
         assert_eq!(cooldowns.cooling_until("a", 100), None);

@@ -10,14 +10,14 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use reelay_core::config::{Deployment, ModelGroup};
 use reelay_core::access::AccessPolicy;
 use reelay_core::config::Config;
-use reelay_core::retry::{Attempt, Cooldowns, Resend, RoutePlan};
+use reelay_core::config::{Deployment, ModelGroup};
 use reelay_core::errors::{
     classify_http, classify_transport, ClientError, ErrorCode, Transport, UpstreamError,
 };
 use reelay_core::plan::{Auth, Method, UpstreamRequest};
+use reelay_core::retry::{Attempt, Cooldowns, Resend, RoutePlan};
 use worker::wasm_bindgen::JsValue;
 use worker::{
     AbortController, Date, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
@@ -51,7 +51,10 @@ thread_local! {
 pub(crate) enum Failure {
     /// The upstream (or the way to it) failed; `answered` is false for
     /// timeouts and network failures, after which it may have accepted work.
-    Upstream { error: UpstreamError, answered: bool },
+    Upstream {
+        error: UpstreamError,
+        answered: bool,
+    },
     /// The gateway could not even send it (config, credential).
     Local(ClientError),
 }
@@ -152,7 +155,9 @@ pub(crate) async fn send_from<'c>(
         }
         let dep = attempt.deployment;
         cx.log.borrow_mut().deployment = Some(dep.id.clone());
-        cx.served.borrow_mut().replace((dep.id.clone(), route.attempts()));
+        cx.served
+            .borrow_mut()
+            .replace((dep.id.clone(), route.attempts()));
         let plan = plan_for(dep, attempt.group)?;
         match try_send(cx, dep, &plan).await {
             Ok(response) => {
@@ -195,10 +200,12 @@ async fn try_send(cx: &Ctx, dep: &Deployment, plan: &UpstreamRequest) -> Result<
         credentials::forget_google_token(dep);
         response = send_once(cx, dep, plan).await?;
     }
-    classify_response(response).await.map_err(|error| Failure::Upstream {
-        error,
-        answered: true,
-    })
+    classify_response(response)
+        .await
+        .map_err(|error| Failure::Upstream {
+            error,
+            answered: true,
+        })
 }
 
 /// Like [`send`] but follows redirects (GET only). The credential goes only
@@ -378,7 +385,12 @@ async fn classify_response(mut response: Response) -> Result<Response, UpstreamE
         .collect();
     let headers: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let body = response.bytes().await.unwrap_or_default();
-    Err(classify_http(status, &headers, &body, Date::now().as_millis()))
+    Err(classify_http(
+        status,
+        &headers,
+        &body,
+        Date::now().as_millis(),
+    ))
 }
 
 /// Records the classified failure in the log line and converts it for the client.

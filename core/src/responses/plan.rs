@@ -38,7 +38,10 @@ pub fn create_shape(body: &[u8]) -> Result<CreateShape, ClientError> {
         Some(other) => {
             return Err(ClientError::new(
                 ErrorCode::InvalidRequest,
-                format!("`model` must be a non-empty string, got {}", type_name(other)),
+                format!(
+                    "`model` must be a non-empty string, got {}",
+                    type_name(other)
+                ),
             )
             .with_param("model"))
         }
@@ -174,13 +177,22 @@ mod tests {
     #[test]
     fn shapes_are_validated() {
         assert_eq!(create_shape(b"{").unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(create_shape(b"[]").unwrap_err().code, ErrorCode::InvalidRequest);
         assert_eq!(
-            create_shape(br#"{"input":"x"}"#).unwrap_err().param.as_deref(),
+            create_shape(b"[]").unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            create_shape(br#"{"input":"x"}"#)
+                .unwrap_err()
+                .param
+                .as_deref(),
             Some("model")
         );
         assert_eq!(
-            create_shape(br#"{"model":"m","stream":"yes"}"#).unwrap_err().param.as_deref(),
+            create_shape(br#"{"model":"m","stream":"yes"}"#)
+                .unwrap_err()
+                .param
+                .as_deref(),
             Some("stream")
         );
         assert!(!create_shape(br#"{"model":"m"}"#).unwrap().stream);

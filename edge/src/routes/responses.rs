@@ -86,8 +86,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             reroute_or_fail(cx, &config, &caller, group, &restored.body, None, err).await
         }
         None => {
-            let mut route =
-                upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
+            let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
             upstream::send_routed(cx, &mut route, |dep, _| create_request(&restored.body, dep))
                 .await
         }
@@ -196,7 +195,9 @@ async fn respond_sealed(
         .unwrap_or_default();
     let status = response.status_code();
     if stream && content_type.starts_with("text/event-stream") {
-        let upstream_body = response.stream().or_internal("opening the provider's stream")?;
+        let upstream_body = response
+            .stream()
+            .or_internal("opening the provider's stream")?;
         let rewriter = SseRewriter::new(&sealer, &owner, &dep.id);
         let body = stream::unfold(
             (upstream_body, rewriter, false),
@@ -250,8 +251,7 @@ async fn respond_sealed(
         .or_internal("reading the provider's answer")?;
     let sealed = seal_response_body(&body, &sealer, &owner, &dep.id).map_err(|e| {
         worker::console_warn!("unreadable Responses answer from {}", dep.id);
-        upstream_failure(cx, bad_answer(status))
-            .with_param_opt(e.to_client().param)
+        upstream_failure(cx, bad_answer(status)).with_param_opt(e.to_client().param)
     })?;
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
@@ -323,7 +323,11 @@ pub(super) async fn on_response(
     let url = req.url().or_internal("reading the request URL")?;
     let (method, suffix, query) = match call {
         // A streamed retrieve is not offered: the stored response comes whole.
-        OnResponse::Retrieve => (UpstreamMethod::Get, "", passthrough_query(&url, &["stream"])),
+        OnResponse::Retrieve => (
+            UpstreamMethod::Get,
+            "",
+            passthrough_query(&url, &["stream"]),
+        ),
         OnResponse::Delete => (UpstreamMethod::Delete, "", String::new()),
         OnResponse::Cancel => (UpstreamMethod::Post, "/cancel", String::new()),
         OnResponse::InputItems => {

@@ -195,15 +195,16 @@ async fn start<'c>(
     let cost = video_cost(first.deployment, estimate.seconds, estimate.size);
     quota::reserve(cx, caller, &hold, cost).await?;
     let created = async {
-        let (mut response, deployment) =
-            upstream::send_from(cx, &mut route, first, |dep, _| build(dep).map(|p| p.request))
-                .await?;
+        let (mut response, deployment) = upstream::send_from(cx, &mut route, first, |dep, _| {
+            build(dep).map(|p| p.request)
+        })
+        .await?;
         let body = response
             .bytes()
             .await
             .or_internal("reading the provider's answer")?;
-        let created = video::parse_create_response(deployment, &body)
-            .map_err(|e| upstream_failure(cx, e))?;
+        let created =
+            video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
         Ok::<_, ClientError>((deployment, created))
     }
     .await;

@@ -18,6 +18,8 @@
 //! | `GET /_mock/blob/{id}?sig=…` | `video/mp4`, [`MockOptions::video_bytes`] bytes in 16 KiB chunks, no key needed |
 //! | `/v1/videos…` | OpenAI Videos API, `Authorization: Bearer` [`MockOptions::openai_key`] (see `openai.rs`) |
 //! | `/openai/v1/videos…` | Azure OpenAI, same handlers, `api-key:` [`MockOptions::azure_key`] |
+//! | `/v1/responses…`, `/openai/v1/responses…` | OpenAI Responses API, orgs bound to [`MockOptions::responses_keys`] (see `responses.rs`) |
+//! | `/v1/realtime/…`, `/openai/v1/realtime/…` | OpenAI / Azure Realtime GA: `client_secrets` (ephemeral `ek_` keys), WebRTC `calls` and call control; `GET /_mock/realtime` lists issued keys and calls (see `realtime.rs`) |
 //! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
 //! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
@@ -45,6 +47,8 @@ mod google;
 mod oauth;
 mod openai;
 mod ordered;
+mod realtime;
+mod responses;
 mod vertex;
 mod video;
 
@@ -66,6 +70,10 @@ use tokio::task::JoinHandle;
 pub use oauth::{
     test_service_account_json, test_service_account_private_key_pem, CLOUD_PLATFORM_SCOPE,
     TEST_SA_CLIENT_ID, TEST_SA_EMAIL, TEST_SA_PRIVATE_KEY_ID, TEST_SA_PROJECT_ID,
+};
+pub use responses::{
+    decode_encrypted_content, encode_encrypted_content, expected_responses_text, EncryptedContent,
+    ResponsesCall,
 };
 pub use vertex::vertex_sample_key;
 pub use video::{expected_image_bytes, expected_video_bytes};
@@ -94,6 +102,15 @@ pub struct MockOptions {
     /// Lifetime of access tokens issued by `POST /token`: the `expires_in`
     /// answered and how long Vertex AI and Cloud Storage accept the token.
     pub token_lifetime_secs: u64,
+    /// Keys the Responses API routes (`/v1/responses…`, `/openai/v1/responses…`)
+    /// accept, each with the organization it belongs to, as `(key, org)`;
+    /// see [`MockOptions::responses_org`] and `responses.rs`.
+    pub responses_keys: Vec<(String, String)>,
+    /// Sizes of the chunks a Responses SSE stream is written in, cycled; empty
+    /// = pseudo-random sizes of 1..=64 bytes seeded by the response id.
+    pub sse_chunk_sizes: Vec<usize>,
+    /// Milliseconds to wait between SSE chunks (`0`: only yield).
+    pub sse_chunk_delay_ms: u64,
 }
 
 impl Default for MockOptions {
@@ -105,6 +122,13 @@ impl Default for MockOptions {
             openai_key: "mock-openai-key".to_owned(),
             azure_key: "mock-azure-key".to_owned(),
             token_lifetime_secs: 3599,
+            responses_keys: vec![
+                ("mock-openai-key".to_owned(), "org-alpha".to_owned()),
+                ("mock-openai-key-2".to_owned(), "org-beta".to_owned()),
+                ("mock-azure-key".to_owned(), "org-azure".to_owned()),
+            ],
+            sse_chunk_sizes: Vec::new(),
+            sse_chunk_delay_ms: 0,
         }
     }
 }
@@ -390,6 +414,10 @@ pub(crate) struct MockState {
     pub(crate) vertex_ops: HashMap<String, vertex::VertexOp>,
     /// Cloud Storage objects by `(bucket, object name)`.
     pub(crate) gcs: HashMap<(String, String), vertex::GcsObject>,
+    /// Responses API responses, items and calls.
+    pub(crate) responses: responses::ResponsesState,
+    /// Realtime ephemeral keys and WebRTC calls.
+    pub(crate) realtime: realtime::RealtimeState,
     /// Issued access tokens → unix expiry; survives resets.
     pub(crate) tokens: HashMap<String, u64>,
     /// Access tokens issued so far; survives resets.
@@ -408,6 +436,8 @@ impl MockState {
         self.characters.clear();
         self.vertex_ops.clear();
         self.gcs.clear();
+        self.responses = responses::ResponsesState::default();
+        self.realtime.clear();
     }
 
     /// Takes one use of the first fault matching `path`.
@@ -443,7 +473,7 @@ pub(crate) fn unix_now() -> u64 {
 /// Unknown URLs: OpenAI's JSON 404 on OpenAI/Azure paths, Google's HTML page
 /// elsewhere.
 async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    if openai::is_openai_path(uri.path()) {
+    if openai::is_openai_path(uri.path()) || responses::is_responses_path(uri.path()) {
         openai::invalid_url(method.as_str(), uri.path())
     } else {
         google::not_found_page(uri.path())
@@ -454,6 +484,8 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(gemini::routes())
         .merge(openai::routes())
+        .merge(responses::routes(shared.clone()))
+        .merge(realtime::routes())
         .merge(vertex::routes())
         .merge(oauth::routes())
         .merge(control::routes())
@@ -504,6 +536,7 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
         }
-        Some(action) => google::fault_response(&action, &path),
+        Some(action) => responses::fault_response(&action, &path)
+            .unwrap_or_else(|| google::fault_response(&action, &path)),
     }
 }
