@@ -217,12 +217,45 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
                 ],
             },
             {
+                # The Responses API on two OpenAI keys (two orgs in the mock).
+                "name": "gpt-5",
+                "deployments": [
+                    {
+                        "id": "openai-gpt5-a",
+                        "provider": "openai",
+                        "model": "gpt-5-2025-08-07",
+                        "credential": "OPENAI_API_KEY",
+                        "api_base": mock_url,
+                    },
+                    {
+                        "id": "openai-gpt5-b",
+                        "provider": "openai",
+                        "model": "gpt-5-2025-08-07",
+                        "credential": "OPENAI_API_KEY_2",
+                        "api_base": mock_url,
+                    },
+                ],
+            },
+            {
                 "name": "sora-2",
                 "deployments": [
                     {
                         "id": "openai-sora-2",
                         "provider": "openai",
                         "model": "sora-2",
+                        "credential": "OPENAI_API_KEY",
+                        "api_base": mock_url,
+                    }
+                ],
+            },
+            {
+                # OpenAI Realtime (client secrets, WebRTC calls) on the mock.
+                "name": "gpt-realtime",
+                "deployments": [
+                    {
+                        "id": "openai-realtime",
+                        "provider": "openai",
+                        "model": "gpt-realtime-2025-08-28",
                         "credential": "OPENAI_API_KEY",
                         "api_base": mock_url,
                     }
@@ -275,6 +308,7 @@ def gateway(mock_upstream: Mock) -> Iterator[Gateway]:
             "SEALING_KEY": SEALING_KEY,
             "GEMINI_API_KEY": GEMINI_KEY,
             "OPENAI_API_KEY": "mock-openai-key",
+            "OPENAI_API_KEY_2": "mock-openai-key-2",
             "VERTEX_SA": mock_upstream.http.get("/_mock/service-account").text,
         },
     }
