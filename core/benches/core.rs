@@ -293,6 +293,56 @@ fn bench_keys(c: &mut Criterion) {
     g.finish();
 }
 
+fn bench_quota(c: &mut Criterion) {
+    use reelay_core::quota::tz::TimeZone;
+    use reelay_core::quota::{Clock, Cost, Decision, Ledger, Limits};
+    let limits = Limits {
+        rpm: Some(1_000_000),
+        max_parallel_requests: Some(64),
+        videos_per_day: Some(1_000_000),
+        video_seconds_per_day: Some(100_000_000),
+        ..Limits::default()
+    };
+    let tz = TimeZone::by_name("America/Los_Angeles").unwrap();
+    let now = 1_795_341_600_000;
+    let video = Cost {
+        videos: 1,
+        video_seconds: 8,
+        ..Cost::REQUEST
+    };
+    let mut ledger = Ledger::default();
+    let (decision, _) = ledger.reserve("check", None, &video, &limits, &Clock { tz, now_ms: now });
+    assert!(matches!(decision, Decision::Allowed(_)));
+    let mut g = c.benchmark_group("quota");
+    g.bench_function("time_zone_by_name_and_next_midnight", |b| {
+        b.iter(|| {
+            TimeZone::by_name(black_box("America/Los_Angeles"))
+                .unwrap()
+                .next_day_start(black_box(now))
+        })
+    });
+    g.bench_function("reserve_video_4_limits", |b| {
+        let mut ledger = ledger.clone();
+        let mut t = now;
+        b.iter(|| {
+            t += 1;
+            let clock = Clock { tz, now_ms: t };
+            let (decision, hold) = ledger.reserve("req", None, black_box(&video), &limits, &clock);
+            if let Some(mut hold) = hold {
+                ledger.release_slot(&mut hold);
+            }
+            decision
+        })
+    });
+    g.bench_function("ledger_json_round_trip", |b| {
+        b.iter(|| {
+            let text = serde_json::to_string(black_box(&ledger)).unwrap();
+            serde_json::from_str::<Ledger>(&text).unwrap()
+        })
+    });
+    g.finish();
+}
+
 /// Every group, with criterion's command-line options applied (what
 /// `criterion_group!` would generate, written out so it is a private,
 /// documented function).
@@ -304,6 +354,7 @@ fn benches() {
     bench_config(&mut c);
     bench_video(&mut c);
     bench_keys(&mut c);
+    bench_quota(&mut c);
 }
 
 criterion_main!(benches);
