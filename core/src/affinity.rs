@@ -1,6 +1,7 @@
 //! Sealed ids: the ids reelay hands to clients for upstream-scoped state
 //! (video jobs, characters, Responses API ids and `encrypted_content`
-//! markers; realtime tokens later).
+//! markers, realtime call ids). Realtime tokens, which carry a secret, are
+//! encrypted instead: see `crate::realtime::token`.
 //!
 //! A sealed id carries the deployment that owns the state, the owning key
 //! and a small payload, and is **authenticated** with HMAC-SHA-256 under a
@@ -13,7 +14,8 @@
 //! ```text
 //! byte 0      version (1)
 //! byte 1      purpose (1 = video, 2 = character, 3 = response, 4 = reasoning
-//!             item, 5 = compaction item, 6 = conversation, 7 = encrypted content)
+//!             item, 5 = compaction item, 6 = conversation, 7 = encrypted content,
+//!             8 = realtime call)
 //! bytes 2..18 owner: the first 16 bytes of SHA-256(virtual key)
 //! bytes 18..26 created_at, unix milliseconds, big endian
 //! byte 26     length n of the deployment id, then n bytes
@@ -57,6 +59,8 @@ pub enum Purpose {
     /// The marker in front of a wrapped `encrypted_content` (`enc_…`);
     /// its payload binds it to the content it precedes.
     EncryptedContent,
+    /// A realtime WebRTC call (`rtc_…`); the payload is the upstream call id.
+    RealtimeCall,
 }
 
 impl Purpose {
@@ -69,6 +73,7 @@ impl Purpose {
             Self::CompactionItem => 5,
             Self::Conversation => 6,
             Self::EncryptedContent => 7,
+            Self::RealtimeCall => 8,
         }
     }
 
@@ -82,6 +87,7 @@ impl Purpose {
             Self::CompactionItem => "cmp_",
             Self::Conversation => "conv_",
             Self::EncryptedContent => "enc_",
+            Self::RealtimeCall => "rtc_",
         }
     }
 
@@ -353,6 +359,7 @@ mod tests {
             (Purpose::CompactionItem, "cmp_"),
             (Purpose::Conversation, "conv_"),
             (Purpose::EncryptedContent, "enc_"),
+            (Purpose::RealtimeCall, "rtc_"),
         ];
         let mut bytes = std::collections::HashSet::new();
         for (purpose, prefix) in all {
@@ -381,7 +388,15 @@ mod tests {
             Purpose::of_responses_id("conv_abc"),
             Some(Purpose::Conversation)
         );
-        for other in ["msg_abc", "fc_abc", "video_abc", "enc_abc", "", "rs"] {
+        for other in [
+            "msg_abc",
+            "fc_abc",
+            "video_abc",
+            "enc_abc",
+            "rtc_abc",
+            "",
+            "rs",
+        ] {
             assert_eq!(Purpose::of_responses_id(other), None, "{other}");
         }
     }

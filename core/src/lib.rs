@@ -31,6 +31,7 @@ pub mod google_auth;
 pub mod keys;
 pub mod plan;
 pub mod quota;
+pub mod realtime;
 pub mod responses;
 pub mod retry;
 pub mod route;

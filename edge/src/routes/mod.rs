@@ -7,6 +7,7 @@ mod characters;
 mod google;
 mod health;
 mod models;
+mod realtime;
 mod responses;
 mod vertex;
 mod videos;
@@ -162,6 +163,9 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             allow(&method, &[Method::Post])?;
             let id = (*id).to_owned();
             responses::on_response(req, cx, &id, responses::OnResponse::Cancel).await
+        }
+        (_, ["realtime", sub @ ..]) | (["openai", "v1", "realtime", sub @ ..], _) => {
+            realtime::dispatch(req, cx, sub).await
         }
         _ => Err(ClientError::new(
             ErrorCode::RouteNotFound,

@@ -1,0 +1,551 @@
+// Realtime sessions on OpenAI and Azure OpenAI (GA): `POST
+// /v1/realtime/client_secrets` mints an upstream ephemeral key and hands the
+// browser a reelay token (`ek_rl_…`, AES-GCM, see `core::realtime::token`)
+// instead; `POST /v1/realtime/calls` exchanges the WebRTC SDP on the exact
+// deployment that minted the token (or, with a virtual key and a multipart
+// `session`, on a routed one) and answers with a sealed call id in
+// `Location`; `POST /v1/realtime/calls/{id}/accept|hangup|refer|reject`
+// controls that call on its deployment with the deployment's own key.
+//
+// A token is checked on every use: tag, purpose and expiry (core), then the
+// owning key *now* — deleted or revoked in its quota Durable Object, expired,
+// or no longer allowed the model — so revocation is immediate. The upstream
+// ephemeral key and provider keys never reach a response, an error message
+// or a log line. The WebSocket relay (`GET /v1/realtime`) is the next phase:
+// `dispatch` is where it will plug in.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use reelay_core::access::AccessPolicy;
+use reelay_core::config::{Config, Deployment};
+use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::plan::Auth;
+use reelay_core::quota::Cost;
+use reelay_core::realtime::calls::{
+    call_id_from_location, check_call_access, check_sdp, location, open_call_id, plan_call_control,
+    plan_call_with_token, seal_call_id, CallAction, CallBody, CallCredential, CallPlan, KeyCall,
+    CALL_KINDS, MAX_SDP_BYTES, MAX_SESSION_BYTES,
+};
+use reelay_core::realtime::session::{finish_mint, ClientSecretRequest, SealWith};
+use reelay_core::realtime::{SessionKind, TokenClaims, TokenKey, ALL_KINDS, TOKEN_PREFIX};
+use reelay_core::retry::Resend;
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    FormData, FormEntry, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+};
+
+use super::{allow, check_declared_length, media_type, read_body};
+use crate::context::{random_bytes, Ctx};
+use crate::keys::{self, Caller};
+use crate::quota::{self, Settlement};
+use crate::respond::OrInternal;
+use crate::upstream::{self, upstream_failure};
+
+thread_local! {
+    // Derived once per isolate from SEALING_KEY (which cannot change within one).
+    static TOKEN_KEY: RefCell<Option<Rc<Option<TokenKey>>>> = const { RefCell::new(None) };
+}
+
+/// Largest `client_secrets` body (a session configuration with tools).
+const MAX_SECRET_BODY: u32 = 1024 * 1024;
+
+/// Routes under `/v1/realtime` (also `/realtime`, `/openai/v1/realtime`).
+pub(super) async fn dispatch(
+    req: &mut Request,
+    cx: &Ctx,
+    rest: &[&str],
+) -> Result<Response, ClientError> {
+    let method = req.method();
+    match rest {
+        ["client_secrets"] => {
+            allow(&method, &[Method::Post])?;
+            client_secrets(req, cx).await
+        }
+        ["calls"] => {
+            allow(&method, &[Method::Post])?;
+            create_call(req, cx).await
+        }
+        ["calls", id, action] => {
+            let action = CallAction::parse(action).ok_or_else(|| not_found(&method, req))?;
+            allow(&method, &[Method::Post])?;
+            control(req, cx, id, action).await
+        }
+        // `GET /v1/realtime` (WebSocket) arrives with the WebSocket phase.
+        _ => Err(not_found(&method, req)),
+    }
+}
+
+fn not_found(method: &Method, req: &Request) -> ClientError {
+    ClientError::new(
+        ErrorCode::RouteNotFound,
+        format!("no route for {} {}", method.as_ref(), req.path()),
+    )
+}
+
+/// The token key derived from `SEALING_KEY`.
+fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
+    let loaded = TOKEN_KEY.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                let secret = cx.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
+                Rc::new(secret.and_then(|s| TokenKey::new(s.as_bytes())))
+            })
+            .clone()
+    });
+    (*loaded).clone().ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            format!(
+                "the SEALING_KEY secret is missing or shorter than {} bytes",
+                reelay_core::affinity::MIN_SEALING_KEY_LEN
+            ),
+        )
+    })
+}
+
+/// `POST /v1/realtime/client_secrets`: a virtual key mints a session.
+async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let key = token_key(cx)?;
+    let caller = keys::authenticate(req, cx, false).await?;
+    match media_type(req).as_str() {
+        "application/json" | "" => {}
+        other => {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("content type {other:?} is not accepted; send application/json"),
+            ))
+        }
+    }
+    let body = read_body(req, config.max_body_bytes.min(MAX_SECRET_BODY)).await?;
+    let request = ClientSecretRequest::parse(&body)?;
+    cx.log.borrow_mut().model = Some(request.model().to_owned());
+    let policy = caller.policy(&config)?;
+    let group = request
+        .authorize(&config, &policy)
+        .map_err(|e| describe(e, &caller))?;
+    let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
+    let first = upstream::first_attempt(&mut route)?;
+    // A deployment that cannot mint fails here, before anything is reserved.
+    request.plan_for(first.deployment)?;
+
+    // One realtime session (and its price), reserved before the upstream
+    // mints; refunded if it does not, committed once it did.
+    let hold = format!("{}:realtime", cx.request_id);
+    quota::reserve(cx, &caller, &hold, session_cost(first.deployment)).await?;
+    let minted = async {
+        let (mut response, deployment) =
+            upstream::send_from(cx, &mut route, first, |dep, _| request.plan_for(dep)).await?;
+        let body = response
+            .bytes()
+            .await
+            .or_internal("reading the provider's answer")?;
+        let (served_group, _) = config
+            .deployment(&deployment.id)
+            .ok_or_else(|| ClientError::from_code(ErrorCode::Internal))?;
+        let seal = SealWith {
+            key: &key,
+            key_hash: caller.hash,
+            nonce: random_bytes::<12>()?,
+            now_secs: cx.now_secs(),
+        };
+        let minted = finish_mint(&request, served_group, deployment, &body, &seal)
+            .map_err(|e| upstream_failure(cx, e))?;
+        Ok::<_, ClientError>((minted, deployment))
+    }
+    .await;
+    let (minted, deployment) = match minted {
+        Ok(done) => done,
+        Err(err) => {
+            if !caller.is_master {
+                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
+                    worker::console_error!(
+                        "refunding a failed realtime mint failed: {}",
+                        e.message
+                    );
+                }
+            }
+            return Err(err);
+        }
+    };
+    if !caller.is_master {
+        let actual = session_cost(deployment);
+        quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
+    }
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    // The body holds a credential: no cache may keep it.
+    let _ = headers.set("cache-control", "no-store");
+    Ok(Response::builder()
+        .with_status(200)
+        .with_headers(headers)
+        .fixed(minted.body.into_bytes()))
+}
+
+/// One realtime session on `dep`, without the request and slot that
+/// admission already counted.
+fn session_cost(dep: &Deployment) -> Cost {
+    Cost {
+        request: false,
+        slot: false,
+        ..dep.prices.realtime_session_cost()
+    }
+}
+
+/// Adds what the key may use to an access denial.
+fn describe(err: ClientError, caller: &Caller) -> ClientError {
+    if err.code != ErrorCode::ModelAccessDenied {
+        return err;
+    }
+    let rules = if caller.record.models.is_empty() {
+        String::from("all models")
+    } else {
+        caller.record.models.join(", ")
+    };
+    let message = format!("{}; it may use: {rules}", err.message);
+    ClientError { message, ..err }
+}
+
+/// A reelay token in `Authorization: Bearer` or `api-key`, if one was sent.
+fn presented_token(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    let authorization = headers.get("authorization").ok().flatten();
+    let bearer = authorization.as_deref().and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .map(str::trim)
+    });
+    let api_key = headers.get("api-key").ok().flatten();
+    let found = [bearer, api_key.as_deref().map(str::trim)]
+        .into_iter()
+        .flatten()
+        .find(|k| k.starts_with(TOKEN_PREFIX))
+        .map(str::to_owned);
+    found
+}
+
+/// Opens a token for one of `kinds` (tag, purpose, expiry).
+fn open_token(cx: &Ctx, token: &str, kinds: &[SessionKind]) -> Result<TokenClaims, ClientError> {
+    token_key(cx)?
+        .open(token, cx.now_secs(), kinds)
+        .map_err(|e| {
+            worker::console_warn!("realtime token refused: {}", e.as_str());
+            e.to_client()
+        })
+}
+
+/// Checks the key that minted `claims` is still good *now*: not deleted or
+/// revoked (its quota Durable Object says so at once), not expired, still
+/// allowed the token's model. Returns its current access rules.
+async fn check_owner(
+    cx: &Ctx,
+    config: &Config,
+    claims: &TokenClaims,
+) -> Result<AccessPolicy, ClientError> {
+    cx.log.borrow_mut().model = Some(claims.model.clone());
+    let groups = &config.access_groups;
+    if keys::is_master(cx, &claims.key_hash) {
+        cx.log.borrow_mut().key_token = Some(String::from("master"));
+        return AccessPolicy::compile::<&str>(&[], groups)
+            .map_err(|_| ClientError::from_code(ErrorCode::Internal));
+    }
+    let revoked = || {
+        ClientError::new(
+            ErrorCode::InvalidRealtimeToken,
+            "the realtime token is not valid: the key that minted it was deleted",
+        )
+    };
+    let record = keys::load(cx, &claims.key_hash)
+        .await?
+        .ok_or_else(revoked)?;
+    let record = quota::freshest(cx, record).await.map_err(|e| {
+        if e.code == ErrorCode::KeyNotFound {
+            revoked()
+        } else {
+            e
+        }
+    })?;
+    record.check_usable(cx.now_ms).map_err(|_| {
+        ClientError::new(
+            ErrorCode::InvalidRealtimeToken,
+            "the realtime token is not valid: the key that minted it has expired",
+        )
+    })?;
+    cx.log.borrow_mut().key_token = record.token.get(..12).map(str::to_owned);
+    let policy = AccessPolicy::compile(&record.models, groups).map_err(|e| {
+        ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!("this key's access rules are not valid under the current config: {e}"),
+        )
+    })?;
+    if !policy.allows(&claims.model) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!(
+                "the key that minted this realtime token may no longer use model {:?}",
+                claims.model
+            ),
+        ));
+    }
+    Ok(policy)
+}
+
+/// The SDP offer and the optional session part of a `/calls` request.
+struct Offer {
+    sdp: String,
+    session: Option<Vec<u8>>,
+}
+
+async fn read_offer(req: &mut Request) -> Result<Offer, ClientError> {
+    match media_type(req).as_str() {
+        // Browsers posting a string without a type send text/plain.
+        "application/sdp" | "text/plain" | "" => {
+            let body = read_body(req, MAX_SDP_BYTES as u32).await?;
+            Ok(Offer {
+                sdp: check_sdp(&body)?,
+                session: None,
+            })
+        }
+        "multipart/form-data" => {
+            check_declared_length(req, (MAX_SDP_BYTES + MAX_SESSION_BYTES + 16 * 1024) as u32)?;
+            let form = req.form_data().await.map_err(|_| {
+                ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    "the multipart/form-data body could not be parsed",
+                )
+            })?;
+            let sdp = part(&form, "sdp").await?.ok_or_else(|| {
+                ClientError::new(ErrorCode::InvalidRequest, "the `sdp` part is required")
+                    .with_param("sdp")
+            })?;
+            Ok(Offer {
+                sdp: check_sdp(&sdp)?,
+                session: part(&form, "session").await?,
+            })
+        }
+        other => Err(ClientError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "content type {other:?} is not accepted; send the SDP offer as application/sdp, \
+                 or multipart/form-data with `sdp` and `session`"
+            ),
+        )),
+    }
+}
+
+/// A form part's bytes, whether sent as a field or as a file.
+async fn part(form: &FormData, name: &str) -> Result<Option<Vec<u8>>, ClientError> {
+    match form.get(name) {
+        None => Ok(None),
+        Some(FormEntry::Field(text)) => Ok(Some(text.into_bytes())),
+        Some(FormEntry::File(file)) => file
+            .bytes()
+            .await
+            .map(Some)
+            .or_internal("reading a multipart part"),
+    }
+}
+
+/// `POST /v1/realtime/calls`.
+async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let sealer = cx.sealer()?;
+    if let Some(token) = presented_token(req) {
+        // A browser with a reelay token: always the deployment that minted it.
+        let claims = open_token(cx, &token, CALL_KINDS)?;
+        check_owner(cx, &config, &claims).await?;
+        let (_, dep) = config.deployment(&claims.deployment).ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::InvalidRealtimeToken,
+                "the realtime token is not valid: the deployment that minted it is no longer configured",
+            )
+        })?;
+        served(cx, dep);
+        let offer = read_offer(req).await?;
+        let plan = plan_call_with_token(&claims, dep, offer.sdp, offer.session.as_deref())?;
+        let response = send_call(cx, dep, &plan)
+            .await
+            .map_err(|e| scrub(e, claims.upstream_key.expose()))?;
+        return answer_call(cx, response, &sealer, claims.owner(), &dep.id).await;
+    }
+
+    // A server with a virtual key: multipart with a session naming the model.
+    let caller = keys::authenticate(req, cx, false).await?;
+    let offer = read_offer(req).await?;
+    let call = KeyCall::parse(offer.sdp, offer.session.as_deref())?;
+    cx.log.borrow_mut().model = Some(call.model().to_owned());
+    let policy = caller.policy(&config)?;
+    let group = call
+        .authorize(&config, &policy)
+        .map_err(|e| describe(e, &caller))?;
+    let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
+    let dep = upstream::first_attempt(&mut route)?.deployment;
+    let plan = call.plan_for(dep)?;
+    served(cx, dep);
+    let hold = format!("{}:realtime", cx.request_id);
+    quota::reserve(cx, &caller, &hold, session_cost(dep)).await?;
+    let response = match send_call(cx, dep, &plan).await {
+        Ok(response) => response,
+        Err(err) => {
+            if !caller.is_master {
+                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
+                    worker::console_error!(
+                        "refunding a failed realtime call failed: {}",
+                        e.message
+                    );
+                }
+            }
+            return Err(err);
+        }
+    };
+    if !caller.is_master {
+        let actual = session_cost(dep);
+        quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
+    }
+    answer_call(cx, response, &sealer, caller.owner(), &dep.id).await
+}
+
+/// Records the deployment for the log line and the `x-reelay-deployment` header.
+fn served(cx: &Ctx, dep: &Deployment) {
+    cx.log.borrow_mut().deployment = Some(dep.id.clone());
+    cx.served.borrow_mut().replace((dep.id.clone(), 1));
+}
+
+/// Drops a secret from an error message, should an upstream have echoed it.
+fn scrub(mut err: ClientError, secret: &str) -> ClientError {
+    if !secret.is_empty() && err.message.contains(secret) {
+        err.message = String::from(err.code.spec().default_message);
+    }
+    err
+}
+
+/// Sends an upstream `calls` request (raw SDP or multipart), redirects not
+/// followed: the ephemeral key goes to the deployment's own URL only.
+async fn send_call(cx: &Ctx, dep: &Deployment, plan: &CallPlan) -> Result<Response, ClientError> {
+    let headers = Headers::new();
+    let (name, value) = match &plan.credential {
+        CallCredential::Ephemeral(key) => ("authorization", format!("Bearer {}", key.expose())),
+        CallCredential::Deployment(Auth::AzureApiKey) => {
+            ("api-key", upstream::credential(cx, dep)?)
+        }
+        CallCredential::Deployment(_) => (
+            "authorization",
+            format!("Bearer {}", upstream::credential(cx, dep)?),
+        ),
+    };
+    headers.set(name, &value).map_err(|_| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            "the upstream credential is not a valid header value",
+        )
+    })?;
+    let _ = headers.set("accept", "application/sdp");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_redirect(RequestRedirect::Manual);
+    match &plan.body {
+        CallBody::Sdp(sdp) => {
+            let _ = headers.set("content-type", "application/sdp");
+            init.with_body(Some(JsValue::from_str(sdp)));
+        }
+        CallBody::Multipart { sdp, session } => {
+            // The runtime encodes the form and sets the boundary.
+            let form = FormData::new();
+            form.append("sdp", sdp)
+                .or_internal("building the call form")?;
+            if let Some(session) = session {
+                form.append("session", session)
+                    .or_internal("building the call form")?;
+            }
+            init.with_body(Some(form.into()));
+        }
+    }
+    init.with_headers(headers);
+    let request = Request::new_with_init(&plan.url, &init).map_err(|_| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            format!("deployment {:?} builds an invalid upstream URL", dep.id),
+        )
+    })?;
+    let response = upstream::fetch_with_deadline(cx, request, dep.timeout_ms, &dep.id).await?;
+    upstream::check(cx, response).await
+}
+
+/// The client's answer: the upstream's status and SDP, and reelay's own
+/// `Location` with the sealed call id (never the upstream's).
+async fn answer_call(
+    cx: &Ctx,
+    mut response: Response,
+    sealer: &reelay_core::affinity::Sealer,
+    owner: [u8; reelay_core::affinity::OWNER_LEN],
+    deployment: &str,
+) -> Result<Response, ClientError> {
+    let status = response.status_code();
+    let upstream_location = response.headers().get("location").ok().flatten();
+    let sdp = response
+        .bytes()
+        .await
+        .or_internal("reading the provider's SDP answer")?;
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/sdp");
+    match upstream_location.as_deref().map(call_id_from_location) {
+        Some(Some(call_id)) => {
+            let id = seal_call_id(sealer, owner, deployment, call_id, cx.now_ms);
+            let _ = headers.set("location", &location(&id));
+        }
+        Some(None) => worker::console_warn!("the provider's call Location is not a call id"),
+        None => worker::console_warn!("the provider answered a call without a Location"),
+    }
+    Ok(Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(sdp))
+}
+
+/// `POST /v1/realtime/calls/{id}/{action}`: by the key that started the
+/// call (its virtual key, or a still-valid token it minted).
+async fn control(
+    req: &mut Request,
+    cx: &Ctx,
+    id: &str,
+    action: CallAction,
+) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let sealer = cx.sealer()?;
+    let (owner, policy) = match presented_token(req) {
+        Some(token) => {
+            let claims = open_token(cx, &token, ALL_KINDS)?;
+            let policy = check_owner(cx, &config, &claims).await?;
+            (claims.owner(), policy)
+        }
+        None => {
+            let caller = keys::authenticate(req, cx, false).await?;
+            let policy = caller.policy(&config)?;
+            (caller.owner(), policy)
+        }
+    };
+    let call = open_call_id(&sealer, id, &owner)?;
+    let (group, dep) = config.deployment(&call.deployment).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::RealtimeCallNotFound,
+            "the deployment holding this realtime call is no longer configured",
+        )
+    })?;
+    cx.log.borrow_mut().model = Some(group.name.clone());
+    check_call_access(group, &policy)?;
+    let body = read_body(req, MAX_SESSION_BYTES as u32).await?;
+    let plan = plan_call_control(group, dep, &policy, &call, action, &body)?;
+    let mut response = upstream::send(cx, dep, &plan).await?;
+    let status = response.status_code();
+    let content_type = response.headers().get("content-type").ok().flatten();
+    let body = response.bytes().await.unwrap_or_default();
+    let headers = Headers::new();
+    if let Some(ct) = content_type.filter(|_| !body.is_empty()) {
+        let _ = headers.set("content-type", &ct);
+    }
+    Ok(Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body))
+}
