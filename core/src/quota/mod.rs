@@ -50,6 +50,9 @@ pub const SLOT_LEASE_MS: u64 = 10 * MINUTE_MS;
 /// How long a parallel-limit denial tells the client to wait: the gateway
 /// cannot know when an in-flight request will finish.
 pub const PARALLEL_RETRY_MS: u64 = 1_000;
+/// A wait longer than this (a century) means "never": only a budget without
+/// a duration gets one.
+const NEVER_MS: u64 = 100 * 365 * DAY_MS;
 
 /// The effective limits of a key (`None` = unlimited).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -260,6 +263,12 @@ impl Denial {
                 "this key may have {} requests in flight at once and has that many; try again when one finishes",
                 self.limit
             ),
+            Meter::Budget if self.never_resets() => alloc::format!(
+                "this key's lifetime budget of ${} is spent (${} left, this request needs up to ${}); it does not reset",
+                micros_to_usd(self.limit),
+                micros_to_usd(self.remaining),
+                micros_to_usd(self.requested)
+            ),
             Meter::Budget => alloc::format!(
                 "this key's budget of ${} for the period is spent (${} left, this request needs up to ${}); it resets in {wait}",
                 micros_to_usd(self.limit),
@@ -275,8 +284,14 @@ impl Denial {
             ),
         };
         let mut err = ClientError::new(self.meter.error_code(), message);
-        err.retry_after_ms = Some(self.retry_after_ms.max(1));
+        // A budget without a period never comes back: no Retry-After.
+        err.retry_after_ms = (!self.never_resets()).then_some(self.retry_after_ms.max(1));
         err
+    }
+
+    /// Whether the quota never comes back (a budget without a duration).
+    pub fn never_resets(&self) -> bool {
+        self.retry_after_ms > NEVER_MS
     }
 }
 

@@ -614,3 +614,37 @@ fn money_and_durations_format_for_people() {
     assert_eq!(human_duration(125_000), "2m5s");
     assert_eq!(human_duration(50_400_000), "14h0m0s");
 }
+
+#[test]
+fn a_lifetime_budget_says_it_never_resets() {
+    let limits = crate::quota::policy::Policy {
+        max_budget_micros: Some(1_000),
+        ..Default::default()
+    }
+    .limits(NOV22_10H);
+    let spend = Cost {
+        spend_micros: 1_000,
+        ..Cost::REQUEST
+    };
+    let mut ledger = Ledger::default();
+    assert!(allowed(
+        &ledger
+            .reserve("a", None, &spend, &limits, &utc(NOV22_10H))
+            .0
+    ));
+    let d = denial(
+        ledger
+            .reserve(
+                "b",
+                None,
+                &spend,
+                &limits,
+                &utc(NOV22_10H + 5 * 365 * DAY_MS),
+            )
+            .0,
+    );
+    assert!(d.never_resets());
+    let err = d.to_client();
+    assert_eq!(err.retry_after_ms, None);
+    assert!(err.message.contains("does not reset"), "{}", err.message);
+}
