@@ -5,7 +5,8 @@
 // Options come as JSON in the REELAY_HARNESS_OPTIONS environment variable:
 //   { "config": {...REELAY_CONFIG...} | "<json text>",
 //     "secrets": { "MASTER_KEY": "...", "SEALING_KEY": "...", ... },
-//     "persist": "/optional/state/dir", "port": 0 }
+//     "persist": "/optional/state/dir", "port": 0,
+//     "without_quota_store": false }
 // Prints exactly one line `READY http://127.0.0.1:PORT` once serving, then
 // runs until SIGTERM/SIGINT or until stdin closes (so a dying parent takes
 // it down).
@@ -34,7 +35,11 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port: options.port ?? 0,
   kvNamespaces: ["KEYS"],
-  durableObjects: { QUOTA: { className: "QuotaCounter", useSQLite: true } },
+  // `without_quota_store` leaves the binding out: the gateway must then
+  // fail closed for metered work (tests of that policy).
+  durableObjects: options.without_quota_store
+    ? {}
+    : { QUOTA: { className: "QuotaCounter", useSQLite: true } },
   kvPersist: persist && path.join(persist, "kv"),
   durableObjectsPersist: persist && path.join(persist, "do"),
   bindings,

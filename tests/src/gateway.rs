@@ -31,6 +31,9 @@ pub struct GatewayOptions {
     /// Directory for KV and Durable Object state, shared between instances
     /// to simulate a redeploy; `None` keeps state in memory.
     pub persist: Option<PathBuf>,
+    /// Leave the `QUOTA` Durable Object binding out, to test the gateway
+    /// when its quota store cannot be reached.
+    pub without_quota_store: bool,
 }
 
 impl GatewayOptions {
@@ -49,6 +52,7 @@ impl GatewayOptions {
             config: Some(config),
             secrets,
             persist: None,
+            without_quota_store: false,
         }
     }
 }
@@ -88,6 +92,9 @@ impl Gateway {
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
             .collect();
         harness.insert("secrets".into(), Value::Object(secrets));
+        if options.without_quota_store {
+            harness.insert("without_quota_store".into(), Value::Bool(true));
+        }
         if let Some(dir) = &options.persist {
             harness.insert(
                 "persist".into(),

@@ -905,6 +905,7 @@ async fn invalid_config_fails_every_request_clearly() {
         config: None,
         secrets: vec![],
         persist: None,
+        without_quota_store: false,
     })
     .await;
     let body = expect_error(

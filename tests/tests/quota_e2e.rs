@@ -496,3 +496,50 @@ async fn bad_policies_are_refused_and_info_shows_limits() {
     assert!(header(&resp, "x-ratelimit-limit-requests").is_none());
     env.stop().await;
 }
+
+#[tokio::test]
+async fn without_the_quota_store_metered_work_fails_closed() {
+    let dir = std::env::temp_dir().join(format!("reelay-quota-{}-{}", std::process::id(), line!()));
+    let opts = MockOptions {
+        polls_until_done: 0,
+        ..MockOptions::default()
+    };
+    let env = start_with(opts.clone(), Some(dir.clone())).await;
+    let (key, _) = env.new_key(json!({"rpm": 100})).await;
+    env.stop().await;
+
+    // Same keys (persisted KV), but the Durable Object cannot be reached.
+    let mock = MockUpstream::start(opts).await.unwrap();
+    let mut options = GatewayOptions::new(config(&mock), &[("GEMINI_API_KEY", GEMINI_KEY)]);
+    options.persist = Some(dir.clone());
+    options.without_quota_store = true;
+    let gateway = Gateway::start(options).await.unwrap();
+    let env = Env {
+        mock,
+        gateway,
+        http: Client::new(),
+    };
+    // A plain read fails open (and is logged)…
+    let resp = env.get(&key, "/v1/models").await;
+    assert_eq!(resp.status(), 200);
+    assert!(header(&resp, "x-ratelimit-limit-requests").is_none());
+    // …but a video job is metered: refused, and never sent upstream.
+    let resp = env
+        .create_video(&key, json!({"model": "veo-3.1", "prompt": "closed"}))
+        .await;
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "quota_unavailable", "{body}");
+    assert!(env
+        .mock
+        .requests()
+        .iter()
+        .all(|r| !r.path.contains(":predictLongRunning")));
+    assert!(env
+        .gateway
+        .log_lines()
+        .iter()
+        .any(|l| l.contains(r#""quota":"unavailable""#)));
+    env.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
