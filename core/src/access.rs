@@ -547,6 +547,9 @@ pub struct AccessPolicy {
     has_allow_rules: bool,
     allow: PatternSet,
     deny: PatternSet,
+    /// A second policy every allowed model must also pass (a browser
+    /// token's rules narrowing its parent key's): see [`AccessPolicy::narrowed`].
+    also: Option<Box<AccessPolicy>>,
 }
 
 impl AccessPolicy {
@@ -569,6 +572,7 @@ impl AccessPolicy {
             has_allow_rules: false,
             allow: PatternSet::default(),
             deny: PatternSet::default(),
+            also: None,
         };
         for rule in rules {
             let parsed = parse_rule(rule.as_ref(), groups)?;
@@ -596,19 +600,40 @@ impl AccessPolicy {
     /// the requested model name, matched exactly and case-sensitively.
     /// Never allocates.
     pub fn allows(&self, model: &str) -> bool {
-        (!self.has_allow_rules || self.allow.matches(model)) && !self.deny.matches(model)
+        (!self.has_allow_rules || self.allow.matches(model))
+            && !self.deny.matches(model)
+            && self.also.as_ref().is_none_or(|also| also.allows(model))
+    }
+
+    /// The intersection of this policy and `other`: a model is allowed when
+    /// both allow it. A browser token's rules narrow its parent key's this
+    /// way, so a token's wildcard can filter the key's access but never
+    /// widen it.
+    #[must_use]
+    pub fn narrowed(mut self, other: AccessPolicy) -> AccessPolicy {
+        self.also = Some(Box::new(match self.also.take() {
+            Some(previous) => previous.narrowed(other),
+            None => other,
+        }));
+        self
     }
 
     /// Whether every model name is allowed: there is no deny rule, and either
-    /// no allow rule or an allow-all (`*`) one.
+    /// no allow rule or an allow-all (`*`) one (in every narrowing policy too).
     pub fn allows_all(&self) -> bool {
-        self.deny.is_empty() && (!self.has_allow_rules || self.allow.any)
+        self.deny.is_empty()
+            && (!self.has_allow_rules || self.allow.any)
+            && self.also.as_ref().is_none_or(|also| also.allows_all())
     }
 
     /// Whether every model name is denied: a `!*` rule, or allow rules that
-    /// match nothing (such as only references to empty groups).
+    /// match nothing (such as only references to empty groups), here or in a
+    /// narrowing policy. (Two policies whose allowed sets merely do not
+    /// overlap are not detected.)
     pub fn denies_all(&self) -> bool {
-        self.deny.any || (self.has_allow_rules && self.allow.is_empty())
+        self.deny.any
+            || (self.has_allow_rules && self.allow.is_empty())
+            || self.also.as_ref().is_some_and(|also| also.denies_all())
     }
 }
 
@@ -639,6 +664,28 @@ mod tests {
 
     fn policy(rules: &[&str]) -> AccessPolicy {
         AccessPolicy::compile(rules, &groups()).unwrap()
+    }
+
+    #[test]
+    fn narrowed_policies_allow_only_the_intersection() {
+        let key = policy(&["veo-*", "sora-2"]);
+        let token = policy(&["*-fast", "sora-2", "gpt-5"]);
+        let both = key.clone().narrowed(token);
+        assert!(both.allows("veo-3.1-fast"));
+        assert!(both.allows("sora-2"));
+        assert!(!both.allows("veo-3.1"));
+        assert!(!both.allows("gpt-5"));
+        assert!(!both.allows_all());
+        assert!(!both.denies_all());
+        let everything = policy(&[]).narrowed(policy(&["*"]));
+        assert!(everything.allows_all());
+        assert!(key.clone().narrowed(policy(&["!*"])).denies_all());
+        let twice = key
+            .narrowed(policy(&["veo-*"]))
+            .narrowed(policy(&["!veo-3.1-lite"]));
+        assert!(twice.allows("veo-3.1"));
+        assert!(!twice.allows("veo-3.1-lite"));
+        assert!(!twice.allows("sora-2"));
     }
 
     fn err(rules: &[&str]) -> RuleError {

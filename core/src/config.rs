@@ -168,6 +168,27 @@ pub struct Config {
     pub quota: QuotaSettings,
     /// Retries, fallbacks, cooldowns and the affinity policy.
     pub router: RouterSettings,
+    /// Browser origins allowed for every key, and the preflight cache time.
+    pub cors: CorsSettings,
+}
+
+/// The `cors` section (see `crate::cors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsSettings {
+    /// Origin patterns every key may be used from, on top of each key's own
+    /// `allowed_origins` (default: none).
+    pub allowed_origins: Vec<String>,
+    /// `Access-Control-Max-Age` of preflight answers, seconds.
+    pub max_age_secs: u32,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_age_secs: crate::cors::DEFAULT_MAX_AGE_SECS,
+        }
+    }
 }
 
 /// The `router` section.
@@ -229,6 +250,7 @@ impl Config {
             "default_video_model",
             "quota",
             "router",
+            "cors",
         ])?;
 
         let mut model_groups = Vec::new();
@@ -311,6 +333,10 @@ impl Config {
             Some(value) => parse_quota(value)?,
             None => QuotaSettings::default(),
         };
+        let cors = match root.get("cors") {
+            Some(value) => parse_cors(value)?,
+            None => CorsSettings::default(),
+        };
         Ok(Self {
             model_groups,
             access_groups,
@@ -318,6 +344,7 @@ impl Config {
             default_video_model,
             quota,
             router,
+            cors,
         })
     }
 
@@ -569,6 +596,26 @@ fn parse_router(value: &Value) -> Result<RouterSettings, ConfigError> {
     Ok(RouterSettings {
         retry,
         affinity_unavailable,
+    })
+}
+
+fn parse_cors(value: &Value) -> Result<CorsSettings, ConfigError> {
+    let obj = Obj::new(value, "cors".to_owned())?;
+    obj.deny_unknown(&["allowed_origins", "max_age_seconds"])?;
+    let allowed_origins = match obj.get("allowed_origins") {
+        None => Vec::new(),
+        Some(value) => {
+            let list = string_list(value, "cors.allowed_origins")?;
+            crate::cors::validate_patterns(&list).map_err(|(i, e)| {
+                ConfigError::new(format!("cors.allowed_origins[{i}]"), e.reason)
+            })?
+        }
+    };
+    Ok(CorsSettings {
+        allowed_origins,
+        max_age_secs: obj
+            .optional_u32("max_age_seconds", 0, 86_400)?
+            .unwrap_or(crate::cors::DEFAULT_MAX_AGE_SECS),
     })
 }
 
@@ -943,6 +990,14 @@ mod tests {
                 "REELAY_CONFIG.model_groups[1].deployments[0].id: duplicate deployment id \"x\"",
             ),
             (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "cors": {"allowed_origins": ["https://ok.example.com", "https://*.com"]}}"#,
+                "REELAY_CONFIG.cors.allowed_origins[1]: `*.com` is too broad",
+            ),
+            (
+                r#"{"model_groups": [{"name": "a", "deployments": [{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}]}], "cors": {"origins": []}}"#,
+                "REELAY_CONFIG.cors.origins: unknown field",
+            ),
+            (
                 r#"{"model_groups": [{"name": "a b", "deployments": []}]}"#,
                 "REELAY_CONFIG.model_groups[0].name: \"a b\" is not a valid model name",
             ),
@@ -998,6 +1053,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.quota.time_zone.name(), "America/Los_Angeles");
+        assert!(config.cors.allowed_origins.is_empty());
+        assert_eq!(config.cors.max_age_secs, 600);
         assert_eq!(config.quota.defaults.rpm, Some(60));
         assert_eq!(config.quota.defaults.max_budget_micros, Some(10_000_000));
         assert_eq!(config.quota.snapshot_interval_secs, 900);

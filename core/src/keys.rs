@@ -6,6 +6,10 @@
 //! the host supplies). Only `SHA-256(key)` is ever stored: the record lives
 //! under [`storage_name`] and its `token` field is the hex hash, which admin
 //! calls accept in place of the key itself.
+//!
+//! A record may list `allowed_origins`: the browser origins (see
+//! [`crate::cors`] for the pattern syntax) whose pages may use the key. No
+//! list means no cross-origin browser may use it.
 
 use alloc::format;
 use alloc::string::String;
@@ -15,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::access::{validate_rule, AccessGroups};
 use crate::config::type_name;
+use crate::cors::validate_patterns;
 use crate::encoding::{b64url_encode, hex, hex_decode, sha256};
 use crate::errors::{ClientError, ErrorCode};
 use crate::quota::policy::{Policy, POLICY_FIELDS};
@@ -26,6 +31,9 @@ pub const KEY_PREFIX: &str = "sk-reelay-";
 pub const MIN_CUSTOM_KEY_LEN: usize = 20;
 /// Longest key (generated or custom) accepted anywhere.
 pub const MAX_KEY_LEN: usize = 256;
+/// Prefixes of the gateway's own tokens (browser tokens, realtime tokens):
+/// custom keys may not start with them, or they would be read as tokens.
+pub const RESERVED_PREFIXES: &[&str] = &[crate::browser_token::TOKEN_PREFIX, "ek_rl_"];
 const MAX_ALIAS_LEN: usize = 128;
 const MAX_METADATA_BYTES: usize = 4096;
 const MAX_RULES: usize = 256;
@@ -157,6 +165,10 @@ pub struct KeyRecord {
     /// When the current budget was set: budget periods count from here.
     #[serde(default)]
     pub budget_anchor_ms: Option<u64>,
+    /// Browser origins (patterns, canonical form) whose pages may use this
+    /// key; empty = none (see [`crate::cors`]).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 impl KeyRecord {
@@ -182,6 +194,7 @@ impl KeyRecord {
             "key_name": self.key_name,
             "key_alias": self.key_alias,
             "models": self.models,
+            "allowed_origins": self.allowed_origins,
             "expires": self.expires_at_ms.map(rfc3339),
             "metadata": self.metadata,
             "created_at": rfc3339(self.created_at_ms),
@@ -209,6 +222,8 @@ pub struct GenerateRequest {
     pub metadata: Map<String, Value>,
     /// Quota limits (`rpm`, `videos_per_day`, `max_budget`, …).
     pub policy: Policy,
+    /// `allowed_origins` (canonical patterns).
+    pub allowed_origins: Vec<String>,
 }
 
 impl GenerateRequest {
@@ -218,6 +233,13 @@ impl GenerateRequest {
         deny_unknown(&obj, &[KEY_FIELDS, POLICY_FIELDS].concat())?;
         let custom_key = match obj.get("key") {
             None | Some(Value::Null) => None,
+            Some(Value::String(k)) if RESERVED_PREFIXES.iter().any(|p| k.starts_with(p)) => {
+                return Err(ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("`key` may not start with {} (reserved for the gateway's tokens)", RESERVED_PREFIXES.join(" or ")),
+                )
+                .with_param("key"))
+            }
             Some(Value::String(k)) if k.len() >= MIN_CUSTOM_KEY_LEN && plausible_key(k) && k.len() != 64 => {
                 Some(k.clone())
             }
@@ -236,6 +258,7 @@ impl GenerateRequest {
             duration_ms: duration(obj.get("duration"))?.flatten(),
             metadata: metadata(obj.get("metadata"))?.unwrap_or_default(),
             policy: policy(&obj, Policy::default())?,
+            allowed_origins: origins(obj.get("allowed_origins"))?.unwrap_or_default(),
         })
     }
 
@@ -252,6 +275,7 @@ impl GenerateRequest {
             updated_at_ms: now_ms,
             policy: self.policy,
             budget_anchor_ms: None,
+            allowed_origins: self.allowed_origins,
         }
     }
 }
@@ -266,6 +290,7 @@ pub struct UpdateRequest {
     models: Option<Vec<String>>,
     duration_ms: Option<Option<u64>>,
     metadata: Option<Map<String, Value>>,
+    allowed_origins: Option<Vec<String>>,
     policy_fields: Map<String, Value>,
 }
 
@@ -291,6 +316,7 @@ impl UpdateRequest {
             models: models(obj.get("models"), groups)?,
             duration_ms: duration(obj.get("duration"))?,
             metadata: metadata(obj.get("metadata"))?,
+            allowed_origins: origins(obj.get("allowed_origins"))?,
             policy_fields: obj
                 .into_iter()
                 .filter(|(k, _)| POLICY_FIELDS.contains(&k.as_str()))
@@ -311,6 +337,9 @@ impl UpdateRequest {
         }
         if let Some(metadata) = self.metadata {
             record.metadata = metadata;
+        }
+        if let Some(origins) = self.allowed_origins {
+            record.allowed_origins = origins;
         }
         if !self.policy_fields.is_empty() {
             let before = (
@@ -333,7 +362,14 @@ impl UpdateRequest {
 }
 
 /// The non-policy fields of `/key/generate` and `/key/update`.
-const KEY_FIELDS: &[&str] = &["key", "key_alias", "models", "duration", "metadata"];
+const KEY_FIELDS: &[&str] = &[
+    "key",
+    "key_alias",
+    "models",
+    "duration",
+    "metadata",
+    "allowed_origins",
+];
 
 fn policy(obj: &Map<String, Value>, mut base: Policy) -> Result<Policy, ClientError> {
     base.apply_fields(obj)
@@ -474,6 +510,42 @@ fn models(
     Ok(Some(rules))
 }
 
+/// `allowed_origins`: an array of origin patterns (canonicalised), or
+/// `null` for none.
+fn origins(value: Option<&Value>) -> Result<Option<Vec<String>>, ClientError> {
+    let items = match value {
+        None => return Ok(None),
+        Some(Value::Null) => return Ok(Some(Vec::new())),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(invalid(
+                "allowed_origins",
+                format!(
+                    "`allowed_origins` must be an array of origins like \"https://app.example.com\", got {}",
+                    type_name(other)
+                ),
+            ))
+        }
+    };
+    let mut texts = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(text) = item else {
+            return Err(invalid(
+                "allowed_origins",
+                "`allowed_origins` must contain only strings",
+            ));
+        };
+        texts.push(text.clone());
+    }
+    validate_patterns(&texts).map(Some).map_err(|(i, e)| {
+        let shown = texts.get(i).map_or("", String::as_str);
+        invalid(
+            "allowed_origins",
+            format!("`allowed_origins[{i}]` {shown:?}: {e}"),
+        )
+    })
+}
+
 fn duration(value: Option<&Value>) -> Result<Option<Option<u64>>, ClientError> {
     match value {
         None => Ok(None),
@@ -602,8 +674,70 @@ mod tests {
         upd.apply(&mut rec, 9);
         assert_eq!(rec.models, std::vec![String::from("veo-*")]);
         assert_eq!(rec.key_alias, None);
+        assert!(rec.allowed_origins.is_empty());
         assert_eq!(rec.updated_at_ms, 9);
         assert_eq!(rec.created_at_ms, 5);
+    }
+
+    #[test]
+    fn allowed_origins_are_validated_canonicalised_and_shown() {
+        let mut rec = GenerateRequest::parse(
+            br#"{"allowed_origins":["https://App.example.com:443","http://localhost:*"]}"#,
+            &groups(),
+        )
+        .unwrap()
+        .into_record("sk-reelay-abcdefghijklmnopqrstuvwxyz012345", 5);
+        assert_eq!(
+            rec.allowed_origins,
+            std::vec!["https://app.example.com", "http://localhost:*"]
+        );
+        assert_eq!(rec.info()["allowed_origins"][1], "http://localhost:*");
+        for body in [
+            &br#"{"allowed_origins":"https://a.example.com"}"#[..],
+            br#"{"allowed_origins":["https://a.example.com/"]}"#,
+            br#"{"allowed_origins":["*"]}"#,
+            br#"{"allowed_origins":[5]}"#,
+            br#"{"key":"bt_rl_abcdefghijklmnopqrstuvwxyz"}"#,
+            br#"{"key":"ek_rl_abcdefghijklmnopqrstuvwxyz"}"#,
+        ] {
+            let err = GenerateRequest::parse(body, &groups()).unwrap_err();
+            assert_eq!(
+                err.code,
+                ErrorCode::InvalidRequest,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let err = GenerateRequest::parse(
+            br#"{"allowed_origins":["https://ok.example.com","null"]}"#,
+            &groups(),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("allowed_origins[1]"),
+            "{}",
+            err.message
+        );
+        let key = "sk-reelay-abcdefghijklmnopqrstuvwxyz012345";
+        let upd = UpdateRequest::parse(
+            std::format!(r#"{{"key":"{key}","allowed_origins":["https://*.example.com"]}}"#)
+                .as_bytes(),
+            &groups(),
+        )
+        .unwrap();
+        upd.apply(&mut rec, 9);
+        assert_eq!(rec.allowed_origins, std::vec!["https://*.example.com"]);
+        let upd = UpdateRequest::parse(
+            std::format!(r#"{{"key":"{key}","allowed_origins":null}}"#).as_bytes(),
+            &groups(),
+        )
+        .unwrap();
+        upd.apply(&mut rec, 10);
+        assert!(rec.allowed_origins.is_empty());
+        // Records stored before the field existed still load.
+        let old = r#"{"token":"t","key_name":"k","key_alias":null,"models":[],"expires_at_ms":null,"metadata":{},"created_at_ms":1,"updated_at_ms":1}"#;
+        let rec: KeyRecord = serde_json::from_str(old).unwrap();
+        assert!(rec.allowed_origins.is_empty());
     }
 
     #[test]

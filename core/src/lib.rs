@@ -24,7 +24,9 @@ extern crate std;
 
 pub mod access;
 pub mod affinity;
+pub mod browser_token;
 pub mod config;
+pub mod cors;
 pub mod encoding;
 pub mod errors;
 pub mod google_auth;

@@ -1,5 +1,7 @@
 // Per-request context: environment, clock, request id, cached config and
-// sealer, and the fields of the request's log line.
+// sealer, the request's CORS origin, and the fields of the request's log
+// line. `Ctx::finish` completes every response (errors included) in one
+// place: request id, rate-limit, deployment and CORS headers, the log line.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,6 +13,7 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, Context, Date, Env, Request, Response};
 
+use crate::cors::RequestCors;
 use crate::log::LogLine;
 use crate::quota::RequestQuota;
 
@@ -31,6 +34,8 @@ pub(crate) struct Ctx {
     pub(crate) quota: RefCell<RequestQuota>,
     /// The deployment that served the request and the upstream attempts it took.
     pub(crate) served: RefCell<Option<(String, u32)>>,
+    /// The request's `Origin` and whether the caller's key allowed it.
+    pub(crate) cors: RequestCors,
 }
 
 impl Ctx {
@@ -53,11 +58,23 @@ impl Ctx {
             log: RefCell::new(log),
             quota: RefCell::new(RequestQuota::default()),
             served: RefCell::new(None),
+            cors: RequestCors::read(req),
         }
     }
 
     pub(crate) fn now_secs(&self) -> u64 {
         self.now_ms / 1000
+    }
+
+    /// A context for work that outlives the handler (a relayed WebSocket
+    /// session after its `101`): the same environment and execution context
+    /// and request id, a fresh clock.
+    pub(crate) fn fork(&self, req: &Request) -> Self {
+        let inner: &JsValue = self.ctx.as_ref().as_ref();
+        let inner = worker::wasm_bindgen::JsCast::unchecked_into(inner.clone());
+        let mut forked = Self::new(self.env.clone(), Context::new(inner), req);
+        forked.request_id = self.request_id.clone();
+        forked
     }
 
     /// Runs `fut` after the response is sent (bounded by the platform to ~30 s).
@@ -103,7 +120,9 @@ impl Ctx {
 
     /// Adds the headers every response carries and writes the log line.
     pub(crate) fn finish(&self, mut response: Response) -> Response {
+        let status = response.status_code();
         let headers = response.headers_mut();
+        crate::cors::finish(self, headers, status);
         let _ = headers.set("x-request-id", &self.request_id);
         crate::quota::finish(self, headers);
         if let Some((deployment, attempts)) = self.served.borrow().as_ref() {
@@ -113,7 +132,6 @@ impl Ctx {
             );
             let _ = headers.set("x-reelay-attempts", &attempts.to_string());
         }
-        let status = response.status_code();
         self.log.borrow_mut().emit(status, Date::now().as_millis());
         response
     }

@@ -1,9 +1,17 @@
 // Virtual-key records in KV (`KEYS`), stored under `key:<hex sha256(key)>`,
-// and request authentication. The master key (`MASTER_KEY` secret) is
-// compared by hash in constant time and never stored.
+// and request authentication: virtual keys, the master key (`MASTER_KEY`
+// secret, compared by hash in constant time and never stored) and browser
+// tokens (`bt_rl_…`, see `reelay_core::browser_token`), which act as their
+// parent key narrowed to the token's models. Each authenticated request's
+// `Origin` is checked against the key's allowed origins here, before any
+// quota or upstream work.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
 use reelay_core::affinity::{owner_of, OWNER_LEN};
+use reelay_core::browser_token::{is_browser_token, Claims, TokenKey};
 use reelay_core::config::Config;
 use reelay_core::encoding::{ct_eq, hex, sha256};
 use reelay_core::errors::{ClientError, ErrorCode};
@@ -14,6 +22,7 @@ use serde_json::Map;
 use worker::Request;
 
 use crate::context::Ctx;
+use crate::cors;
 use crate::quota;
 use crate::respond::OrInternal;
 
@@ -21,11 +30,20 @@ pub(crate) const KV_BINDING: &str = "KEYS";
 /// Records stay readable (for `/key/info`) one day past their expiry, then KV drops them.
 const EXPIRED_RECORD_GRACE_SECS: u64 = 86_400;
 
-/// The authenticated caller.
+thread_local! {
+    // Derived once per isolate from SEALING_KEY (which cannot change within one).
+    static TOKEN_KEY: RefCell<Option<Rc<Option<TokenKey>>>> = const { RefCell::new(None) };
+}
+
+/// The authenticated caller. For a browser token, `hash` and `record` are
+/// the parent key's (jobs, quotas and revocation are the parent's) and
+/// `token` holds the narrowing.
 pub(crate) struct Caller {
     pub(crate) hash: [u8; 32],
     pub(crate) record: KeyRecord,
     pub(crate) is_master: bool,
+    /// The browser token the request presented, if it was one.
+    pub(crate) token: Option<Claims>,
 }
 
 impl Caller {
@@ -33,17 +51,66 @@ impl Caller {
         owner_of(&self.hash)
     }
 
-    /// The caller's compiled access rules under the current config.
+    /// The caller's compiled access rules under the current config: the
+    /// key's, intersected with a browser token's own rules.
     pub(crate) fn policy(&self, config: &Config) -> Result<AccessPolicy, ClientError> {
-        AccessPolicy::compile(&self.record.models, &config.access_groups).map_err(|e| {
-            // Rules are validated when stored; this only happens if the
-            // config dropped an access group a key still names.
-            ClientError::new(
-                ErrorCode::ModelAccessDenied,
-                format!("this key's access rules are not valid under the current config: {e}"),
-            )
-        })
+        let key =
+            AccessPolicy::compile(&self.record.models, &config.access_groups).map_err(|e| {
+                // Rules are validated when stored; this only happens if the
+                // config dropped an access group a key still names.
+                ClientError::new(
+                    ErrorCode::ModelAccessDenied,
+                    format!("this key's access rules are not valid under the current config: {e}"),
+                )
+            })?;
+        match self
+            .token
+            .as_ref()
+            .map(|t| t.narrowing(&config.access_groups))
+        {
+            Some(Err(e)) => Err(e),
+            Some(Ok(Some(narrowing))) => Ok(key.narrowed(narrowing)),
+            _ => Ok(key),
+        }
     }
+}
+
+/// The browser-token key derived from `SEALING_KEY`.
+pub(crate) fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
+    let loaded = TOKEN_KEY.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                let secret = cx.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
+                Rc::new(secret.and_then(|s| TokenKey::new(s.as_bytes())))
+            })
+            .clone()
+    });
+    (*loaded).clone().ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            format!(
+                "the SEALING_KEY secret is missing or shorter than {} bytes",
+                reelay_core::affinity::MIN_SEALING_KEY_LEN
+            ),
+        )
+    })
+}
+
+/// Whether the request presents a browser token (for routes that refuse
+/// them before doing anything else).
+pub(crate) fn presents_browser_token(req: &Request) -> bool {
+    let headers = req.headers();
+    ["authorization", "api-key", "x-goog-api-key"]
+        .into_iter()
+        .filter_map(|h| headers.get(h).ok().flatten())
+        .any(|v| {
+            let v = v.trim();
+            let v = v
+                .split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map_or(v, |(_, rest)| rest.trim());
+            is_browser_token(v)
+        })
 }
 
 /// Authenticates a request by its virtual key (or the master key).
@@ -78,16 +145,23 @@ pub(crate) async fn authenticate(
             format!("no API key was provided; {hint}"),
         ));
     };
+    if is_browser_token(key) {
+        return authenticate_token(cx, key).await;
+    }
     if !plausible_key(key) {
         return Err(ClientError::from_code(ErrorCode::InvalidApiKey));
     }
+    let config = cx.config()?;
     let hash = key_hash(key);
     if is_master_hash(cx, &hash) {
         cx.log.borrow_mut().key_token = Some(String::from("master"));
+        // The master key has no origins of its own: only the config's.
+        cors::check(cx, &config, &[])?;
         return Ok(Caller {
             hash,
             record: master_record(&hash, cx.now_ms),
             is_master: true,
+            token: None,
         });
     }
     let record = load(cx, &hash)
@@ -95,18 +169,72 @@ pub(crate) async fn authenticate(
         .ok_or_else(|| ClientError::from_code(ErrorCode::InvalidApiKey))?;
     record.check_usable(cx.now_ms)?;
     cx.log.borrow_mut().key_token = Some(record.token[..12].to_owned());
+    // Before any quota or upstream work: a page on a foreign origin costs nothing.
+    cors::check(cx, &config, &record.allowed_origins)?;
     let mut caller = Caller {
         hash,
         record,
         is_master: false,
+        token: None,
     };
     // Revocation, the newest policy, the request rate and a parallel slot.
     quota::admit(cx, &mut caller).await?;
+    // The quota store may hold a newer record than KV (a list just narrowed).
+    cors::check(cx, &config, &caller.record.allowed_origins)?;
+    Ok(caller)
+}
+
+/// Authenticates a browser token: MAC and expiry, origin binding, then the
+/// parent key as it is now (deleted, expired or revoked ends the token), its
+/// allowed origins, and admission against the parent's quotas.
+async fn authenticate_token(cx: &Ctx, token: &str) -> Result<Caller, ClientError> {
+    let config = cx.config()?;
+    let claims = token_key(cx)?.open(token, cx.now_secs()).map_err(|e| {
+        worker::console_warn!("browser token refused: {}", e.as_str());
+        e.to_client()
+    })?;
+    claims.check_origin(cors::token_origin(cx))?;
+    let parent_gone = |why: &str| {
+        ClientError::new(
+            ErrorCode::InvalidBrowserToken,
+            format!("the browser token is not valid: the key that minted it {why}"),
+        )
+    };
+    let record = load(cx, &claims.parent_hash)
+        .await?
+        .ok_or_else(|| parent_gone("was deleted"))?;
+    record
+        .check_usable(cx.now_ms)
+        .map_err(|_| parent_gone("has expired"))?;
+    cx.log.borrow_mut().key_token = Some(format!(
+        "{}/bt:{}",
+        &record.token[..12],
+        &claims.id_hex()[..8]
+    ));
+    cors::check(cx, &config, &record.allowed_origins)?;
+    let mut caller = Caller {
+        hash: claims.parent_hash,
+        record,
+        is_master: false,
+        token: Some(claims),
+    };
+    quota::admit(cx, &mut caller)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::InvalidApiKey => parent_gone("was deleted"),
+            ErrorCode::KeyExpired => parent_gone("has expired"),
+            _ => e,
+        })?;
+    // The quota store may hold a newer record than KV (a list just narrowed).
+    cors::check(cx, &config, &caller.record.allowed_origins)?;
     Ok(caller)
 }
 
 /// Authenticates and requires the master key.
 pub(crate) async fn require_master(req: &Request, cx: &Ctx) -> Result<Caller, ClientError> {
+    if presents_browser_token(req) {
+        return Err(cors::token_refused(&req.path()));
+    }
     master_hash(cx)?;
     let caller = authenticate(req, cx, false).await?;
     if !caller.is_master {
@@ -143,6 +271,7 @@ fn master_record(hash: &[u8; 32], now_ms: u64) -> KeyRecord {
         updated_at_ms: now_ms,
         policy: Default::default(),
         budget_anchor_ms: None,
+        allowed_origins: Vec::new(),
     }
 }
 

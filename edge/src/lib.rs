@@ -8,6 +8,7 @@
 //! ([`respond::error`]).
 
 mod context;
+mod cors;
 mod credentials;
 mod jobs;
 mod keys;
@@ -27,6 +28,11 @@ use worker::{event, Context, Env, Request, Response};
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let cx = context::Ctx::new(env, ctx, &req);
+    if req.method() == worker::Method::Options {
+        // Preflights carry no credentials: answered here, before any route,
+        // key lookup, quota or upstream.
+        return Ok(cx.finish(cors::preflight(&req, &cx)));
+    }
     let dialect = routes::dialect_for(&req.path());
     let outcome = routes::dispatch(req, &cx).await;
     let response = match outcome {

@@ -75,6 +75,9 @@ enum Op {
     Record,
     /// Revoke the key: every later call answers `revoked`.
     Revoke,
+    /// Count one use of the gateway token `id` (a Gemini ephemeral token)
+    /// if fewer than `max` were counted; the count is kept until `until_ms`.
+    Use { id: String, max: u32, until_ms: u64 },
 }
 
 /// How a hold ends (or pauses).
@@ -117,6 +120,9 @@ struct Answer {
     held: bool,
     #[serde(default)]
     usage: Option<Value>,
+    /// A `Use` found no use left.
+    #[serde(default)]
+    used_up: bool,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +137,8 @@ impl DurableObject for QuotaCounter {
             "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, value TEXT NOT NULL, \
              open INTEGER NOT NULL, updated_ms INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS token_uses (id TEXT PRIMARY KEY, used INTEGER NOT NULL, \
+             until_ms INTEGER NOT NULL)",
         ] {
             if let Err(e) = sql.exec(ddl, None) {
                 worker::console_error!("QuotaCounter: creating tables failed: {e}");
@@ -181,6 +189,10 @@ impl DurableObject for QuotaCounter {
         sql.exec(
             "DELETE FROM holds WHERE (open = 0 AND updated_ms < ?) OR (open = 1 AND updated_ms < ?)",
             vec![closed_before.into(), open_before.into()],
+        )?;
+        sql.exec(
+            "DELETE FROM token_uses WHERE until_ms < ?",
+            vec![(now_ms as i64).into()],
         )?;
         let token = meta(&sql, "token");
         let ledger = meta(&sql, "ledger");
@@ -248,6 +260,36 @@ fn store_hold(sql: &SqlStorage, hold: &Hold, now_ms: u64) -> worker::Result<()> 
     Ok(())
 }
 
+#[derive(Deserialize)]
+struct UsedRow {
+    used: i64,
+}
+
+/// Counts one use of a gateway token, atomically (synchronous SQLite).
+fn count_token_use(sql: &SqlStorage, id: &str, max: u32, until_ms: u64) -> worker::Result<Answer> {
+    let used = sql
+        .exec(
+            "SELECT used FROM token_uses WHERE id = ?",
+            vec![SqlStorageValue::from(id.to_owned())],
+        )?
+        .to_array::<UsedRow>()?
+        .into_iter()
+        .next()
+        .map_or(0, |r| r.used);
+    if max > 0 && used >= i64::from(max) {
+        return Ok(Answer {
+            used_up: true,
+            ..Answer::default()
+        });
+    }
+    sql.exec(
+        "INSERT INTO token_uses (id, used, until_ms) VALUES (?, 1, ?) \
+         ON CONFLICT(id) DO UPDATE SET used = used + 1",
+        vec![id.to_owned().into(), (until_ms as i64).into()],
+    )?;
+    Ok(Answer::default())
+}
+
 impl QuotaCounter {
     /// Runs one call: synchronous SQLite only, so it is atomic.
     fn execute(&self, call: Call, now_ms: u64) -> worker::Result<Answer> {
@@ -289,6 +331,9 @@ impl QuotaCounter {
                 revoked: true,
                 ..Answer::default()
             });
+        }
+        if let Op::Use { id, max, until_ms } = &call.op {
+            return count_token_use(&sql, id, *max, *until_ms);
         }
         // The newer of the edge's record (KV) and the one pushed by the
         // admin API wins, so policy changes apply at once.
@@ -351,7 +396,7 @@ impl QuotaCounter {
                 answer.standings = ledger.standings(&limits, &clock);
                 answer.usage = Some(usage_json(ledger, &answer.standings));
             }
-            Op::Record | Op::Revoke => {}
+            Op::Record | Op::Revoke | Op::Use { .. } => {}
         }
         set_meta(&sql, "ledger", &serde_json::to_string(&*ledger)?)?;
         Ok(answer)
@@ -569,6 +614,7 @@ pub(crate) async fn reserve(
         hash: caller.hash,
         record: caller.record.clone(),
         is_master: false,
+        token: None,
     };
     apply_answer(cx, &mut caller, answer).map(|_| ())
 }
@@ -667,6 +713,29 @@ pub(crate) async fn push_record(cx: &Ctx, record: &KeyRecord) -> Result<(), Clie
         .await
         .map(|_| ())
         .map_err(|detail| unavailable("updating the key's quota record", &detail))
+}
+
+/// Counts one use of the gateway token `id` minted by `record`'s key:
+/// `Ok(false)` when its `max` uses (0 = unlimited) are spent or the key was
+/// revoked. Fails closed when the store is unreachable.
+pub(crate) async fn count_use(
+    cx: &Ctx,
+    record: &KeyRecord,
+    id: &str,
+    max: u32,
+    until_ms: u64,
+) -> Result<bool, ClientError> {
+    let config = cx.config()?;
+    let op = Op::Use {
+        id: id.to_owned(),
+        max,
+        until_ms,
+    };
+    let body = call_body(&config, &record.token, Some(record), op);
+    let answer = send(&cx.env, &record.token, body)
+        .await
+        .map_err(|detail| unavailable("counting a token use", &detail))?;
+    Ok(!answer.revoked && !answer.used_up)
 }
 
 /// Revokes the key with this token at once (delete).

@@ -7,7 +7,7 @@
 //     "secrets": { "MASTER_KEY": "...", "SEALING_KEY": "...", ... },
 //     "persist": "/optional/state/dir", "port": 0,
 //     "without_quota_store": false }
-// Prints exactly one line `READY http://127.0.0.1:PORT` once serving, then
+// Prints exactly one line `READY http(s)://127.0.0.1:PORT` once serving, then
 // runs until SIGTERM/SIGINT or until stdin closes (so a dying parent takes
 // it down).
 //
@@ -45,6 +45,9 @@ const mf = new Miniflare({
   bindings,
   cf: false,
   log: new Log(options.verbose ? LogLevel.DEBUG : LogLevel.WARN),
+  ...(options.https
+    ? { httpsKeyPath: options.https.key, httpsCertPath: options.https.cert }
+    : {}),
 });
 
 const url = await mf.ready;

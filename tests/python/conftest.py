@@ -25,7 +25,9 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MOCK_BIN = ROOT / "target" / "debug" / "reelay-mock-upstream"
+MOCK_BIN = Path(
+    os.environ.get("REELAY_MOCK_BIN", ROOT / "target" / "debug" / "reelay-mock-upstream")
+)
 HARNESS = ROOT / "tests" / "harness" / "serve.mjs"
 WORKER = ROOT / "edge" / "build" / "index.js"
 
@@ -77,7 +79,7 @@ class Child:
             raise RuntimeError(
                 f"{name} exited (code {self.proc.returncode}) before it was ready\n{self.log()}"
             )
-        if not url.startswith("http://127.0.0.1:"):
+        if not url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):
             self.stop()
             raise RuntimeError(f"{name} is not on 127.0.0.1: {url}")
         self.url = url

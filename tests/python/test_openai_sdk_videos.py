@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import struct
+from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
@@ -60,6 +61,10 @@ def header(request: dict[str, Any], name: str) -> str | None:
     return next((v for k, v in request["headers"] if k.lower() == name), None)
 
 
+# The playable MP4 every long-enough mock video starts with.
+PLAYABLE_MP4 = (Path(__file__).resolve().parents[1] / "src" / "mock" / "fixtures" / "tiny.mp4").read_bytes()
+
+
 def expected_video_bytes(file_id: str, length: int) -> bytes:
     """Python twin of `reelay_tests::mock::expected_video_bytes`."""
     mask = (1 << 64) - 1
@@ -74,10 +79,14 @@ def expected_video_bytes(file_id: str, length: int) -> bytes:
     for b in file_id.encode():
         h = ((h ^ b) * 0x00000100000001B3) & mask
     state = mix(h)
-    out = bytearray(b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41")
+    playable = length >= len(PLAYABLE_MP4) + 8
+    if playable:
+        out = bytearray(PLAYABLE_MP4)
+    else:
+        out = bytearray(b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41")
     rest = max(0, length - len(out))
     if rest >= 8 and rest < 1 << 32:
-        out += struct.pack(">I", rest) + b"mdat"
+        out += struct.pack(">I", rest) + (b"free" if playable else b"mdat")
     while len(out) < length:
         state = mix(state)
         out += struct.pack("<Q", state)

@@ -255,6 +255,22 @@ error_codes! {
     RealtimeTokenExpired = "realtime_token_expired", 401, "authentication_error", "UNAUTHENTICATED", "the realtime token has expired";
     /// A realtime call id that this gateway did not issue to this key (tampered, foreign or another key's: all look the same).
     RealtimeCallNotFound = "realtime_call_not_found", 404, "invalid_request_error", "NOT_FOUND", "no realtime call with this id";
+    /// A cross-origin browser request from an origin the key's `allowed_origins` (and the config's `cors.allowed_origins`) do not list, or a `null`/malformed `Origin`, or an origin other than the one a browser token is bound to.
+    OriginNotAllowed = "origin_not_allowed", 403, "permission_error", "PERMISSION_DENIED", "this origin may not use this key";
+    /// A browser token (`bt_rl_…`) that is malformed, forged, sealed under another `SEALING_KEY`, or whose parent key was deleted or has expired: all look the same.
+    InvalidBrowserToken = "invalid_browser_token", 401, "authentication_error", "UNAUTHENTICATED", "the browser token is not valid";
+    /// An authentic browser token past its expiry; the page should ask its server for a new one.
+    BrowserTokenExpired = "browser_token_expired", 401, "authentication_error", "UNAUTHENTICATED", "the browser token has expired";
+    /// A browser token on a route that needs a full key (the admin API, minting browser tokens).
+    BrowserTokenNotAllowed = "browser_token_not_allowed", 403, "permission_error", "PERMISSION_DENIED", "browser tokens cannot be used on this route";
+    /// A plain HTTP request to a WebSocket-only route (realtime, Live): connect with `Upgrade: websocket`.
+    WebSocketRequired = "websocket_upgrade_required", 426, "invalid_request_error", "FAILED_PRECONDITION", "this route only accepts WebSocket connections";
+    /// A gateway-minted Gemini ephemeral token (`auth_tokens/lt_rl_…`) that is malformed, forged, sealed under another `SEALING_KEY`, or whose key was deleted or expired: all look the same.
+    InvalidLiveToken = "invalid_live_token", 401, "authentication_error", "UNAUTHENTICATED", "the ephemeral token is not valid";
+    /// An authentic Gemini ephemeral token past its `expireTime`, or past its `newSessionExpireTime` for a new session.
+    LiveTokenExpired = "live_token_expired", 401, "authentication_error", "UNAUTHENTICATED", "the ephemeral token has expired";
+    /// A Gemini ephemeral token whose `uses` (sessions it may start) are all spent.
+    LiveTokenUsedUp = "live_token_used_up", 401, "authentication_error", "UNAUTHENTICATED", "the ephemeral token has no uses left";
     /// The video job has not finished, so there is no content yet.
     VideoNotReady = "video_not_ready", 409, "invalid_request_error", "FAILED_PRECONDITION", "the video is not ready yet";
     /// The video job failed, so there is no content.

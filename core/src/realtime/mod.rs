@@ -1,5 +1,6 @@
 //! Realtime sessions: everything reelay decides about OpenAI (and Azure
-//! OpenAI) Realtime, as pure plans the host executes.
+//! OpenAI) Realtime, Gemini Live and Vertex Live, as pure plans the host
+//! executes.
 //!
 //! - [`token`]: the realtime token (`ek_rl_…`) handed to browsers in place
 //!   of the upstream ephemeral key — AES-256-GCM, binding the ephemeral key,
@@ -13,14 +14,20 @@
 //!   that minted the token, the sealed call ids reelay puts in `Location`,
 //!   and call control (`accept`, `hangup`, `refer`, `reject`).
 //!
-//! WebSocket relaying (`GET /v1/realtime`, Gemini Live, Vertex Live) is the
-//! next phase; a token opened here carries all it will need (the deployment
-//! and the upstream key), and [`SessionKind`] is the purpose a WebSocket
-//! attach will check (`?intent=transcription`).
+//! - [`ws`]: WebSocket relaying shared by every realtime socket (browser
+//!   subprotocols, close codes and reasons, error events) and the OpenAI /
+//!   Azure `GET /v1/realtime` plans (virtual key, reelay token, `?call_id=`
+//!   sideband), with the guard that keeps `session.update` on the model the
+//!   key was allowed.
+//! - [`live`]: Gemini Live and Vertex Live (`BidiGenerateContent`): paths,
+//!   the setup frame and its model rewrite, and the Gemini ephemeral tokens
+//!   (`auth_tokens/lt_rl_…`) reelay mints itself.
 
 pub mod calls;
+pub mod live;
 pub mod session;
 pub mod token;
+pub mod ws;
 
 use alloc::format;
 use alloc::string::String;

@@ -56,6 +56,9 @@ pub(super) async fn generate(req: &mut Request, cx: &Ctx) -> Result<Response, Cl
 }
 
 pub(super) async fn info(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    if keys::presents_browser_token(req) {
+        return Err(crate::cors::token_refused("/key/info"));
+    }
     let caller = keys::authenticate(req, cx, false).await?;
     let url = req
         .url()

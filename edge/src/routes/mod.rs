@@ -3,11 +3,16 @@
 // the handlers. Video and model routes answer with and without `/v1`.
 
 mod admin;
+mod browser_tokens;
 mod characters;
 mod google;
 mod health;
+mod live;
 mod models;
+mod playground;
 mod realtime;
+mod realtime_ws;
+mod relay;
 mod responses;
 mod vertex;
 mod videos;
@@ -21,7 +26,10 @@ use crate::respond::OrInternal;
 
 /// The error dialect a path's callers expect.
 pub(crate) fn dialect_for(path: &str) -> Dialect {
-    if path.starts_with("/gemini/") || path.starts_with("/vertex_ai/") {
+    if path.starts_with("/gemini/")
+        || path.starts_with("/vertex_ai/")
+        || path.contains("/ws/google.")
+    {
         Dialect::Google
     } else {
         Dialect::OpenAi
@@ -60,6 +68,12 @@ async fn drain_unread_body(req: &Request) {
 async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let path = req.path();
     let method = req.method();
+    // Live sockets; empty segments (`//ws/`, from the JS SDK) are ignored.
+    let live_segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(live_route) = reelay_core::realtime::live::live_route(&live_segments) {
+        allow(&method, &[Method::Get])?;
+        return live::connect(req, cx, live_route).await;
+    }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest: &[&str] = match segments.as_slice() {
         ["v1", rest @ ..] => rest,
@@ -69,6 +83,18 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
         (["health", "liveliness" | "liveness"], _) => {
             allow(&method, &[Method::Get])?;
             Ok(health::liveliness())
+        }
+        ([""], _) => {
+            allow(&method, &[Method::Get])?;
+            Ok(playground::page())
+        }
+        (["playground", asset], _) => {
+            allow(&method, &[Method::Get])?;
+            playground::asset(asset)
+        }
+        (_, ["browser_tokens"]) => {
+            allow(&method, &[Method::Post])?;
+            browser_tokens::mint(req, cx).await
         }
         (["health", "readiness"], _) => {
             allow(&method, &[Method::Get])?;
@@ -89,6 +115,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
         (["key", "delete"], _) => {
             allow(&method, &[Method::Post, Method::Delete])?;
             admin::delete(req, cx).await
+        }
+        (["gemini", "v1alpha" | "v1beta", "auth_tokens"], _) => {
+            allow(&method, &[Method::Post])?;
+            live::mint(req, cx).await
         }
         (["gemini", rest @ ..], _) => google::dispatch(req, cx, rest).await,
         (["vertex_ai", rest @ ..], _) => vertex::dispatch(req, cx, rest).await,

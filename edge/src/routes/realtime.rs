@@ -11,8 +11,8 @@
 // owning key *now* — deleted or revoked in its quota Durable Object, expired,
 // or no longer allowed the model — so revocation is immediate. The upstream
 // ephemeral key and provider keys never reach a response, an error message
-// or a log line. The WebSocket relay (`GET /v1/realtime`) is the next phase:
-// `dispatch` is where it will plug in.
+// or a log line. The WebSocket relay (`GET /v1/realtime`) is in
+// `realtime_ws.rs`; it shares the token and owner checks here.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -71,12 +71,15 @@ pub(super) async fn dispatch(
             allow(&method, &[Method::Post])?;
             control(req, cx, id, action).await
         }
-        // `GET /v1/realtime` (WebSocket) arrives with the WebSocket phase.
+        [] => {
+            allow(&method, &[Method::Get])?;
+            super::realtime_ws::connect(req, cx).await
+        }
         _ => Err(not_found(&method, req)),
     }
 }
 
-fn not_found(method: &Method, req: &Request) -> ClientError {
+pub(super) fn not_found(method: &Method, req: &Request) -> ClientError {
     ClientError::new(
         ErrorCode::RouteNotFound,
         format!("no route for {} {}", method.as_ref(), req.path()),
@@ -84,7 +87,7 @@ fn not_found(method: &Method, req: &Request) -> ClientError {
 }
 
 /// The token key derived from `SEALING_KEY`.
-fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
+pub(super) fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
     let loaded = TOKEN_KEY.with(|cell| {
         cell.borrow_mut()
             .get_or_insert_with(|| {
@@ -185,7 +188,7 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
 
 /// One realtime session on `dep`, without the request and slot that
 /// admission already counted.
-fn session_cost(dep: &Deployment) -> Cost {
+pub(super) fn session_cost(dep: &Deployment) -> Cost {
     Cost {
         request: false,
         slot: false,
@@ -194,7 +197,7 @@ fn session_cost(dep: &Deployment) -> Cost {
 }
 
 /// Adds what the key may use to an access denial.
-fn describe(err: ClientError, caller: &Caller) -> ClientError {
+pub(super) fn describe(err: ClientError, caller: &Caller) -> ClientError {
     if err.code != ErrorCode::ModelAccessDenied {
         return err;
     }
@@ -208,7 +211,7 @@ fn describe(err: ClientError, caller: &Caller) -> ClientError {
 }
 
 /// A reelay token in `Authorization: Bearer` or `api-key`, if one was sent.
-fn presented_token(req: &Request) -> Option<String> {
+pub(super) fn presented_token(req: &Request) -> Option<String> {
     let headers = req.headers();
     let authorization = headers.get("authorization").ok().flatten();
     let bearer = authorization.as_deref().and_then(|v| {
@@ -226,7 +229,11 @@ fn presented_token(req: &Request) -> Option<String> {
 }
 
 /// Opens a token for one of `kinds` (tag, purpose, expiry).
-fn open_token(cx: &Ctx, token: &str, kinds: &[SessionKind]) -> Result<TokenClaims, ClientError> {
+pub(super) fn open_token(
+    cx: &Ctx,
+    token: &str,
+    kinds: &[SessionKind],
+) -> Result<TokenClaims, ClientError> {
     token_key(cx)?
         .open(token, cx.now_secs(), kinds)
         .map_err(|e| {
@@ -238,27 +245,72 @@ fn open_token(cx: &Ctx, token: &str, kinds: &[SessionKind]) -> Result<TokenClaim
 /// Checks the key that minted `claims` is still good *now*: not deleted or
 /// revoked (its quota Durable Object says so at once), not expired, still
 /// allowed the token's model. Returns its current access rules.
-async fn check_owner(
+pub(super) async fn check_owner(
     cx: &Ctx,
     config: &Config,
     claims: &TokenClaims,
 ) -> Result<AccessPolicy, ClientError> {
     cx.log.borrow_mut().model = Some(claims.model.clone());
-    let groups = &config.access_groups;
-    if keys::is_master(cx, &claims.key_hash) {
-        cx.log.borrow_mut().key_token = Some(String::from("master"));
-        return AccessPolicy::compile::<&str>(&[], groups)
-            .map_err(|_| ClientError::from_code(ErrorCode::Internal));
+    let owner = token_owner(
+        cx,
+        config,
+        &claims.key_hash,
+        ErrorCode::InvalidRealtimeToken,
+    )
+    .await?;
+    if !owner.policy.allows(&claims.model) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!(
+                "the key that minted this realtime token may no longer use model {:?}",
+                claims.model
+            ),
+        ));
     }
+    Ok(owner.policy)
+}
+
+/// The key behind a token, as it stands now.
+pub(super) struct TokenOwner {
+    /// Its current access rules.
+    pub(super) policy: AccessPolicy,
+    /// The key (for quota); `None` for the master key, which is not metered.
+    pub(super) caller: Option<Caller>,
+}
+
+/// Loads the key with `key_hash` that minted a token and checks it is still
+/// good *now*: not deleted or revoked (its quota Durable Object says so at
+/// once), not expired. Refusals carry `invalid` (the token kind's code).
+pub(super) async fn token_owner(
+    cx: &Ctx,
+    config: &Config,
+    key_hash: &[u8; 32],
+    invalid: ErrorCode,
+) -> Result<TokenOwner, ClientError> {
+    let groups = &config.access_groups;
+    if keys::is_master(cx, key_hash) {
+        cx.log.borrow_mut().key_token = Some(String::from("master"));
+        // A page using the token must be on an allowed origin (CORS).
+        crate::cors::check(cx, config, &[])?;
+        let policy = AccessPolicy::compile::<&str>(&[], groups)
+            .map_err(|_| ClientError::from_code(ErrorCode::Internal))?;
+        return Ok(TokenOwner {
+            policy,
+            caller: None,
+        });
+    }
+    let kind = if invalid == ErrorCode::InvalidRealtimeToken {
+        "realtime token"
+    } else {
+        "ephemeral token"
+    };
     let revoked = || {
         ClientError::new(
-            ErrorCode::InvalidRealtimeToken,
-            "the realtime token is not valid: the key that minted it was deleted",
+            invalid,
+            format!("the {kind} is not valid: the key that minted it was deleted"),
         )
     };
-    let record = keys::load(cx, &claims.key_hash)
-        .await?
-        .ok_or_else(revoked)?;
+    let record = keys::load(cx, key_hash).await?.ok_or_else(revoked)?;
     let record = quota::freshest(cx, record).await.map_err(|e| {
         if e.code == ErrorCode::KeyNotFound {
             revoked()
@@ -268,27 +320,28 @@ async fn check_owner(
     })?;
     record.check_usable(cx.now_ms).map_err(|_| {
         ClientError::new(
-            ErrorCode::InvalidRealtimeToken,
-            "the realtime token is not valid: the key that minted it has expired",
+            invalid,
+            format!("the {kind} is not valid: the key that minted it has expired"),
         )
     })?;
     cx.log.borrow_mut().key_token = record.token.get(..12).map(str::to_owned);
+    // A page using the token must be on one of the key's origins (CORS).
+    crate::cors::check(cx, config, &record.allowed_origins)?;
     let policy = AccessPolicy::compile(&record.models, groups).map_err(|e| {
         ClientError::new(
             ErrorCode::ModelAccessDenied,
             format!("this key's access rules are not valid under the current config: {e}"),
         )
     })?;
-    if !policy.allows(&claims.model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!(
-                "the key that minted this realtime token may no longer use model {:?}",
-                claims.model
-            ),
-        ));
-    }
-    Ok(policy)
+    Ok(TokenOwner {
+        policy,
+        caller: Some(Caller {
+            hash: *key_hash,
+            record,
+            is_master: false,
+            token: None,
+        }),
+    })
 }
 
 /// The SDP offer and the optional session part of a `/calls` request.
@@ -407,7 +460,7 @@ async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientErro
 }
 
 /// Records the deployment for the log line and the `x-reelay-deployment` header.
-fn served(cx: &Ctx, dep: &Deployment) {
+pub(super) fn served(cx: &Ctx, dep: &Deployment) {
     cx.log.borrow_mut().deployment = Some(dep.id.clone());
     cx.served.borrow_mut().replace((dep.id.clone(), 1));
 }

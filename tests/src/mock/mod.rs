@@ -20,6 +20,8 @@
 //! | `/openai/v1/videos…` | Azure OpenAI, same handlers, `api-key:` [`MockOptions::azure_key`] |
 //! | `/v1/responses…`, `/openai/v1/responses…` | OpenAI Responses API, orgs bound to [`MockOptions::responses_keys`] (see `responses.rs`) |
 //! | `/v1/realtime/…`, `/openai/v1/realtime/…` | OpenAI / Azure Realtime GA: `client_secrets` (ephemeral `ek_` keys), WebRTC `calls` and call control; `GET /_mock/realtime` lists issued keys and calls (see `realtime.rs`) |
+//! | `GET /v1/realtime`, `GET /openai/v1/realtime` (WebSocket) | OpenAI / Azure Realtime sessions and `?call_id=` sidebands; recorded under `"sockets"` in `GET /_mock/realtime` (see `realtime.rs`) |
+//! | `GET /ws/…GenerativeService.BidiGenerateContent`, `GET /ws/…LlmBidiService/BidiGenerateContent` (WebSocket) | Gemini Live (API key) and Vertex Live (bearer token, full model resource); `GET /_mock/live` lists sessions (see `live.rs`) |
 //! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
 //! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
@@ -44,6 +46,7 @@
 mod control;
 mod gemini;
 mod google;
+mod live;
 mod oauth;
 mod openai;
 mod ordered;
@@ -76,7 +79,7 @@ pub use responses::{
     ResponsesCall,
 };
 pub use vertex::vertex_sample_key;
-pub use video::{expected_image_bytes, expected_video_bytes};
+pub use video::{expected_image_bytes, expected_video_bytes, PLAYABLE_MP4};
 
 /// Largest request body the mock accepts (Veo requests carry base64 images).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -91,7 +94,9 @@ pub struct MockOptions {
     /// `polls_until_done`-th poll (1-based) is the first done answer; `0` makes
     /// the first poll done.
     pub polls_until_done: u32,
-    /// Size of each served MP4 body in bytes (every provider).
+    /// Size of each served MP4 body in bytes (every provider); from
+    /// `PLAYABLE_MP4.len() + 8` up (the default) it is a playable MP4: see
+    /// [`expected_video_bytes`].
     pub video_bytes: usize,
     /// The only OpenAI API key the mock accepts (`Authorization: Bearer`) on
     /// `/v1/videos…`.
@@ -416,8 +421,10 @@ pub(crate) struct MockState {
     pub(crate) gcs: HashMap<(String, String), vertex::GcsObject>,
     /// Responses API responses, items and calls.
     pub(crate) responses: responses::ResponsesState,
-    /// Realtime ephemeral keys and WebRTC calls.
+    /// Realtime ephemeral keys, WebRTC calls and sockets.
     pub(crate) realtime: realtime::RealtimeState,
+    /// Gemini Live and Vertex Live sessions.
+    pub(crate) live: live::LiveState,
     /// Issued access tokens → unix expiry; survives resets.
     pub(crate) tokens: HashMap<String, u64>,
     /// Access tokens issued so far; survives resets.
@@ -438,6 +445,7 @@ impl MockState {
         self.gcs.clear();
         self.responses = responses::ResponsesState::default();
         self.realtime.clear();
+        self.live.clear();
     }
 
     /// Takes one use of the first fault matching `path`.
@@ -486,6 +494,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(openai::routes())
         .merge(responses::routes(shared.clone()))
         .merge(realtime::routes())
+        .merge(live::routes())
         .merge(vertex::routes())
         .merge(oauth::routes())
         .merge(control::routes())

@@ -13,9 +13,18 @@
 //! whose `expires_at` is one second in the past (calls with it answer 401),
 //! so tests can exercise expiry without waiting.
 //!
-//! WebSocket endpoints (`GET /v1/realtime?model=`, Azure
-//! `/openai/v1/realtime?model=`, `?call_id=` sideband) belong here too; they
-//! come with the WebSocket phase.
+//! WebSocket peers (`GET /v1/realtime`, Azure `GET /openai/v1/realtime`):
+//!
+//! | query | credential | what it is |
+//! |---|---|---|
+//! | `?model=m` (or `?intent=transcription`) | the server key, or an unexpired `ek_` this mock issued for that provider (its model must be `m` when given) | a session: sends `session.created` (text) on connect, answers `session.update` with `session.updated`, `response.create` with `response.created` + `response.output_text.delta` + `response.done`, `mock.close` (`{"code","reason"}`) by closing with that code and reason, any other event with `{"type":"mock.echo","event":…}`, and echoes binary frames back as binary |
+//! | `?call_id=rtc_…` | the server key only | a sideband on an open call of this provider: `session.created` with the call's model, then as above |
+//!
+//! A refused handshake answers like the HTTP routes (401 `invalid_api_key`,
+//! 404 `call_not_found`, 400 for a missing model). Every socket is recorded —
+//! provider, credential kind, model, call id, the event types and
+//! `session.update` models it received, binary frames, and how the client
+//! closed — under `"sockets"` in `GET /_mock/realtime`.
 
 // Handlers return `Result<Response, Response>` (an answer either way).
 #![allow(clippy::result_large_err)]
@@ -24,6 +33,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -79,17 +89,34 @@ pub(crate) struct Call {
     ended: bool,
 }
 
-/// Realtime state: issued keys and calls (cleared by a reset).
+/// A WebSocket session.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Socket {
+    provider: &'static str,
+    credential: &'static str,
+    model: Option<String>,
+    call_id: Option<String>,
+    intent: Option<String>,
+    events: Vec<String>,
+    session_models: Vec<String>,
+    binary_frames: u64,
+    binary_bytes: u64,
+    closed_by_client: Option<(u16, String)>,
+}
+
+/// Realtime state: issued keys, calls and sockets (cleared by a reset).
 #[derive(Debug, Default)]
 pub(crate) struct RealtimeState {
     keys: Vec<Ephemeral>,
     calls: Vec<Call>,
+    sockets: Vec<Socket>,
 }
 
 impl RealtimeState {
     pub(crate) fn clear(&mut self) {
         self.keys.clear();
         self.calls.clear();
+        self.sockets.clear();
     }
 }
 
@@ -99,6 +126,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             .route(&format!("{prefix}/client_secrets"), post(client_secrets))
             .route(&format!("{prefix}/calls"), post(create_call))
             .route(&format!("{prefix}/calls/{{id}}/{{action}}"), post(control))
+            .route(prefix, get(socket))
             .layer(middleware::from_fn(stamp))
             .layer(Extension(provider))
     };
@@ -465,6 +493,86 @@ fn answer_sdp(seed: u64) -> String {
     .join("\r\n")
 }
 
+/// The SDP answer to `offer`: [`answer_sdp`] for an offer of one audio
+/// section; otherwise one answer section per offer section, in the offer's
+/// order and with its `mid`s (audio: Opus; `application`: the WebRTC data
+/// channel; anything else rejected with port 0), as browsers require.
+fn answer_for(seed: u64, offer: &str) -> String {
+    let sections: Vec<(&str, Option<&str>)> = offer
+        .split("\nm=")
+        .skip(1)
+        .map(|section| {
+            let kind = section.split(' ').next().unwrap_or("");
+            let mid = section
+                .lines()
+                .find_map(|l| l.trim_end().strip_prefix("a=mid:"));
+            (kind, mid)
+        })
+        .collect();
+    if sections.len() == 1 && sections[0].0 == "audio" && sections[0].1.is_none_or(|m| m == "0") {
+        return answer_sdp(seed);
+    }
+    let h = hex(seed, 64);
+    let fingerprint: Vec<String> = (0..32)
+        .map(|i| h[i * 2..i * 2 + 2].to_ascii_uppercase())
+        .collect();
+    let mids: Vec<String> = sections
+        .iter()
+        .enumerate()
+        .map(|(i, (_, mid))| mid.map_or_else(|| i.to_string(), str::to_owned))
+        .collect();
+    let accepted: Vec<&str> = sections
+        .iter()
+        .zip(&mids)
+        .filter(|((kind, _), _)| *kind == "audio" || *kind == "application")
+        .map(|(_, mid)| mid.as_str())
+        .collect();
+    let mut lines = vec![
+        "v=0".to_owned(),
+        format!("o=- {} 2 IN IP4 127.0.0.1", seed % 10_000_000_000),
+        "s=-".to_owned(),
+        "t=0 0".to_owned(),
+        format!("a=group:BUNDLE {}", accepted.join(" ")),
+        "a=msid-semantic: WMS".to_owned(),
+    ];
+    let transport = |lines: &mut Vec<String>, mid: &str| {
+        lines.push("c=IN IP4 0.0.0.0".to_owned());
+        lines.push(format!("a=ice-ufrag:{}", &h[..8]));
+        lines.push(format!("a=ice-pwd:{}", &h[8..40]));
+        lines.push(format!("a=fingerprint:sha-256 {}", fingerprint.join(":")));
+        lines.push("a=setup:active".to_owned());
+        lines.push(format!("a=mid:{mid}"));
+    };
+    for ((kind, _), mid) in sections.iter().zip(&mids) {
+        match *kind {
+            "audio" => {
+                lines.push("m=audio 9 UDP/TLS/RTP/SAVPF 111".to_owned());
+                transport(&mut lines, mid);
+                lines.push("a=sendrecv".to_owned());
+                lines.push("a=rtcp-mux".to_owned());
+                lines.push("a=rtpmap:111 opus/48000/2".to_owned());
+                lines.push("a=fmtp:111 minptime=10;useinbandfec=1".to_owned());
+            }
+            "application" => {
+                lines.push("m=application 9 UDP/DTLS/SCTP webrtc-datachannel".to_owned());
+                transport(&mut lines, mid);
+                lines.push("a=sctp-port:5000".to_owned());
+                lines.push("a=max-message-size:262144".to_owned());
+            }
+            other => {
+                lines.push(format!("m={other} 0 UDP/TLS/RTP/SAVPF 96"));
+                lines.push("c=IN IP4 0.0.0.0".to_owned());
+                lines.push(format!("a=mid:{mid}"));
+                lines.push("a=inactive".to_owned());
+                lines.push("a=rtpmap:96 VP8/90000".to_owned());
+            }
+        }
+    }
+    lines.push("a=candidate:1 1 udp 2130706431 127.0.0.1 3478 typ host".to_owned());
+    lines.push(String::new());
+    lines.join("\r\n")
+}
+
 /// `POST …/realtime/calls`
 async fn create_call(
     State(shared): State<Arc<Shared>>,
@@ -539,14 +647,13 @@ async fn create_call(
             });
             (id, seed)
         };
-        let _ = offer.sdp;
         Ok((
             StatusCode::CREATED,
             [
                 (header::CONTENT_TYPE, "application/sdp".to_owned()),
                 (header::LOCATION, format!("{}/{id}", provider.calls_path())),
             ],
-            answer_sdp(seed),
+            answer_for(seed, &offer.sdp),
         )
             .into_response())
     }
@@ -642,12 +749,262 @@ async fn inspect(State(shared): State<Arc<Shared>>) -> Response {
                    "actions": c.actions, "ended": c.ended})
         })
         .collect();
-    axum::Json(json!({"ephemeral_keys": keys, "calls": calls})).into_response()
+    let sockets: Vec<Value> = state
+        .realtime
+        .sockets
+        .iter()
+        .map(|s| {
+            json!({"provider": s.provider, "credential": s.credential, "model": s.model,
+                   "call_id": s.call_id, "intent": s.intent, "events": s.events,
+                   "session_models": s.session_models, "binary_frames": s.binary_frames,
+                   "binary_bytes": s.binary_bytes,
+                   "closed_by_client": s.closed_by_client.as_ref().map(|(c, r)| json!({"code": c, "reason": r}))})
+        })
+        .collect();
+    axum::Json(json!({"ephemeral_keys": keys, "calls": calls, "sockets": sockets})).into_response()
+}
+
+// ---- WebSocket peers ----
+
+/// `GET …/realtime` with `Upgrade: websocket`.
+async fn socket(
+    State(shared): State<Arc<Shared>>,
+    Extension(provider): Extension<Provider>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    either((|| {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let (model, call_id, intent) = (get("model"), get("call_id"), get("intent"));
+        let credential = credential(&shared, provider, &headers)?;
+        let mut socket = Socket {
+            provider: provider.name(),
+            call_id: call_id.clone(),
+            intent: intent.clone(),
+            ..Socket::default()
+        };
+        let now = unix_now();
+        let mut state = shared.lock();
+        match (&credential, &call_id) {
+            (Credential::Server, Some(id)) => {
+                let call = state
+                    .realtime
+                    .calls
+                    .iter()
+                    .find(|c| &c.id == id && c.provider == provider && !c.ended)
+                    .ok_or_else(|| {
+                        error(
+                            404,
+                            &format!("Call '{id}' not found."),
+                            None,
+                            Some("call_not_found"),
+                        )
+                    })?;
+                socket.credential = "server";
+                socket.model = Some(call.model.clone());
+            }
+            (Credential::Ephemeral(_), Some(_)) => {
+                return Err(error(
+                    401,
+                    "Ephemeral keys cannot attach to a call; use a standard API key.",
+                    None,
+                    Some("invalid_api_key"),
+                ))
+            }
+            (Credential::Server, None) => {
+                if model.is_none() && intent.as_deref() != Some("transcription") {
+                    return Err(bad("Missing required parameter: 'model'.", "model"));
+                }
+                socket.credential = "server";
+                socket.model = model.clone();
+            }
+            (Credential::Ephemeral(value), None) => {
+                let key = state
+                    .realtime
+                    .keys
+                    .iter()
+                    .find(|k| &k.value == value && k.provider == provider && k.expires_at > now)
+                    .ok_or_else(|| {
+                        error(
+                            401,
+                            "Invalid ephemeral key provided.",
+                            None,
+                            Some("invalid_api_key"),
+                        )
+                    })?;
+                if model.as_ref().is_some_and(|m| m != &key.model) {
+                    return Err(bad(
+                        "The model does not match the ephemeral key's session.",
+                        "model",
+                    ));
+                }
+                socket.credential = "ephemeral";
+                socket.model = Some(key.model.clone());
+            }
+        }
+        state.realtime.sockets.push(socket.clone());
+        let index = state.realtime.sockets.len() - 1;
+        drop(state);
+        let shared = shared.clone();
+        Ok(upgrade.on_upgrade(move |ws| run_socket(shared, index, socket, ws)))
+    })())
+}
+
+fn event_id(seq: u64) -> String {
+    format!("event_{}", hex(mix(seq ^ 0xE7E7), 20))
+}
+
+async fn run_socket(shared: Arc<Shared>, index: usize, socket: Socket, mut ws: WebSocket) {
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let kind = if socket.intent.as_deref() == Some("transcription") {
+        "transcription"
+    } else {
+        "realtime"
+    };
+    let mut session = json!({"type": kind, "object": "realtime.session",
+        "id": format!("sess_{}", hex(mix(seq ^ 0x5E55), 24)), "model": socket.model,
+        "output_modalities": ["audio"], "instructions": ""});
+    let created = json!({"type": "session.created", "event_id": event_id(seq), "session": session});
+    if ws
+        .send(Message::Text(created.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let record = |f: &mut dyn FnMut(&mut Socket)| {
+        if let Some(s) = shared.lock().realtime.sockets.get_mut(index) {
+            f(s);
+        }
+    };
+    let mut n = 0u64;
+    while let Some(Ok(message)) = ws.recv().await {
+        n += 1;
+        let reply: Vec<Message> = match message {
+            Message::Binary(bytes) => {
+                record(&mut |s| {
+                    s.binary_frames += 1;
+                    s.binary_bytes += bytes.len() as u64;
+                });
+                vec![Message::Binary(bytes)]
+            }
+            Message::Text(text) => {
+                let event: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                let kind = event
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                let model = event
+                    .pointer("/session/model")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                record(&mut |s| {
+                    s.events.push(kind.clone());
+                    if let Some(m) = &model {
+                        s.session_models.push(m.clone());
+                    }
+                });
+                let id = event_id(seq.wrapping_add(n));
+                match kind.as_str() {
+                    "session.update" => {
+                        if let (Some(Value::Object(update)), Value::Object(current)) =
+                            (event.get("session"), &mut session)
+                        {
+                            for (k, v) in update {
+                                current.insert(k.clone(), v.clone());
+                            }
+                        }
+                        let updated =
+                            json!({"type": "session.updated", "event_id": id, "session": session});
+                        vec![Message::Text(updated.to_string().into())]
+                    }
+                    "response.create" => {
+                        let rid = format!("resp_{}", hex(mix(seq ^ n), 20));
+                        vec![
+                            Message::Text(json!({"type": "response.created", "event_id": id,
+                                "response": {"id": rid, "object": "realtime.response", "status": "in_progress"}}).to_string().into()),
+                            Message::Text(json!({"type": "response.output_text.delta", "event_id": id,
+                                "response_id": rid, "item_id": "item_1", "output_index": 0, "content_index": 0,
+                                "delta": "hello from the mock"}).to_string().into()),
+                            Message::Text(json!({"type": "response.done", "event_id": id,
+                                "response": {"id": rid, "object": "realtime.response", "status": "completed"}}).to_string().into()),
+                        ]
+                    }
+                    "mock.close" => {
+                        let code = event.get("code").and_then(Value::as_u64).unwrap_or(1000);
+                        let reason = event
+                            .get("reason")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned();
+                        let frame = CloseFrame {
+                            code: u16::try_from(code).unwrap_or(1000),
+                            reason: reason.into(),
+                        };
+                        let _ = ws.send(Message::Close(Some(frame))).await;
+                        // Wait for the peer's close reply, then stop.
+                        while let Some(Ok(m)) = ws.recv().await {
+                            if matches!(m, Message::Close(_)) {
+                                break;
+                            }
+                        }
+                        return;
+                    }
+                    _ => vec![Message::Text(
+                        json!({"type": "mock.echo", "event_id": id, "event": event})
+                            .to_string()
+                            .into(),
+                    )],
+                }
+            }
+            Message::Close(frame) => {
+                let closed = frame
+                    .map(|f| (f.code, f.reason.as_str().to_owned()))
+                    .unwrap_or((1005, String::new()));
+                record(&mut |s| s.closed_by_client = Some(closed.clone()));
+                return;
+            }
+            Message::Ping(_) | Message::Pong(_) => Vec::new(),
+        };
+        for m in reply {
+            if ws.send(m).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_mirror_browser_offers() {
+        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
+                     m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\na=mid:0\r\n\
+                     m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:1\r\n";
+        let sdp = answer_for(7, offer);
+        assert!(sdp.contains("a=group:BUNDLE 0 1\r\n"), "{sdp}");
+        let audio = sdp.find("m=audio").unwrap();
+        let data = sdp
+            .find("m=application 9 UDP/DTLS/SCTP webrtc-datachannel")
+            .unwrap();
+        assert!(audio < data);
+        assert!(sdp.contains("a=mid:1\r\na=sctp-port:5000"), "{sdp}");
+        assert_eq!(
+            answer_for(42, "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"),
+            answer_sdp(42)
+        );
+    }
 
     #[test]
     fn answers_are_sdp() {

@@ -98,24 +98,38 @@ pub(crate) fn signature(file_id: &str, salt: u64) -> String {
     format!("{:016x}", mix(hash_str(file_id) ^ salt))
 }
 
+/// A real, playable MP4 (2 s of H.264 test pattern, 320×180, `moov` first):
+/// every served video long enough to hold it starts with it.
+pub const PLAYABLE_MP4: &[u8] = include_bytes!("fixtures/tiny.mp4");
+
 /// The exact bytes the mock serves for `file_id` when configured with
 /// `video_bytes = len`.
 ///
-/// Layout: a 32-byte MP4 `ftyp` box (major brand `isom`; brands `isom`,
-/// `iso2`, `avc1`, `mp41`), then an `mdat` box header spanning the rest (when
-/// at least 8 bytes remain and the size fits in 32 bits), then a pattern
-/// derived from `file_id`. Shorter lengths truncate this sequence.
+/// When `len` leaves room (`len >= PLAYABLE_MP4.len() + 8`): [`PLAYABLE_MP4`]
+/// (which begins with the 32-byte `ftyp` box below), then a `free` box
+/// spanning the rest whose content is a pattern derived from `file_id` — a
+/// valid, playable MP4 of exactly `len` bytes, different for every file.
+///
+/// Shorter lengths: a 32-byte MP4 `ftyp` box (major brand `isom`; brands
+/// `isom`, `iso2`, `avc1`, `mp41`), then an `mdat` box header spanning the
+/// rest (when at least 8 bytes remain and the size fits in 32 bits), then
+/// the pattern; lengths below that truncate this sequence.
 pub fn expected_video_bytes(file_id: &str, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(&[0, 0, 0, 0x20]);
-    out.extend_from_slice(b"ftypisom");
-    out.extend_from_slice(&[0, 0, 2, 0]);
-    out.extend_from_slice(b"isomiso2avc1mp41");
+    let playable = len >= PLAYABLE_MP4.len() + 8;
+    if playable {
+        out.extend_from_slice(PLAYABLE_MP4);
+    } else {
+        out.extend_from_slice(&[0, 0, 0, 0x20]);
+        out.extend_from_slice(b"ftypisom");
+        out.extend_from_slice(&[0, 0, 2, 0]);
+        out.extend_from_slice(b"isomiso2avc1mp41");
+    }
     let rest = len.saturating_sub(out.len());
     if rest >= 8 {
         if let Ok(size) = u32::try_from(rest) {
             out.extend_from_slice(&size.to_be_bytes());
-            out.extend_from_slice(b"mdat");
+            out.extend_from_slice(if playable { b"free" } else { b"mdat" });
         }
     }
     let mut state = hash_str(file_id);
@@ -216,5 +230,28 @@ mod tests {
             expected_video_bytes("abc", 100),
             expected_video_bytes("abd", 100)
         );
+    }
+
+    #[test]
+    fn long_videos_are_the_playable_mp4_plus_a_free_box() {
+        assert_eq!(&PLAYABLE_MP4[4..8], b"ftyp");
+        assert_eq!(&PLAYABLE_MP4[36..40], b"moov");
+        let len = 64 * 1024;
+        let v = expected_video_bytes("abc", len);
+        assert_eq!(v.len(), len);
+        assert_eq!(&v[..PLAYABLE_MP4.len()], PLAYABLE_MP4);
+        let at = PLAYABLE_MP4.len();
+        assert_eq!(&v[at + 4..at + 8], b"free");
+        let size = u32::from_be_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
+        assert_eq!(size as usize, len - at);
+        assert_ne!(v, expected_video_bytes("abd", len));
+        // Top-level boxes tile the file exactly.
+        let mut pos = 0;
+        while pos < v.len() {
+            let size = u32::from_be_bytes([v[pos], v[pos + 1], v[pos + 2], v[pos + 3]]) as usize;
+            assert!(size >= 8, "box at {pos}");
+            pos += size;
+        }
+        assert_eq!(pos, v.len());
     }
 }

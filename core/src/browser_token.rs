@@ -1,0 +1,782 @@
+//! Browser tokens: short-lived, narrowed credentials a server holding a full
+//! virtual key mints for a web page (`POST /v1/browser_tokens`), so the
+//! page never sees the key.
+//!
+//! This module owns the mint request (validation and narrowing against the
+//! parent key), the token format, and opening a presented token. The host
+//! then loads the parent key's record by the hash the token carries, checks
+//! it is still usable and not revoked, and intersects its access rules with
+//! the token's ([`crate::access::AccessPolicy::narrowed`]).
+//!
+//! # What a token may be
+//!
+//! - **models**: a list of access rules (the same syntax as a key's
+//!   `models`). Each *exact* model name must be allowed by the parent key;
+//!   each wildcard pattern or group must match at least one configured
+//!   model the parent may use. At every use the token's rules are
+//!   **intersected** with the parent's *current* rules, so a wildcard in a
+//!   token can only filter the parent's access, never widen it (a token for
+//!   `veo-*` minted by a key allowed `veo-3.1` reaches `veo-3.1` only; if the
+//!   key later loses `veo-3.1`, so does the token). Omitted: the parent's
+//!   rules as they are.
+//! - **expires_in**: seconds, [`MIN_TTL_SECS`]..=[`MAX_TTL_SECS`], default
+//!   [`DEFAULT_TTL_SECS`]; never past the parent key's own expiry.
+//! - **origin**: optionally one exact origin the token is bound to; it must
+//!   be allowed by the parent's `allowed_origins` (or the config's). A
+//!   request carrying another `Origin` is refused; requests without `Origin`
+//!   (non-browser clients, which could send any `Origin` anyway) are not.
+//!
+//! Usage is counted against the parent key (its quota Durable Object), jobs
+//! a token creates belong to the parent (the parent can list and fetch
+//! them, and so can other tokens of the same parent), and deleting the parent
+//! key revokes its tokens at the next request.
+//!
+//! # Format
+//!
+//! `bt_rl_` + base64url (no padding) of:
+//!
+//! ```text
+//! byte 0       version (1)
+//! bytes 1..33  SHA-256 of the parent key (its public `token`)
+//! bytes 33..41 issued at, unix seconds, big endian
+//! bytes 41..49 expires at, unix seconds, big endian
+//! bytes 49..57 token id (random, for logs)
+//! byte 57      origin length n (0 = unbound), then n bytes
+//! next byte    number of model rules m, then m × (length byte + bytes)
+//! last 16      HMAC-SHA-256(derived key, everything before), truncated
+//! ```
+//!
+//! The MAC key is `HMAC(SEALING_KEY, "reelay/browser-token/v1")`. Nothing in
+//! a token is secret (a page may read its own rules, origin and expiry), so
+//! it is authenticated, not encrypted.
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde_json::{json, Map, Value};
+
+use crate::access::{validate_rule, AccessGroups, AccessPolicy, DENY_PREFIX, GROUP_PREFIX};
+use crate::config::{type_name, Config};
+use crate::cors::{AllowedOrigins, Origin};
+use crate::encoding::{b64url_decode, b64url_encode, ct_eq, hex, hmac_sha256};
+use crate::errors::{ClientError, ErrorCode};
+use crate::keys::{rfc3339, KeyRecord};
+
+/// Prefix of every browser token.
+pub const TOKEN_PREFIX: &str = "bt_rl_";
+/// Lifetime when the request names none, in seconds.
+pub const DEFAULT_TTL_SECS: u64 = 900;
+/// Longest lifetime, in seconds.
+pub const MAX_TTL_SECS: u64 = 3600;
+/// Shortest lifetime, in seconds.
+pub const MIN_TTL_SECS: u64 = 10;
+/// Most model rules one token may carry.
+pub const MAX_TOKEN_MODELS: usize = 16;
+/// Longest model rule in a token, in bytes.
+pub const MAX_TOKEN_RULE_LEN: usize = 128;
+/// Longest token accepted by [`TokenKey::open`].
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+const VERSION: u8 = 1;
+const TAG_LEN: usize = 16;
+const FIXED_LEN: usize = 1 + 32 + 8 + 8 + 8;
+
+/// Whether a presented credential is a browser token (by its prefix).
+pub fn is_browser_token(credential: &str) -> bool {
+    credential.starts_with(TOKEN_PREFIX)
+}
+
+/// What a token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// SHA-256 of the parent key: its record's storage name and quota address.
+    pub parent_hash: [u8; 32],
+    /// Mint time, unix seconds.
+    pub issued_at_secs: u64,
+    /// Expiry, unix seconds (exclusive: unusable from this second on).
+    pub expires_at_secs: u64,
+    /// Random id, for logs.
+    pub id: [u8; 8],
+    /// The one origin the token is bound to, serialized; `None` = unbound.
+    pub origin: Option<String>,
+    /// Access rules narrowing the parent's; empty = the parent's as they are.
+    pub models: Vec<String>,
+}
+
+impl Claims {
+    /// The token's own access rules compiled under `groups`, or `None` when
+    /// it does not narrow (no rules).
+    pub fn narrowing(&self, groups: &AccessGroups) -> Result<Option<AccessPolicy>, ClientError> {
+        if self.models.is_empty() {
+            return Ok(None);
+        }
+        AccessPolicy::compile(&self.models, groups)
+            .map(Some)
+            .map_err(|e| {
+                ClientError::new(
+                    ErrorCode::ModelAccessDenied,
+                    format!("this browser token's model rules are not valid under the current config: {e}"),
+                )
+            })
+    }
+
+    /// Checks the token's origin binding against the request's `Origin`
+    /// (`None` when the request carries none: see the module docs).
+    pub fn check_origin(&self, request_origin: Option<&str>) -> Result<(), ClientError> {
+        let (Some(bound), Some(sent)) = (&self.origin, request_origin) else {
+            return Ok(());
+        };
+        let same = Origin::parse(sent.trim()).is_ok_and(|o| o.serialize() == *bound);
+        if same {
+            Ok(())
+        } else {
+            Err(ClientError::new(
+                ErrorCode::OriginNotAllowed,
+                format!(
+                    "this browser token is bound to origin {bound}; a page on {} may not use it",
+                    sent.trim()
+                ),
+            ))
+        }
+    }
+
+    /// The token id as hex, for logs.
+    pub fn id_hex(&self) -> String {
+        hex(&self.id)
+    }
+}
+
+/// Why a token did not open. Every variant but [`TokenError::Expired`]
+/// answers the same `invalid_browser_token`; the variants exist for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Wrong prefix, bad base64, truncated or too long.
+    Malformed,
+    /// The MAC does not verify: forged, altered or another `SEALING_KEY`.
+    Tampered,
+    /// Unknown format version.
+    Version,
+    /// Authentic but past its expiry (unix seconds).
+    Expired(u64),
+}
+
+impl TokenError {
+    /// Stable name for logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Tampered => "tampered",
+            Self::Version => "version",
+            Self::Expired(_) => "expired",
+        }
+    }
+
+    /// The client-facing error.
+    pub fn to_client(self) -> ClientError {
+        match self {
+            Self::Expired(at) => ClientError::new(
+                ErrorCode::BrowserTokenExpired,
+                format!(
+                    "the browser token expired at {}; ask your server for a new one",
+                    rfc3339(at.saturating_mul(1000))
+                ),
+            ),
+            _ => ClientError::from_code(ErrorCode::InvalidBrowserToken),
+        }
+    }
+}
+
+/// Seals and opens browser tokens under a key derived from `SEALING_KEY`.
+#[derive(Clone)]
+pub struct TokenKey {
+    mac_key: [u8; 32],
+}
+
+impl core::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("TokenKey { .. }")
+    }
+}
+
+impl TokenKey {
+    /// The key for `sealing_key`; `None` when it is shorter than
+    /// [`crate::affinity::MIN_SEALING_KEY_LEN`] bytes.
+    pub fn new(sealing_key: &[u8]) -> Option<Self> {
+        (sealing_key.len() >= crate::affinity::MIN_SEALING_KEY_LEN).then(|| Self {
+            mac_key: hmac_sha256(sealing_key, &[b"reelay/browser-token/v1"]),
+        })
+    }
+
+    /// Seals `claims` into a token. Origins and rules longer than 255 bytes,
+    /// and rules past 255, are cut (mint validation keeps far below that).
+    pub fn seal(&self, claims: &Claims) -> String {
+        let mut raw = Vec::with_capacity(FIXED_LEN + 64 + claims.models.len() * 16);
+        raw.push(VERSION);
+        raw.extend_from_slice(&claims.parent_hash);
+        raw.extend_from_slice(&claims.issued_at_secs.to_be_bytes());
+        raw.extend_from_slice(&claims.expires_at_secs.to_be_bytes());
+        raw.extend_from_slice(&claims.id);
+        push_short(&mut raw, claims.origin.as_deref().unwrap_or(""));
+        let models = &claims.models[..claims.models.len().min(255)];
+        raw.push(models.len() as u8);
+        for rule in models {
+            push_short(&mut raw, rule);
+        }
+        let tag = hmac_sha256(&self.mac_key, &[&raw]);
+        raw.extend_from_slice(&tag[..TAG_LEN]);
+        let mut token = String::from(TOKEN_PREFIX);
+        token.push_str(&b64url_encode(&raw));
+        token
+    }
+
+    /// Opens a token: MAC (constant time), version, then expiry at `now_secs`.
+    pub fn open(&self, token: &str, now_secs: u64) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let body = token
+            .strip_prefix(TOKEN_PREFIX)
+            .ok_or(TokenError::Malformed)?;
+        let raw = b64url_decode(body).ok_or(TokenError::Malformed)?;
+        if raw.len() < FIXED_LEN + 2 + TAG_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let (signed, tag) = raw.split_at(raw.len() - TAG_LEN);
+        let expected = hmac_sha256(&self.mac_key, &[signed]);
+        if !ct_eq(&expected[..TAG_LEN], tag) {
+            return Err(TokenError::Tampered);
+        }
+        // Only authenticated bytes are read from here on.
+        let mut r = Reader {
+            bytes: signed,
+            at: 0,
+        };
+        if r.byte()? != VERSION {
+            return Err(TokenError::Version);
+        }
+        let mut parent_hash = [0u8; 32];
+        parent_hash.copy_from_slice(r.take(32)?);
+        let issued_at_secs = r.u64()?;
+        let expires_at_secs = r.u64()?;
+        let mut id = [0u8; 8];
+        id.copy_from_slice(r.take(8)?);
+        let origin = r.short()?;
+        let count = r.byte()?;
+        let mut models = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            models.push(r.short()?);
+        }
+        if r.at != signed.len() {
+            return Err(TokenError::Malformed);
+        }
+        if now_secs >= expires_at_secs {
+            return Err(TokenError::Expired(expires_at_secs));
+        }
+        Ok(Claims {
+            parent_hash,
+            issued_at_secs,
+            expires_at_secs,
+            id,
+            origin: (!origin.is_empty()).then_some(origin),
+            models,
+        })
+    }
+}
+
+fn push_short(raw: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut end = bytes.len().min(255);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    raw.push(end as u8);
+    raw.extend_from_slice(&bytes[..end]);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], TokenError> {
+        let end = self.at.checked_add(n).ok_or(TokenError::Malformed)?;
+        let slice = self.bytes.get(self.at..end).ok_or(TokenError::Malformed)?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn byte(&mut self) -> Result<u8, TokenError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u64(&mut self) -> Result<u64, TokenError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(b))
+    }
+
+    fn short(&mut self) -> Result<String, TokenError> {
+        let n = usize::from(self.byte()?);
+        let bytes = self.take(n)?;
+        core::str::from_utf8(bytes)
+            .map(ToOwned::to_owned)
+            .map_err(|_| TokenError::Malformed)
+    }
+}
+
+/// A validated `POST /v1/browser_tokens` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintRequest {
+    /// Narrowing rules; `None` = the parent's as they are.
+    pub models: Option<Vec<String>>,
+    /// Requested lifetime, seconds.
+    pub expires_in_secs: u64,
+    /// Requested origin binding, serialized.
+    pub origin: Option<String>,
+}
+
+const MINT_FIELDS: &[&str] = &["models", "expires_in", "origin"];
+
+/// The key minting a token, as the host authenticated it.
+#[derive(Debug, Clone, Copy)]
+pub struct Parent<'a> {
+    /// SHA-256 of the key.
+    pub hash: [u8; 32],
+    /// Its current record.
+    pub record: &'a KeyRecord,
+    /// Its compiled access rules.
+    pub policy: &'a AccessPolicy,
+}
+
+impl MintRequest {
+    /// Parses the JSON body (an empty body means all defaults).
+    pub fn parse(body: &[u8], groups: &AccessGroups) -> Result<Self, ClientError> {
+        let obj = parse_object(body)?;
+        if let Some(k) = obj.keys().find(|k| !MINT_FIELDS.contains(&k.as_str())) {
+            return Err(invalid(
+                k,
+                format!(
+                    "unknown field `{k}` (expected one of: {})",
+                    MINT_FIELDS.join(", ")
+                ),
+            ));
+        }
+        let models = match obj.get("models") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => {
+                if items.is_empty() {
+                    return Err(invalid(
+                        "models",
+                        "`models` must list at least one model (omit it to allow the key's models)",
+                    ));
+                }
+                if items.len() > MAX_TOKEN_MODELS {
+                    return Err(invalid(
+                        "models",
+                        format!("`models` may hold at most {MAX_TOKEN_MODELS} rules"),
+                    ));
+                }
+                let mut rules = Vec::with_capacity(items.len());
+                for item in items {
+                    let Value::String(rule) = item else {
+                        return Err(invalid("models", "`models` must contain only strings"));
+                    };
+                    if rule.len() > MAX_TOKEN_RULE_LEN {
+                        return Err(invalid(
+                            "models",
+                            format!("each rule in `models` is at most {MAX_TOKEN_RULE_LEN} bytes"),
+                        ));
+                    }
+                    validate_rule(rule, groups)
+                        .map_err(|e| invalid("models", format!("invalid rule in `models`: {e}")))?;
+                    if !rules.contains(rule) {
+                        rules.push(rule.clone());
+                    }
+                }
+                Some(rules)
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "models",
+                    format!(
+                        "`models` must be an array of model names or rules, got {}",
+                        type_name(other)
+                    ),
+                ))
+            }
+        };
+        let expires_in_secs = match obj.get("expires_in") {
+            None | Some(Value::Null) => DEFAULT_TTL_SECS,
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|s| (MIN_TTL_SECS..=MAX_TTL_SECS).contains(s))
+                .ok_or_else(|| {
+                    invalid(
+                        "expires_in",
+                        format!(
+                            "`expires_in` must be whole seconds, {MIN_TTL_SECS}..={MAX_TTL_SECS}"
+                        ),
+                    )
+                })?,
+            Some(other) => {
+                return Err(invalid(
+                    "expires_in",
+                    format!(
+                        "`expires_in` must be a number of seconds, got {}",
+                        type_name(other)
+                    ),
+                ))
+            }
+        };
+        let origin = match obj.get("origin") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(
+                Origin::parse(text)
+                    .map_err(|e| invalid("origin", format!("`origin` {text:?}: {e}")))?
+                    .serialize(),
+            ),
+            Some(other) => {
+                return Err(invalid(
+                    "origin",
+                    format!(
+                        "`origin` must be a string like \"https://app.example.com\", got {}",
+                        type_name(other)
+                    ),
+                ))
+            }
+        };
+        Ok(Self {
+            models,
+            expires_in_secs,
+            origin,
+        })
+    }
+
+    /// Checks the request against the parent key and builds the claims:
+    /// every exact model allowed by `parent_policy`, every pattern matching
+    /// some configured model the parent may use, the origin within the
+    /// parent's (or the config's) origins, the expiry capped at the parent's.
+    pub fn authorize(
+        self,
+        parent: Parent<'_>,
+        config: &Config,
+        now_ms: u64,
+        id: [u8; 8],
+    ) -> Result<Claims, ClientError> {
+        let (parent_hash, parent_policy) = (parent.hash, parent.policy);
+        let config_origins = config.cors.allowed_origins.as_slice();
+        let parent = parent.record;
+        let groups = &config.access_groups;
+        let models = self.models.unwrap_or_default();
+        for rule in &models {
+            if rule.starts_with(DENY_PREFIX) {
+                continue;
+            }
+            let is_pattern =
+                rule.contains('*') || rule.starts_with(GROUP_PREFIX) || groups.contains(rule);
+            if !is_pattern {
+                if !parent_policy.allows(rule) {
+                    return Err(ClientError::new(
+                        ErrorCode::ModelAccessDenied,
+                        format!("this key may not use model {rule:?}, so its browser tokens cannot either"),
+                    )
+                    .with_param("models"));
+                }
+                continue;
+            }
+            let single = AccessPolicy::compile(&[rule.as_str()], groups)
+                .map_err(|e| invalid("models", format!("invalid rule in `models`: {e}")))?;
+            let reaches = config
+                .model_groups
+                .iter()
+                .any(|g| single.allows(&g.name) && parent_policy.allows(&g.name));
+            if !reaches {
+                return Err(ClientError::new(
+                    ErrorCode::ModelAccessDenied,
+                    format!("rule {rule:?} matches no configured model this key may use"),
+                )
+                .with_param("models"));
+            }
+        }
+        if let Some(origin) = &self.origin {
+            let allowed =
+                AllowedOrigins::compile([parent.allowed_origins.as_slice(), config_origins]);
+            let parsed =
+                Origin::parse(origin).map_err(|e| invalid("origin", format!("`origin`: {e}")))?;
+            if !allowed.allows(&parsed) {
+                return Err(ClientError::new(
+                    ErrorCode::OriginNotAllowed,
+                    format!(
+                        "origin {origin} is not in this key's `allowed_origins`, so a token cannot be bound to it"
+                    ),
+                )
+                .with_param("origin"));
+            }
+        }
+        let now_secs = now_ms / 1000;
+        let mut expires_at_secs = now_secs.saturating_add(self.expires_in_secs);
+        if let Some(parent_exp) = parent.expires_at_ms {
+            expires_at_secs = expires_at_secs.min(parent_exp / 1000);
+        }
+        Ok(Claims {
+            parent_hash,
+            issued_at_secs: now_secs,
+            expires_at_secs,
+            id,
+            origin: self.origin,
+            models,
+        })
+    }
+}
+
+/// The JSON answer to a mint.
+pub fn mint_response(token: &str, claims: &Claims) -> Value {
+    let models: Value = if claims.models.is_empty() {
+        Value::Null
+    } else {
+        json!(claims.models)
+    };
+    json!({
+        "object": "browser_token",
+        "token": token,
+        "expires_at": claims.expires_at_secs,
+        "expires_in": claims.expires_at_secs.saturating_sub(claims.issued_at_secs),
+        "models": models,
+        "origin": claims.origin,
+    })
+}
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ClientError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            format!("the body must be a JSON object, got {}", type_name(&other)),
+        )),
+        Err(e) => Err(ClientError::new(
+            ErrorCode::InvalidJson,
+            format!("the request body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+fn invalid(param: &str, message: impl Into<String>) -> ClientError {
+    ClientError::new(ErrorCode::InvalidRequest, message).with_param(param)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::GenerateRequest;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    fn key() -> TokenKey {
+        TokenKey::new(&[3u8; 32]).unwrap()
+    }
+
+    fn claims() -> Claims {
+        Claims {
+            parent_hash: [7u8; 32],
+            issued_at_secs: 1_790_000_000,
+            expires_at_secs: 1_790_000_900,
+            id: [1, 2, 3, 4, 5, 6, 7, 8],
+            origin: Some("https://app.example.com".into()),
+            models: vec!["veo-3.1".into(), "veo-*".into()],
+        }
+    }
+
+    fn config() -> Config {
+        Config::parse(
+            r#"{"model_groups": [
+                {"name": "veo-3.1", "deployments": [{"id": "a", "provider": "gemini", "model": "m", "credential": "K"}]},
+                {"name": "veo-3.1-fast", "deployments": [{"id": "b", "provider": "gemini", "model": "m", "credential": "K"}]},
+                {"name": "sora-2", "deployments": [{"id": "c", "provider": "openai", "model": "sora-2", "credential": "K"}]}],
+               "access_groups": {"video": ["veo-*"]}}"#,
+        )
+        .unwrap()
+    }
+
+    fn parent(body: &str) -> KeyRecord {
+        GenerateRequest::parse(body.as_bytes(), &config().access_groups)
+            .unwrap()
+            .into_record(
+                "sk-reelay-abcdefghijklmnopqrstuvwxyz012345",
+                1_790_000_000_000,
+            )
+    }
+
+    fn mint(body: &str, parent: &KeyRecord) -> Result<Claims, ClientError> {
+        let config = config();
+        let policy = AccessPolicy::compile(&parent.models, &config.access_groups).unwrap();
+        let parent = Parent {
+            hash: [9u8; 32],
+            record: parent,
+            policy: &policy,
+        };
+        MintRequest::parse(body.as_bytes(), &config.access_groups)?.authorize(
+            parent,
+            &config,
+            1_790_000_000_000,
+            [0u8; 8],
+        )
+    }
+
+    #[test]
+    fn tokens_round_trip_and_expire() {
+        let token = key().seal(&claims());
+        assert!(token.starts_with(TOKEN_PREFIX));
+        assert!(is_browser_token(&token));
+        assert!(token[TOKEN_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(key().open(&token, 1_790_000_899).unwrap(), claims());
+        let err = key().open(&token, 1_790_000_900).unwrap_err();
+        assert_eq!(err, TokenError::Expired(1_790_000_900));
+        let client = err.to_client();
+        assert_eq!(client.code, ErrorCode::BrowserTokenExpired);
+        assert!(client.message.contains("2026-09-21T"), "{}", client.message);
+        let unbound = Claims {
+            origin: None,
+            models: Vec::new(),
+            ..claims()
+        };
+        assert_eq!(key().open(&key().seal(&unbound), 0).unwrap(), unbound);
+    }
+
+    #[test]
+    fn forged_or_foreign_tokens_do_not_open() {
+        let token = key().seal(&claims());
+        let other = TokenKey::new(&[4u8; 32]).unwrap();
+        assert_eq!(other.open(&token, 0), Err(TokenError::Tampered));
+        assert!(TokenKey::new(&[1u8; 31]).is_none());
+        for bad in ["", "bt_rl_", "bt_rl_!!!", "sk-reelay-x", "bt_rl_AAAA"] {
+            assert_eq!(key().open(bad, 0), Err(TokenError::Malformed), "{bad}");
+        }
+        assert_eq!(
+            key().open(&"bt_rl_A".repeat(1000), 0),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            TokenError::Tampered.to_client().code,
+            ErrorCode::InvalidBrowserToken
+        );
+    }
+
+    #[test]
+    fn origin_binding() {
+        let c = claims();
+        assert!(c.check_origin(None).is_ok());
+        assert!(c.check_origin(Some("https://app.example.com")).is_ok());
+        assert!(c.check_origin(Some("https://app.example.com:443")).is_ok());
+        let err = c
+            .check_origin(Some("https://evil.example.com"))
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::OriginNotAllowed);
+        assert!(err
+            .message
+            .contains("bound to origin https://app.example.com"));
+        assert!(c.check_origin(Some("null")).is_err());
+        let unbound = Claims {
+            origin: None,
+            ..claims()
+        };
+        assert!(unbound
+            .check_origin(Some("https://any.example.net"))
+            .is_ok());
+    }
+
+    #[test]
+    fn mint_narrows_within_the_parent() {
+        let p = parent(
+            r#"{"models": ["veo-*"], "allowed_origins": ["https://*.example.com"], "duration": "10m"}"#,
+        );
+        let c = mint(
+            r#"{"models": ["veo-3.1", "veo-3.1-*"], "expires_in": 300, "origin": "https://App.example.com"}"#,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(c.models, vec!["veo-3.1", "veo-3.1-*"]);
+        assert_eq!(c.origin.as_deref(), Some("https://app.example.com"));
+        assert_eq!(c.expires_at_secs, 1_790_000_300);
+        assert_eq!(c.parent_hash, [9u8; 32]);
+        // Capped at the parent's expiry (10 minutes).
+        let c = mint(r#"{"expires_in": 3600}"#, &p).unwrap();
+        assert_eq!(c.expires_at_secs, 1_790_000_600);
+        assert!(c.models.is_empty());
+        let v = mint_response("bt_rl_x", &c);
+        assert_eq!(v["expires_in"], 600);
+        assert_eq!(v["models"], Value::Null);
+        // Groups and deny rules narrow too.
+        assert!(mint(r#"{"models": ["group:video", "!veo-3.1-fast"]}"#, &p).is_ok());
+
+        let cases = [
+            (r#"{"models": ["sora-2"]}"#, "key_model_access_denied"),
+            (r#"{"models": ["sora-*"]}"#, "key_model_access_denied"),
+            (r#"{"models": []}"#, "invalid_request"),
+            (r#"{"models": "veo-3.1"}"#, "invalid_request"),
+            (r#"{"models": ["bad rule"]}"#, "invalid_request"),
+            (r#"{"models": ["group:nope"]}"#, "invalid_request"),
+            (r#"{"expires_in": 3601}"#, "invalid_request"),
+            (r#"{"expires_in": 5}"#, "invalid_request"),
+            (r#"{"expires_in": "60"}"#, "invalid_request"),
+            (r#"{"origin": "https://other.org"}"#, "origin_not_allowed"),
+            (r#"{"origin": "https://*.example.com"}"#, "invalid_request"),
+            (r#"{"origin": 5}"#, "invalid_request"),
+            (r#"{"ttl": 5}"#, "invalid_request"),
+            (r#"[1]"#, "invalid_request"),
+            (r#"{"#, "invalid_json"),
+        ];
+        for (body, code) in cases {
+            let err = mint(body, &p).unwrap_err();
+            assert_eq!(err.code.as_str(), code, "{body}: {}", err.message);
+        }
+        // A parent without origins cannot bind a token to one.
+        let bare = parent(r#"{"models": ["veo-3.1"]}"#);
+        let err = mint(r#"{"origin": "https://app.example.com"}"#, &bare).unwrap_err();
+        assert_eq!(err.code, ErrorCode::OriginNotAllowed);
+        assert!(mint("", &bare).is_ok());
+    }
+
+    #[test]
+    fn narrowing_intersects_with_the_parent() {
+        let groups = config().access_groups;
+        let parent = AccessPolicy::compile(&["veo-3.1".to_string()], &groups).unwrap();
+        let c = Claims {
+            models: vec!["veo-*".into()],
+            ..claims()
+        };
+        let narrowed = parent.narrowed(c.narrowing(&groups).unwrap().unwrap());
+        assert!(narrowed.allows("veo-3.1"));
+        assert!(!narrowed.allows("veo-3.1-fast"));
+        let none = Claims {
+            models: Vec::new(),
+            ..claims()
+        };
+        assert!(none.narrowing(&groups).unwrap().is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn open_never_panics(text in ".{0,400}") {
+            let _ = key().open(&text, 0);
+            let _ = key().open(&std::format!("bt_rl_{text}"), 0);
+        }
+
+        #[test]
+        fn any_bit_flip_is_detected(byte in 0usize..400, bit in 0u8..8) {
+            let token = key().seal(&claims());
+            let mut raw = b64url_decode(&token[TOKEN_PREFIX.len()..]).unwrap();
+            let i = byte % raw.len();
+            raw[i] ^= 1 << bit;
+            let forged = std::format!("{TOKEN_PREFIX}{}", b64url_encode(&raw));
+            prop_assert!(key().open(&forged, 0).is_err());
+        }
+    }
+}

@@ -1,0 +1,387 @@
+// Gemini Live and Vertex Live, relayed, and the Gemini ephemeral tokens
+// reelay mints for them (`core::realtime::live` decides; this file does).
+//
+// Sockets: `/ws/google.ai.generativelanguage.{v1beta,v1alpha}.GenerativeService.BidiGenerateContent[Constrained]`
+// (also under `/gemini/`), `/vertex_ai/live` and
+// `/ws/google.cloud.aiplatform.{v1,v1beta1}.LlmBidiService/BidiGenerateContent`.
+// The caller is authenticated before the upgrade — a virtual key
+// (`x-goog-api-key`, `?key=`, `Authorization: Bearer`) or a gateway-minted
+// token (`Authorization: Token auth_tokens/…`, `?access_token=auth_tokens/…`,
+// checked against its owning key *now*). The model arrives in the first
+// frame, so the rest happens right after it: the setup (with a token's
+// locked fields applied) names a model group the key must be allowed, it is
+// routed, one realtime session is reserved on the key (a token's use is
+// counted in its key's quota Durable Object), the upstream socket is opened
+// with the deployment's credential (Gemini API key, or a Vertex bearer token
+// minted from the service account), the setup goes up with its model
+// rewritten, and frames are relayed both ways. Refusals close the socket
+// like Google does: 1008 (policy) or 1007 (unreadable setup) for the
+// caller's mistakes, 1011 for gateway and upstream failures, with
+// `"<code>: <message>"` as the reason.
+//
+// `POST /gemini/v1alpha/auth_tokens` (google-genai `client.auth_tokens.create`)
+// mints `auth_tokens/lt_rl_…` for the calling key: the locked setup's model is
+// checked against the key's rules now, and again at every connect.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use reelay_core::config::{Config, Deployment, Provider};
+use reelay_core::errors::{ClientError, Dialect, ErrorCode};
+use reelay_core::plan::Auth;
+use reelay_core::realtime::live::{
+    auth_token_answer, plan_live, AuthTokenRequest, LivePlan, LiveRoute, LiveTokenClaims,
+    LiveTokenKey, Setup, AUTH_TOKEN_NAME_PREFIX, LIVE_TOKEN_PREFIX, MAX_AUTH_TOKEN_BODY,
+};
+use reelay_core::realtime::ws::{authorize, query_pairs};
+use reelay_core::retry::Resend;
+use worker::{Headers, Request, Response, WebSocket};
+
+use super::realtime::{describe, session_cost, token_owner};
+use super::relay::{self, Frame, Session};
+use super::{read_body, realtime::TokenOwner};
+use crate::context::{random_bytes, Ctx};
+use crate::credentials;
+use crate::keys::{self, Caller};
+use crate::quota::{self, Settlement};
+use crate::respond::OrInternal;
+use crate::upstream;
+
+thread_local! {
+    // Derived once per isolate from SEALING_KEY.
+    static LIVE_KEY: RefCell<Option<Rc<Option<LiveTokenKey>>>> = const { RefCell::new(None) };
+}
+
+fn live_key(cx: &Ctx) -> Result<LiveTokenKey, ClientError> {
+    let loaded = LIVE_KEY.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                let secret = cx.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
+                Rc::new(secret.and_then(|s| LiveTokenKey::new(s.as_bytes())))
+            })
+            .clone()
+    });
+    (*loaded).clone().ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            format!(
+                "the SEALING_KEY secret is missing or shorter than {} bytes",
+                reelay_core::affinity::MIN_SEALING_KEY_LEN
+            ),
+        )
+    })
+}
+
+/// A gateway token in `Authorization: Token|Bearer`, `?access_token=`,
+/// `x-goog-api-key` or `?key=`, if one was sent.
+fn presented_token(req: &Request) -> Result<Option<String>, ClientError> {
+    let is_token =
+        |v: &str| v.starts_with(AUTH_TOKEN_NAME_PREFIX) || v.starts_with(LIVE_TOKEN_PREFIX);
+    let headers = req.headers();
+    let mut found: Vec<String> = Vec::new();
+    if let Some(auth) = headers.get("authorization").ok().flatten() {
+        if let Some((_, value)) = auth.trim().split_once(' ') {
+            found.push(value.trim().to_owned());
+        }
+    }
+    if let Some(key) = headers.get("x-goog-api-key").ok().flatten() {
+        found.push(key.trim().to_owned());
+    }
+    let url = req.url().or_internal("reading the request URL")?;
+    if let Some(pairs) = query_pairs(url.query().unwrap_or("")) {
+        for (name, value) in pairs {
+            if name == "access_token" || name == "key" {
+                found.push(value);
+            }
+        }
+    }
+    Ok(found.into_iter().find(|v| is_token(v)))
+}
+
+/// Who opened a Live socket.
+enum Who {
+    /// A virtual key.
+    Key(Box<Caller>),
+    /// A gateway token and its owner as it stands.
+    Token(Box<(LiveTokenClaims, TokenOwner)>),
+}
+
+impl Who {
+    fn policy(&self, config: &Config) -> Result<reelay_core::access::AccessPolicy, ClientError> {
+        match self {
+            Self::Key(caller) => caller.policy(config),
+            Self::Token(token) => Ok(token.1.policy.clone()),
+        }
+    }
+
+    fn caller(&self) -> Option<&Caller> {
+        match self {
+            Self::Key(caller) => Some(caller.as_ref()),
+            Self::Token(token) => token.1.caller.as_ref(),
+        }
+    }
+}
+
+/// A Live socket (`route` from the path).
+pub(super) async fn connect(
+    req: &mut Request,
+    cx: &Ctx,
+    route: LiveRoute,
+) -> Result<Response, ClientError> {
+    relay::require_upgrade(req)?;
+    let kind = match route {
+        LiveRoute::Gemini { .. } => "gemini_live",
+        LiveRoute::Vertex => "vertex_live",
+    };
+    let who = match identify(req, cx).await {
+        Ok(who) => who,
+        Err(err) => return relay::refuse(cx, &err, Dialect::Google, None),
+    };
+    let pair = relay::client_pair()?;
+    let task_cx = cx.fork(req);
+    let server = pair.server;
+    worker::wasm_bindgen_futures::spawn_local(async move {
+        session(task_cx, server, who, kind).await;
+    });
+    relay::upgrade_response(pair.client, None)
+}
+
+async fn identify(req: &Request, cx: &Ctx) -> Result<Who, ClientError> {
+    let config = cx.config()?;
+    if let Some(token) = presented_token(req)? {
+        let claims = live_key(cx)?.open(&token, cx.now_ms).map_err(|e| {
+            worker::console_warn!("live token refused: {}", e.as_str());
+            e.to_client()
+        })?;
+        let owner = token_owner(cx, &config, &claims.key_hash, ErrorCode::InvalidLiveToken).await?;
+        return Ok(Who::Token(Box::new((claims, owner))));
+    }
+    Ok(Who::Key(Box::new(keys::authenticate(req, cx, true).await?)))
+}
+
+/// The session after the `101`: wait for the setup, check, connect, relay.
+async fn session(cx: Ctx, server: WebSocket, who: Who, kind: &'static str) {
+    let mut events = match server.events() {
+        Ok(events) => events,
+        Err(e) => {
+            worker::console_error!("listening to a client socket failed: {e}");
+            return;
+        }
+    };
+    let frame = match relay::first_frame(&mut events).await {
+        Ok(Some(frame)) => frame,
+        // The client left before its setup.
+        Ok(None) | Err(()) => return,
+    };
+    match start(&cx, &who, &frame).await {
+        Ok(started) => {
+            let deadline_ms = match &who {
+                Who::Token(token) => Some(token.0.expires_at_ms),
+                Who::Key(_) => None,
+            };
+            let session = Session {
+                request_id: cx.request_id.clone(),
+                kind,
+                dialect: Dialect::Google,
+                guard: None,
+                first_upstream: Some(started.plan.setup.clone()),
+                deadline_ms,
+                secrets: vec![started.secret],
+                model: cx.log.borrow().model.clone(),
+                deployment: Some(started.dep.id.clone()),
+            };
+            relay::pump(&server, &mut events, started.upstream, session).await;
+        }
+        Err(err) => {
+            relay::close_with(&server, &err, Dialect::Google);
+            let line = serde_json::json!({
+                "ts": reelay_core::keys::rfc3339(cx.now_ms),
+                "request_id": cx.request_id,
+                "event": "websocket_refused",
+                "kind": kind,
+                "model": cx.log.borrow().model,
+                "error_code": err.code.as_str(),
+            });
+            worker::console_log!("{line}");
+        }
+    }
+}
+
+struct Started {
+    upstream: WebSocket,
+    plan: LivePlan,
+    dep: Deployment,
+    secret: String,
+}
+
+/// Checks the setup, meters the session and opens the upstream socket.
+async fn start(cx: &Ctx, who: &Who, frame: &Frame) -> Result<Started, ClientError> {
+    let config = cx.config()?;
+    let setup = Setup::parse(frame.bytes())?;
+    let setup = match who {
+        Who::Token(token) => token.0.effective_setup(&setup),
+        Who::Key(_) => setup,
+    };
+    let name = setup.group_name()?.to_owned();
+    cx.log.borrow_mut().model = Some(name.clone());
+    let policy = who.policy(&config)?;
+    let group = authorize(&config, &policy, &name, "setup.model").map_err(|e| match who {
+        Who::Key(caller) => describe(e, caller),
+        Who::Token(..) => e,
+    })?;
+    let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
+    let dep = upstream::first_attempt(&mut route)?.deployment;
+    cx.log.borrow_mut().deployment = Some(dep.id.clone());
+    let plan = plan_live(dep, &setup)?;
+
+    // One realtime session (and its price) on the key, and one use of a token.
+    let hold = format!("{}:live", cx.request_id);
+    if let Some(caller) = who.caller() {
+        quota::reserve(cx, caller, &hold, session_cost(dep)).await?;
+    }
+    let refund = || async {
+        if let Some(caller) = who.caller() {
+            if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
+                worker::console_error!("refunding a failed live session failed: {}", e.message);
+            }
+        }
+    };
+    if let Who::Token(token) = who {
+        let (claims, owner) = &**token;
+        if let Some(caller) = &owner.caller {
+            let left = quota::count_use(
+                cx,
+                &caller.record,
+                &claims.id_hex(),
+                claims.uses,
+                claims.expires_at_ms,
+            )
+            .await;
+            match left {
+                Ok(true) => {}
+                Ok(false) => {
+                    refund().await;
+                    return Err(ClientError::from_code(ErrorCode::LiveTokenUsedUp));
+                }
+                Err(e) => {
+                    refund().await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+    match dial(cx, dep, &plan).await {
+        Ok((upstream, secret)) => {
+            if let Some(caller) = who.caller() {
+                let actual = session_cost(dep);
+                quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
+            }
+            Ok(Started {
+                upstream,
+                plan,
+                dep: dep.clone(),
+                secret,
+            })
+        }
+        Err(err) => {
+            refund().await;
+            Err(err)
+        }
+    }
+}
+
+/// Opens the upstream Live socket with the deployment's credential (a
+/// refused cached Vertex token is re-minted once).
+async fn dial(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: &LivePlan,
+) -> Result<(WebSocket, String), ClientError> {
+    match plan.auth {
+        Auth::GoogleServiceAccount => {
+            let mut last = None;
+            for _ in 0..2 {
+                let token = credentials::google_token(cx, dep).await?;
+                let bearer = format!("Bearer {token}");
+                match relay::connect(
+                    cx,
+                    &plan.url,
+                    &[("authorization", &bearer)],
+                    dep.timeout_ms,
+                    &dep.id,
+                )
+                .await
+                {
+                    Ok(ws) => return Ok((ws, token)),
+                    Err(err) if err.code == ErrorCode::UpstreamAuthentication => {
+                        credentials::forget_google_token(dep);
+                        last = Some(err);
+                    }
+                    Err(err) => return Err(scrub(err, &token)),
+                }
+            }
+            Err(last.unwrap_or_else(|| ClientError::from_code(ErrorCode::UpstreamAuthentication)))
+        }
+        _ => {
+            let key = upstream::credential(cx, dep)?;
+            let ws = relay::connect(
+                cx,
+                &plan.url,
+                &[("x-goog-api-key", &key)],
+                dep.timeout_ms,
+                &dep.id,
+            )
+            .await
+            .map_err(|e| scrub(e, &key))?;
+            Ok((ws, key))
+        }
+    }
+}
+
+/// Drops a credential from an error message, should an upstream echo it.
+fn scrub(mut err: ClientError, secret: &str) -> ClientError {
+    if !secret.is_empty() && err.message.contains(secret) {
+        err.message = String::from(err.code.spec().default_message);
+    }
+    err
+}
+
+/// `POST /gemini/v1alpha/auth_tokens`: a virtual key mints a Live token.
+pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    let config = cx.config()?;
+    let key = live_key(cx)?;
+    let caller = keys::authenticate(req, cx, true).await?;
+    let body = read_body(req, MAX_AUTH_TOKEN_BODY as u32).await?;
+    let request = AuthTokenRequest::parse(&body, cx.now_ms)?;
+    if let Some(model) = request.model() {
+        cx.log.borrow_mut().model = Some(model.to_owned());
+        let policy = caller.policy(&config)?;
+        let group = authorize(&config, &policy, model, "bidiGenerateContentSetup.model")
+            .map_err(|e| describe(e, &caller))?;
+        let live = group
+            .deployments
+            .iter()
+            .any(|d| matches!(d.provider, Provider::Gemini | Provider::VertexAi));
+        if !live {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!("model {model:?} has no Gemini or Vertex deployment, so no Live API"),
+            )
+            .with_param("bidiGenerateContentSetup.model"));
+        }
+    }
+    let claims = LiveTokenClaims::mint(&request, caller.hash, random_bytes::<12>()?);
+    let token = key.seal(&claims).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::Internal,
+            "the ephemeral token could not be sealed",
+        )
+    })?;
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    let _ = headers.set("cache-control", "no-store");
+    Ok(Response::builder()
+        .with_status(200)
+        .with_headers(headers)
+        .fixed(auth_token_answer(&token, &request).to_string().into_bytes()))
+}

@@ -1,0 +1,254 @@
+// `GET /v1/realtime` (also `/realtime`, `/openai/v1/realtime`): the OpenAI
+// and Azure Realtime WebSocket, relayed. Everything is decided before the
+// client's socket is upgraded — who is calling (`Authorization: Bearer`,
+// `api-key`, the browser subprotocol `openai-insecure-api-key.<key>`, or a
+// reelay token `ek_rl_…` from `client_secrets`), whether the key may use
+// `?model=`, the realtime-session quota, and the upstream socket itself —
+// so a refusal never leaves a half-open session: the socket is accepted,
+// sent one OpenAI `error` event and closed (1008 for refusals, 1011 for
+// gateway and upstream failures; see `core::realtime::ws`).
+//
+// | caller | upstream | quota |
+// |---|---|---|
+// | virtual key, `?model=` | routed by model group, the deployment's own key | one realtime session (and its price) reserved before connecting, refunded if the upstream refuses |
+// | reelay token | the deployment that minted it, `Bearer ek_…` (sealed in the token) | none: charged at mint |
+// | `?call_id=rtc_…` (reelay's sealed call id), by the key that started the call or its token | the deployment holding the call, `?call_id=<upstream id>`, the deployment's key | none: the call was charged |
+//
+// The subprotocol `realtime` is answered when offered; the key subprotocol
+// is never echoed. Revocation between mint and connect is seen here (the
+// owning key is checked in its quota Durable Object on every connect).
+
+use reelay_core::config::{Config, Deployment};
+use reelay_core::errors::{ClientError, Dialect, ErrorCode};
+use reelay_core::plan::Auth;
+use reelay_core::realtime::calls::{check_call_access, open_call_id};
+use reelay_core::realtime::ws::{
+    authorize, plan_sideband, plan_with_key, plan_with_token, Subprotocols, WsCredential, WsPlan,
+    WsQuery,
+};
+use reelay_core::realtime::TOKEN_PREFIX;
+use reelay_core::retry::Resend;
+use worker::{Headers, Method, Request, RequestInit, Response, WebSocket};
+
+use super::realtime::{check_owner, describe, open_token, presented_token, served, session_cost};
+use super::relay::{self, Session};
+use crate::context::Ctx;
+use crate::keys::{self, Caller};
+use crate::quota::{self, Settlement};
+use crate::respond::OrInternal;
+use crate::upstream;
+
+/// An upstream socket ready to relay.
+struct Opened {
+    upstream: WebSocket,
+    plan: WsPlan,
+    dep: Deployment,
+    secret: String,
+}
+
+/// `GET /v1/realtime` with `Upgrade: websocket`.
+pub(super) async fn connect(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+    relay::require_upgrade(req)?;
+    let header = req.headers().get("sec-websocket-protocol").ok().flatten();
+    let protocols = Subprotocols::parse(header.as_deref());
+    match open(req, cx, &protocols).await {
+        Ok(opened) => {
+            let pair = relay::client_pair()?;
+            let session = Session {
+                request_id: cx.request_id.clone(),
+                kind: "openai_realtime",
+                dialect: Dialect::OpenAi,
+                guard: opened.plan.guard.clone(),
+                first_upstream: None,
+                deadline_ms: None,
+                secrets: vec![opened.secret],
+                model: cx.log.borrow().model.clone(),
+                deployment: Some(opened.dep.id.clone()),
+            };
+            let server = pair.server;
+            let upstream = opened.upstream;
+            worker::wasm_bindgen_futures::spawn_local(async move {
+                match server.events() {
+                    Ok(mut events) => relay::pump(&server, &mut events, upstream, session).await,
+                    Err(e) => {
+                        worker::console_error!("listening to a client socket failed: {e}");
+                        let _ = upstream.close(Some(1011), Some("internal_error"));
+                    }
+                }
+            });
+            relay::upgrade_response(pair.client, protocols.answer)
+        }
+        Err(err) => relay::refuse(cx, &err, Dialect::OpenAi, protocols.answer),
+    }
+}
+
+/// Authenticates, checks, meters and connects upstream.
+async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opened, ClientError> {
+    let config = cx.config()?;
+    let url = req.url().or_internal("reading the request URL")?;
+    let query = WsQuery::parse(url.query().unwrap_or(""))?;
+    let token = presented_token(req).or_else(|| {
+        protocols
+            .key
+            .clone()
+            .filter(|k| k.starts_with(TOKEN_PREFIX))
+    });
+    if let Some(call_id) = &query.call_id {
+        return sideband(req, cx, &config, protocols, token.as_deref(), call_id).await;
+    }
+    if let Some(token) = token {
+        // A browser with a reelay token: always the deployment that minted it.
+        let claims = open_token(cx, &token, query.token_kinds())?;
+        check_owner(cx, &config, &claims).await?;
+        let (_, dep) = config.deployment(&claims.deployment).ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::InvalidRealtimeToken,
+                "the realtime token is not valid: the deployment that minted it is no longer configured",
+            )
+        })?;
+        served(cx, dep);
+        let plan = plan_with_token(&claims, dep, &query)?;
+        return dial(cx, dep, plan).await;
+    }
+
+    // A virtual key: access check, routing, one realtime session reserved.
+    let caller = caller(req, cx, protocols).await?;
+    let model = query.model.clone().ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::InvalidRequest,
+            "the `model` query parameter is required: GET /v1/realtime?model=<realtime model>",
+        )
+        .with_param("model")
+    })?;
+    cx.log.borrow_mut().model = Some(model.clone());
+    let policy = caller.policy(&config)?;
+    let group = authorize(&config, &policy, &model, "model").map_err(|e| describe(e, &caller))?;
+    let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
+    let dep = upstream::first_attempt(&mut route)?.deployment;
+    let plan = plan_with_key(&model, dep, &query)?;
+    served(cx, dep);
+    let hold = format!("{}:realtime", cx.request_id);
+    quota::reserve(cx, &caller, &hold, session_cost(dep)).await?;
+    match dial(cx, dep, plan).await {
+        Ok(opened) => {
+            if !caller.is_master {
+                let actual = session_cost(dep);
+                quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
+            }
+            Ok(opened)
+        }
+        Err(err) => {
+            if !caller.is_master {
+                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
+                    worker::console_error!(
+                        "refunding a failed realtime socket failed: {}",
+                        e.message
+                    );
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The virtual key in the headers, or in the browser subprotocol.
+async fn caller(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Caller, ClientError> {
+    let headers = req.headers();
+    let in_headers =
+        headers.has("authorization").unwrap_or(false) || headers.has("api-key").unwrap_or(false);
+    match (&protocols.key, in_headers) {
+        (Some(key), false) => keys::authenticate(&with_bearer(req, key)?, cx, false).await,
+        _ => keys::authenticate(req, cx, false).await,
+    }
+}
+
+/// A copy of `req` whose `Authorization` carries `key` (a browser cannot set
+/// headers on a WebSocket; its key arrives as a subprotocol).
+fn with_bearer(req: &Request, key: &str) -> Result<Request, ClientError> {
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if name != "sec-websocket-protocol" {
+            let _ = headers.set(&name, &value);
+        }
+    }
+    headers
+        .set("authorization", &format!("Bearer {key}"))
+        .map_err(|_| ClientError::from_code(ErrorCode::InvalidApiKey))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let url = req.url().or_internal("reading the request URL")?;
+    Request::new_with_init(url.as_str(), &init).or_internal("authenticating a WebSocket")
+}
+
+/// `?call_id=`: a sideband socket on a WebRTC call, by the key that started
+/// it (its virtual key, or a still-valid token it minted).
+async fn sideband(
+    req: &Request,
+    cx: &Ctx,
+    config: &Config,
+    protocols: &Subprotocols,
+    token: Option<&str>,
+    call_id: &str,
+) -> Result<Opened, ClientError> {
+    let sealer = cx.sealer()?;
+    let (owner, policy) = match token {
+        Some(token) => {
+            let claims = open_token(cx, token, reelay_core::realtime::ALL_KINDS)?;
+            let policy = check_owner(cx, config, &claims).await?;
+            (claims.owner(), policy)
+        }
+        None => {
+            let caller = caller(req, cx, protocols).await?;
+            let policy = caller.policy(config)?;
+            (caller.owner(), policy)
+        }
+    };
+    let call = open_call_id(&sealer, call_id, &owner)?;
+    let (group, dep) = config.deployment(&call.deployment).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::RealtimeCallNotFound,
+            "the deployment holding this realtime call is no longer configured",
+        )
+    })?;
+    cx.log.borrow_mut().model = Some(group.name.clone());
+    check_call_access(group, &policy)?;
+    served(cx, dep);
+    let plan = plan_sideband(dep, &call)?;
+    dial(cx, dep, plan).await
+}
+
+/// Opens the upstream socket of `plan`.
+async fn dial(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened, ClientError> {
+    let (name, secret) = match &plan.credential {
+        WsCredential::Ephemeral(key) => ("authorization", key.expose().to_owned()),
+        WsCredential::Deployment(Auth::AzureApiKey) => ("api-key", upstream::credential(cx, dep)?),
+        WsCredential::Deployment(_) => ("authorization", upstream::credential(cx, dep)?),
+    };
+    let value = if name == "authorization" {
+        format!("Bearer {secret}")
+    } else {
+        secret.clone()
+    };
+    let upstream = relay::connect(
+        cx,
+        &plan.url,
+        &[(name, value.as_str())],
+        dep.timeout_ms,
+        &dep.id,
+    )
+    .await
+    .map_err(|e| scrub(e, &secret))?;
+    Ok(Opened {
+        upstream,
+        plan,
+        dep: dep.clone(),
+        secret,
+    })
+}
+
+fn scrub(mut err: ClientError, secret: &str) -> ClientError {
+    if !secret.is_empty() && err.message.contains(secret) {
+        err.message = String::from(err.code.spec().default_message);
+    }
+    err
+}
