@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::thread::LocalKey;
 
 use reelay_core::affinity::Sealer;
 use reelay_core::config::{Config, ConfigError};
@@ -99,11 +100,21 @@ impl Ctx {
 
     /// The sealer built from `SEALING_KEY`.
     pub(crate) fn sealer(&self) -> Result<Sealer, ClientError> {
-        let loaded = SEALER.with(|cell| {
+        self.sealing_derived(&SEALER, Sealer::new)
+    }
+
+    /// A key `derive`d from the `SEALING_KEY` secret, built once per isolate
+    /// and kept in `cell` (the secret cannot change within an isolate).
+    pub(crate) fn sealing_derived<K: Clone + 'static>(
+        &self,
+        cell: &'static LocalKey<RefCell<Option<Rc<Option<K>>>>>,
+        derive: fn(&[u8]) -> Option<K>,
+    ) -> Result<K, ClientError> {
+        let loaded = cell.with(|cell| {
             cell.borrow_mut()
                 .get_or_insert_with(|| {
                     let secret = self.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
-                    Rc::new(secret.and_then(|s| Sealer::new(s.as_bytes())))
+                    Rc::new(secret.and_then(|s| derive(s.as_bytes())))
                 })
                 .clone()
         });

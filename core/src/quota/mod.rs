@@ -629,57 +629,40 @@ impl Ledger {
             .max_by_key(|d| d.retry_after_ms)
     }
 
+    /// Charges `cost` now (today, this period).
     fn add(&mut self, cost: &Cost) {
-        self.videos = self.videos.saturating_add(cost.videos);
-        self.video_seconds = self.video_seconds.saturating_add(cost.video_seconds);
-        self.realtime_sessions = self
-            .realtime_sessions
-            .saturating_add(cost.realtime_sessions);
-        self.spend_micros = self.spend_micros.saturating_add(cost.spend_micros);
-        let t = &mut self.totals;
-        t.videos = t.videos.saturating_add(cost.videos);
-        t.video_seconds = t.video_seconds.saturating_add(cost.video_seconds);
-        t.realtime_sessions = t.realtime_sessions.saturating_add(cost.realtime_sessions);
-        t.spend_micros = t.spend_micros.saturating_add(cost.spend_micros);
+        self.apply(cost, true, true, u64::saturating_add);
     }
 
     /// Takes `cost` back off the counters it was charged to (only those
     /// still in the day / period `hold` was charged in) and the totals.
     fn subtract(&mut self, hold: &Hold, cost: &Cost) {
-        if hold.day == self.day {
-            self.videos = self.videos.saturating_sub(cost.videos);
-            self.video_seconds = self.video_seconds.saturating_sub(cost.video_seconds);
-            self.realtime_sessions = self
-                .realtime_sessions
-                .saturating_sub(cost.realtime_sessions);
-        }
-        if hold.period == self.period {
-            self.spend_micros = self.spend_micros.saturating_sub(cost.spend_micros);
-        }
-        let t = &mut self.totals;
-        t.videos = t.videos.saturating_sub(cost.videos);
-        t.video_seconds = t.video_seconds.saturating_sub(cost.video_seconds);
-        t.realtime_sessions = t.realtime_sessions.saturating_sub(cost.realtime_sessions);
-        t.spend_micros = t.spend_micros.saturating_sub(cost.spend_micros);
+        let (today, this_period) = (hold.day == self.day, hold.period == self.period);
+        self.apply(cost, today, this_period, u64::saturating_sub);
     }
 
     /// Adds to the counters of the day / period `hold` was charged in.
     fn add_in(&mut self, hold: &Hold, cost: &Cost) {
-        if hold.day == self.day {
-            self.videos = self.videos.saturating_add(cost.videos);
-            self.video_seconds = self.video_seconds.saturating_add(cost.video_seconds);
-            self.realtime_sessions = self
-                .realtime_sessions
-                .saturating_add(cost.realtime_sessions);
+        let (today, this_period) = (hold.day == self.day, hold.period == self.period);
+        self.apply(cost, today, this_period, u64::saturating_add);
+    }
+
+    /// Applies `op` with `cost` to the daily counters (if `today`), the
+    /// period's spend (if `this_period`) and always the lifetime totals.
+    fn apply(&mut self, cost: &Cost, today: bool, this_period: bool, op: fn(u64, u64) -> u64) {
+        if today {
+            self.videos = op(self.videos, cost.videos);
+            self.video_seconds = op(self.video_seconds, cost.video_seconds);
+            self.realtime_sessions = op(self.realtime_sessions, cost.realtime_sessions);
         }
-        if hold.period == self.period {
-            self.spend_micros = self.spend_micros.saturating_add(cost.spend_micros);
+        if this_period {
+            self.spend_micros = op(self.spend_micros, cost.spend_micros);
         }
         let t = &mut self.totals;
-        t.videos = t.videos.saturating_add(cost.videos);
-        t.video_seconds = t.video_seconds.saturating_add(cost.video_seconds);
-        t.realtime_sessions = t.realtime_sessions.saturating_add(cost.realtime_sessions);
-        t.spend_micros = t.spend_micros.saturating_add(cost.spend_micros);
+        t.videos = op(t.videos, cost.videos);
+        t.video_seconds = op(t.video_seconds, cost.video_seconds);
+        t.realtime_sessions = op(t.realtime_sessions, cost.realtime_sessions);
+        t.spend_micros = op(t.spend_micros, cost.spend_micros);
     }
 
     /// Frees the hold's parallel slot (idempotent).

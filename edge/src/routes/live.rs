@@ -53,23 +53,7 @@ thread_local! {
 }
 
 fn live_key(cx: &Ctx) -> Result<LiveTokenKey, ClientError> {
-    let loaded = LIVE_KEY.with(|cell| {
-        cell.borrow_mut()
-            .get_or_insert_with(|| {
-                let secret = cx.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
-                Rc::new(secret.and_then(|s| LiveTokenKey::new(s.as_bytes())))
-            })
-            .clone()
-    });
-    (*loaded).clone().ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ConfigInvalid,
-            format!(
-                "the SEALING_KEY secret is missing or shorter than {} bytes",
-                reelay_core::affinity::MIN_SEALING_KEY_LEN
-            ),
-        )
-    })
+    cx.sealing_derived(&LIVE_KEY, LiveTokenKey::new)
 }
 
 /// A gateway token in `Authorization: Token|Bearer`, `?access_token=`,

@@ -88,23 +88,7 @@ pub(super) fn not_found(method: &Method, req: &Request) -> ClientError {
 
 /// The token key derived from `SEALING_KEY`.
 pub(super) fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
-    let loaded = TOKEN_KEY.with(|cell| {
-        cell.borrow_mut()
-            .get_or_insert_with(|| {
-                let secret = cx.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
-                Rc::new(secret.and_then(|s| TokenKey::new(s.as_bytes())))
-            })
-            .clone()
-    });
-    (*loaded).clone().ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ConfigInvalid,
-            format!(
-                "the SEALING_KEY secret is missing or shorter than {} bytes",
-                reelay_core::affinity::MIN_SEALING_KEY_LEN
-            ),
-        )
-    })
+    cx.sealing_derived(&TOKEN_KEY, TokenKey::new)
 }
 
 /// `POST /v1/realtime/client_secrets`: a virtual key mints a session.
