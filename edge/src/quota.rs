@@ -543,36 +543,35 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller) -> Result<(), ClientErr
         }
     };
     cx.log.borrow_mut().quota_ms = Some(Date::now().as_millis().saturating_sub(started));
-    let record = apply_answer(cx, caller, answer)?;
-    if let Some(record) = record {
-        cx.quota.borrow_mut().slot = Some((token, record));
+    let (newer, held) = apply_answer(cx, answer)?;
+    if let Some(record) = newer {
+        caller.record = record;
+    }
+    if held {
+        cx.quota.borrow_mut().slot = Some((token, caller.record.clone()));
     }
     Ok(())
 }
 
-/// Applies an answer: revocation, newer record, denial, headers. Returns
-/// the record to settle with when the answer holds something.
-fn apply_answer(
-    cx: &Ctx,
-    caller: &mut Caller,
-    answer: Answer,
-) -> Result<Option<KeyRecord>, ClientError> {
+/// Applies an answer: revocation, denial, headers. Returns the newer
+/// record the store holds (if any) and whether the answer holds something
+/// to settle.
+fn apply_answer(cx: &Ctx, answer: Answer) -> Result<(Option<KeyRecord>, bool), ClientError> {
     if answer.revoked {
         return Err(ClientError::new(
             ErrorCode::InvalidApiKey,
             "the API key is not valid (it was deleted)",
         ));
     }
-    if let Some(record) = answer.record {
+    if let Some(record) = &answer.record {
         record.check_usable(cx.now_ms)?;
-        caller.record = record;
     }
     merge_standings(&mut cx.quota.borrow_mut().standings, answer.standings);
     if let Some(denial) = answer.denial {
         cx.log.borrow_mut().quota = Some(denial.meter.as_str());
         return Err(denial.to_client());
     }
-    Ok(answer.held.then(|| caller.record.clone()))
+    Ok((answer.record, answer.held))
 }
 
 fn merge_standings(into: &mut Vec<Standing>, new: Vec<Standing>) {
@@ -610,13 +609,7 @@ pub(crate) async fn reserve(
         .await
         .map_err(|detail| unavailable("reserving quota", &detail))?;
     // The record was refreshed at admission; this answer only adds meters.
-    let mut caller = Caller {
-        hash: caller.hash,
-        record: caller.record.clone(),
-        is_master: false,
-        token: None,
-    };
-    apply_answer(cx, &mut caller, answer).map(|_| ())
+    apply_answer(cx, answer).map(|_| ())
 }
 
 /// Settles the hold `id` of `caller`'s key (idempotent: settling twice, or

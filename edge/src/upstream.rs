@@ -400,12 +400,5 @@ pub(crate) fn upstream_failure(cx: &Ctx, err: UpstreamError) -> ClientError {
 }
 
 fn garbage(status: u16, message: &str) -> UpstreamError {
-    UpstreamError {
-        kind: reelay_core::errors::ErrorKind::Gateway,
-        retry: reelay_core::errors::Retry::Backoff,
-        scope: reelay_core::errors::Scope::Deployment,
-        status: Some(status),
-        upstream_code: None,
-        message: message.to_owned(),
-    }
+    UpstreamError::unreadable(Some(status), message)
 }

@@ -131,6 +131,20 @@ pub struct UpstreamError {
 }
 
 impl UpstreamError {
+    /// The upstream answered with something the gateway cannot read (not
+    /// JSON, a missing field, a redirect without a target, a refused
+    /// upgrade): a gateway-kind failure of that deployment, worth another try.
+    pub fn unreadable(status: Option<u16>, message: &str) -> Self {
+        Self {
+            kind: ErrorKind::Gateway,
+            retry: Retry::Backoff,
+            scope: Scope::Deployment,
+            status,
+            upstream_code: None,
+            message: String::from(message),
+        }
+    }
+
     /// The client-facing error for this upstream failure. Caller faults
     /// (bad request, content policy) keep the upstream's message; gateway
     /// faults (upstream credential rejected) do not blame the caller.

@@ -829,14 +829,7 @@ pub(crate) fn lro_state(operation: &Value) -> Option<Operation> {
 
 /// An upstream answer the gateway cannot read: the deployment's fault, retryable.
 pub(crate) fn upstream_garbage(message: &str) -> UpstreamError {
-    UpstreamError {
-        kind: crate::errors::ErrorKind::Gateway,
-        retry: crate::errors::Retry::Backoff,
-        scope: crate::errors::Scope::Deployment,
-        status: None,
-        upstream_code: None,
-        message: String::from(message),
-    }
+    UpstreamError::unreadable(None, message)
 }
 
 /// Status of a video job in OpenAI's terms.

@@ -17,11 +17,13 @@ mod responses;
 mod vertex;
 mod videos;
 
+use reelay_core::config::{Config, ModelGroup};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use reelay_core::video::FollowUpKind;
 use worker::{Method, Request, Response};
 
 use crate::context::Ctx;
+use crate::keys::Caller;
 use crate::respond::OrInternal;
 
 /// The error dialect a path's callers expect.
@@ -273,4 +275,40 @@ pub(crate) fn media_type(req: &Request) -> String {
                 .to_ascii_lowercase()
         })
         .unwrap_or_default()
+}
+
+/// Checks `caller` may use `model` and that it is configured.
+pub(super) fn authorize_model<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    caller: &Caller,
+    model: &str,
+) -> Result<&'c ModelGroup, ClientError> {
+    cx.log.borrow_mut().model = Some(model.to_owned());
+    if !caller.policy(config)?.allows(model) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!(
+                "this key may not use model {model:?}; it may use: {}",
+                describe_rules(caller)
+            ),
+        )
+        .with_param("model"));
+    }
+    config.group(model).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ModelNotFound,
+            format!("model {model:?} is not configured on this gateway"),
+        )
+        .with_param("model")
+    })
+}
+
+/// What `caller`'s access rules allow, for access-denied messages.
+pub(super) fn describe_rules(caller: &Caller) -> String {
+    if caller.record.models.is_empty() {
+        String::from("all models")
+    } else {
+        caller.record.models.join(", ")
+    }
 }

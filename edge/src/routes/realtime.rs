@@ -185,12 +185,11 @@ pub(super) fn describe(err: ClientError, caller: &Caller) -> ClientError {
     if err.code != ErrorCode::ModelAccessDenied {
         return err;
     }
-    let rules = if caller.record.models.is_empty() {
-        String::from("all models")
-    } else {
-        caller.record.models.join(", ")
-    };
-    let message = format!("{}; it may use: {rules}", err.message);
+    let message = format!(
+        "{}; it may use: {}",
+        err.message,
+        super::describe_rules(caller)
+    );
     ClientError { message, ..err }
 }
 

@@ -19,9 +19,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use reelay_core::errors::{
-    classify_transport, ClientError, Dialect, ErrorCode, Transport, UpstreamError,
-};
+use reelay_core::errors::{ClientError, Dialect, ErrorCode, UpstreamError};
 use reelay_core::realtime::ws::{
     close_for, close_reason, error_event, relayable_close, scrub, SessionGuard, Verdict,
     CLOSE_INTERNAL, CLOSE_POLICY,
@@ -174,10 +172,7 @@ pub(crate) async fn connect(
 }
 
 fn garbage(message: &str) -> UpstreamError {
-    let mut err = classify_transport(Transport::Network);
-    err.kind = reelay_core::errors::ErrorKind::Gateway;
-    err.message = message.to_owned();
-    err
+    UpstreamError::unreadable(None, message)
 }
 
 /// One frame's payload.

@@ -10,7 +10,7 @@
 
 use futures_util::stream::{self, StreamExt};
 use reelay_core::config::{AffinityUnavailable, Config, Deployment, ModelGroup};
-use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::errors::{ClientError, ErrorCode, UpstreamError};
 use reelay_core::plan::Method as UpstreamMethod;
 use reelay_core::responses::{
     self, create_request, create_shape, id_request, restore_cursor, restore_id, restore_request,
@@ -35,7 +35,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     // Shape first: a bad body is a 400 before any marker is looked at.
     let shape = create_shape(&body)?;
     let restored = restore_request(&body, &sealer, &owner).map_err(|e| e.to_client())?;
-    let group = authorize(cx, &config, &caller, &shape.model)?;
+    let group = super::authorize_model(cx, &config, &caller, &shape.model)?;
 
     let pinned = match &restored.pin {
         None => None,
@@ -152,30 +152,6 @@ async fn reroute_or_fail<'c>(
     upstream::send_routed(cx, &mut route, |dep, _| create_request(&stripped.body, dep)).await
 }
 
-/// Checks `caller` may use `model` and that it is configured.
-fn authorize<'c>(
-    cx: &Ctx,
-    config: &'c Config,
-    caller: &Caller,
-    model: &str,
-) -> Result<&'c ModelGroup, ClientError> {
-    cx.log.borrow_mut().model = Some(model.to_owned());
-    if !caller.policy(config)?.allows(model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!("this key may not use model {model:?}"),
-        )
-        .with_param("model"));
-    }
-    config.group(model).ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ModelNotFound,
-            format!("model {model:?} is not configured on this gateway"),
-        )
-        .with_param("model")
-    })
-}
-
 /// Passes the upstream's answer on with every upstream-scoped value sealed:
 /// an SSE stream is rewritten chunk by chunk as it arrives; JSON at once.
 async fn respond_sealed(
@@ -249,9 +225,15 @@ async fn respond_sealed(
         .bytes()
         .await
         .or_internal("reading the provider's answer")?;
-    let sealed = seal_response_body(&body, &sealer, &owner, &dep.id).map_err(|e| {
+    let sealed = seal_response_body(&body, &sealer, &owner, &dep.id).map_err(|_| {
         worker::console_warn!("unreadable Responses answer from {}", dep.id);
-        upstream_failure(cx, bad_answer(status)).with_param_opt(e.to_client().param)
+        upstream_failure(
+            cx,
+            UpstreamError::unreadable(
+                Some(status),
+                "the provider sent a Responses answer the gateway cannot read",
+            ),
+        )
     })?;
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
@@ -259,30 +241,6 @@ async fn respond_sealed(
         .with_status(status)
         .with_headers(headers)
         .fixed(sealed))
-}
-
-fn bad_answer(status: u16) -> reelay_core::errors::UpstreamError {
-    reelay_core::errors::UpstreamError {
-        kind: reelay_core::errors::ErrorKind::Gateway,
-        retry: reelay_core::errors::Retry::Never,
-        scope: reelay_core::errors::Scope::Request,
-        status: Some(status),
-        upstream_code: None,
-        message: String::from("the provider sent a Responses answer the gateway cannot read"),
-    }
-}
-
-trait WithParamOpt {
-    fn with_param_opt(self, param: Option<String>) -> Self;
-}
-
-impl WithParamOpt for ClientError {
-    fn with_param_opt(mut self, param: Option<String>) -> Self {
-        if param.is_some() {
-            self.param = param;
-        }
-        self
-    }
 }
 
 /// Which call on a stored response.

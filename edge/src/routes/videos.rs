@@ -5,7 +5,7 @@
 
 use futures_util::future::join;
 use reelay_core::affinity::{Purpose, Sealed};
-use reelay_core::config::{Config, Deployment, ModelGroup};
+use reelay_core::config::{Config, Deployment};
 use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
@@ -19,7 +19,7 @@ use reelay_core::video::{
 use serde_json::{Map, Value};
 use worker::{FormEntry, Headers, Request, Response};
 
-use super::{check_declared_length, media_type, read_body};
+use super::{authorize_model, check_declared_length, media_type, read_body};
 use crate::context::Ctx;
 use crate::jobs;
 use crate::keys::{self, Caller};
@@ -147,33 +147,6 @@ pub(super) async fn submit(
         Resend::OnlyIfRejected,
     );
     start(cx, caller, model, route, build, None).await
-}
-
-/// Checks `caller` may use `model` and that it is configured.
-fn authorize_model<'c>(
-    cx: &Ctx,
-    config: &'c Config,
-    caller: &Caller,
-    model: &str,
-) -> Result<&'c ModelGroup, ClientError> {
-    cx.log.borrow_mut().model = Some(model.to_owned());
-    if !caller.policy(config)?.allows(model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!(
-                "this key may not use model {model:?}; it may use: {}",
-                describe_rules(caller)
-            ),
-        )
-        .with_param("model"));
-    }
-    config.group(model).ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ModelNotFound,
-            format!("model {model:?} is not configured on this gateway"),
-        )
-        .with_param("model")
-    })
 }
 
 /// Sends a job planned by `build` along `route` (failing over as
@@ -518,14 +491,6 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
         request.input_reference = image;
     }
     Ok(request)
-}
-
-fn describe_rules(caller: &Caller) -> String {
-    if caller.record.models.is_empty() {
-        String::from("all models")
-    } else {
-        caller.record.models.join(", ")
-    }
 }
 
 pub(super) fn status_of(operation: Operation) -> VideoStatus {

@@ -245,7 +245,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -255,22 +255,22 @@ impl ApiError {
         }
     }
 
-    fn param(mut self, param: &str) -> Self {
+    pub(crate) fn param(mut self, param: &str) -> Self {
         self.param = Some(param.to_owned());
         self
     }
 
-    fn code(mut self, code: &'static str) -> Self {
+    pub(crate) fn code(mut self, code: &'static str) -> Self {
         self.code = Some(code);
         self
     }
 
-    fn kind(mut self, kind: &'static str) -> Self {
+    pub(crate) fn kind(mut self, kind: &'static str) -> Self {
         self.kind = kind;
         self
     }
 
-    fn body(&self) -> Json {
+    pub(crate) fn body(&self) -> Json {
         let opt = |v: Option<String>| v.map_or(Json::Plain(Value::Null), Json::from);
         obj([(
             "error",
@@ -292,7 +292,7 @@ impl From<ApiError> for Response {
 }
 
 /// Pretty-printed JSON with OpenAI's content type.
-fn json(status: StatusCode, body: &Json) -> Response {
+pub(crate) fn json(status: StatusCode, body: &Json) -> Response {
     let mut text = serde_json::to_string_pretty(body).unwrap_or_default();
     text.push('\n');
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()

@@ -81,6 +81,7 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::openai::{json, ApiError};
 use super::ordered::{arr, obj, Json};
 use super::video::{hash_str, hex, mix, uuid};
 use super::{unix_now, FaultAction, MockOptions, MockUpstream, RecordedRequest, Shared};
@@ -538,70 +539,7 @@ async fn stamp(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
 }
 
 // ------------------------------------------------------------------ errors
-
-/// An OpenAI error answer, not yet rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ApiError {
-    status: u16,
-    message: String,
-    kind: &'static str,
-    param: Option<String>,
-    code: Option<&'static str>,
-}
-
-impl ApiError {
-    fn new(status: u16, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            kind: "invalid_request_error",
-            param: None,
-            code: None,
-        }
-    }
-
-    fn param(mut self, param: &str) -> Self {
-        self.param = Some(param.to_owned());
-        self
-    }
-
-    fn code(mut self, code: &'static str) -> Self {
-        self.code = Some(code);
-        self
-    }
-
-    fn kind(mut self, kind: &'static str) -> Self {
-        self.kind = kind;
-        self
-    }
-
-    fn body(&self) -> Json {
-        let opt = |v: Option<String>| v.map_or(Json::Plain(Value::Null), Json::from);
-        obj([(
-            "error",
-            obj([
-                ("message", self.message.clone().into()),
-                ("type", self.kind.into()),
-                ("param", opt(self.param.clone())),
-                ("code", opt(self.code.map(str::to_owned))),
-            ]),
-        )])
-    }
-}
-
-impl From<ApiError> for Response {
-    fn from(e: ApiError) -> Self {
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-        json(status, &e.body())
-    }
-}
-
-/// Pretty-printed JSON with OpenAI's content type.
-fn json(status: StatusCode, body: &Json) -> Response {
-    let mut text = serde_json::to_string_pretty(body).unwrap_or_default();
-    text.push('\n');
-    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
-}
+// OpenAI error answers: `super::openai::ApiError`.
 
 /// `200` with `body`, tagged with the response id for the calls log.
 fn ok_with_id(body: &Json, id: &str) -> Response {
