@@ -1,22 +1,27 @@
-// Per-request context: environment, clock, request id, cached config and
-// sealer, the request's CORS origin, and the fields of the request's log
-// line. `Ctx::finish` completes every response (errors included) in one
-// place: request id, rate-limit, deployment and CORS headers, the log line.
+// Per-request context, a plain record every module reads: environment,
+// clock, request id, cached config and sealer, the request's CORS origin,
+// what the quota store said and what is left to settle, the deployment that
+// served, and the fields of the request's log line. It imports no feature
+// module of the edge; `finish` completes every response from it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::thread::LocalKey;
 
 use reelay_core::affinity::Sealer;
 use reelay_core::config::{Config, ConfigError};
+use reelay_core::cors::RequestOrigin;
 use reelay_core::encoding::hex;
 use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::keys::KeyRecord;
+use reelay_core::quota::{Settlement, Standing};
 use worker::wasm_bindgen::JsValue;
-use worker::{js_sys, Context, Date, Env, Request, Response};
+use worker::{js_sys, Context, Date, Env, Request};
 
-use crate::cors::RequestCors;
 use crate::log::LogLine;
-use crate::quota::RequestQuota;
+
+/// The KV namespace of key records, job records and usage snapshots.
+pub(crate) const KV_BINDING: &str = "KEYS";
 
 thread_local! {
     // The config and the sealing secret cannot change within an isolate (a
@@ -29,6 +34,9 @@ pub(crate) struct Ctx {
     pub(crate) env: Env,
     ctx: Context,
     pub(crate) request_id: String,
+    /// The id of the quota hold this context reserves under: the request id,
+    /// or a session's own id for work that outlives the request.
+    pub(crate) hold_id: String,
     pub(crate) now_ms: u64,
     pub(crate) log: RefCell<LogLine>,
     /// What the quota store said about this request.
@@ -37,6 +45,49 @@ pub(crate) struct Ctx {
     pub(crate) served: RefCell<Option<(String, u32)>>,
     /// The request's `Origin` and whether the caller's key allowed it.
     pub(crate) cors: RequestCors,
+}
+
+/// What this request's `Origin` is and whether a key allowed it.
+#[derive(Clone)]
+pub(crate) struct RequestCors {
+    /// The raw `Origin` header, if any (browser tokens check their binding against it).
+    pub(crate) header: Option<String>,
+    pub(crate) origin: RequestOrigin,
+    pub(crate) allowed: Cell<bool>,
+}
+
+impl RequestCors {
+    fn read(req: &Request) -> Self {
+        let header = req.headers().get("origin").ok().flatten();
+        let own = req
+            .url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        let origin = RequestOrigin::classify(header.as_deref(), &own);
+        Self {
+            header,
+            origin,
+            allowed: Cell::new(false),
+        }
+    }
+}
+
+/// What this request learned from the quota store (for its response
+/// headers) and the holds it must settle once the response is sent.
+#[derive(Default)]
+pub(crate) struct RequestQuota {
+    pub(crate) standings: Vec<Standing>,
+    /// Holds to settle after the response, each under its key's record: the
+    /// request's own hold (refunded unless the route said otherwise) and any
+    /// job holds a poll found finished.
+    pub(crate) settle: Vec<PendingSettlement>,
+}
+
+/// A hold to settle after the response.
+pub(crate) struct PendingSettlement {
+    pub(crate) record: Rc<KeyRecord>,
+    pub(crate) hold: String,
+    pub(crate) settlement: Settlement,
 }
 
 impl Ctx {
@@ -54,6 +105,7 @@ impl Ctx {
         Self {
             env,
             ctx,
+            hold_id: request_id.clone(),
             request_id,
             now_ms,
             log: RefCell::new(log),
@@ -75,6 +127,7 @@ impl Ctx {
         let inner = worker::wasm_bindgen::JsCast::unchecked_into(inner.clone());
         let mut forked = Self::new(self.env.clone(), Context::new(inner), req);
         forked.request_id = self.request_id.clone();
+        forked.hold_id = format!("{}:session", self.request_id);
         forked
     }
 
@@ -127,24 +180,6 @@ impl Ctx {
                 ),
             )
         })
-    }
-
-    /// Adds the headers every response carries and writes the log line.
-    pub(crate) fn finish(&self, mut response: Response) -> Response {
-        let status = response.status_code();
-        let headers = response.headers_mut();
-        crate::cors::finish(self, headers, status);
-        let _ = headers.set("x-request-id", &self.request_id);
-        crate::quota::finish(self, headers);
-        if let Some((deployment, attempts)) = self.served.borrow().as_ref() {
-            let _ = headers.set(
-                "x-reelay-deployment",
-                &reelay_core::retry::deployment_tag(deployment),
-            );
-            let _ = headers.set("x-reelay-attempts", &attempts.to_string());
-        }
-        self.log.borrow_mut().emit(status, Date::now().as_millis());
-        response
     }
 }
 

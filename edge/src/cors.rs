@@ -4,39 +4,13 @@
 // and `Vary` headers to every response in `Ctx::finish`. The rules are
 // `reelay_core::cors`; this file only moves headers.
 
-use std::cell::Cell;
-
 use reelay_core::config::Config;
-use reelay_core::cors::{self, AllowedOrigins, PreflightAnswer, PreflightRequest, RequestOrigin};
+use reelay_core::cors::{self, AllowedOrigins, PreflightAnswer, PreflightRequest};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use worker::{Headers, Request, Response};
 
 use crate::context::Ctx;
 use crate::respond;
-
-/// What this request's `Origin` is and whether a key allowed it.
-pub(crate) struct RequestCors {
-    /// The raw `Origin` header, if any (browser tokens check their binding against it).
-    pub(crate) header: Option<String>,
-    origin: RequestOrigin,
-    allowed: Cell<bool>,
-}
-
-impl RequestCors {
-    pub(crate) fn read(req: &Request) -> Self {
-        let header = req.headers().get("origin").ok().flatten();
-        let own = req
-            .url()
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        let origin = RequestOrigin::classify(header.as_deref(), &own);
-        Self {
-            header,
-            origin,
-            allowed: Cell::new(false),
-        }
-    }
-}
 
 /// Checks the request's origin against a key's `allowed_origins` plus the
 /// config's; remembers a pass so the response is granted.

@@ -10,7 +10,7 @@ use reelay_core::video::RETENTION_SECS;
 use serde_json::json;
 use worker::Env;
 
-use crate::keys::KV_BINDING;
+use crate::context::KV_BINDING;
 use crate::respond::OrInternal;
 
 /// Records outlive the upstream files by a day, so a late poll still finds them.

@@ -1,12 +1,22 @@
-// Virtual-key records in KV (`KEYS`), stored under `key:<hex sha256(key)>`,
-// and request authentication: virtual keys, the master key (`MASTER_KEY`
-// secret, compared by hash in constant time and never stored) and browser
-// tokens (`bt_rl_…`, see `reelay_core::browser_token`), which act as their
-// parent key narrowed to the token's models. Each authenticated request's
-// `Origin` is checked against the key's allowed origins here, before any
-// quota or upstream work.
+// Who is calling: virtual keys (records in KV under
+// `key:<hex sha256(key)>`, cached per isolate), the master key
+// (`MASTER_KEY` secret, hashed once per isolate and compared by hash in
+// constant time, never stored) and browser tokens (`bt_rl_…`, see
+// `reelay_core::browser_token`), which act as their parent key narrowed to
+// the token's models. Each authenticated request's `Origin` is checked
+// against the key's allowed origins here, before any quota or upstream work.
+//
+// The isolate cache holds each key's record and its compiled access rules.
+// A record read from KV is *unconfirmed* until the key's quota object has
+// answered for it; `crate::quota` asks the object whenever the confirmation
+// is older than [`CONFIRMED_FOR_MS`] (and, past [`REFRESH_AFTER_MS`], in the
+// background after the response), and every answer may carry a newer record
+// or the revocation. So a deleted key stops working within a second
+// everywhere (at once in the isolate that deleted it), and a policy change
+// applies to metered requests at once.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
@@ -21,18 +31,219 @@ use reelay_core::keys::{
 use serde_json::Map;
 use worker::Request;
 
-use crate::context::Ctx;
+use crate::context::{Ctx, KV_BINDING};
 use crate::cors;
-use crate::quota;
 use crate::respond::OrInternal;
 
-pub(crate) const KV_BINDING: &str = "KEYS";
 /// Records stay readable (for `/key/info`) one day past their expiry, then KV drops them.
 const EXPIRED_RECORD_GRACE_SECS: u64 = 86_400;
+/// How long a key's object's answer vouches for the key in this isolate.
+pub(crate) const CONFIRMED_FOR_MS: u64 = 1_000;
+/// Past this age the confirmation is renewed in the background.
+pub(crate) const REFRESH_AFTER_MS: u64 = 500;
+/// Keys remembered per isolate; the least recently used is dropped beyond.
+const MAX_CACHED_KEYS: usize = 4_096;
 
 thread_local! {
     // Derived once per isolate from SEALING_KEY (which cannot change within one).
     static TOKEN_KEY: RefCell<Option<Rc<Option<TokenKey>>>> = const { RefCell::new(None) };
+    // SHA-256 of MASTER_KEY (or None when unset), read once per isolate.
+    static MASTER_HASH: RefCell<Option<Option<[u8; 32]>>> = const { RefCell::new(None) };
+    static CACHE: RefCell<HashMap<[u8; 32], Entry>> = RefCell::new(HashMap::new());
+}
+
+/// What this isolate knows of one key.
+struct Entry {
+    record: Rc<KeyRecord>,
+    /// The key's rules compiled under the config (an error if the config
+    /// dropped an access group the key names).
+    policy: Result<Rc<AccessPolicy>, ClientError>,
+    /// When the key's object last vouched for the record.
+    confirmed_ms: Option<u64>,
+    /// A background confirmation is under way.
+    refreshing: bool,
+    /// Requests admitted without asking the object, not yet counted there.
+    unreported: u64,
+    used_ms: u64,
+}
+
+/// How recently the key's object vouched for a cached key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// Confirmed within [`REFRESH_AFTER_MS`] (or a renewal is under way).
+    Fresh,
+    /// Still valid, but due for a background renewal.
+    Aging,
+    /// Never confirmed, or too long ago: ask the object on the request path.
+    Stale,
+}
+
+fn compile(record: &KeyRecord, config: &Config) -> Result<Rc<AccessPolicy>, ClientError> {
+    AccessPolicy::compile(&record.models, &config.access_groups)
+        .map(Rc::new)
+        .map_err(|e| {
+            // Rules are validated when stored; this only happens if the
+            // config dropped an access group a key still names.
+            ClientError::new(
+                ErrorCode::ModelAccessDenied,
+                format!("this key's access rules are not valid under the current config: {e}"),
+            )
+        })
+}
+
+/// The cached record and compiled rules of `hash`, reading KV on a miss.
+async fn lookup(
+    cx: &Ctx,
+    config: &Config,
+    hash: &[u8; 32],
+) -> Result<Option<(Rc<KeyRecord>, Result<Rc<AccessPolicy>, ClientError>)>, ClientError> {
+    let hit = CACHE.with(|c| {
+        c.borrow_mut().get_mut(hash).map(|e| {
+            e.used_ms = cx.now_ms;
+            (Rc::clone(&e.record), e.policy.clone())
+        })
+    });
+    if hit.is_some() {
+        return Ok(hit);
+    }
+    let Some(record) = load(cx, hash).await? else {
+        return Ok(None);
+    };
+    let policy = compile(&record, config);
+    let record = Rc::new(record);
+    insert(
+        *hash,
+        Entry {
+            record: Rc::clone(&record),
+            policy: policy.clone(),
+            confirmed_ms: None,
+            refreshing: false,
+            unreported: 0,
+            used_ms: cx.now_ms,
+        },
+    );
+    Ok(Some((record, policy)))
+}
+
+fn insert(hash: [u8; 32], entry: Entry) {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= MAX_CACHED_KEYS && !cache.contains_key(&hash) {
+            if let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.used_ms).map(|(h, _)| *h) {
+                cache.remove(&oldest);
+            }
+        }
+        cache.insert(hash, entry);
+    });
+}
+
+/// How recently `hash` was confirmed by its object, as of `now_ms`.
+pub(crate) fn freshness(hash: &[u8; 32], now_ms: u64) -> Freshness {
+    CACHE.with(|c| match c.borrow().get(hash) {
+        Some(Entry {
+            confirmed_ms: Some(at),
+            refreshing,
+            ..
+        }) => {
+            let age = now_ms.saturating_sub(*at);
+            if age >= CONFIRMED_FOR_MS {
+                Freshness::Stale
+            } else if age >= REFRESH_AFTER_MS && !refreshing {
+                Freshness::Aging
+            } else {
+                Freshness::Fresh
+            }
+        }
+        _ => Freshness::Stale,
+    })
+}
+
+/// The key's object vouched for the cached record at `now_ms`.
+pub(crate) fn confirm(hash: &[u8; 32], now_ms: u64) {
+    CACHE.with(|c| {
+        if let Some(e) = c.borrow_mut().get_mut(hash) {
+            e.confirmed_ms = Some(e.confirmed_ms.map_or(now_ms, |at| at.max(now_ms)));
+            e.refreshing = false;
+        }
+    });
+}
+
+/// A background confirmation started.
+pub(crate) fn mark_refreshing(hash: &[u8; 32]) {
+    CACHE.with(|c| {
+        if let Some(e) = c.borrow_mut().get_mut(hash) {
+            e.refreshing = true;
+        }
+    });
+}
+
+/// A background confirmation failed: count its requests with the next call.
+pub(crate) fn refresh_failed(hash: &[u8; 32], uncounted: u64) {
+    CACHE.with(|c| {
+        if let Some(e) = c.borrow_mut().get_mut(hash) {
+            e.refreshing = false;
+            e.unreported = e.unreported.saturating_add(uncounted);
+        }
+    });
+}
+
+/// One more request admitted without asking the key's object.
+pub(crate) fn count_unreported(hash: &[u8; 32]) {
+    CACHE.with(|c| {
+        if let Some(e) = c.borrow_mut().get_mut(hash) {
+            e.unreported = e.unreported.saturating_add(1);
+        }
+    });
+}
+
+/// The requests admitted without asking, handed to the next call.
+pub(crate) fn take_unreported(hash: &[u8; 32]) -> u64 {
+    CACHE.with(|c| {
+        c.borrow_mut()
+            .get_mut(hash)
+            .map_or(0, |e| std::mem::take(&mut e.unreported))
+    })
+}
+
+/// The key was deleted (or its object said so): drop it from this isolate.
+pub(crate) fn forget(hash: &[u8; 32]) {
+    CACHE.with(|c| {
+        c.borrow_mut().remove(hash);
+    });
+}
+
+/// Takes `record` (from the key's object, or just written by the admin
+/// API) in place of the cached one when it is at least as new; returns the
+/// record now in force.
+pub(crate) fn remember_newer(hash: &[u8; 32], record: KeyRecord, config: &Config) -> Rc<KeyRecord> {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        match cache.get_mut(hash) {
+            Some(e) if e.record.updated_at_ms > record.updated_at_ms => Rc::clone(&e.record),
+            Some(e) => {
+                e.policy = compile(&record, config);
+                e.record = Rc::new(record);
+                Rc::clone(&e.record)
+            }
+            None => {
+                let policy = compile(&record, config);
+                let record = Rc::new(record);
+                drop(cache);
+                insert(
+                    *hash,
+                    Entry {
+                        record: Rc::clone(&record),
+                        policy,
+                        confirmed_ms: None,
+                        refreshing: false,
+                        unreported: 0,
+                        used_ms: 0,
+                    },
+                );
+                record
+            }
+        }
+    })
 }
 
 /// The authenticated caller. For a browser token, `hash` and `record` are
@@ -40,10 +251,13 @@ thread_local! {
 /// `token` holds the narrowing.
 pub(crate) struct Caller {
     pub(crate) hash: [u8; 32],
-    pub(crate) record: KeyRecord,
+    pub(crate) record: Rc<KeyRecord>,
     pub(crate) is_master: bool,
     /// The browser token the request presented, if it was one.
     pub(crate) token: Option<Claims>,
+    /// The caller's compiled access rules, computed once per request: the
+    /// key's (cached per isolate), intersected with a browser token's own.
+    policy: Result<Rc<AccessPolicy>, ClientError>,
 }
 
 impl Caller {
@@ -53,25 +267,27 @@ impl Caller {
 
     /// The caller's compiled access rules under the current config: the
     /// key's, intersected with a browser token's own rules.
-    pub(crate) fn policy(&self, config: &Config) -> Result<AccessPolicy, ClientError> {
-        let key =
-            AccessPolicy::compile(&self.record.models, &config.access_groups).map_err(|e| {
-                // Rules are validated when stored; this only happens if the
-                // config dropped an access group a key still names.
-                ClientError::new(
-                    ErrorCode::ModelAccessDenied,
-                    format!("this key's access rules are not valid under the current config: {e}"),
-                )
-            })?;
-        match self
-            .token
-            .as_ref()
-            .map(|t| t.narrowing(&config.access_groups))
-        {
-            Some(Err(e)) => Err(e),
-            Some(Ok(Some(narrowing))) => Ok(key.narrowed(narrowing)),
-            _ => Ok(key),
-        }
+    pub(crate) fn policy(&self) -> Result<Rc<AccessPolicy>, ClientError> {
+        self.policy.clone()
+    }
+
+    /// Recomputes the rules after the record changed.
+    pub(crate) fn refresh_policy(&mut self, config: &Config) {
+        self.policy = narrow(compile(&self.record, config), self.token.as_ref(), config);
+    }
+}
+
+/// The key's rules narrowed by a browser token's.
+fn narrow(
+    key: Result<Rc<AccessPolicy>, ClientError>,
+    token: Option<&Claims>,
+    config: &Config,
+) -> Result<Rc<AccessPolicy>, ClientError> {
+    let key = key?;
+    match token.map(|t| t.narrowing(&config.access_groups)) {
+        Some(Err(e)) => Err(e),
+        Some(Ok(Some(narrowing))) => Ok(Rc::new((*key).clone().narrowed(narrowing))),
+        _ => Ok(key),
     }
 }
 
@@ -97,8 +313,10 @@ pub(crate) fn presents_browser_token(req: &Request) -> bool {
         })
 }
 
-/// Authenticates a request by its virtual key (or the master key).
-pub(crate) async fn authenticate(
+/// Identifies the caller by its virtual key, browser token or the master
+/// key, from the isolate's cache (KV on a miss): no quota object call. The
+/// pipeline admits the request next (`crate::quota::admit`).
+pub(crate) async fn identify(
     req: &Request,
     cx: &Ctx,
     google_shaped: bool,
@@ -130,7 +348,7 @@ pub(crate) async fn authenticate(
         ));
     };
     if is_browser_token(key) {
-        return authenticate_token(cx, key).await;
+        return identify_token(cx, key).await;
     }
     if !plausible_key(key) {
         return Err(ClientError::from_code(ErrorCode::InvalidApiKey));
@@ -143,35 +361,56 @@ pub(crate) async fn authenticate(
         cors::check(cx, &config, &[])?;
         return Ok(Caller {
             hash,
-            record: master_record(&hash, cx.now_ms),
+            record: Rc::new(master_record(&hash, cx.now_ms)),
             is_master: true,
             token: None,
+            // The master key may use every model.
+            policy: compile(&master_record(&hash, 0), &config),
         });
     }
-    let record = load(cx, &hash)
+    let (record, policy) = lookup(cx, &config, &hash)
         .await?
         .ok_or_else(|| ClientError::from_code(ErrorCode::InvalidApiKey))?;
     record.check_usable(cx.now_ms)?;
     cx.log.borrow_mut().key_token = Some(record.token[..12].to_owned());
     // Before any quota or upstream work: a page on a foreign origin costs nothing.
     cors::check(cx, &config, &record.allowed_origins)?;
-    let mut caller = Caller {
+    Ok(Caller {
         hash,
         record,
         is_master: false,
         token: None,
-    };
-    // Revocation, the newest policy, the request rate and a parallel slot.
-    quota::admit(cx, &mut caller).await?;
-    // The quota store may hold a newer record than KV (a list just narrowed).
-    cors::check(cx, &config, &caller.record.allowed_origins)?;
-    Ok(caller)
+        policy,
+    })
 }
 
-/// Authenticates a browser token: MAC and expiry, origin binding, then the
-/// parent key as it is now (deleted, expired or revoked ends the token), its
-/// allowed origins, and admission against the parent's quotas.
-async fn authenticate_token(cx: &Ctx, token: &str) -> Result<Caller, ClientError> {
+/// Identifies the key with `hash` that minted a gateway token (realtime,
+/// Live), as this isolate knows it: `None` when it no longer exists. Checks
+/// the request's origin against the key's; admission confirms the rest.
+pub(crate) async fn identify_minter(
+    cx: &Ctx,
+    config: &Config,
+    hash: &[u8; 32],
+) -> Result<Option<Caller>, ClientError> {
+    let Some((record, policy)) = lookup(cx, config, hash).await? else {
+        return Ok(None);
+    };
+    cx.log.borrow_mut().key_token = record.token.get(..12).map(str::to_owned);
+    // A page using the token must be on one of the key's origins (CORS).
+    cors::check(cx, config, &record.allowed_origins)?;
+    Ok(Some(Caller {
+        hash: *hash,
+        record,
+        is_master: false,
+        token: None,
+        policy,
+    }))
+}
+
+/// Identifies a browser token: MAC and expiry, origin binding, then the
+/// parent key as this isolate knows it (deleted, expired or revoked ends the
+/// token; admission confirms it with the key's object) and its allowed origins.
+async fn identify_token(cx: &Ctx, token: &str) -> Result<Caller, ClientError> {
     let config = cx.config()?;
     let claims = token_key(cx)?.open(token, cx.now_secs()).map_err(|e| {
         worker::console_warn!("browser token refused: {}", e.as_str());
@@ -184,7 +423,7 @@ async fn authenticate_token(cx: &Ctx, token: &str) -> Result<Caller, ClientError
             format!("the browser token is not valid: the key that minted it {why}"),
         )
     };
-    let record = load(cx, &claims.parent_hash)
+    let (record, policy) = lookup(cx, &config, &claims.parent_hash)
         .await?
         .ok_or_else(|| parent_gone("was deleted"))?;
     record
@@ -196,22 +435,32 @@ async fn authenticate_token(cx: &Ctx, token: &str) -> Result<Caller, ClientError
         &claims.id_hex()[..8]
     ));
     cors::check(cx, &config, &record.allowed_origins)?;
-    let mut caller = Caller {
+    let policy = narrow(policy, Some(&claims), &config);
+    Ok(Caller {
         hash: claims.parent_hash,
         record,
         is_master: false,
         token: Some(claims),
+        policy,
+    })
+}
+
+/// What a browser token's parent key failing admission means to its holder.
+pub(crate) fn token_parent_error(caller: &Caller, e: ClientError) -> ClientError {
+    if caller.token.is_none() {
+        return e;
+    }
+    let parent_gone = |why: &str| {
+        ClientError::new(
+            ErrorCode::InvalidBrowserToken,
+            format!("the browser token is not valid: the key that minted it {why}"),
+        )
     };
-    quota::admit(cx, &mut caller)
-        .await
-        .map_err(|e| match e.code {
-            ErrorCode::InvalidApiKey => parent_gone("was deleted"),
-            ErrorCode::KeyExpired => parent_gone("has expired"),
-            _ => e,
-        })?;
-    // The quota store may hold a newer record than KV (a list just narrowed).
-    cors::check(cx, &config, &caller.record.allowed_origins)?;
-    Ok(caller)
+    match e.code {
+        ErrorCode::InvalidApiKey => parent_gone("was deleted"),
+        ErrorCode::KeyExpired => parent_gone("has expired"),
+        _ => e,
+    }
 }
 
 /// Authenticates and requires the master key.
@@ -220,7 +469,7 @@ pub(crate) async fn require_master(req: &Request, cx: &Ctx) -> Result<Caller, Cl
         return Err(cors::token_refused(&req.path()));
     }
     master_hash(cx)?;
-    let caller = authenticate(req, cx, false).await?;
+    let caller = identify(req, cx, false).await?;
     if !caller.is_master {
         return Err(ClientError::from_code(ErrorCode::AdminKeyRequired));
     }
@@ -228,13 +477,23 @@ pub(crate) async fn require_master(req: &Request, cx: &Ctx) -> Result<Caller, Cl
 }
 
 fn master_hash(cx: &Ctx) -> Result<[u8; 32], ClientError> {
-    match cx.env.secret("MASTER_KEY") {
-        Ok(secret) if !secret.to_string().is_empty() => Ok(sha256(secret.to_string().as_bytes())),
-        _ => Err(ClientError::new(
+    // Secrets cannot change within an isolate: hashed once.
+    let hash = MASTER_HASH.with(|cell| {
+        *cell
+            .borrow_mut()
+            .get_or_insert_with(|| match cx.env.secret("MASTER_KEY") {
+                Ok(secret) if !secret.to_string().is_empty() => {
+                    Some(sha256(secret.to_string().as_bytes()))
+                }
+                _ => None,
+            })
+    });
+    hash.ok_or_else(|| {
+        ClientError::new(
             ErrorCode::ConfigInvalid,
             "the MASTER_KEY secret is not set, so the admin API is disabled",
-        )),
-    }
+        )
+    })
 }
 
 fn is_master_hash(cx: &Ctx, hash: &[u8; 32]) -> bool {

@@ -10,17 +10,20 @@
 mod context;
 mod cors;
 mod credentials;
+mod finish;
 mod jobs;
 mod keys;
 mod log;
+mod pipeline;
+mod quota;
 // The durable_object macro generates undocumented public glue.
 #[allow(missing_docs)]
-mod quota;
+mod quota_store;
 mod respond;
 mod routes;
 mod upstream;
 
-pub use quota::QuotaCounter;
+pub use quota_store::QuotaCounter;
 
 use worker::{event, Context, Env, Request, Response};
 
@@ -31,7 +34,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     if req.method() == worker::Method::Options {
         // Preflights carry no credentials: answered here, before any route,
         // key lookup, quota or upstream.
-        return Ok(cx.finish(cors::preflight(&req, &cx)));
+        return Ok(finish::finish(&cx, cors::preflight(&req, &cx)));
     }
     let dialect = routes::dialect_for(&req.path());
     let outcome = routes::dispatch(req, &cx).await;
@@ -42,5 +45,5 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
             respond::error(&err, dialect)
         }
     };
-    Ok(cx.finish(response))
+    Ok(finish::finish(&cx, response))
 }

@@ -383,6 +383,9 @@ async fn revocation_and_policy_changes_apply_before_kv_catches_up() {
         .create_video(&key, json!({"model": "veo-3.1", "prompt": "a cat"}))
         .await;
     assert_eq!(resp.status(), 403);
+    // Authorization comes before admission, so the refused create took no
+    // token of the new rate: the first request does, the second is limited.
+    assert_eq!(env.get(&key, "/v1/models").await.status(), 200);
     let resp = env.get(&key, "/v1/models").await;
     expect_429(resp, "key_rate_limit_exceeded", "rate_limit_error").await;
 

@@ -126,6 +126,45 @@ impl Cost {
     }
 }
 
+/// How a hold ends (or pauses): the host sends this to its quota store
+/// once the request's outcome is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Settlement {
+    /// The request is over but its work goes on (a submitted job): free the
+    /// parallel slot, keep the reservation open until the work ends.
+    Release,
+    /// Return everything (the upstream refused or never saw the work).
+    Refund,
+    /// Charge these amounts instead of the reserved ones.
+    Commit {
+        /// What the work really cost.
+        actual: Cost,
+    },
+}
+
+/// What became of a request's reserved work, as the host saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It failed or was never accepted (any error, or the request dropped).
+    Failed,
+    /// The upstream accepted long-running work that is charged when it ends.
+    Accepted,
+    /// The work is done and cost `actual`.
+    Done(Cost),
+}
+
+impl Settlement {
+    /// The settlement of a hold whose request ended with `outcome`.
+    pub fn for_outcome(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Failed => Self::Refund,
+            Outcome::Accepted => Self::Release,
+            Outcome::Done(actual) => Self::Commit { actual },
+        }
+    }
+}
+
 /// One limited quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

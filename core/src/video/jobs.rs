@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{invalid, VideoStatus};
 use crate::encoding::{hex, sha256};
 use crate::errors::{ClientError, ErrorCode};
+use crate::quota::{Cost, Outcome, Settlement};
 
 /// Largest `limit` accepted (OpenAI's bound).
 pub const MAX_LIST_LIMIT: usize = 100;
@@ -116,6 +117,36 @@ impl JobRecord {
         self.error = error;
         changed
     }
+
+    /// Records `status` like [`observe`](Self::observe) and, when this is
+    /// the first time the job is seen finished, says how its quota hold
+    /// ends: the real cost (`completed_cost`) for a finished video, nothing
+    /// for a failed one. Settling is idempotent, so a second poll that sees
+    /// the same end is harmless.
+    pub fn observe_end(&mut self, status: &VideoStatus, completed_cost: Cost) -> Observed {
+        let was_final = self.is_final();
+        let changed = self.observe(status);
+        let settle = match (&self.quota_hold, changed && !was_final && self.is_final()) {
+            (Some(hold), true) => {
+                let outcome = match status {
+                    VideoStatus::Completed => Outcome::Done(completed_cost),
+                    _ => Outcome::Failed,
+                };
+                Some((hold.clone(), Settlement::for_outcome(outcome)))
+            }
+            _ => None,
+        };
+        Observed { changed, settle }
+    }
+}
+
+/// What [`JobRecord::observe_end`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The record changed and should be stored again.
+    pub changed: bool,
+    /// The quota hold to settle, and how.
+    pub settle: Option<(String, Settlement)>,
 }
 
 /// List order.
@@ -242,6 +273,51 @@ mod tests {
             record_name(&owner, 1_700_000_000_000, "video_a"),
             old,
             "derivable from the id alone"
+        );
+    }
+
+    fn record(hold: Option<&str>) -> JobRecord {
+        JobRecord {
+            id: "video_x".into(),
+            prompt: "p".into(),
+            model: "veo".into(),
+            status: "queued".into(),
+            error: None,
+            deleted: false,
+            remixed_from: None,
+            quota_hold: hold.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_job_settles_its_hold_once_when_first_seen_finished() {
+        let cost = Cost {
+            videos: 1,
+            video_seconds: 8,
+            ..Cost::default()
+        };
+        let mut r = record(Some("req_1"));
+        let seen = r.observe_end(&VideoStatus::InProgress { progress: Some(40) }, cost);
+        assert!(seen.changed);
+        assert_eq!(seen.settle, None, "a running job keeps its hold open");
+        let seen = r.observe_end(&VideoStatus::Completed, cost);
+        assert_eq!(
+            seen.settle,
+            Some(("req_1".into(), Settlement::Commit { actual: cost }))
+        );
+        let again = r.observe_end(&VideoStatus::Completed, cost);
+        assert_eq!(again.settle, None, "seen finished once already");
+        assert!(!again.changed);
+
+        let mut failed = record(Some("req_2"));
+        let err = ClientError::new(ErrorCode::ContentPolicyViolation, "blocked");
+        let seen = failed.observe_end(&VideoStatus::Failed(err), cost);
+        assert_eq!(seen.settle, Some(("req_2".into(), Settlement::Refund)));
+
+        let mut master = record(None);
+        assert_eq!(
+            master.observe_end(&VideoStatus::Completed, cost).settle,
+            None
         );
     }
 

@@ -49,6 +49,17 @@ pub struct Size {
     pub height: u16,
 }
 
+/// What a video job of `seconds` at `size` costs on `deployment`: one
+/// request, a parallel slot, one video, its seconds and its price (by the
+/// short side of the frame). Reserved when the job is submitted and
+/// committed with the length the upstream really rendered.
+pub fn job_cost(deployment: &Deployment, seconds: u32, size: Size) -> crate::quota::Cost {
+    let short_side = u32::from(size.width.min(size.height));
+    deployment
+        .prices
+        .video_cost(u64::from(seconds), Some(short_side))
+}
+
 impl Size {
     /// Parses `"1280x720"`.
     pub fn parse(text: &str) -> Option<Self> {

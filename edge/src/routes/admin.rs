@@ -13,6 +13,7 @@ use worker::{Request, Response};
 use super::read_body;
 use crate::context::{random_bytes, Ctx};
 use crate::keys;
+use crate::pipeline;
 use crate::quota;
 use crate::respond;
 
@@ -59,7 +60,7 @@ pub(super) async fn info(req: &mut Request, cx: &Ctx) -> Result<Response, Client
     if keys::presents_browser_token(req) {
         return Err(crate::cors::token_refused("/key/info"));
     }
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let url = req
         .url()
         .map_err(|_| ClientError::from_code(ErrorCode::InvalidRequest))?;
@@ -77,7 +78,7 @@ pub(super) async fn info(req: &mut Request, cx: &Ctx) -> Result<Response, Client
                 ));
             }
             if target.hash == caller.hash {
-                (caller.hash, caller.record)
+                (caller.hash, (*caller.record).clone())
             } else {
                 let record = keys::load(cx, &target.hash)
                     .await?
@@ -85,7 +86,7 @@ pub(super) async fn info(req: &mut Request, cx: &Ctx) -> Result<Response, Client
                 (target.hash, record)
             }
         }
-        None => (caller.hash, caller.record),
+        None => (caller.hash, (*caller.record).clone()),
     };
     let mut info = record.info();
     let usage = quota::usage(cx, &record).await;
@@ -113,6 +114,10 @@ pub(super) async fn update(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     request.apply(&mut record, cx.now_ms);
     quota::push_record(cx, &record).await?;
     keys::store(cx, &hash, &record).await?;
+    // In force at once in this isolate; elsewhere within a second (or at
+    // the next metered request, whose admission returns it).
+    keys::remember_newer(&hash, record.clone(), &config);
+    keys::confirm(&hash, cx.now_ms);
     Ok(respond::json(200, &record.info()))
 }
 
@@ -127,6 +132,7 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
         if keys::load(cx, &target.hash).await?.is_some() {
             // Revoked in the quota store first: effective at the next request.
             quota::revoke(cx, &token).await?;
+            keys::forget(&target.hash);
             keys::delete(cx, &target.hash).await?;
             deleted.push(token);
         } else {

@@ -12,6 +12,7 @@ use super::{media_type, read_body};
 use crate::context::{random_bytes, Ctx};
 use crate::cors;
 use crate::keys;
+use crate::pipeline;
 
 /// Mint bodies are small.
 const MAX_MINT_BODY: u32 = 16 * 1024;
@@ -24,7 +25,7 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         ));
     }
     let token_key = keys::token_key(cx)?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     if caller.is_master {
         return Err(ClientError::new(
             ErrorCode::InvalidRequest,
@@ -43,7 +44,7 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
     }
     let body = read_body(req, MAX_MINT_BODY).await?;
     let request = MintRequest::parse(&body, &config.access_groups)?;
-    let policy = caller.policy(&config)?;
+    let policy = caller.policy()?;
     let parent = Parent {
         hash: caller.hash,
         record: &caller.record,

@@ -15,7 +15,8 @@ use worker::{FormEntry, Headers, Request, RequestInit};
 
 use super::check_declared_length;
 use crate::context::{random_bytes, Ctx};
-use crate::keys::{self, Caller};
+use crate::keys::Caller;
+use crate::pipeline;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
@@ -24,7 +25,7 @@ const MAX_NAME_CHARS: usize = 80;
 
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     check_declared_length(req, config.max_body_bytes)?;
     if super::media_type(req) != "multipart/form-data" {
         return Err(ClientError::new(
@@ -67,7 +68,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Respon
         })?,
     };
     cx.log.borrow_mut().model = Some(model.clone());
-    if !caller.policy(&config)?.allows(&model) {
+    if !caller.policy()?.allows(&model) {
         return Err(ClientError::new(
             ErrorCode::ModelAccessDenied,
             format!("this key may not use model {model:?}"),
@@ -137,7 +138,7 @@ pub(super) async fn retrieve(
     id: &str,
 ) -> Result<worker::Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let (deployment_id, upstream_id) = open(cx, &caller, id)?;
     let (_, deployment) = config.deployment(&deployment_id).ok_or_else(not_found)?;
     cx.log.borrow_mut().deployment = Some(deployment.id.clone());

@@ -23,6 +23,7 @@ use super::videos::{
 use crate::context::Ctx;
 use crate::jobs;
 use crate::keys;
+use crate::pipeline;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
@@ -80,9 +81,10 @@ pub(super) async fn submit_native(
     require: fn(&Deployment) -> Result<(), ClientError>,
 ) -> Result<Submitted, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, true).await?;
+    // Admitted once the job's cost is known (in `submit`).
+    let mut caller = keys::identify(req, cx, true).await?;
     let body = read_body(req, config.max_body_bytes).await?;
-    submit(cx, &config, &caller, model, |dep| {
+    submit(cx, &config, &mut caller, model, |dep| {
         require(dep)?;
         let native = gemini::native_create_request(&body, dep)?;
         Ok(Planned {
@@ -103,7 +105,7 @@ async fn operation(
     id: &str,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, true).await?;
+    let caller = pipeline::authenticate(req, cx, true).await?;
     let job = open_job(cx, &config, &caller, id)?;
     require_gemini(job.deployment)?;
     let plan = gemini::poll_request(job.deployment, &job.handle);
@@ -133,7 +135,7 @@ async fn operation(
 
 async fn file(req: &mut Request, cx: &Ctx, token: &str) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, true).await?;
+    let caller = pipeline::authenticate(req, cx, true).await?;
     let not_found = || {
         ClientError::new(
             ErrorCode::VideoNotFound,

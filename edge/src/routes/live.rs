@@ -26,9 +26,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use reelay_core::config::{Config, Deployment, Provider};
+use reelay_core::access::AccessPolicy;
+use reelay_core::config::{Deployment, Provider};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use reelay_core::plan::Auth;
+use reelay_core::quota::Outcome;
 use reelay_core::realtime::live::{
     auth_token_answer, plan_live, AuthTokenRequest, LivePlan, LiveRoute, LiveTokenClaims,
     LiveTokenKey, Setup, AUTH_TOKEN_NAME_PREFIX, LIVE_TOKEN_PREFIX, MAX_AUTH_TOKEN_BODY,
@@ -37,13 +39,14 @@ use reelay_core::realtime::ws::{authorize, query_pairs};
 use reelay_core::retry::Resend;
 use worker::{Headers, Request, Response, WebSocket};
 
-use super::realtime::{describe, session_cost, token_owner};
+use super::realtime::{describe, session_cost, session_only, token_owner};
 use super::relay::{self, Frame, Session};
 use super::{read_body, realtime::TokenOwner};
 use crate::context::{random_bytes, Ctx};
 use crate::credentials;
-use crate::keys::{self, Caller};
-use crate::quota::{self, Settlement};
+use crate::keys::Caller;
+use crate::pipeline;
+use crate::quota;
 use crate::respond::OrInternal;
 use crate::upstream;
 
@@ -91,17 +94,17 @@ enum Who {
 }
 
 impl Who {
-    fn policy(&self, config: &Config) -> Result<reelay_core::access::AccessPolicy, ClientError> {
+    fn policy(&self) -> Result<Rc<AccessPolicy>, ClientError> {
         match self {
-            Self::Key(caller) => caller.policy(config),
-            Self::Token(token) => Ok(token.1.policy.clone()),
+            Self::Key(caller) => caller.policy(),
+            Self::Token(token) => Ok(Rc::clone(&token.1.policy)),
         }
     }
 
-    fn caller(&self) -> Option<&Caller> {
+    fn caller_mut(&mut self) -> Option<&mut Caller> {
         match self {
-            Self::Key(caller) => Some(caller.as_ref()),
-            Self::Token(token) => token.1.caller.as_ref(),
+            Self::Key(caller) => Some(caller.as_mut()),
+            Self::Token(token) => token.1.caller.as_mut(),
         }
     }
 }
@@ -140,11 +143,13 @@ async fn identify(req: &Request, cx: &Ctx) -> Result<Who, ClientError> {
         let owner = token_owner(cx, &config, &claims.key_hash, ErrorCode::InvalidLiveToken).await?;
         return Ok(Who::Token(Box::new((claims, owner))));
     }
-    Ok(Who::Key(Box::new(keys::authenticate(req, cx, true).await?)))
+    Ok(Who::Key(Box::new(
+        pipeline::authenticate(req, cx, true).await?,
+    )))
 }
 
 /// The session after the `101`: wait for the setup, check, connect, relay.
-async fn session(cx: Ctx, server: WebSocket, who: Who, kind: &'static str) {
+async fn session(cx: Ctx, server: WebSocket, mut who: Who, kind: &'static str) {
     let mut events = match server.events() {
         Ok(events) => events,
         Err(e) => {
@@ -157,7 +162,7 @@ async fn session(cx: Ctx, server: WebSocket, who: Who, kind: &'static str) {
         // The client left before its setup.
         Ok(None) | Err(()) => return,
     };
-    match start(&cx, &who, &frame).await {
+    match start(&cx, &mut who, &frame).await {
         Ok(started) => {
             let deadline_ms = match &who {
                 Who::Token(token) => Some(token.0.expires_at_ms),
@@ -198,18 +203,26 @@ struct Started {
     secret: String,
 }
 
-/// Checks the setup, meters the session and opens the upstream socket.
-async fn start(cx: &Ctx, who: &Who, frame: &Frame) -> Result<Started, ClientError> {
+/// Checks the setup, meters the session and opens the upstream socket; the
+/// session's hold is settled at once (committed if the upstream opened,
+/// refunded otherwise).
+async fn start(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientError> {
+    let started = open(cx, who, frame).await;
+    quota::flush(cx);
+    started
+}
+
+async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientError> {
     let config = cx.config()?;
     let setup = Setup::parse(frame.bytes())?;
-    let setup = match who {
+    let setup = match &*who {
         Who::Token(token) => token.0.effective_setup(&setup),
         Who::Key(_) => setup,
     };
     let name = setup.group_name()?.to_owned();
     cx.log.borrow_mut().model = Some(name.clone());
-    let policy = who.policy(&config)?;
-    let group = authorize(&config, &policy, &name, "setup.model").map_err(|e| match who {
+    let policy = who.policy()?;
+    let group = authorize(&config, &policy, &name, "setup.model").map_err(|e| match &*who {
         Who::Key(caller) => describe(e, caller),
         Who::Token(..) => e,
     })?;
@@ -218,19 +231,12 @@ async fn start(cx: &Ctx, who: &Who, frame: &Frame) -> Result<Started, ClientErro
     cx.log.borrow_mut().deployment = Some(dep.id.clone());
     let plan = plan_live(dep, &setup)?;
 
-    // One realtime session (and its price) on the key, and one use of a token.
-    let hold = format!("{}:live", cx.request_id);
-    if let Some(caller) = who.caller() {
-        quota::reserve(cx, caller, &hold, session_cost(dep)).await?;
+    // One realtime session (and its price) on the key — the request that
+    // opened the socket was admitted before the upgrade — and one use of a token.
+    if let Some(caller) = who.caller_mut() {
+        pipeline::admit(cx, caller, session_only(dep)).await?;
     }
-    let refund = || async {
-        if let Some(caller) = who.caller() {
-            if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
-                worker::console_error!("refunding a failed live session failed: {}", e.message);
-            }
-        }
-    };
-    if let Who::Token(token) = who {
+    if let Who::Token(token) = &*who {
         let (claims, owner) = &**token;
         if let Some(caller) = &owner.caller {
             let left = quota::count_use(
@@ -240,38 +246,20 @@ async fn start(cx: &Ctx, who: &Who, frame: &Frame) -> Result<Started, ClientErro
                 claims.uses,
                 claims.expires_at_ms,
             )
-            .await;
-            match left {
-                Ok(true) => {}
-                Ok(false) => {
-                    refund().await;
-                    return Err(ClientError::from_code(ErrorCode::LiveTokenUsedUp));
-                }
-                Err(e) => {
-                    refund().await;
-                    return Err(e);
-                }
+            .await?;
+            if !left {
+                return Err(ClientError::from_code(ErrorCode::LiveTokenUsedUp));
             }
         }
     }
-    match dial(cx, dep, &plan).await {
-        Ok((upstream, secret)) => {
-            if let Some(caller) = who.caller() {
-                let actual = session_cost(dep);
-                quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
-            }
-            Ok(Started {
-                upstream,
-                plan,
-                dep: dep.clone(),
-                secret,
-            })
-        }
-        Err(err) => {
-            refund().await;
-            Err(err)
-        }
-    }
+    let (upstream, secret) = dial(cx, dep, &plan).await?;
+    pipeline::settle(cx, Outcome::Done(session_cost(dep)));
+    Ok(Started {
+        upstream,
+        plan,
+        dep: dep.clone(),
+        secret,
+    })
 }
 
 /// Opens the upstream Live socket with the deployment's credential (a
@@ -334,12 +322,12 @@ fn scrub(mut err: ClientError, secret: &str) -> ClientError {
 pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let key = live_key(cx)?;
-    let caller = keys::authenticate(req, cx, true).await?;
+    let caller = pipeline::authenticate(req, cx, true).await?;
     let body = read_body(req, MAX_AUTH_TOKEN_BODY as u32).await?;
     let request = AuthTokenRequest::parse(&body, cx.now_ms)?;
     if let Some(model) = request.model() {
         cx.log.borrow_mut().model = Some(model.to_owned());
-        let policy = caller.policy(&config)?;
+        let policy = caller.policy()?;
         let group = authorize(&config, &policy, model, "bidiGenerateContentSetup.model")
             .map_err(|e| describe(e, &caller))?;
         let live = group

@@ -285,7 +285,7 @@ pub(super) fn authorize_model<'c>(
     model: &str,
 ) -> Result<&'c ModelGroup, ClientError> {
     cx.log.borrow_mut().model = Some(model.to_owned());
-    if !caller.policy(config)?.allows(model) {
+    if !caller.policy()?.allows(model) {
         return Err(ClientError::new(
             ErrorCode::ModelAccessDenied,
             format!(

@@ -7,13 +7,13 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use crate::context::Ctx;
-use crate::keys;
+use crate::pipeline;
 use crate::respond;
 
 pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
-    let policy = caller.policy(&config)?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
+    let policy = caller.policy()?;
     let data: Vec<_> = config
         .model_groups
         .iter()

@@ -21,7 +21,7 @@ use reelay_core::access::AccessPolicy;
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::Auth;
-use reelay_core::quota::Cost;
+use reelay_core::quota::{Cost, Outcome};
 use reelay_core::realtime::calls::{
     call_id_from_location, check_call_access, check_sdp, location, open_call_id, plan_call_control,
     plan_call_with_token, seal_call_id, CallAction, CallBody, CallCredential, CallPlan, KeyCall,
@@ -38,7 +38,7 @@ use worker::{
 use super::{allow, check_declared_length, media_type, read_body};
 use crate::context::{random_bytes, Ctx};
 use crate::keys::{self, Caller};
-use crate::quota::{self, Settlement};
+use crate::pipeline;
 use crate::respond::OrInternal;
 use crate::upstream::{self, upstream_failure};
 
@@ -95,7 +95,8 @@ pub(super) fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
 async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let key = token_key(cx)?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    // Admitted once the session's cost is known.
+    let mut caller = keys::identify(req, cx, false).await?;
     match media_type(req).as_str() {
         "application/json" | "" => {}
         other => {
@@ -108,7 +109,7 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
     let body = read_body(req, config.max_body_bytes.min(MAX_SECRET_BODY)).await?;
     let request = ClientSecretRequest::parse(&body)?;
     cx.log.borrow_mut().model = Some(request.model().to_owned());
-    let policy = caller.policy(&config)?;
+    let policy = caller.policy()?;
     let group = request
         .authorize(&config, &policy)
         .map_err(|e| describe(e, &caller))?;
@@ -117,11 +118,10 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
     // A deployment that cannot mint fails here, before anything is reserved.
     request.plan_for(first.deployment)?;
 
-    // One realtime session (and its price), reserved before the upstream
-    // mints; refunded if it does not, committed once it did.
-    let hold = format!("{}:realtime", cx.request_id);
-    quota::reserve(cx, &caller, &hold, session_cost(first.deployment)).await?;
-    let minted = async {
+    // One realtime session (and its price), reserved with the request
+    // before the upstream mints; refunded if it does not, committed once it did.
+    pipeline::admit(cx, &mut caller, session_cost(first.deployment)).await?;
+    let (minted, deployment) = {
         let (mut response, deployment) =
             upstream::send_from(cx, &mut route, first, |dep, _| request.plan_for(dep)).await?;
         let body = response
@@ -139,27 +139,9 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
         };
         let minted = finish_mint(&request, served_group, deployment, &body, &seal)
             .map_err(|e| upstream_failure(cx, e))?;
-        Ok::<_, ClientError>((minted, deployment))
-    }
-    .await;
-    let (minted, deployment) = match minted {
-        Ok(done) => done,
-        Err(err) => {
-            if !caller.is_master {
-                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
-                    worker::console_error!(
-                        "refunding a failed realtime mint failed: {}",
-                        e.message
-                    );
-                }
-            }
-            return Err(err);
-        }
+        (minted, deployment)
     };
-    if !caller.is_master {
-        let actual = session_cost(deployment);
-        quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
-    }
+    pipeline::settle(cx, Outcome::Done(session_cost(deployment)));
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     // The body holds a credential: no cache may keep it.
@@ -172,11 +154,20 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
 
 /// One realtime session on `dep`, without the request and slot that
 /// admission already counted.
+/// One realtime session on `dep` with the request that opens it: what is
+/// admitted, and what is committed once the upstream accepted it.
 pub(super) fn session_cost(dep: &Deployment) -> Cost {
+    dep.prices.realtime_session_cost()
+}
+
+/// One realtime session on `dep` for a request already admitted (a socket
+/// whose upgrade was): the session's counters and price, without the
+/// request's rate token or slot.
+pub(super) fn session_only(dep: &Deployment) -> Cost {
     Cost {
         request: false,
         slot: false,
-        ..dep.prices.realtime_session_cost()
+        ..session_cost(dep)
     }
 }
 
@@ -232,7 +223,7 @@ pub(super) async fn check_owner(
     cx: &Ctx,
     config: &Config,
     claims: &TokenClaims,
-) -> Result<AccessPolicy, ClientError> {
+) -> Result<Rc<AccessPolicy>, ClientError> {
     cx.log.borrow_mut().model = Some(claims.model.clone());
     let owner = token_owner(
         cx,
@@ -256,7 +247,7 @@ pub(super) async fn check_owner(
 /// The key behind a token, as it stands now.
 pub(super) struct TokenOwner {
     /// Its current access rules.
-    pub(super) policy: AccessPolicy,
+    pub(super) policy: Rc<AccessPolicy>,
     /// The key (for quota); `None` for the master key, which is not metered.
     pub(super) caller: Option<Caller>,
 }
@@ -278,7 +269,7 @@ pub(super) async fn token_owner(
         let policy = AccessPolicy::compile::<&str>(&[], groups)
             .map_err(|_| ClientError::from_code(ErrorCode::Internal))?;
         return Ok(TokenOwner {
-            policy,
+            policy: Rc::new(policy),
             caller: None,
         });
     }
@@ -293,37 +284,30 @@ pub(super) async fn token_owner(
             format!("the {kind} is not valid: the key that minted it was deleted"),
         )
     };
-    let record = keys::load(cx, key_hash).await?.ok_or_else(revoked)?;
-    let record = quota::freshest(cx, record).await.map_err(|e| {
-        if e.code == ErrorCode::KeyNotFound {
-            revoked()
-        } else {
-            e
-        }
-    })?;
-    record.check_usable(cx.now_ms).map_err(|_| {
+    let expired = || {
         ClientError::new(
             invalid,
             format!("the {kind} is not valid: the key that minted it has expired"),
         )
-    })?;
-    cx.log.borrow_mut().key_token = record.token.get(..12).map(str::to_owned);
-    // A page using the token must be on one of the key's origins (CORS).
-    crate::cors::check(cx, config, &record.allowed_origins)?;
-    let policy = AccessPolicy::compile(&record.models, groups).map_err(|e| {
-        ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!("this key's access rules are not valid under the current config: {e}"),
-        )
-    })?;
+    };
+    let mut caller = keys::identify_minter(cx, config, key_hash)
+        .await?
+        .ok_or_else(revoked)?;
+    caller
+        .record
+        .check_usable(cx.now_ms)
+        .map_err(|_| expired())?;
+    // Revocation (the key's object, at most a second old), the key's rate.
+    pipeline::admit(cx, &mut caller, Cost::REQUEST)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::InvalidApiKey => revoked(),
+            ErrorCode::KeyExpired => expired(),
+            _ => e,
+        })?;
     Ok(TokenOwner {
-        policy,
-        caller: Some(Caller {
-            hash: *key_hash,
-            record,
-            is_master: false,
-            token: None,
-        }),
+        policy: caller.policy()?,
+        caller: Some(caller),
     })
 }
 
@@ -407,11 +391,12 @@ async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientErro
     }
 
     // A server with a virtual key: multipart with a session naming the model.
-    let caller = keys::authenticate(req, cx, false).await?;
+    // Admitted once the session's cost is known.
+    let mut caller = keys::identify(req, cx, false).await?;
     let offer = read_offer(req).await?;
     let call = KeyCall::parse(offer.sdp, offer.session.as_deref())?;
     cx.log.borrow_mut().model = Some(call.model().to_owned());
-    let policy = caller.policy(&config)?;
+    let policy = caller.policy()?;
     let group = call
         .authorize(&config, &policy)
         .map_err(|e| describe(e, &caller))?;
@@ -419,26 +404,9 @@ async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientErro
     let dep = upstream::first_attempt(&mut route)?.deployment;
     let plan = call.plan_for(dep)?;
     served(cx, dep);
-    let hold = format!("{}:realtime", cx.request_id);
-    quota::reserve(cx, &caller, &hold, session_cost(dep)).await?;
-    let response = match send_call(cx, dep, &plan).await {
-        Ok(response) => response,
-        Err(err) => {
-            if !caller.is_master {
-                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
-                    worker::console_error!(
-                        "refunding a failed realtime call failed: {}",
-                        e.message
-                    );
-                }
-            }
-            return Err(err);
-        }
-    };
-    if !caller.is_master {
-        let actual = session_cost(dep);
-        quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
-    }
+    pipeline::admit(cx, &mut caller, session_cost(dep)).await?;
+    let response = send_call(cx, dep, &plan).await?;
+    pipeline::settle(cx, Outcome::Done(session_cost(dep)));
     answer_call(cx, response, &sealer, caller.owner(), &dep.id).await
 }
 
@@ -556,8 +524,8 @@ async fn control(
             (claims.owner(), policy)
         }
         None => {
-            let caller = keys::authenticate(req, cx, false).await?;
-            let policy = caller.policy(&config)?;
+            let caller = pipeline::authenticate(req, cx, false).await?;
+            let policy = caller.policy()?;
             (caller.owner(), policy)
         }
     };

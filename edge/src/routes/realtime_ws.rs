@@ -21,6 +21,7 @@
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use reelay_core::plan::Auth;
+use reelay_core::quota::Outcome;
 use reelay_core::realtime::calls::{check_call_access, open_call_id};
 use reelay_core::realtime::ws::{
     authorize, plan_sideband, plan_with_key, plan_with_token, Subprotocols, WsCredential, WsPlan,
@@ -34,7 +35,7 @@ use super::realtime::{check_owner, describe, open_token, presented_token, served
 use super::relay::{self, Session};
 use crate::context::Ctx;
 use crate::keys::{self, Caller};
-use crate::quota::{self, Settlement};
+use crate::pipeline;
 use crate::respond::OrInternal;
 use crate::upstream;
 
@@ -111,8 +112,9 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
         return dial(cx, dep, plan).await;
     }
 
-    // A virtual key: access check, routing, one realtime session reserved.
-    let caller = caller(req, cx, protocols).await?;
+    // A virtual key: access check, routing, one realtime session reserved
+    // with the request (admitted once its cost is known).
+    let mut caller = caller(req, cx, protocols).await?;
     let model = query.model.clone().ok_or_else(|| {
         ClientError::new(
             ErrorCode::InvalidRequest,
@@ -121,34 +123,16 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
         .with_param("model")
     })?;
     cx.log.borrow_mut().model = Some(model.clone());
-    let policy = caller.policy(&config)?;
+    let policy = caller.policy()?;
     let group = authorize(&config, &policy, &model, "model").map_err(|e| describe(e, &caller))?;
     let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
     let dep = upstream::first_attempt(&mut route)?.deployment;
     let plan = plan_with_key(&model, dep, &query)?;
     served(cx, dep);
-    let hold = format!("{}:realtime", cx.request_id);
-    quota::reserve(cx, &caller, &hold, session_cost(dep)).await?;
-    match dial(cx, dep, plan).await {
-        Ok(opened) => {
-            if !caller.is_master {
-                let actual = session_cost(dep);
-                quota::settle_later(cx, &caller.record, &hold, Settlement::Commit { actual });
-            }
-            Ok(opened)
-        }
-        Err(err) => {
-            if !caller.is_master {
-                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
-                    worker::console_error!(
-                        "refunding a failed realtime socket failed: {}",
-                        e.message
-                    );
-                }
-            }
-            Err(err)
-        }
-    }
+    pipeline::admit(cx, &mut caller, session_cost(dep)).await?;
+    let opened = dial(cx, dep, plan).await?;
+    pipeline::settle(cx, Outcome::Done(session_cost(dep)));
+    Ok(opened)
 }
 
 /// The virtual key in the headers, or in the browser subprotocol.
@@ -157,8 +141,8 @@ async fn caller(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Cal
     let in_headers =
         headers.has("authorization").unwrap_or(false) || headers.has("api-key").unwrap_or(false);
     match (&protocols.key, in_headers) {
-        (Some(key), false) => keys::authenticate(&with_bearer(req, key)?, cx, false).await,
-        _ => keys::authenticate(req, cx, false).await,
+        (Some(key), false) => keys::identify(&with_bearer(req, key)?, cx, false).await,
+        _ => keys::identify(req, cx, false).await,
     }
 }
 
@@ -199,7 +183,7 @@ async fn sideband(
         }
         None => {
             let caller = caller(req, cx, protocols).await?;
-            let policy = caller.policy(config)?;
+            let policy = caller.policy()?;
             (caller.owner(), policy)
         }
     };

@@ -21,7 +21,8 @@ use worker::{Headers, Request, Response};
 
 use super::read_body;
 use crate::context::Ctx;
-use crate::keys::{self, Caller};
+use crate::keys::Caller;
+use crate::pipeline;
 use crate::respond::OrInternal;
 use crate::upstream::{self, upstream_failure};
 
@@ -29,7 +30,7 @@ use crate::upstream::{self, upstream_failure};
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let sealer = cx.sealer()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let body = read_body(req, config.max_body_bytes).await?;
     let owner = caller.owner();
     // Shape first: a bad body is a 400 before any marker is looked at.
@@ -56,7 +57,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
         },
     };
     let pin_lost = restored.pin.is_some() && pinned.is_none();
-    let policy = caller.policy(&config)?;
+    let policy = caller.policy()?;
     let result = match pinned {
         Some(dep) => {
             let mut route = RoutePlan::pinned(
@@ -142,7 +143,7 @@ async fn reroute_or_fail<'c>(
         "affinity: pinned deployment unavailable, dropped {} reasoning item(s) and rerouted",
         stripped.removed
     );
-    let policy = caller.policy(config)?;
+    let policy = caller.policy()?;
     let mut route = upstream::new_work(cx, config, &policy, group, Resend::OnlyIfRejected);
     // The failed deployment is cooling down now, so routing skips it
     // unless it is the only one left.
@@ -262,7 +263,7 @@ pub(super) async fn on_response(
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let sealer = cx.sealer()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let owner = caller.owner();
     let restored = restore_id(id, &sealer, &owner).map_err(|e| e.to_client())?;
     let (group, dep) = config.deployment(&restored.deployment).ok_or_else(|| {
@@ -271,7 +272,7 @@ pub(super) async fn on_response(
             "the deployment that holds this response is no longer configured on this gateway",
         )
     })?;
-    if !caller.policy(&config)?.allows(&group.name) {
+    if !caller.policy()?.allows(&group.name) {
         return Err(ClientError::new(
             ErrorCode::ModelAccessDenied,
             format!("this key may no longer use model {:?}", group.name),

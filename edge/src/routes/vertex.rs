@@ -18,7 +18,7 @@ use super::read_body;
 use super::videos::{live_record, open_job, remember_status, status_of};
 use crate::context::Ctx;
 use crate::jobs;
-use crate::keys;
+use crate::pipeline;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
@@ -85,7 +85,7 @@ async fn create(
 
 async fn fetch(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, true).await?;
+    let caller = pipeline::authenticate(req, cx, true).await?;
     let body = read_body(req, 64 * 1024).await?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
         ClientError::new(

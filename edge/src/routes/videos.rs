@@ -23,10 +23,11 @@ use super::{authorize_model, check_declared_length, media_type, read_body};
 use crate::context::Ctx;
 use crate::jobs;
 use crate::keys::{self, Caller};
-use crate::quota::{self, Settlement};
+use crate::pipeline;
+use crate::quota;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
-use reelay_core::quota::Cost;
+use reelay_core::quota::Outcome;
 use reelay_core::retry::{Resend, RoutePlan};
 
 /// Jobs polled live per list page (each poll is one upstream subrequest).
@@ -35,7 +36,8 @@ const LIVE_REFRESH_LIMIT: usize = 20;
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
     cx.sealer()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    // Admitted once the job's cost is known (in `start`).
+    let mut caller = keys::identify(req, cx, false).await?;
     let request = match media_type(req).as_str() {
         "application/json" | "" => CreateVideo::parse_json(&read_body(req, config.max_body_bytes).await?)?,
         "multipart/form-data" => parse_multipart(req, config.max_body_bytes).await?,
@@ -58,7 +60,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             .with_param("model")
         })?;
     let job = if request.characters.is_empty() {
-        submit(cx, &config, &caller, &model, |dep| {
+        submit(cx, &config, &mut caller, &model, |dep| {
             let (request_plan, seconds, size) = video::create_request(&request, dep, &[])?;
             Ok(Planned {
                 request: request_plan,
@@ -95,7 +97,15 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             Resend::OnlyIfRejected,
             cx.now_ms,
         );
-        start(cx, &caller, &model, route, |_| Ok(planned.clone()), None).await?
+        start(
+            cx,
+            &mut caller,
+            &model,
+            route,
+            |_| Ok(planned.clone()),
+            None,
+        )
+        .await?
     };
     let (id, handle, created_at) = (job.id, job.handle, job.created_at_ms / 1000);
     let status = VideoStatus::Queued;
@@ -134,70 +144,59 @@ pub(super) struct Submitted {
 pub(super) async fn submit(
     cx: &Ctx,
     config: &Config,
-    caller: &Caller,
+    caller: &mut Caller,
     model: &str,
     build: impl Fn(&Deployment) -> Result<Planned, ClientError>,
 ) -> Result<Submitted, ClientError> {
     let group = authorize_model(cx, config, caller, model)?;
-    let route = upstream::new_work(
-        cx,
-        config,
-        &caller.policy(config)?,
-        group,
-        Resend::OnlyIfRejected,
-    );
+    let policy = caller.policy()?;
+    let route = upstream::new_work(cx, config, &policy, group, Resend::OnlyIfRejected);
     start(cx, caller, model, route, build, None).await
 }
 
 /// Sends a job planned by `build` along `route` (failing over as
 /// `core::retry` allows: a create is resent only after the upstream refused
-/// it), then seals, records and counts it.
+/// it), then seals, records and counts it. The job's cost (from the plan for
+/// the first deployment) is admitted with the request in one quota call; the
+/// upstream body is built once per attempt.
 async fn start<'c>(
     cx: &Ctx,
-    caller: &Caller,
+    caller: &mut Caller,
     model: &str,
     mut route: RoutePlan<'c>,
     build: impl Fn(&Deployment) -> Result<Planned, ClientError>,
     remixed_from: Option<String>,
 ) -> Result<Submitted, ClientError> {
     let first = upstream::first_attempt(&mut route)?;
-    let estimate = build(first.deployment)?;
-    // Reserved before the upstream sees the job, refunded if it refuses it,
-    // committed at the real length when the job completes.
-    let hold = format!("{}:video", cx.request_id);
-    let cost = video_cost(first.deployment, estimate.seconds, estimate.size);
-    quota::reserve(cx, caller, &hold, cost).await?;
-    let created = async {
-        let (mut response, deployment) = upstream::send_from(cx, &mut route, first, |dep, _| {
-            build(dep).map(|p| p.request)
-        })
-        .await?;
-        let body = response
-            .bytes()
-            .await
-            .or_internal("reading the provider's answer")?;
-        let created =
-            video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
-        Ok::<_, ClientError>((deployment, created))
-    }
-    .await;
-    let (deployment, created) = match created {
-        Ok(created) => created,
-        Err(err) => {
-            if !caller.is_master {
-                if let Err(e) = quota::settle(cx, &caller.record, &hold, Settlement::Refund).await {
-                    worker::console_error!("refunding a failed video submit failed: {}", e.message);
-                }
-            }
-            return Err(err);
-        }
-    };
-    let Planned {
-        seconds,
-        size,
-        prompt,
-        ..
-    } = build(deployment)?;
+    let first_plan = build(first.deployment)?;
+    // Reserved before the upstream sees the job, refunded if it refuses it
+    // (the pipeline's default), committed at the real length when the job
+    // completes.
+    let cost = video::job_cost(first.deployment, first_plan.seconds, first_plan.size);
+    pipeline::admit(cx, caller, cost).await?;
+    let first_id = first.deployment.id.clone();
+    let mut prebuilt = Some(first_plan);
+    // What the attempt that was sent asked for (seconds, size, prompt).
+    let mut sent: Option<(u32, Size, String)> = None;
+    let (mut response, deployment) = upstream::send_from(cx, &mut route, first, |dep, _| {
+        let planned = match prebuilt.take() {
+            Some(p) if dep.id == first_id => p,
+            _ => build(dep)?,
+        };
+        sent = Some((planned.seconds, planned.size, planned.prompt));
+        Ok(planned.request)
+    })
+    .await?;
+    let body = response
+        .bytes()
+        .await
+        .or_internal("reading the provider's answer")?;
+    let created =
+        video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
+    let (seconds, size, prompt) =
+        sent.ok_or_else(|| ClientError::from_code(ErrorCode::Internal))?;
+    // The job runs on: free the request's slot, keep the job's reservation.
+    pipeline::settle(cx, Outcome::Accepted);
     // What the upstream says it will render wins over what was asked.
     let handle = VideoHandle {
         operation: created.upstream_id,
@@ -224,7 +223,7 @@ async fn start<'c>(
         error: None,
         deleted: false,
         remixed_from,
-        quota_hold: (!caller.is_master).then_some(hold),
+        quota_hold: quota::holds_own(cx).then(|| cx.hold_id.clone()),
     };
     if let Err(e) = jobs::store(
         &cx.env,
@@ -248,7 +247,7 @@ pub(super) async fn retrieve(
     id: &str,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let job = open_job(cx, &config, &caller, id)?;
     let (operation, record) = join(
         poll(cx, job.deployment, &job.handle),
@@ -279,7 +278,7 @@ pub(super) async fn content(
     id: &str,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let url = req.url().or_internal("reading the request URL")?;
     let variant = url
         .query_pairs()
@@ -513,7 +512,8 @@ pub(super) fn live_record(record: Option<JobRecord>) -> Result<Option<JobRecord>
     }
 }
 
-/// Stores a changed status after the response, so lists show it.
+/// Stores a changed status after the response, so lists show it; a job
+/// first seen finished settles its quota hold (core decides how).
 pub(super) fn remember_status(
     cx: &Ctx,
     caller: &Caller,
@@ -521,23 +521,13 @@ pub(super) fn remember_status(
     record: &mut JobRecord,
     status: &VideoStatus,
 ) {
-    let was_final = record.is_final();
-    if !record.observe(status) {
+    let cost = video::job_cost(job.deployment, job.handle.seconds, job.handle.size);
+    let seen = record.observe_end(status, cost);
+    if !seen.changed {
         return;
     }
-    if !was_final && record.is_final() && !caller.is_master {
-        // The job's quota hold ends with it: the real length is charged
-        // for a finished video, nothing for a failed one. Settling is
-        // idempotent, so a second poll that sees the same end is harmless.
-        if let Some(hold) = &record.quota_hold {
-            let settlement = match status {
-                VideoStatus::Completed => Settlement::Commit {
-                    actual: video_cost(job.deployment, job.handle.seconds, job.handle.size),
-                },
-                _ => Settlement::Refund,
-            };
-            quota::settle_later(cx, &caller.record, hold, settlement);
-        }
+    if let Some((hold, settlement)) = seen.settle {
+        quota::settle_after(cx, &caller.record, &hold, settlement);
     }
     let (env, name, record) = (cx.env.clone(), job.record_name.clone(), record.clone());
     cx.after_response(async move {
@@ -547,26 +537,13 @@ pub(super) fn remember_status(
     });
 }
 
-/// What a video job of `seconds` at `size` counts and costs on `deployment`
-/// (the request and its slot are admitted separately).
-fn video_cost(deployment: &Deployment, seconds: u32, size: Size) -> Cost {
-    let short_side = u32::from(size.width.min(size.height));
-    Cost {
-        request: false,
-        slot: false,
-        ..deployment
-            .prices
-            .video_cost(u64::from(seconds), Some(short_side))
-    }
-}
-
 /// `GET /v1/videos`: the caller's jobs, from the per-key index in KV.
 /// Jobs whose last seen status is not final are polled live (at most
 /// [`LIVE_REFRESH_LIMIT`] per page, to stay within the platform's
 /// subrequest budget); the rest show their last seen status.
 pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let url = req.url().or_internal("reading the request URL")?;
     let pairs: Vec<(String, String)> = url
         .query_pairs()
@@ -654,7 +631,7 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
 /// files; they expire upstream after two days.
 pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    let caller = pipeline::authenticate(req, cx, false).await?;
     let job = open_job(cx, &config, &caller, id)?;
     let existing = live_record(jobs::load(&cx.env, &job.record_name).await?)?;
     let mut record = existing.unwrap_or_else(|| JobRecord {
@@ -696,7 +673,8 @@ pub(super) async fn follow_up(
     path_id: Option<&str>,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let caller = keys::authenticate(req, cx, false).await?;
+    // Admitted once the job's cost is known (in `start`).
+    let mut caller = keys::identify(req, cx, false).await?;
     let body = read_body(req, config.max_body_bytes).await?;
     let follow = FollowUp::parse(kind, &body, path_id)?;
     let source = open_job(cx, &config, &caller, &follow.source_id)?;
@@ -750,7 +728,7 @@ pub(super) async fn follow_up(
     );
     let job = start(
         cx,
-        &caller,
+        &mut caller,
         source.group,
         route,
         |_| Ok(planned.clone()),

@@ -1,0 +1,53 @@
+// The one request pipeline every route family follows:
+//
+//   1. authenticate  `keys::identify`: key, browser token or master key,
+//                    from the isolate cache (KV on a miss); CORS origin.
+//   2. authorize     `routes::authorize_model` / core's `authorize`: the
+//                    caller's compiled rules (once per request) and the group.
+//   3. plan          core builds the upstream request for the chosen
+//                    deployment and says what it costs.
+//   4. admit/reserve [`admit`]: one quota-object call at most, only when the
+//                    request is metered, its key rate- or slot-limited, or the
+//                    isolate's confirmation of the key is over a second old.
+//   5. send          `upstream::send*` with failover, cooldowns, deadline.
+//   6. classify      core's `errors` on every upstream failure.
+//   7. settle        [`settle`]: the route reports the outcome and core picks
+//                    commit, release or refund; without a report (any error
+//                    or an early return) the hold is refunded.
+//   8. respond       `finish`: headers, then the settlements in one call after
+//                    the response.
+//
+// Plain routes use [`authenticate`] (steps 1 and 4 with the cost of one
+// request); metered routes identify first and admit once the cost is known.
+
+use reelay_core::errors::ClientError;
+use reelay_core::quota::{Cost, Outcome};
+use worker::Request;
+
+use crate::context::Ctx;
+use crate::keys::{self, Caller};
+use crate::quota;
+
+/// Steps 1 and 4 for a request that reserves nothing but itself.
+pub(crate) async fn authenticate(
+    req: &Request,
+    cx: &Ctx,
+    google_shaped: bool,
+) -> Result<Caller, ClientError> {
+    let mut caller = keys::identify(req, cx, google_shaped).await?;
+    admit(cx, &mut caller, Cost::REQUEST).await?;
+    Ok(caller)
+}
+
+/// Step 4: admits the request with everything it reserves (`cost` includes
+/// the request itself), all or nothing.
+pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(), ClientError> {
+    quota::admit(cx, caller, cost)
+        .await
+        .map_err(|e| keys::token_parent_error(caller, e))
+}
+
+/// Step 7: how the request's reserved work ended.
+pub(crate) fn settle(cx: &Ctx, outcome: Outcome) {
+    quota::settle_own(cx, outcome);
+}

@@ -1,0 +1,468 @@
+// The `QUOTA` Durable Object (one per virtual key, addressed by the key's
+// token) and the calls it answers; the edge's client is `crate::quota`.
+//
+// The DO runs `core::quota` atomically: it parses the call first, then does
+// every SQLite read-modify-write synchronously (no `await` in between), so
+// concurrent requests for one key are serialised and no update is lost —
+// unlike KV, where concurrent increments overwrite each other. It also holds
+// the key's latest record and a revocation flag, so `/key/update` and
+// `/key/delete` take effect at the next request, not after KV's ~60 s
+// propagation. An alarm (at most once a minute) writes a usage snapshot to
+// KV (`usage:<token>`) and drops old holds.
+//
+// Failure policy: when the DO cannot be reached, a plain request is let
+// through (fail open, logged) but anything metered — a video job, a
+// realtime session, spend — is refused with `503 quota_unavailable`
+// (fail closed).
+
+use std::cell::{Cell, RefCell};
+
+use reelay_core::keys::KeyRecord;
+use reelay_core::quota::policy::Policy;
+use reelay_core::quota::tz::TimeZone;
+use reelay_core::quota::{
+    micros_to_usd, Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement,
+    Standing,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use worker::{
+    durable_object, Date, DurableObject, Env, Method, Request, Response, SqlStorage,
+    SqlStorageValue, State,
+};
+
+use crate::context::KV_BINDING;
+
+/// The Durable Object namespace binding.
+pub(crate) const BINDING: &str = "QUOTA";
+/// Closed holds are kept this long for idempotency, then dropped.
+const CLOSED_HOLD_TTL_MS: u64 = 2 * 86_400_000;
+/// Open holds nobody settled (a video job never polled again) stay charged
+/// at their reserved amounts and are closed after this long.
+const OPEN_HOLD_TTL_MS: u64 = 7 * 86_400_000;
+
+/// Exact per-key quota state.
+#[durable_object]
+pub struct QuotaCounter {
+    state: State,
+    env: Env,
+    alarm_pending: Cell<bool>,
+    token: RefCell<Option<String>>,
+    /// The revocation flag, pushed record and ledger, read from SQLite once
+    /// per object lifetime and written through on every change (the object
+    /// is the only writer, so the copy never goes stale).
+    cache: RefCell<Option<Cached>>,
+}
+
+struct Cached {
+    revoked: bool,
+    record: Option<KeyRecord>,
+    ledger: Ledger,
+}
+
+/// What the edge asks the DO to do.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub(crate) enum Op {
+    /// Check revocation and reserve `cost` under `id` (a zero cost only
+    /// checks revocation and returns the newest record).
+    Reserve { id: String, cost: Cost },
+    /// Settle these holds, in order.
+    Settle { items: Vec<SettleItem> },
+    /// Where the meters stand, and lifetime totals.
+    Usage,
+    /// Store the key's latest record and clear any revocation.
+    Record,
+    /// Revoke the key: every later call answers `revoked`.
+    Revoke,
+    /// Count one use of the gateway token `id` (a Gemini ephemeral token)
+    /// if fewer than `max` were counted; the count is kept until `until_ms`.
+    Use { id: String, max: u32, until_ms: u64 },
+}
+
+/// One hold to settle.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SettleItem {
+    pub(crate) id: String,
+    pub(crate) settle: Settlement,
+}
+
+/// One call to the key's object.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Call {
+    pub(crate) token: String,
+    /// The edge's view of the key (from KV, possibly stale).
+    pub(crate) record: Option<KeyRecord>,
+    pub(crate) defaults: Policy,
+    pub(crate) time_zone: String,
+    /// Usage snapshots go to KV at most this often.
+    pub(crate) snapshot_every_ms: u64,
+    /// Requests the edge let through without asking (unlimited keys, a
+    /// fresh isolate cache), counted into the lifetime totals now.
+    #[serde(default)]
+    pub(crate) uncounted: u64,
+    #[serde(flatten)]
+    pub(crate) op: Op,
+}
+
+/// The object's answer.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct Answer {
+    #[serde(default)]
+    pub(crate) revoked: bool,
+    /// The DO's record when newer than the edge's: the edge must use it.
+    #[serde(default)]
+    pub(crate) record: Option<KeyRecord>,
+    #[serde(default)]
+    pub(crate) denial: Option<Denial>,
+    #[serde(default)]
+    pub(crate) standings: Vec<Standing>,
+    #[serde(default)]
+    pub(crate) held: bool,
+    #[serde(default)]
+    pub(crate) usage: Option<Value>,
+    /// A `Use` found no use left.
+    #[serde(default)]
+    pub(crate) used_up: bool,
+}
+
+#[derive(Deserialize)]
+struct TextRow {
+    value: String,
+}
+
+impl DurableObject for QuotaCounter {
+    fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
+        for ddl in [
+            "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, value TEXT NOT NULL, \
+             open INTEGER NOT NULL, updated_ms INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS token_uses (id TEXT PRIMARY KEY, used INTEGER NOT NULL, \
+             until_ms INTEGER NOT NULL)",
+        ] {
+            if let Err(e) = sql.exec(ddl, None) {
+                worker::console_error!("QuotaCounter: creating tables failed: {e}");
+            }
+        }
+        Self {
+            state,
+            env,
+            alarm_pending: Cell::new(false),
+            token: RefCell::new(None),
+            cache: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.method() != Method::Post {
+            return Response::error("method not allowed", 405);
+        }
+        // Read the whole call before touching state: after this point the
+        // handler does not await until its writes are done, so calls for
+        // this key cannot interleave.
+        let call: Call = match req.json().await {
+            Ok(call) => call,
+            Err(e) => return Response::error(format!("bad quota call: {e}"), 400),
+        };
+        let now_ms = Date::now().as_millis();
+        let snapshot_every_ms = call.snapshot_every_ms.max(60_000);
+        let answer = match self.execute(call, now_ms) {
+            Ok(answer) => answer,
+            Err(e) => {
+                worker::console_error!("QuotaCounter: {e}");
+                // Reload from SQLite next time rather than trust a copy
+                // that may be ahead of what was written.
+                *self.cache.borrow_mut() = None;
+                return Response::error("quota store failure", 500);
+            }
+        };
+        self.schedule_snapshot(snapshot_every_ms).await;
+        Response::from_json(&answer)
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.alarm_pending.set(false);
+        let sql = self.state.storage().sql();
+        let now_ms = Date::now().as_millis();
+        let closed_before = now_ms.saturating_sub(CLOSED_HOLD_TTL_MS) as i64;
+        let open_before = now_ms.saturating_sub(OPEN_HOLD_TTL_MS) as i64;
+        sql.exec(
+            "DELETE FROM holds WHERE (open = 0 AND updated_ms < ?) OR (open = 1 AND updated_ms < ?)",
+            vec![closed_before.into(), open_before.into()],
+        )?;
+        sql.exec(
+            "DELETE FROM token_uses WHERE until_ms < ?",
+            vec![(now_ms as i64).into()],
+        )?;
+        let token = meta(&sql, "token");
+        let ledger = meta(&sql, "ledger");
+        if let (Some(token), Some(ledger)) = (token, ledger) {
+            let snapshot = serde_json::json!({
+                "ledger": serde_json::from_str::<Value>(&ledger).unwrap_or(Value::Null),
+                "at_ms": now_ms,
+            });
+            let kv = self.env.kv(KV_BINDING)?;
+            kv.put(&format!("usage:{token}"), snapshot.to_string())?
+                .execute()
+                .await?;
+        }
+        Response::ok("")
+    }
+}
+
+fn meta(sql: &SqlStorage, name: &str) -> Option<String> {
+    sql.exec(
+        "SELECT value FROM meta WHERE name = ?",
+        vec![SqlStorageValue::from(name.to_owned())],
+    )
+    .and_then(|c| c.to_array::<TextRow>())
+    .ok()
+    .and_then(|rows| rows.into_iter().next())
+    .map(|r| r.value)
+}
+
+fn set_meta(sql: &SqlStorage, name: &str, value: &str) -> worker::Result<()> {
+    sql.exec(
+        "INSERT INTO meta (name, value) VALUES (?, ?) \
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        vec![name.to_owned().into(), value.to_owned().into()],
+    )?;
+    Ok(())
+}
+
+fn load_hold(sql: &SqlStorage, id: &str) -> worker::Result<Option<Hold>> {
+    let rows: Vec<TextRow> = sql
+        .exec(
+            "SELECT value FROM holds WHERE id = ?",
+            vec![SqlStorageValue::from(id.to_owned())],
+        )?
+        .to_array()?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| serde_json::from_str(&r.value).ok()))
+}
+
+fn store_hold(sql: &SqlStorage, hold: &Hold, now_ms: u64) -> worker::Result<()> {
+    let value = serde_json::to_string(hold)?;
+    let open = i64::from(hold.state == HoldState::Open);
+    sql.exec(
+        "INSERT INTO holds (id, value, open, updated_ms) VALUES (?, ?, ?, ?) \
+         ON CONFLICT(id) DO UPDATE SET value = excluded.value, open = excluded.open, \
+         updated_ms = excluded.updated_ms",
+        vec![
+            hold.id.clone().into(),
+            value.into(),
+            open.into(),
+            (now_ms as i64).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct UsedRow {
+    used: i64,
+}
+
+/// Counts one use of a gateway token, atomically (synchronous SQLite).
+fn count_token_use(sql: &SqlStorage, id: &str, max: u32, until_ms: u64) -> worker::Result<Answer> {
+    let used = sql
+        .exec(
+            "SELECT used FROM token_uses WHERE id = ?",
+            vec![SqlStorageValue::from(id.to_owned())],
+        )?
+        .to_array::<UsedRow>()?
+        .into_iter()
+        .next()
+        .map_or(0, |r| r.used);
+    if max > 0 && used >= i64::from(max) {
+        return Ok(Answer {
+            used_up: true,
+            ..Answer::default()
+        });
+    }
+    sql.exec(
+        "INSERT INTO token_uses (id, used, until_ms) VALUES (?, 1, ?) \
+         ON CONFLICT(id) DO UPDATE SET used = used + 1",
+        vec![id.to_owned().into(), (until_ms as i64).into()],
+    )?;
+    Ok(Answer::default())
+}
+
+impl QuotaCounter {
+    /// Runs one call: synchronous SQLite only, so it is atomic.
+    fn execute(&self, call: Call, now_ms: u64) -> worker::Result<Answer> {
+        let sql = self.state.storage().sql();
+        if self.token.borrow().as_deref() != Some(call.token.as_str()) {
+            set_meta(&sql, "token", &call.token)?;
+            *self.token.borrow_mut() = Some(call.token.clone());
+        }
+        let mut cache = self.cache.borrow_mut();
+        let cached = cache.get_or_insert_with(|| Cached {
+            revoked: meta(&sql, "revoked").is_some(),
+            record: meta(&sql, "record").and_then(|text| serde_json::from_str(&text).ok()),
+            ledger: meta(&sql, "ledger")
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default(),
+        });
+        match call.op {
+            Op::Record => {
+                if let Some(record) = call.record {
+                    set_meta(&sql, "record", &serde_json::to_string(&record)?)?;
+                    cached.record = Some(record);
+                }
+                sql.exec("DELETE FROM meta WHERE name = 'revoked'", None)?;
+                cached.revoked = false;
+                return Ok(Answer::default());
+            }
+            Op::Revoke => {
+                set_meta(&sql, "revoked", "1")?;
+                cached.revoked = true;
+                return Ok(Answer {
+                    revoked: true,
+                    ..Answer::default()
+                });
+            }
+            _ => {}
+        }
+        if cached.revoked {
+            return Ok(Answer {
+                revoked: true,
+                ..Answer::default()
+            });
+        }
+        if let Op::Use { id, max, until_ms } = &call.op {
+            return count_token_use(&sql, id, *max, *until_ms);
+        }
+        // The newer of the edge's record (KV) and the one pushed by the
+        // admin API wins, so policy changes apply at once.
+        let newer = match (&call.record, &cached.record) {
+            (Some(edge), Some(stored)) if stored.updated_at_ms > edge.updated_at_ms => {
+                Some(stored.clone())
+            }
+            (None, Some(stored)) => Some(stored.clone()),
+            _ => None,
+        };
+        let limits = newer
+            .as_ref()
+            .or(call.record.as_ref())
+            .map(|r| r.limits(&call.defaults))
+            .unwrap_or_default();
+        let clock = Clock {
+            tz: TimeZone::by_name(&call.time_zone).unwrap_or(TimeZone::UTC),
+            now_ms,
+        };
+        let ledger = &mut cached.ledger;
+        ledger.totals.requests = ledger.totals.requests.saturating_add(call.uncounted);
+        let mut answer = Answer {
+            record: newer,
+            ..Answer::default()
+        };
+        match call.op {
+            Op::Reserve { id, cost } => {
+                // Only calls that may create a hold look one up.
+                let existing = if cost.slot || cost.has_counters() {
+                    load_hold(&sql, &id)?
+                } else {
+                    None
+                };
+                let (decision, hold) =
+                    ledger.reserve(&id, existing.as_ref(), &cost, &limits, &clock);
+                match decision {
+                    Decision::Allowed(standings) => answer.standings = standings,
+                    Decision::Denied(denial) => answer.denial = Some(denial),
+                }
+                if let Some(hold) = hold {
+                    store_hold(&sql, &hold, now_ms)?;
+                    answer.held = true;
+                }
+            }
+            Op::Settle { items } => {
+                for SettleItem { id, settle } in items {
+                    let Some(mut hold) = load_hold(&sql, &id)? else {
+                        continue;
+                    };
+                    let changed = match settle {
+                        Settlement::Release => ledger.release_slot(&mut hold),
+                        Settlement::Refund => ledger.refund(&mut hold, &limits, &clock),
+                        Settlement::Commit { actual } => {
+                            ledger.commit(&mut hold, &actual, &limits, &clock)
+                        }
+                    };
+                    if changed {
+                        store_hold(&sql, &hold, now_ms)?;
+                    }
+                }
+                answer.standings = ledger.standings(&limits, &clock);
+            }
+            Op::Usage => {
+                answer.standings = ledger.standings(&limits, &clock);
+                answer.usage = Some(usage_json(ledger, &answer.standings));
+            }
+            Op::Record | Op::Revoke | Op::Use { .. } => {}
+        }
+        set_meta(&sql, "ledger", &serde_json::to_string(&*ledger)?)?;
+        Ok(answer)
+    }
+
+    async fn schedule_snapshot(&self, every_ms: u64) {
+        if self.alarm_pending.get() {
+            return;
+        }
+        let storage = self.state.storage();
+        let due = match storage.get_alarm().await {
+            Ok(Some(_)) => true,
+            _ => storage
+                .set_alarm((Date::now().as_millis() + every_ms) as i64)
+                .await
+                .is_ok(),
+        };
+        self.alarm_pending.set(due);
+    }
+}
+
+/// The `usage` object of `/key/info`: what was used and what is left.
+fn usage_json(ledger: &Ledger, standings: &[Standing]) -> Value {
+    let limits: serde_json::Map<String, Value> = standings
+        .iter()
+        .map(|s| {
+            let (limit, remaining) = if s.meter == Meter::Budget {
+                (
+                    Value::String(micros_to_usd(s.limit)),
+                    Value::String(micros_to_usd(s.remaining)),
+                )
+            } else {
+                (s.limit.into(), s.remaining.into())
+            };
+            (
+                s.meter.as_str().to_owned(),
+                serde_json::json!({
+                    "limit": limit,
+                    "remaining": remaining,
+                    "resets_at": reelay_core::keys::rfc3339(s.reset_at_ms),
+                }),
+            )
+        })
+        .collect();
+    let t = &ledger.totals;
+    serde_json::json!({
+        "today": {
+            "videos": ledger.videos,
+            "video_seconds": ledger.video_seconds,
+            "realtime_sessions": ledger.realtime_sessions,
+        },
+        "in_flight": ledger.leases.len(),
+        "spend": micros_to_usd(ledger.spend_micros),
+        "limits": limits,
+        "totals": {
+            "requests": t.requests,
+            "denied": t.denied,
+            "videos": t.videos,
+            "video_seconds": t.video_seconds,
+            "realtime_sessions": t.realtime_sessions,
+            "spend": micros_to_usd(t.spend_micros),
+        },
+    })
+}
