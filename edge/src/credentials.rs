@@ -19,7 +19,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Headers, Method, Request, RequestInit};
 
 use crate::context::Ctx;
-use crate::upstream::{credential, fetch_with_deadline, upstream_failure};
+use crate::fetch::{credential, fetch_with_deadline, upstream_failure};
 
 thread_local! {
     // Keyed by secret name: deployments sharing a key file share its token.

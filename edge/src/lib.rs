@@ -10,6 +10,7 @@
 mod context;
 mod cors;
 mod credentials;
+mod fetch;
 mod finish;
 mod jobs;
 mod keys;
@@ -19,6 +20,7 @@ mod quota;
 // The durable_object macro generates undocumented public glue.
 #[allow(missing_docs)]
 mod quota_store;
+mod request;
 mod respond;
 mod routes;
 mod upstream;

@@ -2,7 +2,7 @@
 //
 //   1. authenticate  `keys::identify`: key, browser token or master key,
 //                    from the isolate cache (KV on a miss); CORS origin.
-//   2. authorize     `routes::authorize_model` / core's `authorize`: the
+//   2. authorize     [`authorize_model`] / core's `authorize`: the
 //                    caller's compiled rules (once per request) and the group.
 //   3. plan          core builds the upstream request for the chosen
 //                    deployment and says what it costs.
@@ -20,7 +20,8 @@
 // Plain routes use [`authenticate`] (steps 1 and 4 with the cost of one
 // request); metered routes identify first and admit once the cost is known.
 
-use reelay_core::errors::ClientError;
+use reelay_core::config::{Config, ModelGroup};
+use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::quota::{Cost, Outcome};
 use worker::Request;
 
@@ -50,4 +51,40 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
 /// Step 7: how the request's reserved work ended.
 pub(crate) fn settle(cx: &Ctx, outcome: Outcome) {
     quota::settle_own(cx, outcome);
+}
+
+/// Checks `caller` may use `model` and that it is configured.
+pub(crate) fn authorize_model<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    caller: &Caller,
+    model: &str,
+) -> Result<&'c ModelGroup, ClientError> {
+    cx.log.borrow_mut().model = Some(model.to_owned());
+    if !caller.policy()?.allows(model) {
+        return Err(ClientError::new(
+            ErrorCode::ModelAccessDenied,
+            format!(
+                "this key may not use model {model:?}; it may use: {}",
+                describe_rules(caller)
+            ),
+        )
+        .with_param("model"));
+    }
+    config.group(model).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::ModelNotFound,
+            format!("model {model:?} is not configured on this gateway"),
+        )
+        .with_param("model")
+    })
+}
+
+/// What `caller`'s access rules allow, for access-denied messages.
+pub(crate) fn describe_rules(caller: &Caller) -> String {
+    if caller.record.models.is_empty() {
+        String::from("all models")
+    } else {
+        caller.record.models.join(", ")
+    }
 }

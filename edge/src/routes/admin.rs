@@ -10,11 +10,11 @@ use reelay_core::keys::{
 use serde_json::{json, Value};
 use worker::{Request, Response};
 
-use super::read_body;
 use crate::context::{random_bytes, Ctx};
 use crate::keys;
 use crate::pipeline;
 use crate::quota;
+use crate::request::read_body;
 use crate::respond;
 
 /// Admin bodies are small; cap them well below the general limit.

@@ -8,11 +8,11 @@ use reelay_core::browser_token::{mint_response, MintRequest, Parent};
 use reelay_core::errors::{ClientError, ErrorCode};
 use worker::{Headers, Request, Response};
 
-use super::{media_type, read_body};
 use crate::context::{random_bytes, Ctx};
 use crate::cors;
 use crate::keys;
 use crate::pipeline;
+use crate::request::{media_type, read_body};
 
 /// Mint bodies are small.
 const MAX_MINT_BODY: u32 = 16 * 1024;

@@ -13,10 +13,10 @@ use reelay_core::video::openai::{self, Character};
 use serde_json::json;
 use worker::{FormEntry, Headers, Request, RequestInit};
 
-use super::check_declared_length;
 use crate::context::{random_bytes, Ctx};
 use crate::keys::Caller;
 use crate::pipeline;
+use crate::request::check_declared_length;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
@@ -27,7 +27,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Respon
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, false).await?;
     check_declared_length(req, config.max_body_bytes)?;
-    if super::media_type(req) != "multipart/form-data" {
+    if crate::request::media_type(req) != "multipart/form-data" {
         return Err(ClientError::new(
             ErrorCode::UnsupportedMediaType,
             "characters are created with multipart/form-data (`name` and a `video` file)",

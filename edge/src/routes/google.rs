@@ -16,7 +16,6 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::video::{gemini, Variant};
 use worker::{Method, Request, Response};
 
-use super::read_body;
 use super::videos::{
     download, live_record, open_job, remember_status, status_of, submit, Planned, Submitted,
 };
@@ -24,6 +23,7 @@ use crate::context::Ctx;
 use crate::jobs;
 use crate::keys;
 use crate::pipeline;
+use crate::request::read_body;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
@@ -36,19 +36,19 @@ pub(super) async fn dispatch(
     let method = req.method();
     match rest {
         [version, "models", action] if is_version(version) && action.ends_with(":predictLongRunning") => {
-            super::allow(&method, &[Method::Post])?;
+            crate::request::allow(&method, &[Method::Post])?;
             let model = percent_decode(action.trim_end_matches(":predictLongRunning")).ok_or_else(|| {
                 ClientError::new(ErrorCode::InvalidRequest, "the model in the path is not valid percent-encoding")
             })?;
             create(req, cx, &model).await
         }
         [version, "files", action] if is_version(version) && action.ends_with(":download") => {
-            super::allow(&method, &[Method::Get])?;
+            crate::request::allow(&method, &[Method::Get])?;
             let token = action.trim_end_matches(":download").to_owned();
             file(req, cx, &token).await
         }
         [version, .., "operations", id] if is_version(version) => {
-            super::allow(&method, &[Method::Get])?;
+            crate::request::allow(&method, &[Method::Get])?;
             let name = rest[1..].join("/");
             let id = (*id).to_owned();
             operation(req, cx, version, &name, &id).await

@@ -39,14 +39,15 @@ use reelay_core::realtime::ws::{authorize, query_pairs};
 use reelay_core::retry::Resend;
 use worker::{Headers, Request, Response, WebSocket};
 
+use super::realtime::TokenOwner;
 use super::realtime::{describe, session_cost, session_only, token_owner};
 use super::relay::{self, Frame, Session};
-use super::{read_body, realtime::TokenOwner};
 use crate::context::{random_bytes, Ctx};
 use crate::credentials;
 use crate::keys::Caller;
 use crate::pipeline;
 use crate::quota;
+use crate::request::read_body;
 use crate::respond::OrInternal;
 use crate::upstream;
 

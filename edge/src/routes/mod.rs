@@ -1,6 +1,7 @@
-// Route table: maps method + path to a handler, answers unknown paths and
-// wrong methods with JSON errors, and holds body-reading helpers shared by
-// the handlers. Video and model routes answer with and without `/v1`.
+// Route table: maps method + path to a handler and answers unknown paths
+// and wrong methods with JSON errors. Video and model routes answer with
+// and without `/v1`. Handlers share `crate::request` and `crate::pipeline`,
+// never this module.
 
 mod admin;
 mod browser_tokens;
@@ -17,14 +18,12 @@ mod responses;
 mod vertex;
 mod videos;
 
-use reelay_core::config::{Config, ModelGroup};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use reelay_core::video::FollowUpKind;
 use worker::{Method, Request, Response};
 
 use crate::context::Ctx;
-use crate::keys::Caller;
-use crate::respond::OrInternal;
+use crate::request::{allow, declared_length};
 
 /// The error dialect a path's callers expect.
 pub(crate) fn dialect_for(path: &str) -> Dialect {
@@ -196,6 +195,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             let id = (*id).to_owned();
             responses::on_response(req, cx, &id, responses::OnResponse::Cancel).await
         }
+        (_, ["realtime"]) | (["openai", "v1", "realtime"], _) => {
+            allow(&method, &[Method::Get])?;
+            realtime_ws::connect(req, cx).await
+        }
         (_, ["realtime", sub @ ..]) | (["openai", "v1", "realtime", sub @ ..], _) => {
             realtime::dispatch(req, cx, sub).await
         }
@@ -203,112 +206,5 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             ErrorCode::RouteNotFound,
             format!("no route for {} {path}", method.as_ref()),
         )),
-    }
-}
-
-pub(super) fn allow(method: &Method, allowed: &[Method]) -> Result<(), ClientError> {
-    if allowed.contains(method) {
-        return Ok(());
-    }
-    let names: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
-    Err(ClientError::new(
-        ErrorCode::MethodNotAllowed,
-        format!(
-            "{} is not allowed here; use {}",
-            method.as_ref(),
-            names.join(" or ")
-        ),
-    ))
-}
-
-/// Reads the whole body, refusing bodies over `max` bytes (by
-/// `Content-Length` before reading, and by size after, for chunked bodies).
-pub(crate) async fn read_body(req: &mut Request, max: u32) -> Result<Vec<u8>, ClientError> {
-    check_declared_length(req, max)?;
-    let body = req.bytes().await.or_internal("reading the request body")?;
-    if body.len() > max as usize {
-        return Err(too_large(max));
-    }
-    Ok(body)
-}
-
-/// Refuses a body whose `Content-Length` is over `max` (or unreadable)
-/// before any of it is read.
-pub(crate) fn check_declared_length(req: &Request, max: u32) -> Result<(), ClientError> {
-    let header = req.headers().get("content-length").ok().flatten();
-    match (header, declared_length(req)) {
-        (Some(_), None) => Err(ClientError::new(
-            ErrorCode::InvalidRequest,
-            "the Content-Length header is not a number",
-        )),
-        (_, Some(n)) if n > u64::from(max) => Err(too_large(max)),
-        _ => Ok(()),
-    }
-}
-
-fn declared_length(req: &Request) -> Option<u64> {
-    req.headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-}
-
-fn too_large(max: u32) -> ClientError {
-    ClientError::new(
-        ErrorCode::PayloadTooLarge,
-        format!("the request body is larger than the {max}-byte limit"),
-    )
-}
-
-/// The media type of the request body, lowercased, without parameters.
-pub(crate) fn media_type(req: &Request) -> String {
-    req.headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
-}
-
-/// Checks `caller` may use `model` and that it is configured.
-pub(super) fn authorize_model<'c>(
-    cx: &Ctx,
-    config: &'c Config,
-    caller: &Caller,
-    model: &str,
-) -> Result<&'c ModelGroup, ClientError> {
-    cx.log.borrow_mut().model = Some(model.to_owned());
-    if !caller.policy()?.allows(model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!(
-                "this key may not use model {model:?}; it may use: {}",
-                describe_rules(caller)
-            ),
-        )
-        .with_param("model"));
-    }
-    config.group(model).ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ModelNotFound,
-            format!("model {model:?} is not configured on this gateway"),
-        )
-        .with_param("model")
-    })
-}
-
-/// What `caller`'s access rules allow, for access-denied messages.
-pub(super) fn describe_rules(caller: &Caller) -> String {
-    if caller.record.models.is_empty() {
-        String::from("all models")
-    } else {
-        caller.record.models.join(", ")
     }
 }

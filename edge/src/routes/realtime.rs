@@ -35,10 +35,10 @@ use worker::{
     FormData, FormEntry, Headers, Method, Request, RequestInit, RequestRedirect, Response,
 };
 
-use super::{allow, check_declared_length, media_type, read_body};
 use crate::context::{random_bytes, Ctx};
 use crate::keys::{self, Caller};
 use crate::pipeline;
+use crate::request::{allow, check_declared_length, media_type, read_body};
 use crate::respond::OrInternal;
 use crate::upstream::{self, upstream_failure};
 
@@ -70,10 +70,6 @@ pub(super) async fn dispatch(
             let action = CallAction::parse(action).ok_or_else(|| not_found(&method, req))?;
             allow(&method, &[Method::Post])?;
             control(req, cx, id, action).await
-        }
-        [] => {
-            allow(&method, &[Method::Get])?;
-            super::realtime_ws::connect(req, cx).await
         }
         _ => Err(not_found(&method, req)),
     }
@@ -179,7 +175,7 @@ pub(super) fn describe(err: ClientError, caller: &Caller) -> ClientError {
     let message = format!(
         "{}; it may use: {}",
         err.message,
-        super::describe_rules(caller)
+        pipeline::describe_rules(caller)
     );
     ClientError { message, ..err }
 }

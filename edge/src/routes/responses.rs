@@ -19,10 +19,10 @@ use reelay_core::responses::{
 use reelay_core::retry::{Resend, RoutePlan};
 use worker::{Headers, Request, Response};
 
-use super::read_body;
 use crate::context::Ctx;
 use crate::keys::Caller;
 use crate::pipeline;
+use crate::request::read_body;
 use crate::respond::OrInternal;
 use crate::upstream::{self, upstream_failure};
 
@@ -36,7 +36,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     // Shape first: a bad body is a 400 before any marker is looked at.
     let shape = create_shape(&body)?;
     let restored = restore_request(&body, &sealer, &owner).map_err(|e| e.to_client())?;
-    let group = super::authorize_model(cx, &config, &caller, &shape.model)?;
+    let group = pipeline::authorize_model(cx, &config, &caller, &shape.model)?;
 
     let pinned = match &restored.pin {
         None => None,

@@ -14,11 +14,11 @@ use reelay_core::video::vertex;
 use serde_json::Value;
 use worker::{Method, Request, Response};
 
-use super::read_body;
 use super::videos::{live_record, open_job, remember_status, status_of};
 use crate::context::Ctx;
 use crate::jobs;
 use crate::pipeline;
+use crate::request::read_body;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 
@@ -32,7 +32,7 @@ pub(super) async fn dispatch(
         [version, "projects", project, "locations", location, "publishers", "google", "models", action]
             if matches!(*version, "v1" | "v1beta1") =>
         {
-            super::allow(&req.method(), &[Method::Post])?;
+            crate::request::allow(&req.method(), &[Method::Post])?;
             let (model, verb) = action.rsplit_once(':').ok_or_else(route_not_found)?;
             let model = percent_decode(model).ok_or_else(|| {
                 ClientError::new(

@@ -19,12 +19,13 @@ use reelay_core::video::{
 use serde_json::{Map, Value};
 use worker::{FormEntry, Headers, Request, Response};
 
-use super::{authorize_model, check_declared_length, media_type, read_body};
 use crate::context::Ctx;
 use crate::jobs;
 use crate::keys::{self, Caller};
 use crate::pipeline;
+use crate::pipeline::authorize_model;
 use crate::quota;
+use crate::request::{check_declared_length, media_type, read_body};
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 use reelay_core::quota::Outcome;
