@@ -88,6 +88,9 @@ pub(crate) struct PendingSettlement {
     pub(crate) record: Rc<KeyRecord>,
     pub(crate) hold: String,
     pub(crate) settlement: Settlement,
+    /// The hold took a parallel slot (else releasing it changes nothing
+    /// and costs no call).
+    pub(crate) slot: bool,
 }
 
 impl Ctx {

@@ -158,6 +158,7 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
             record: Rc::clone(&caller.record),
             hold: cx.hold_id.clone(),
             settlement: Settlement::Refund,
+            slot: cost.slot && limits.max_parallel_requests.is_some(),
         });
     }
     Ok(())
@@ -233,6 +234,7 @@ pub(crate) fn settle_after(cx: &Ctx, record: &Rc<KeyRecord>, hold: &str, settlem
         record: Rc::clone(record),
         hold: hold.to_owned(),
         settlement,
+        slot: false,
     });
 }
 
@@ -261,6 +263,8 @@ pub(crate) fn finish(cx: &Ctx, headers: &Headers) {
 /// session that outlives its request calls it itself.
 pub(crate) fn flush(cx: &Ctx) {
     let mut pending = std::mem::take(&mut cx.quota.borrow_mut().settle);
+    // Releasing a hold without a slot changes nothing: no call for it.
+    pending.retain(|p| p.slot || p.settlement != Settlement::Release);
     if pending.is_empty() {
         return;
     }

@@ -179,7 +179,7 @@ async fn start<'c>(
     let mut prebuilt = Some(first_plan);
     // What the attempt that was sent asked for (seconds, size, prompt).
     let mut sent: Option<(u32, Size, String)> = None;
-    let (mut response, deployment) = upstream::send_from(cx, &mut route, first, |dep, _| {
+    let served = upstream::send_from(cx, &mut route, first, |dep, _| {
         let planned = match prebuilt.take() {
             Some(p) if dep.id == first_id => p,
             _ => build(dep)?,
@@ -188,6 +188,7 @@ async fn start<'c>(
         Ok(planned.request)
     })
     .await?;
+    let (mut response, deployment) = (served.value, served.deployment);
     let body = response
         .bytes()
         .await
