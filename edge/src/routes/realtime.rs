@@ -484,7 +484,7 @@ async fn send_call_attempt(
             format!("deployment {:?} builds an invalid upstream URL", dep.id),
         )
     })?;
-    Ok(upstream::send_classified(cx, request, dep.timeout_ms, &dep.id).await?)
+    upstream::send_classified(cx, request, dep.timeout_ms, &dep.id).await
 }
 
 /// The client's answer: the upstream's status and SDP, and reelay's own
