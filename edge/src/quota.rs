@@ -159,6 +159,7 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
             hold: cx.hold_id.clone(),
             settlement: Settlement::Refund,
             slot: cost.slot && limits.max_parallel_requests.is_some(),
+            reserved: Some(cost),
         });
     }
     Ok(())
@@ -235,6 +236,7 @@ pub(crate) fn settle_after(cx: &Ctx, record: &Rc<KeyRecord>, hold: &str, settlem
         hold: hold.to_owned(),
         settlement,
         slot: false,
+        reserved: None,
     });
 }
 
@@ -263,8 +265,10 @@ pub(crate) fn finish(cx: &Ctx, headers: &Headers) {
 /// session that outlives its request calls it itself.
 pub(crate) fn flush(cx: &Ctx) {
     let mut pending = std::mem::take(&mut cx.quota.borrow_mut().settle);
-    // Releasing a hold without a slot changes nothing: no call for it.
-    pending.retain(|p| p.slot || p.settlement != Settlement::Release);
+    // Releasing a hold without a slot, or committing exactly what it
+    // reserved, changes no counter: no call for it (the hold stays open,
+    // charged as reserved, until the store drops it).
+    pending.retain(|p| p.slot || !changes_nothing(p));
     if pending.is_empty() {
         return;
     }
@@ -293,6 +297,20 @@ pub(crate) fn flush(cx: &Ctx) {
                 worker::console_error!("settling quota holds failed: {detail}");
             }
         });
+    }
+}
+
+/// Whether settling `p` (whose hold took no slot) would leave every counter as it is.
+fn changes_nothing(p: &PendingSettlement) -> bool {
+    let counters = |c: Cost| Cost {
+        request: false,
+        slot: false,
+        ..c
+    };
+    match (p.settlement, p.reserved) {
+        (Settlement::Release, _) => true,
+        (Settlement::Commit { actual }, Some(reserved)) => counters(actual) == counters(reserved),
+        _ => false,
     }
 }
 
