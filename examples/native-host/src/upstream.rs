@@ -94,23 +94,22 @@ impl Upstream {
     ) -> Result<(Response, &'c Deployment), ClientError> {
         let mut attempt = first;
         loop {
-            std::thread::sleep(Duration::from_millis(attempt.wait_ms));
+            if attempt.wait_ms > 0 {
+                std::thread::sleep(Duration::from_millis(attempt.wait_ms));
+            }
             let dep = attempt.deployment;
             let plan = plan_for(dep)?;
-            let failure = match self.send_once(dep, &plan).and_then(|r| {
-                classify(r).map_err(|error| Failure::Upstream {
-                    error,
-                    answered: true,
-                })
-            }) {
-                Ok(response) => {
-                    self.cooldowns().record_success(&dep.id);
-                    return Ok((response, dep));
-                }
+            let (error, answered) = match self.send_once(dep, &plan) {
+                Ok(response) => match classify(response) {
+                    Ok(response) => {
+                        self.cooldowns().record_success(&dep.id);
+                        return Ok((response, dep));
+                    }
+                    Err(error) => (error, true),
+                },
                 Err(Failure::Local(err)) => return Err(err),
                 Err(Failure::Upstream { error, answered }) => (error, answered),
             };
-            let (error, answered) = failure;
             let now = now_ms();
             let mut cooldowns = self.cooldowns();
             cooldowns.prune(now);

@@ -10,7 +10,7 @@ use std::io::Read;
 use reelay_core::errors::ErrorCode;
 use reelay_core::quota::HoldState;
 use reelay_native_host::Host;
-use reelay_tests::mock::{expected_video_bytes, MockOptions, MockUpstream};
+use reelay_tests::mock::{expected_video_bytes, Fault, FaultAction, MockOptions, MockUpstream};
 use serde_json::json;
 
 const KEY: &str = "sk-reelay-native-host-test-key-0001";
@@ -122,8 +122,21 @@ fn create_poll_and_download_a_video() {
     assert_eq!(err.code, ErrorCode::VideoNotFound);
     assert_eq!(mock.requests().len(), seen);
 
-    // Polls progress to completed; the job's hold is committed once.
+    // Polls progress to completed; the job's hold is committed once. A
+    // failed poll (503) is retried on the job's deployment, as core decides.
+    mock.push_fault(Fault::new(
+        "/operations/",
+        1,
+        FaultAction::ServerError { status: 503 },
+    ));
+    let polls_sent = || {
+        mock.requests()
+            .iter()
+            .filter(|r| r.path.contains("/operations/"))
+            .count()
+    };
     let first = host.retrieve_video(&auth, &id).unwrap();
+    assert_eq!(polls_sent(), 2, "the 503 and its retry");
     assert!(
         ["queued", "in_progress"].contains(&first["status"].as_str().unwrap()),
         "{first}"
