@@ -282,10 +282,11 @@ impl Host {
                     ))
                 }
                 Operation::Failed(err) => {
+                    let why = err.to_client().message;
                     return Err(ClientError::new(
                         ErrorCode::VideoFailed,
-                        err.to_client().message,
-                    ))
+                        format!("the video job failed, so there is no content: {why}"),
+                    ));
                 }
                 Operation::Succeeded(files) => files.into_iter().next().ok_or_else(not_found)?,
             };
