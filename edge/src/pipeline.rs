@@ -27,7 +27,7 @@ use worker::Request;
 
 use crate::context::Ctx;
 use crate::keys::{self, Caller};
-use crate::quota;
+use crate::quota::{self, Unreachable};
 
 /// Steps 1 and 4 for a request that reserves nothing but itself.
 pub(crate) async fn authenticate(
@@ -43,9 +43,16 @@ pub(crate) async fn authenticate(
 /// Step 4: admits the request with everything it reserves (`cost` includes
 /// the request itself), all or nothing.
 pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(), ClientError> {
-    quota::admit(cx, caller, cost)
+    quota::admit(cx, caller, cost, Unreachable::Admit)
         .await
         .map_err(|e| keys::token_parent_error(caller, e))
+}
+
+/// Step 4 for a request made with a token the gateway minted (realtime,
+/// Live): its minting key must be vouched for, so an unreachable quota
+/// store refuses it instead of letting it through.
+pub(crate) async fn admit_minted(cx: &Ctx, caller: &mut Caller) -> Result<(), ClientError> {
+    quota::admit(cx, caller, Cost::REQUEST, Unreachable::Refuse).await
 }
 
 /// Step 7: how the request's reserved work ended.

@@ -96,7 +96,12 @@ fn revoked() -> ClientError {
 /// request; a metered one adds what it reserves, all or nothing). The
 /// request's hold, if the store made one, is refunded after the response
 /// unless the route settles it otherwise ([`settle_own`]).
-pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(), ClientError> {
+pub(crate) async fn admit(
+    cx: &Ctx,
+    caller: &mut Caller,
+    cost: Cost,
+    unreachable: Unreachable,
+) -> Result<(), ClientError> {
     if caller.is_master {
         return Ok(());
     }
@@ -126,6 +131,9 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
     let answer = match send(&cx.env, &caller.record.token, body).await {
         Ok(answer) => answer,
         Err(detail) if metered => return Err(unavailable("reserving quota", &detail)),
+        Err(detail) if unreachable == Unreachable::Refuse => {
+            return Err(unavailable("checking the key", &detail))
+        }
         Err(detail) => {
             worker::console_error!("quota store unavailable, admitting unmetered: {detail}");
             cx.log.borrow_mut().quota = Some("unavailable");
@@ -163,6 +171,16 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
         });
     }
     Ok(())
+}
+
+/// What a request that reserves nothing does when the quota store cannot be
+/// reached (metered work is always refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unreachable {
+    /// Let it through, logged (a plain request by its own key).
+    Admit,
+    /// Refuse it (a gateway token whose minting key must be vouched for).
+    Refuse,
 }
 
 /// Confirms the key with its object after the response (the isolate's

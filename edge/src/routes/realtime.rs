@@ -293,7 +293,7 @@ pub(super) async fn token_owner(
         .check_usable(cx.now_ms)
         .map_err(|_| expired())?;
     // Revocation (the key's object, at most a second old), the key's rate.
-    pipeline::admit(cx, &mut caller, Cost::REQUEST)
+    pipeline::admit_minted(cx, &mut caller)
         .await
         .map_err(|e| match e.code {
             ErrorCode::InvalidApiKey => revoked(),
