@@ -24,6 +24,7 @@ extern crate std;
 
 pub mod access;
 pub mod affinity;
+pub mod authorize;
 pub mod browser_token;
 pub mod config;
 pub mod cors;

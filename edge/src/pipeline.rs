@@ -20,8 +20,9 @@
 // Plain routes use [`authenticate`] (steps 1 and 4 with the cost of one
 // request); metered routes identify first and admit once the cost is known.
 
+use reelay_core::authorize;
 use reelay_core::config::{Config, ModelGroup};
-use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::errors::ClientError;
 use reelay_core::quota::{Cost, Outcome};
 use worker::Request;
 
@@ -68,30 +69,11 @@ pub(crate) fn authorize_model<'c>(
     model: &str,
 ) -> Result<&'c ModelGroup, ClientError> {
     cx.log.borrow_mut().model = Some(model.to_owned());
-    if !caller.policy()?.allows(model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!(
-                "this key may not use model {model:?}; it may use: {}",
-                describe_rules(caller)
-            ),
-        )
-        .with_param("model"));
-    }
-    config.group(model).ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ModelNotFound,
-            format!("model {model:?} is not configured on this gateway"),
-        )
-        .with_param("model")
-    })
+    let policy = caller.policy()?;
+    authorize::model_group(config, &policy, model, "model").map_err(|e| describe(e, caller))
 }
 
-/// What `caller`'s access rules allow, for access-denied messages.
-pub(crate) fn describe_rules(caller: &Caller) -> String {
-    if caller.record.models.is_empty() {
-        String::from("all models")
-    } else {
-        caller.record.models.join(", ")
-    }
+/// Adds what `caller`'s key may use to an access denial.
+pub(crate) fn describe(err: ClientError, caller: &Caller) -> ClientError {
+    authorize::with_rules(err, &caller.record.models)
 }

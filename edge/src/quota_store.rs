@@ -384,14 +384,7 @@ impl QuotaCounter {
                     let Some(mut hold) = load_hold(&sql, &id)? else {
                         continue;
                     };
-                    let changed = match settle {
-                        Settlement::Release => ledger.release_slot(&mut hold),
-                        Settlement::Refund => ledger.refund(&mut hold, &limits, &clock),
-                        Settlement::Commit { actual } => {
-                            ledger.commit(&mut hold, &actual, &limits, &clock)
-                        }
-                    };
-                    if changed {
+                    if ledger.settle(&mut hold, settle, &limits, &clock) {
                         store_hold(&sql, &hold, now_ms)?;
                     }
                 }

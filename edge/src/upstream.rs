@@ -40,10 +40,7 @@ pub(crate) async fn send(
     plan: &UpstreamRequest,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let resend = match plan.method {
-        Method::Get | Method::Delete => Resend::Always,
-        Method::Post => Resend::OnlyIfRejected,
-    };
+    let resend = reelay_core::authorize::resend_for(plan.method);
     let Some((group, dep)) = config.deployment(&dep.id) else {
         return try_send(cx, dep, plan).await.map_err(|f| f.into_client(cx));
     };
@@ -87,14 +84,7 @@ pub(crate) fn new_work<'c>(
     group: &'c ModelGroup,
     resend: Resend,
 ) -> RoutePlan<'c> {
-    let mut groups = vec![group];
-    groups.extend(
-        group
-            .fallbacks
-            .iter()
-            .filter(|name| policy.allows(name))
-            .filter_map(|name| config.group(name)),
-    );
+    let groups = reelay_core::authorize::new_work_groups(config, policy, group);
     RoutePlan::new(groups, config.router.retry, resend, cx.now_ms)
 }
 

@@ -704,6 +704,22 @@ impl Ledger {
         t.spend_micros = op(t.spend_micros, cost.spend_micros);
     }
 
+    /// Ends (or pauses) `hold` as `settlement` says; idempotent like the
+    /// calls it makes. Returns whether the hold changed (and must be stored).
+    pub fn settle(
+        &mut self,
+        hold: &mut Hold,
+        settlement: Settlement,
+        limits: &Limits,
+        clock: &Clock,
+    ) -> bool {
+        match settlement {
+            Settlement::Release => self.release_slot(hold),
+            Settlement::Refund => self.refund(hold, limits, clock),
+            Settlement::Commit { actual } => self.commit(hold, &actual, limits, clock),
+        }
+    }
+
     /// Frees the hold's parallel slot (idempotent).
     pub fn release_slot(&mut self, hold: &mut Hold) -> bool {
         if !hold.slot {

@@ -166,18 +166,7 @@ pub(super) fn session_only(dep: &Deployment) -> Cost {
     }
 }
 
-/// Adds what the key may use to an access denial.
-pub(super) fn describe(err: ClientError, caller: &Caller) -> ClientError {
-    if err.code != ErrorCode::ModelAccessDenied {
-        return err;
-    }
-    let message = format!(
-        "{}; it may use: {}",
-        err.message,
-        pipeline::describe_rules(caller)
-    );
-    ClientError { message, ..err }
-}
+pub(super) use crate::pipeline::describe;
 
 /// A reelay token in `Authorization: Bearer` or `api-key`, if one was sent.
 pub(super) fn presented_token(req: &Request) -> Option<String> {

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use reelay_core::access::AccessPolicy;
+use reelay_core::authorize;
 use reelay_core::config::{Config, Deployment, ModelGroup};
 use reelay_core::encoding::{ct_eq, hex};
 use reelay_core::errors::{ClientError, ErrorCode};
@@ -153,14 +154,7 @@ impl Host {
                     .with_param("model")
             })?;
         let group = self.authorize_model(&caller, &model)?;
-        let mut groups = vec![group];
-        groups.extend(
-            group
-                .fallbacks
-                .iter()
-                .filter(|name| caller.policy.allows(name))
-                .filter_map(|name| self.config.group(name)),
-        );
+        let groups = authorize::new_work_groups(&self.config, &caller.policy, group);
         let mut route = RoutePlan::new(
             groups,
             self.config.router.retry,
@@ -375,20 +369,7 @@ impl Host {
     }
 
     fn authorize_model(&self, caller: &Caller, model: &str) -> Result<&ModelGroup, ClientError> {
-        if !caller.policy.allows(model) {
-            return Err(ClientError::new(
-                ErrorCode::ModelAccessDenied,
-                format!("this key may not use model {model:?}"),
-            )
-            .with_param("model"));
-        }
-        self.config.group(model).ok_or_else(|| {
-            ClientError::new(
-                ErrorCode::ModelNotFound,
-                format!("model {model:?} is not configured on this gateway"),
-            )
-            .with_param("model")
-        })
+        authorize::model_group(&self.config, &caller.policy, model, "model")
     }
 
     /// Opens `id` for `caller`: forged, tampered, foreign and malformed ids

@@ -78,11 +78,7 @@ impl Quota {
             let Some(hold) = key.holds.get_mut(hold_id) else {
                 return;
             };
-            match settlement {
-                Settlement::Release => key.ledger.release_slot(hold),
-                Settlement::Refund => key.ledger.refund(hold, limits, clock),
-                Settlement::Commit { actual } => key.ledger.commit(hold, &actual, limits, clock),
-            };
+            key.ledger.settle(hold, settlement, limits, clock);
         });
     }
 

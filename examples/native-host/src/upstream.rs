@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use reelay_core::authorize;
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{
     classify_http, classify_transport, ClientError, ErrorCode, Transport, UpstreamError,
 };
 use reelay_core::plan::{Auth, Method, UpstreamRequest};
-use reelay_core::retry::{Attempt, Cooldowns, Resend, RoutePlan};
+use reelay_core::retry::{Attempt, Cooldowns, RoutePlan};
 use reqwest::blocking::{Client, Response};
 use reqwest::Url;
 
@@ -71,10 +72,7 @@ impl Upstream {
         dep: &Deployment,
         plan: &UpstreamRequest,
     ) -> Result<Response, ClientError> {
-        let resend = match plan.method {
-            Method::Get | Method::Delete => Resend::Always,
-            Method::Post => Resend::OnlyIfRejected,
-        };
+        let resend = authorize::resend_for(plan.method);
         let (group, dep) = config
             .deployment(&dep.id)
             .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
