@@ -31,9 +31,10 @@ use core::fmt;
 use serde_json::{Map, Value};
 
 use crate::access::AccessGroups;
+use crate::json::type_name;
 use crate::quota::policy::{Policy, Prices, POLICY_FIELDS};
-use crate::quota::tz::TimeZone;
 use crate::retry::RetrySettings;
+use crate::time::tz::TimeZone;
 
 /// Which upstream API a deployment talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -756,18 +757,6 @@ fn string_list(value: &Value, path: &str) -> Result<Vec<String>, ConfigError> {
             })
         })
         .collect()
-}
-
-/// The JSON type of `value`, for error messages.
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A JSON object being validated, with its path for error messages.

@@ -30,15 +30,13 @@
 //! days start at local midnight.
 
 pub mod policy;
-pub mod tz;
-mod zones;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{ClientError, ErrorCode};
-use tz::TimeZone;
+use crate::time::tz::TimeZone;
 
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 86_400_000;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{micros_to_usd, usd_to_micros, Cost, Limits};
-use crate::keys::parse_duration;
+use crate::time::parse_duration;
 
 /// Largest count accepted for a daily limit.
 const MAX_DAILY: u64 = 1_000_000_000;

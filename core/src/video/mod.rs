@@ -27,9 +27,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::config::{type_name, Deployment, Provider};
+use crate::config::{Deployment, Provider};
 use crate::errors::UpstreamError;
 use crate::errors::{ClientError, ErrorCode};
+use crate::json::type_name;
 use crate::plan::UpstreamRequest;
 
 /// Longest prompt accepted (the OpenAI spec's limit).
