@@ -30,11 +30,12 @@ use alloc::vec::Vec;
 use core::fmt;
 use serde_json::{Map, Value};
 
+pub mod policy;
+
 use crate::access::AccessGroups;
 use crate::json::type_name;
-use crate::quota::policy::{Policy, Prices, POLICY_FIELDS};
-use crate::retry::RetrySettings;
 use crate::time::tz::TimeZone;
+use policy::{Policy, Prices, POLICY_FIELDS};
 
 /// Which upstream API a deployment talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +189,38 @@ impl Default for CorsSettings {
         Self {
             allowed_origins: Vec::new(),
             max_age_secs: crate::cors::DEFAULT_MAX_AGE_SECS,
+        }
+    }
+}
+
+/// How hard to try: the `router` section's retry fields, used by
+/// [`crate::retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Upstream calls per client request, first one included.
+    pub max_attempts: u32,
+    /// Longest upstream-requested delay the gateway waits out itself; a
+    /// longer one is returned to the client with its `Retry-After`.
+    pub max_wait_ms: u64,
+    /// First backoff delay when the upstream gave none.
+    pub backoff_base_ms: u64,
+    /// Largest backoff delay.
+    pub backoff_max_ms: u64,
+    /// How long a failing deployment is skipped when the upstream gave no delay.
+    pub cooldown_ms: u64,
+    /// No new attempt starts after this long since the request began.
+    pub deadline_ms: u64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            max_wait_ms: 10_000,
+            backoff_base_ms: 250,
+            backoff_max_ms: 4_000,
+            cooldown_ms: 30_000,
+            deadline_ms: 60_000,
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod errors;
 pub mod google_auth;
 pub mod json;
 pub mod keys;
+pub mod money;
 pub mod plan;
 pub mod quota;
 pub mod realtime;

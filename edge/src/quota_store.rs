@@ -17,8 +17,8 @@
 
 use std::cell::{Cell, RefCell};
 
+use reelay_core::config::policy::Policy;
 use reelay_core::keys::KeyRecord;
-use reelay_core::quota::policy::Policy;
 use reelay_core::quota::{
     micros_to_usd, Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement,
     Standing,

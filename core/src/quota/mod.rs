@@ -36,12 +36,11 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{ClientError, ErrorCode};
+pub use crate::money::{micros_to_usd, usd_to_micros};
 use crate::time::tz::TimeZone;
 
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 86_400_000;
-/// Largest accepted `rpm` (keeps the scaled bucket arithmetic in `u64`).
-pub const MAX_RPM: u32 = 1_000_000;
 /// How long an in-flight slot is held if its request never releases it
 /// (the Worker was evicted mid-request): after this it frees itself.
 pub const SLOT_LEASE_MS: u64 = 10 * MINUTE_MS;
@@ -753,24 +752,6 @@ impl Ledger {
         hold.state = HoldState::Refunded;
         true
     }
-}
-
-/// `1234567` micro-USD → `"1.234567"` (trailing zeros trimmed, at least 2 decimals).
-pub fn micros_to_usd(micros: u64) -> String {
-    let mut text = alloc::format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
-    while text.ends_with('0') && text.len() > text.find('.').map_or(0, |p| p + 3) {
-        text.pop();
-    }
-    text
-}
-
-/// A non-negative USD amount from JSON → micro-USD, or `None` if negative,
-/// not finite, or absurdly large.
-pub fn usd_to_micros(usd: f64) -> Option<u64> {
-    if !usd.is_finite() || !(0.0..=1e12).contains(&usd) {
-        return None;
-    }
-    Some((usd * 1_000_000.0 + 0.5) as u64)
 }
 
 /// `125_000` ms → `"2m5s"`, `400` → `"400ms"` (the OpenAI header style).

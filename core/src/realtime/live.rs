@@ -786,8 +786,8 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::policy::Prices;
     use crate::config::VertexSettings;
-    use crate::quota::policy::Prices;
     use serde_json::json;
 
     const NOW: u64 = 1_790_000_000_000;

@@ -3,7 +3,8 @@
 //! This module owns the proleptic Gregorian calendar (one
 //! [`days_from_civil`] and one [`civil_from_days`] for the whole crate),
 //! RFC 3339 output ([`rfc3339`]), HTTP-date input ([`parse_http_date`],
-//! for `Retry-After`), LiteLLM-style durations ([`parse_duration`]) and,
+//! for `Retry-After`), LiteLLM-style durations ([`parse_duration`],
+//! [`duration_text`]) and,
 //! in [`tz`], local days in IANA time zones. It is part of the base layer:
 //! it imports nothing from the rest of the crate, and reads no clock.
 
@@ -85,6 +86,17 @@ pub fn parse_duration(text: &str) -> Option<u64> {
     };
     n.checked_mul(unit_ms)
         .filter(|ms| *ms > 0 && *ms <= 100 * 365 * 86_400_000)
+}
+
+/// `2_592_000_000` → `"30d"`: the largest whole unit of days, hours or
+/// minutes (budgets are written in days, so weeks stay days).
+pub fn duration_text(ms: u64) -> String {
+    for (unit, len) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)] {
+        if ms >= len && ms % len == 0 {
+            return format!("{}{unit}", ms / len);
+        }
+    }
+    format!("{}s", ms.div_ceil(1_000))
 }
 
 // ---------------------------------------------------------------------------
@@ -202,6 +214,17 @@ fn month_number(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_and_written() {
+        assert_eq!(parse_duration("30s"), Some(30_000));
+        assert_eq!(parse_duration("2w"), Some(1_209_600_000));
+        assert_eq!(parse_duration("0d"), None);
+        assert_eq!(duration_text(12 * 3_600_000), "12h");
+        assert_eq!(duration_text(14 * 86_400_000), "14d");
+        assert_eq!(duration_text(90_000), "90s");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
 
     #[test]
     fn civil_days_round_trip() {
