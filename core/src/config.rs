@@ -34,6 +34,7 @@ pub mod policy;
 
 use crate::access::AccessGroups;
 use crate::json::type_name;
+use crate::origin::validate_patterns;
 use crate::time::tz::TimeZone;
 use policy::{Policy, Prices, POLICY_FIELDS};
 
@@ -188,7 +189,7 @@ impl Default for CorsSettings {
     fn default() -> Self {
         Self {
             allowed_origins: Vec::new(),
-            max_age_secs: crate::cors::DEFAULT_MAX_AGE_SECS,
+            max_age_secs: DEFAULT_CORS_MAX_AGE_SECS,
         }
     }
 }
@@ -405,6 +406,10 @@ impl Config {
         names
     }
 }
+
+/// Default `cors.max_age_seconds` (`Access-Control-Max-Age`; Chromium
+/// caps it at 7200).
+pub const DEFAULT_CORS_MAX_AGE_SECS: u32 = 600;
 
 /// Default request body limit: 20 MiB (video reference images fit; the
 /// Workers platform caps bodies at 100 MB).
@@ -640,7 +645,7 @@ fn parse_cors(value: &Value) -> Result<CorsSettings, ConfigError> {
         None => Vec::new(),
         Some(value) => {
             let list = string_list(value, "cors.allowed_origins")?;
-            crate::cors::validate_patterns(&list).map_err(|(i, e)| {
+            validate_patterns(&list).map_err(|(i, e)| {
                 ConfigError::new(format!("cors.allowed_origins[{i}]"), e.reason)
             })?
         }
@@ -649,7 +654,7 @@ fn parse_cors(value: &Value) -> Result<CorsSettings, ConfigError> {
         allowed_origins,
         max_age_secs: obj
             .optional_u32("max_age_seconds", 0, 86_400)?
-            .unwrap_or(crate::cors::DEFAULT_MAX_AGE_SECS),
+            .unwrap_or(DEFAULT_CORS_MAX_AGE_SECS),
     })
 }
 

@@ -19,10 +19,10 @@ use serde_json::{Map, Value};
 
 use crate::access::{validate_rule, AccessGroups};
 use crate::config::policy::{Policy, POLICY_FIELDS};
-use crate::cors::validate_patterns;
 use crate::encoding::{b64url_encode, hex, hex_decode, sha256};
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
+use crate::origin::validate_patterns;
 use crate::quota::Limits;
 use crate::time::parse_duration;
 /// Old path of [`crate::time::rfc3339`], still used by the edge routes.

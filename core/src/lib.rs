@@ -33,6 +33,7 @@ pub mod google_auth;
 pub mod json;
 pub mod keys;
 pub mod money;
+pub mod origin;
 pub mod plan;
 pub mod quota;
 pub mod realtime;
