@@ -11,6 +11,12 @@
 //! Deployments name the *secret* that holds their credential
 //! (`credential = "GEMINI_API_KEY"`); the config never contains a secret.
 //!
+//! Config holds plain settings types only ([`RetrySettings`],
+//! [`policy::Policy`], [`QuotaSettings`], …): it imports the base layer and
+//! the rule syntaxes it validates with ([`crate::access`],
+//! [`crate::origin`]), never a feature module; features (retry, route,
+//! quota, …) import their settings from here.
+//!
 //! ```text
 //! {
 //!   "model_groups": [

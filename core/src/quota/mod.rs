@@ -24,7 +24,7 @@
 //! token. A rate is not refunded: a request the gateway admitted used it.
 //!
 //! **Daily counters** (videos, video seconds, realtime sessions) reset at
-//! local midnight in the configured [`tz::TimeZone`] (DST-correct: a day
+//! local midnight in the configured [`TimeZone`] (DST-correct: a day
 //! may be 23 or 25 hours). **Budgets** (micro-USD) run in periods of the
 //! key's `budget_duration` counted from its budget anchor; periods of whole
 //! days start at local midnight.
