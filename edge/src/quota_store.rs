@@ -19,9 +19,9 @@ use std::cell::{Cell, RefCell};
 
 use reelay_core::config::policy::Policy;
 use reelay_core::keys::KeyRecord;
+use reelay_core::money::micros_to_usd;
 use reelay_core::quota::{
-    micros_to_usd, Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement,
-    Standing,
+    Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement, Standing,
 };
 use reelay_core::time::tz::TimeZone;
 use serde::{Deserialize, Serialize};

@@ -36,8 +36,11 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{ClientError, ErrorCode};
-pub use crate::money::{micros_to_usd, usd_to_micros};
 use crate::time::tz::TimeZone;
+
+/// Old path of the money helpers (now [`crate::money`]), still used by
+/// `edge/src/quota.rs`.
+pub use crate::money::{micros_to_usd, usd_to_micros};
 
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 86_400_000;
