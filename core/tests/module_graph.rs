@@ -18,6 +18,8 @@
 //!   test code counts like any other code;
 //! - a path points at the longest file module that prefixes it
 //!   (`crate::quota::policy::Policy` is `quota::policy`);
+//! - a bare path (`tz::TimeZone`) is followed when its first segment is a
+//!   child module, or a sibling brought into scope by `use super::*;`;
 //! - `mod foo;` declarations are not edges;
 //! - a reference from a module to one of its own ancestors is not an edge:
 //!   a child using `super::` reaches into the namespace that encloses it (a
@@ -289,8 +291,18 @@ fn crate_edges(files: &[(ModPath, String)]) -> Vec<Edge> {
         // Inline modules: (path, brace depth inside them).
         let mut stack: Vec<(ModPath, usize)> = vec![(file_mod.clone(), 0)];
         let mut depth = 0usize;
+        // Modules glob-imported at file level (`use super::*;`): their
+        // child modules are in scope by bare name.
+        let mut globs: Vec<ModPath> = Vec::new();
         let mut i = 0;
         while i < toks.len() {
+            if stack.len() == 1
+                && toks[i] == Tok::Ident("super".into())
+                && toks.get(i + 1) == Some(&Tok::PathSep)
+                && toks.get(i + 2) == Some(&Tok::Punct('*'))
+            {
+                globs.extend(file_mod.split_last().map(|(_, parent)| parent.to_vec()));
+            }
             match &toks[i] {
                 Tok::Punct('{') => {
                     depth += 1;
@@ -332,7 +344,7 @@ fn crate_edges(files: &[(ModPath, String)]) -> Vec<Edge> {
             let next = parse_tree(&toks, i, &[], &mut paths);
             let here = stack.last().map(|(m, _)| m.clone()).unwrap_or_default();
             for p in paths {
-                if let Some(to) = resolve(&here, &p, &modules) {
+                if let Some(to) = resolve(&here, &p, &modules, &globs) {
                     let to_is_ancestor =
                         to.len() <= file_mod.len() && file_mod[..to.len()] == to[..];
                     if !to_is_ancestor {
@@ -351,8 +363,15 @@ fn crate_edges(files: &[(ModPath, String)]) -> Vec<Edge> {
 }
 
 /// The file module a path written inside module `here` points at, if it
-/// is a path inside this crate.
-fn resolve(here: &[String], path: &[String], modules: &BTreeSet<ModPath>) -> Option<ModPath> {
+/// is a path inside this crate. A bare path (`gemini::x`) is ours when its
+/// first segment names a child module of `here`, or a child of a module
+/// glob-imported into the file (`globs`).
+fn resolve(
+    here: &[String],
+    path: &[String],
+    modules: &BTreeSet<ModPath>,
+    globs: &[ModPath],
+) -> Option<ModPath> {
     let (first, rest) = path.split_first()?;
     let mut full: ModPath = match first.as_str() {
         "crate" => Vec::new(),
@@ -372,13 +391,14 @@ fn resolve(here: &[String], path: &[String], modules: &BTreeSet<ModPath>) -> Opt
             return longest_module(&base, modules);
         }
         _ => {
-            // A bare path is ours only when it names a child module.
-            let mut child = here.to_vec();
-            child.push(first.clone());
-            if !modules.contains(&child) {
-                return None;
-            }
-            here.to_vec()
+            let base = core::iter::once(here)
+                .chain(globs.iter().map(Vec::as_slice))
+                .find(|base| {
+                    let mut child = base.to_vec();
+                    child.push(first.clone());
+                    modules.contains(&child)
+                })?;
+            base.to_vec()
         }
     };
     if !matches!(first.as_str(), "crate" | "self") {
@@ -654,6 +674,20 @@ fn parent_and_child_are_not_a_cycle_but_child_and_outsider_are() {
         ("quota/policy.rs", "use super::Cost;"),
     ]);
     assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
+fn siblings_in_scope_through_a_parent_glob_count() {
+    let found = synthetic(&[
+        ("lib.rs", "pub mod video;"),
+        ("video/mod.rs", "pub mod gemini; pub mod vertex;"),
+        (
+            "video/gemini.rs",
+            "use super::*;\nfn f() { vertex::create_call(); }",
+        ),
+        ("video/vertex.rs", "use super::gemini::veo_body;"),
+    ]);
+    assert_eq!(found, vec![vec!["video::gemini", "video::vertex"]]);
 }
 
 #[test]
