@@ -57,11 +57,14 @@ use alloc::vec::Vec;
 use serde_json::{json, Map, Value};
 
 use crate::access::{validate_rule, AccessGroups, AccessPolicy, DENY_PREFIX, GROUP_PREFIX};
-use crate::config::{type_name, Config};
-use crate::cors::{AllowedOrigins, Origin};
+use crate::config::Config;
+use crate::cors::AllowedOrigins;
 use crate::encoding::{b64url_decode, b64url_encode, ct_eq, hex, hmac_sha256};
 use crate::errors::{ClientError, ErrorCode};
-use crate::keys::{rfc3339, KeyRecord};
+use crate::json::type_name;
+use crate::keys::KeyRecord;
+use crate::origin::Origin;
+use crate::time::rfc3339;
 
 /// Prefix of every browser token.
 pub const TOKEN_PREFIX: &str = "bt_rl_";

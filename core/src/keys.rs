@@ -18,12 +18,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::access::{validate_rule, AccessGroups};
-use crate::config::type_name;
-use crate::cors::validate_patterns;
+use crate::config::policy::{Policy, POLICY_FIELDS};
 use crate::encoding::{b64url_encode, hex, hex_decode, sha256};
 use crate::errors::{ClientError, ErrorCode};
-use crate::quota::policy::{Policy, POLICY_FIELDS};
+use crate::json::type_name;
+use crate::origin::validate_patterns;
 use crate::quota::Limits;
+use crate::time::parse_duration;
+/// Old path of [`crate::time::rfc3339`], still used by the edge routes.
+pub use crate::time::rfc3339;
 
 /// Prefix of every generated key.
 pub const KEY_PREFIX: &str = "sk-reelay-";
@@ -406,23 +409,6 @@ pub fn parse_delete_request(body: &[u8]) -> Result<Vec<KeyRef>, ClientError> {
         .collect()
 }
 
-/// Parses a LiteLLM-style duration: `30s`, `15m`, `12h`, `30d`, `2w`.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let unit_ms: u64 = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 604_800_000,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
-        .filter(|ms| *ms > 0 && *ms <= 100 * 365 * 86_400_000)
-}
-
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ClientError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
@@ -575,35 +561,6 @@ fn metadata(value: Option<&Value>) -> Result<Option<Map<String, Value>>, ClientE
         }
         Some(_) => Err(invalid("metadata", "`metadata` must be a JSON object")),
     }
-}
-
-/// Formats unix milliseconds as RFC 3339 UTC (`2026-11-22T03:04:05Z`).
-pub fn rfc3339(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

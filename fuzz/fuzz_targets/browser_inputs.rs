@@ -6,7 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use reelay_core::access::AccessGroups;
 use reelay_core::browser_token::{MintRequest, TokenKey};
-use reelay_core::cors::{self, Origin, OriginPattern, PreflightRequest, RequestOrigin};
+use reelay_core::cors::{self, PreflightRequest, RequestOrigin};
+use reelay_core::origin::{Origin, OriginPattern};
 
 fuzz_target!(|data: &[u8]| {
     let _ = MintRequest::parse(data, &AccessGroups::new());

@@ -28,9 +28,10 @@ use super::token::{TokenClaims, UpstreamKey};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
 use crate::affinity::{Purpose, Sealed, Sealer, OWNER_LEN};
-use crate::config::{type_name, Config, Deployment, ModelGroup};
+use crate::config::{Config, Deployment, ModelGroup};
 use crate::encoding::ct_eq;
 use crate::errors::{ClientError, ErrorCode};
+use crate::json::type_name;
 use crate::plan::{Auth, Method, UpstreamRequest};
 use crate::route::pick_weighted;
 

@@ -50,10 +50,12 @@ use aes_gcm::{Aes256Gcm, KeyInit};
 use serde_json::{Map, Value};
 
 use crate::affinity::{owner_of, MIN_SEALING_KEY_LEN, OWNER_LEN};
-use crate::config::{type_name, Deployment, Provider};
+use crate::config::{Deployment, Provider};
 use crate::encoding::{b64url_decode, b64url_encode, hex, hmac_sha256};
 use crate::errors::{ClientError, ErrorCode};
+use crate::json::type_name;
 use crate::plan::Auth;
+use crate::time::days_from_civil;
 
 /// Gemini's Live method (API key).
 pub const GEMINI_METHOD: &str =
@@ -728,11 +730,11 @@ pub fn auth_token_answer(token: &str, request: &AuthTokenRequest) -> Value {
     );
     answer.insert(
         "expireTime".into(),
-        Value::from(crate::keys::rfc3339(request.expires_at_ms)),
+        Value::from(crate::time::rfc3339(request.expires_at_ms)),
     );
     answer.insert(
         "newSessionExpireTime".into(),
-        Value::from(crate::keys::rfc3339(request.new_sessions_until_ms)),
+        Value::from(crate::time::rfc3339(request.new_sessions_until_ms)),
     );
     answer.insert("uses".into(), Value::from(request.uses));
     Value::Object(answer)
@@ -781,21 +783,11 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
     u64::try_from(ms).ok()
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::policy::Prices;
     use crate::config::VertexSettings;
-    use crate::quota::policy::Prices;
     use serde_json::json;
 
     const NOW: u64 = 1_790_000_000_000;
@@ -955,7 +947,7 @@ mod tests {
     }
 
     fn keys_time(ms: u64) -> String {
-        crate::keys::rfc3339(ms)
+        crate::time::rfc3339(ms)
     }
 
     #[test]
