@@ -322,7 +322,10 @@ mod tests {
     fn a_pin_places_the_work_or_conflicts() {
         let config = two_groups();
         let group = config.group("gpt-5").unwrap();
-        assert_eq!(place(&config, group, "gpt-5", None).unwrap(), Placement::New);
+        assert_eq!(
+            place(&config, group, "gpt-5", None).unwrap(),
+            Placement::New
+        );
         match place(&config, group, "gpt-5", Some("west")).unwrap() {
             Placement::Pinned(dep) => assert_eq!(dep.id, "west"),
             other => panic!("{other:?}"),

@@ -295,6 +295,34 @@ fn garbage(message: &str) -> UpstreamError {
     super::upstream_garbage(message)
 }
 
+/// The one answer for a character id that does not open for this key.
+pub fn character_not_found() -> ClientError {
+    ClientError::new(
+        ErrorCode::VideoNotFound,
+        "no character with this id exists for this key",
+    )
+    .with_param("characters")
+}
+
+/// Opens character id `id` for the key whose owner fingerprint is `owner`:
+/// the deployment that holds it and the upstream character id. Forged,
+/// tampered, foreign and malformed ids all get the same 404 (owner compared
+/// in constant time).
+pub fn open_character(
+    sealer: &crate::affinity::Sealer,
+    id: &str,
+    owner: &[u8; crate::affinity::OWNER_LEN],
+) -> Result<(String, String), ClientError> {
+    let sealed = sealer
+        .open(crate::affinity::Purpose::Character, id)
+        .map_err(|_| character_not_found())?;
+    if !crate::encoding::ct_eq(&sealed.owner, owner) {
+        return Err(character_not_found());
+    }
+    let upstream = String::from_utf8(sealed.payload).map_err(|_| character_not_found())?;
+    Ok((sealed.deployment, upstream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@
 
 use reelay_core::affinity::{Purpose, Sealed};
 use reelay_core::config::{Deployment, Provider};
-use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::retry::Resend;
 use reelay_core::video::openai::{self, Character};
@@ -136,25 +135,12 @@ fn view(id: &str, character: &Character) -> serde_json::Value {
     json!({ "id": id, "object": "character", "name": character.name, "created_at": character.created_at })
 }
 
-fn not_found() -> ClientError {
-    ClientError::new(
-        ErrorCode::VideoNotFound,
-        "no character with this id exists for this key",
-    )
-    .with_param("characters")
-}
+use reelay_core::video::openai::character_not_found as not_found;
 
-/// The deployment and upstream id behind one of `caller`'s character ids.
+/// The deployment and upstream id behind one of `caller`'s character ids
+/// (core decides: one 404 for forged, tampered and foreign ids).
 fn open(cx: &Ctx, caller: &Caller, id: &str) -> Result<(String, String), ClientError> {
-    let sealed = cx
-        .sealer()?
-        .open(Purpose::Character, id)
-        .map_err(|_| not_found())?;
-    if !ct_eq(&sealed.owner, &caller.owner()) {
-        return Err(not_found());
-    }
-    let upstream = String::from_utf8(sealed.payload).map_err(|_| not_found())?;
-    Ok((sealed.deployment, upstream))
+    openai::open_character(&cx.sealer()?, id, &caller.owner())
 }
 
 /// Opens every character of a create request: they must all live on one
