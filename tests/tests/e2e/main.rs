@@ -9,6 +9,11 @@
 //! `cargo test -p reelay-tests --test e2e realtime` runs one module,
 //! `… --test e2e mock_selftest` only the mock's self-tests.
 
+// Test code unwraps and panics freely, helpers outside `#[test]` fns too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
 mod browser_auth;
 mod gateway;
 mod mock_selftest;
