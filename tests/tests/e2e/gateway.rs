@@ -1,6 +1,9 @@
-//! End-to-end tests: the built reelay Worker in real workerd (Miniflare, local
-//! KV and Durable Objects) against the mock Gemini upstream, driven over HTTP.
-//! Needs `edge/build/` (scripts/build-worker); `scripts/test` does it all.
+//! The gateway over HTTP: health and request ids, the key admin API,
+//! expiry and credential sources, video jobs with sealed ids (Veo on Gemini
+//! and Vertex AI, Sora on OpenAI and Azure, follow-ups and characters),
+//! precise errors, upstream failures, invalid config, the Gemini-shaped
+//! routes and structured, secret-free logs — the built Worker in workerd
+//! against the mock upstream.
 
 use std::time::Duration;
 

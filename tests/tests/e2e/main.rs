@@ -6,8 +6,10 @@
 //!
 //! Every test starts its own mock and, for the end-to-end modules, its own
 //! gateway; libtest runs them on as many threads as there are cores.
-//! `cargo test -p reelay-tests --test e2e realtime` runs one module,
-//! `… --test e2e mock_selftest` only the mock's self-tests.
+//! Filters name modules: `cargo test -p reelay-tests --test e2e quota::`
+//! runs the quota tests, `… mock_selftest::` only the mock's self-tests,
+//! `… -- --skip mock_selftest::` everything but them. The shared
+//! environment is in `harness`.
 
 // Test code unwraps and panics freely, helpers outside `#[test]` fns too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
