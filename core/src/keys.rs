@@ -20,10 +20,12 @@ use serde_json::{Map, Value};
 use crate::access::{validate_rule, AccessGroups};
 use crate::config::type_name;
 use crate::cors::validate_patterns;
+pub use crate::encoding::rfc3339;
 use crate::encoding::{b64url_encode, hex, hex_decode, sha256};
 use crate::errors::{ClientError, ErrorCode};
 use crate::quota::policy::{Policy, POLICY_FIELDS};
 use crate::quota::Limits;
+use crate::seal::RESERVED_PREFIXES;
 
 /// Prefix of every generated key.
 pub const KEY_PREFIX: &str = "sk-reelay-";
@@ -31,9 +33,6 @@ pub const KEY_PREFIX: &str = "sk-reelay-";
 pub const MIN_CUSTOM_KEY_LEN: usize = 20;
 /// Longest key (generated or custom) accepted anywhere.
 pub const MAX_KEY_LEN: usize = 256;
-/// Prefixes of the gateway's own tokens (browser tokens, realtime tokens):
-/// custom keys may not start with them, or they would be read as tokens.
-pub const RESERVED_PREFIXES: &[&str] = &[crate::browser_token::TOKEN_PREFIX, "ek_rl_"];
 const MAX_ALIAS_LEN: usize = 128;
 const MAX_METADATA_BYTES: usize = 4096;
 const MAX_RULES: usize = 256;
@@ -577,35 +576,6 @@ fn metadata(value: Option<&Value>) -> Result<Option<Map<String, Value>>, ClientE
     }
 }
 
-/// Formats unix milliseconds as RFC 3339 UTC (`2026-11-22T03:04:05Z`).
-pub fn rfc3339(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,6 +708,30 @@ mod tests {
         let old = r#"{"token":"t","key_name":"k","key_alias":null,"models":[],"expires_at_ms":null,"metadata":{},"created_at_ms":1,"updated_at_ms":1}"#;
         let rec: KeyRecord = serde_json::from_str(old).unwrap();
         assert!(rec.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn custom_keys_may_not_start_like_any_gateway_token() {
+        for purpose in crate::seal::Purpose::ALL {
+            let body = std::format!(
+                r#"{{"key":"{}abcdefghijklmnopqrstuvwxyz"}}"#,
+                purpose.prefix()
+            );
+            let parsed = GenerateRequest::parse(body.as_bytes(), &groups());
+            if purpose.is_token() {
+                let err = parsed.unwrap_err();
+                assert_eq!(err.code, ErrorCode::InvalidRequest, "{body}");
+                assert_eq!(err.param.as_deref(), Some("key"));
+                assert!(err.message.contains(purpose.prefix()), "{}", err.message);
+            } else {
+                assert!(parsed.is_ok(), "{body}");
+            }
+        }
+        assert!(GenerateRequest::parse(
+            br#"{"key":"lt_rl_abcdefghijklmnopqrstuvwxyz"}"#,
+            &groups()
+        )
+        .is_err());
     }
 
     #[test]

@@ -23,7 +23,6 @@ extern crate alloc;
 extern crate std;
 
 pub mod access;
-pub mod affinity;
 pub mod browser_token;
 pub mod config;
 pub mod cors;
@@ -37,4 +36,5 @@ pub mod realtime;
 pub mod responses;
 pub mod retry;
 pub mod route;
+pub mod seal;
 pub mod video;

@@ -11,7 +11,7 @@
 //! | `seed` | `parameters.seed` |
 //! | status `queued/in_progress/completed/failed` | operation not done / done with samples / done with `error` or safety-filtered |
 //!
-//! The video id handed to the client is sealed ([`crate::affinity`]) and
+//! The video id handed to the client is sealed ([`crate::seal`]) and
 //! carries the deployment, the owning key and a [`VideoHandle`].
 
 pub mod gemini;

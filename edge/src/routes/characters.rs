@@ -4,11 +4,11 @@
 // (`char_…`, purpose-bound, owner-bound), so a create that names characters
 // is pinned to the deployment holding them.
 
-use reelay_core::affinity::{Purpose, Sealed};
 use reelay_core::config::Provider;
 use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::route::pick_weighted;
+use reelay_core::seal::{Purpose, Sealed};
 use reelay_core::video::openai::{self, Character};
 use serde_json::json;
 use worker::{FormEntry, Headers, Request, RequestInit};
@@ -122,13 +122,16 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Respon
         .await
         .or_internal("reading the provider's answer")?;
     let character = openai::parse_character(&body).map_err(|e| upstream_failure(cx, e))?;
-    let id = cx.sealer()?.seal(&Sealed {
-        purpose: Purpose::Character,
-        owner: caller.owner(),
-        created_at_ms: cx.now_ms,
-        deployment: deployment.id.clone(),
-        payload: character.id.clone().into_bytes(),
-    });
+    let id = cx
+        .seal_keys()?
+        .seal_id(&Sealed {
+            purpose: Purpose::Character,
+            owner: caller.owner(),
+            created_at_ms: cx.now_ms,
+            deployment: deployment.id.clone(),
+            payload: character.id.clone().into_bytes(),
+        })
+        .map_err(|e| e.to_client(Purpose::Character))?;
     Ok(respond::json(200, &view(&id, &character)))
 }
 
@@ -171,9 +174,9 @@ fn not_found() -> ClientError {
 /// The deployment and upstream id behind one of `caller`'s character ids.
 fn open(cx: &Ctx, caller: &Caller, id: &str) -> Result<(String, String), ClientError> {
     let sealed = cx
-        .sealer()?
-        .open(Purpose::Character, id)
-        .map_err(|_| not_found())?;
+        .seal_keys()?
+        .open_id(Purpose::Character, id)
+        .map_err(|e| e.to_client(Purpose::Character))?;
     if !ct_eq(&sealed.owner, &caller.owner()) {
         return Err(not_found());
     }
