@@ -30,9 +30,10 @@
 //! `bidiGenerateContentSetup` (the locked setup; its `model` is checked
 //! against the key's rules at mint), `fieldMask` (which setup fields are
 //! locked; empty with a setup = all of it) — and answers
-//! `{"name":"auth_tokens/lt_rl_…", …}`. The token is reelay's own:
-//! AES-256-GCM under `HMAC-SHA-256(SEALING_KEY, "reelay/live-token/v1")`,
-//! sealing its id, the owning key's hash, both expiries, the uses, the model
+//! `{"name":"auth_tokens/lt_rl_…", …}`. The token is reelay's own: an
+//! encrypted [`Purpose::LiveToken`] value of [`crate::seal`] (AES-256-GCM
+//! under the key derived for Live tokens; the nonce is its id) holding JSON
+//! claims: its id, the owning key's hash, both expiries, the uses, the model
 //! group and the locked setup. No provider credential is inside; Google's
 //! own ephemeral tokens are never minted (the real key stays in the gateway,
 //! which swaps it in upstream). Counting uses needs state: the host counts
