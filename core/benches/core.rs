@@ -294,8 +294,8 @@ fn bench_keys(c: &mut Criterion) {
 }
 
 fn bench_quota(c: &mut Criterion) {
-    use reelay_core::quota::tz::TimeZone;
     use reelay_core::quota::{Clock, Cost, Decision, Ledger, Limits};
+    use reelay_core::time::tz::TimeZone;
     let limits = Limits {
         rpm: Some(1_000_000),
         max_parallel_requests: Some(64),

@@ -56,11 +56,13 @@ use alloc::vec::Vec;
 use serde_json::{json, Map, Value};
 
 use crate::access::{validate_rule, AccessGroups, AccessPolicy, DENY_PREFIX, GROUP_PREFIX};
-use crate::config::{type_name, Config};
-use crate::cors::{AllowedOrigins, Origin};
+use crate::config::Config;
+use crate::cors::AllowedOrigins;
 use crate::encoding::hex;
 use crate::errors::{ClientError, ErrorCode};
+use crate::json::type_name;
 use crate::keys::KeyRecord;
+use crate::origin::Origin;
 use crate::seal::{self, Keys, Purpose};
 
 /// Prefix of every browser token.

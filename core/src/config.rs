@@ -11,6 +11,12 @@
 //! Deployments name the *secret* that holds their credential
 //! (`credential = "GEMINI_API_KEY"`); the config never contains a secret.
 //!
+//! Config holds plain settings types only ([`RetrySettings`],
+//! [`policy::Policy`], [`QuotaSettings`], …): it imports the base layer and
+//! the rule syntaxes it validates with ([`crate::access`],
+//! [`crate::origin`]), never a feature module; features (retry, route,
+//! quota, …) import their settings from here.
+//!
 //! ```text
 //! {
 //!   "model_groups": [
@@ -30,10 +36,13 @@ use alloc::vec::Vec;
 use core::fmt;
 use serde_json::{Map, Value};
 
+pub mod policy;
+
 use crate::access::AccessGroups;
-use crate::quota::policy::{Policy, Prices, POLICY_FIELDS};
-use crate::quota::tz::TimeZone;
-use crate::retry::RetrySettings;
+use crate::json::type_name;
+use crate::origin::validate_patterns;
+use crate::time::tz::TimeZone;
+use policy::{Policy, Prices, POLICY_FIELDS};
 
 /// Which upstream API a deployment talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +195,39 @@ impl Default for CorsSettings {
     fn default() -> Self {
         Self {
             allowed_origins: Vec::new(),
-            max_age_secs: crate::cors::DEFAULT_MAX_AGE_SECS,
+            max_age_secs: DEFAULT_CORS_MAX_AGE_SECS,
+        }
+    }
+}
+
+/// How hard to try: the `router` section's retry fields, used by
+/// [`crate::retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Upstream calls per client request, first one included.
+    pub max_attempts: u32,
+    /// Longest upstream-requested delay the gateway waits out itself; a
+    /// longer one is returned to the client with its `Retry-After`.
+    pub max_wait_ms: u64,
+    /// First backoff delay when the upstream gave none.
+    pub backoff_base_ms: u64,
+    /// Largest backoff delay.
+    pub backoff_max_ms: u64,
+    /// How long a failing deployment is skipped when the upstream gave no delay.
+    pub cooldown_ms: u64,
+    /// No new attempt starts after this long since the request began.
+    pub deadline_ms: u64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            max_wait_ms: 10_000,
+            backoff_base_ms: 250,
+            backoff_max_ms: 4_000,
+            cooldown_ms: 30_000,
+            deadline_ms: 60_000,
         }
     }
 }
@@ -371,6 +412,10 @@ impl Config {
         names
     }
 }
+
+/// Default `cors.max_age_seconds` (`Access-Control-Max-Age`; Chromium
+/// caps it at 7200).
+pub const DEFAULT_CORS_MAX_AGE_SECS: u32 = 600;
 
 /// Default request body limit: 20 MiB (video reference images fit; the
 /// Workers platform caps bodies at 100 MB).
@@ -606,7 +651,7 @@ fn parse_cors(value: &Value) -> Result<CorsSettings, ConfigError> {
         None => Vec::new(),
         Some(value) => {
             let list = string_list(value, "cors.allowed_origins")?;
-            crate::cors::validate_patterns(&list).map_err(|(i, e)| {
+            validate_patterns(&list).map_err(|(i, e)| {
                 ConfigError::new(format!("cors.allowed_origins[{i}]"), e.reason)
             })?
         }
@@ -615,7 +660,7 @@ fn parse_cors(value: &Value) -> Result<CorsSettings, ConfigError> {
         allowed_origins,
         max_age_secs: obj
             .optional_u32("max_age_seconds", 0, 86_400)?
-            .unwrap_or(crate::cors::DEFAULT_MAX_AGE_SECS),
+            .unwrap_or(DEFAULT_CORS_MAX_AGE_SECS),
     })
 }
 
@@ -756,18 +801,6 @@ fn string_list(value: &Value, path: &str) -> Result<Vec<String>, ConfigError> {
             })
         })
         .collect()
-}
-
-/// The JSON type of `value`, for error messages.
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A JSON object being validated, with its path for error messages.

@@ -18,14 +18,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::access::{validate_rule, AccessGroups};
-use crate::config::type_name;
-use crate::cors::validate_patterns;
-pub use crate::encoding::rfc3339;
+use crate::config::policy::{Policy, POLICY_FIELDS};
 use crate::encoding::{b64url_encode, hex, hex_decode, sha256};
 use crate::errors::{ClientError, ErrorCode};
-use crate::quota::policy::{Policy, POLICY_FIELDS};
+use crate::json::type_name;
+use crate::origin::validate_patterns;
 use crate::quota::Limits;
 use crate::seal::RESERVED_PREFIXES;
+use crate::time::parse_duration;
+/// Old path of [`crate::time::rfc3339`], still used by the edge routes.
+pub use crate::time::rfc3339;
 
 /// Prefix of every generated key.
 pub const KEY_PREFIX: &str = "sk-reelay-";
@@ -403,23 +405,6 @@ pub fn parse_delete_request(body: &[u8]) -> Result<Vec<KeyRef>, ClientError> {
             ),
         })
         .collect()
-}
-
-/// Parses a LiteLLM-style duration: `30s`, `15m`, `12h`, `30d`, `2w`.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let unit_ms: u64 = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 604_800_000,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
-        .filter(|ms| *ms > 0 && *ms <= 100 * 365 * 86_400_000)
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ClientError> {

@@ -11,6 +11,36 @@
 //! `reelay-edge` Worker, or any other) passes in `now`, random bytes, parsed
 //! requests and stored state, and gets back plans and values to act on.
 //!
+//! # Modules, by layer
+//!
+//! Imports point down this table, never up: the base layer imports nothing
+//! from the crate, config imports only the base layer and the two rule
+//! syntaxes, and feature modules import config for their settings. Cycles
+//! are caught by `tests/module_graph.rs`.
+//!
+//! | layer | module | owns |
+//! |---|---|---|
+//! | base | [`encoding`] | base64url, hex, SHA-256, HMAC-SHA-256, constant-time comparison |
+//! | base | [`json`] | helpers over `serde_json` values (`type_name` for error messages) |
+//! | base | [`money`] | USD amounts ↔ integer micro-USD |
+//! | base | [`time`] | the calendar (`days_from_civil`), RFC 3339, HTTP-date, durations; [`time::tz`]: local days in IANA time zones |
+//! | rules | [`access`] | virtual-key model access rules and access groups: syntax, validation, matching |
+//! | rules | [`origin`] | browser origin and `allowed_origins` pattern syntax and matching |
+//! | settings | [`config`] | the gateway config: parsing and validating it into plain settings types; [`config::policy`]: quota policy and prices as written |
+//! | features | [`errors`] | upstream error classification, client errors and their rendering |
+//! | features | [`plan`] | the upstream calls core asks the host to make |
+//! | features | [`route`] | which deployment of a model group serves new work |
+//! | features | [`retry`] | retries, fallbacks and cooldowns after an upstream failure |
+//! | features | [`quota`] | quota arithmetic: limits, charges, refunds, settlements |
+//! | features | [`cors`] | CORS answers: origin checks against a key, preflights, response headers |
+//! | features | [`seal`] | every id and token a client holds: one key derivation from `SEALING_KEY`, the purposes and their prefixes, MAC and AEAD envelopes, one error type and its client answers |
+//! | features | [`keys`] | virtual keys: format, stored record, admin requests |
+//! | features | [`browser_token`] | short-lived narrowed credentials for web pages |
+//! | features | [`google_auth`] | Google service-account JWTs and token answers |
+//! | features | [`video`] | the OpenAI Videos API and its translation to Sora and Veo (Gemini API, Vertex AI), the job index |
+//! | features | [`responses`] | Responses API affinity: sealing and restoring ids in JSON, SSE and requests |
+//! | features | [`realtime`] | OpenAI Realtime, Gemini Live and Vertex Live sessions, calls, tokens and sockets |
+//!
 //! The crate is `#![no_std]` with `alloc`: code here may not lean on the std
 //! prelude, so it builds for `x86_64-unknown-none` and
 //! `wasm32-unknown-unknown` alike.
@@ -22,11 +52,23 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-pub mod access;
-pub mod browser_token;
-pub mod config;
-pub mod cors;
+// Base layer.
 pub mod encoding;
+pub mod json;
+pub mod money;
+pub mod time;
+
+// Rule syntaxes under config.
+pub mod access;
+pub mod origin;
+
+// Plain settings.
+pub mod config;
+
+// Features.
+pub mod authorize;
+pub mod browser_token;
+pub mod cors;
 pub mod errors;
 pub mod google_auth;
 pub mod keys;

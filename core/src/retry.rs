@@ -33,41 +33,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::config::{Deployment, ModelGroup};
+use crate::config::{Deployment, ModelGroup, RetrySettings};
 use crate::encoding::{hex, sha256};
 use crate::errors::{Retry, Scope, UpstreamError};
 use crate::route::pick_weighted_where;
-
-/// How hard to try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetrySettings {
-    /// Upstream calls per client request, first one included.
-    pub max_attempts: u32,
-    /// Longest upstream-requested delay the gateway waits out itself; a
-    /// longer one is returned to the client with its `Retry-After`.
-    pub max_wait_ms: u64,
-    /// First backoff delay when the upstream gave none.
-    pub backoff_base_ms: u64,
-    /// Largest backoff delay.
-    pub backoff_max_ms: u64,
-    /// How long a failing deployment is skipped when the upstream gave no delay.
-    pub cooldown_ms: u64,
-    /// No new attempt starts after this long since the request began.
-    pub deadline_ms: u64,
-}
-
-impl Default for RetrySettings {
-    fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            max_wait_ms: 10_000,
-            backoff_base_ms: 250,
-            backoff_max_ms: 4_000,
-            cooldown_ms: 30_000,
-            deadline_ms: 60_000,
-        }
-    }
-}
 
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

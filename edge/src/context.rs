@@ -12,7 +12,7 @@ use reelay_core::cors::RequestOrigin;
 use reelay_core::encoding::hex;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::KeyRecord;
-use reelay_core::quota::{Settlement, Standing};
+use reelay_core::quota::{Cost, Settlement, Standing};
 use reelay_core::seal::{Keys, MIN_SEALING_KEY_LEN};
 use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, Context, Date, Env, Request};
@@ -87,6 +87,12 @@ pub(crate) struct PendingSettlement {
     pub(crate) record: Rc<KeyRecord>,
     pub(crate) hold: String,
     pub(crate) settlement: Settlement,
+    /// The hold took a parallel slot (else releasing it changes nothing
+    /// and costs no call).
+    pub(crate) slot: bool,
+    /// What the hold reserved, when this request reserved it (a commit of
+    /// exactly that, without a slot, changes nothing and costs no call).
+    pub(crate) reserved: Option<Cost>,
 }
 
 impl Ctx {

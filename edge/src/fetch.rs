@@ -49,6 +49,31 @@ impl From<ClientError> for Failure {
 }
 
 impl Failure {
+    /// Drops `secret` from the failure's message, should an upstream have
+    /// echoed the credential it was sent.
+    pub(crate) fn scrubbed(self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        match self {
+            Self::Upstream {
+                mut error,
+                answered,
+            } => {
+                if error.message.contains(secret) {
+                    error.message = String::from("(the provider's message was withheld)");
+                }
+                Self::Upstream { error, answered }
+            }
+            Self::Local(mut err) => {
+                if err.message.contains(secret) {
+                    err.message = String::from(err.code.spec().default_message);
+                }
+                Self::Local(err)
+            }
+        }
+    }
+
     pub(crate) fn into_client(self, cx: &Ctx) -> ClientError {
         match self {
             Self::Upstream { error, .. } => upstream_failure(cx, error),
@@ -145,4 +170,21 @@ pub(crate) fn upstream_failure(cx: &Ctx, err: UpstreamError) -> ClientError {
 
 pub(crate) fn garbage(status: u16, message: &str) -> UpstreamError {
     UpstreamError::unreadable(Some(status), message)
+}
+
+/// Sends `request` and classifies the answer: the 2xx response, or why it
+/// failed (for `upstream::with_failover` to decide what comes next).
+pub(crate) async fn send_classified(
+    cx: &Ctx,
+    request: Request,
+    timeout_ms: u32,
+    what: &str,
+) -> Result<Response, Failure> {
+    let response = fetch_classified(cx, request, timeout_ms, what).await?;
+    classify_response(response)
+        .await
+        .map_err(|error| Failure::Upstream {
+            error,
+            answered: true,
+        })
 }

@@ -35,7 +35,7 @@ impl LogLine {
 
     pub(crate) fn emit(&self, status: u16, end_ms: u64) {
         let line = serde_json::json!({
-            "ts": reelay_core::keys::rfc3339(self.start_ms),
+            "ts": reelay_core::time::rfc3339(self.start_ms),
             "request_id": self.request_id,
             "method": self.method,
             "path": self.path,

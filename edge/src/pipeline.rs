@@ -20,14 +20,15 @@
 // Plain routes use [`authenticate`] (steps 1 and 4 with the cost of one
 // request); metered routes identify first and admit once the cost is known.
 
+use reelay_core::authorize;
 use reelay_core::config::{Config, ModelGroup};
-use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::errors::ClientError;
 use reelay_core::quota::{Cost, Outcome};
 use worker::Request;
 
 use crate::context::Ctx;
 use crate::keys::{self, Caller};
-use crate::quota;
+use crate::quota::{self, Unreachable};
 
 /// Steps 1 and 4 for a request that reserves nothing but itself.
 pub(crate) async fn authenticate(
@@ -43,9 +44,16 @@ pub(crate) async fn authenticate(
 /// Step 4: admits the request with everything it reserves (`cost` includes
 /// the request itself), all or nothing.
 pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(), ClientError> {
-    quota::admit(cx, caller, cost)
+    quota::admit(cx, caller, cost, Unreachable::Admit)
         .await
         .map_err(|e| keys::token_parent_error(caller, e))
+}
+
+/// Step 4 for a request made with a token the gateway minted (realtime,
+/// Live): its minting key must be vouched for, so an unreachable quota
+/// store refuses it instead of letting it through.
+pub(crate) async fn admit_minted(cx: &Ctx, caller: &mut Caller) -> Result<(), ClientError> {
+    quota::admit(cx, caller, Cost::REQUEST, Unreachable::Refuse).await
 }
 
 /// Step 7: how the request's reserved work ended.
@@ -61,30 +69,11 @@ pub(crate) fn authorize_model<'c>(
     model: &str,
 ) -> Result<&'c ModelGroup, ClientError> {
     cx.log.borrow_mut().model = Some(model.to_owned());
-    if !caller.policy()?.allows(model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!(
-                "this key may not use model {model:?}; it may use: {}",
-                describe_rules(caller)
-            ),
-        )
-        .with_param("model"));
-    }
-    config.group(model).ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ModelNotFound,
-            format!("model {model:?} is not configured on this gateway"),
-        )
-        .with_param("model")
-    })
+    let policy = caller.policy()?;
+    authorize::model_group(config, &policy, model, "model").map_err(|e| describe(e, caller))
 }
 
-/// What `caller`'s access rules allow, for access-denied messages.
-pub(crate) fn describe_rules(caller: &Caller) -> String {
-    if caller.record.models.is_empty() {
-        String::from("all models")
-    } else {
-        caller.record.models.join(", ")
-    }
+/// Adds what `caller`'s key may use to an access denial.
+pub(crate) fn describe(err: ClientError, caller: &Caller) -> ClientError {
+    authorize::with_rules(err, &caller.record.models)
 }

@@ -96,7 +96,12 @@ fn revoked() -> ClientError {
 /// request; a metered one adds what it reserves, all or nothing). The
 /// request's hold, if the store made one, is refunded after the response
 /// unless the route settles it otherwise ([`settle_own`]).
-pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(), ClientError> {
+pub(crate) async fn admit(
+    cx: &Ctx,
+    caller: &mut Caller,
+    cost: Cost,
+    unreachable: Unreachable,
+) -> Result<(), ClientError> {
     if caller.is_master {
         return Ok(());
     }
@@ -126,6 +131,9 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
     let answer = match send(&cx.env, &caller.record.token, body).await {
         Ok(answer) => answer,
         Err(detail) if metered => return Err(unavailable("reserving quota", &detail)),
+        Err(detail) if unreachable == Unreachable::Refuse => {
+            return Err(unavailable("checking the key", &detail))
+        }
         Err(detail) => {
             worker::console_error!("quota store unavailable, admitting unmetered: {detail}");
             cx.log.borrow_mut().quota = Some("unavailable");
@@ -158,9 +166,21 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
             record: Rc::clone(&caller.record),
             hold: cx.hold_id.clone(),
             settlement: Settlement::Refund,
+            slot: cost.slot && limits.max_parallel_requests.is_some(),
+            reserved: Some(cost),
         });
     }
     Ok(())
+}
+
+/// What a request that reserves nothing does when the quota store cannot be
+/// reached (metered work is always refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unreachable {
+    /// Let it through, logged (a plain request by its own key).
+    Admit,
+    /// Refuse it (a gateway token whose minting key must be vouched for).
+    Refuse,
 }
 
 /// Confirms the key with its object after the response (the isolate's
@@ -233,6 +253,8 @@ pub(crate) fn settle_after(cx: &Ctx, record: &Rc<KeyRecord>, hold: &str, settlem
         record: Rc::clone(record),
         hold: hold.to_owned(),
         settlement,
+        slot: false,
+        reserved: None,
     });
 }
 
@@ -261,6 +283,10 @@ pub(crate) fn finish(cx: &Ctx, headers: &Headers) {
 /// session that outlives its request calls it itself.
 pub(crate) fn flush(cx: &Ctx) {
     let mut pending = std::mem::take(&mut cx.quota.borrow_mut().settle);
+    // Releasing a hold without a slot, or committing exactly what it
+    // reserved, changes no counter: no call for it (the hold stays open,
+    // charged as reserved, until the store drops it).
+    pending.retain(|p| p.slot || !changes_nothing(p));
     if pending.is_empty() {
         return;
     }
@@ -289,6 +315,20 @@ pub(crate) fn flush(cx: &Ctx) {
                 worker::console_error!("settling quota holds failed: {detail}");
             }
         });
+    }
+}
+
+/// Whether settling `p` (whose hold took no slot) would leave every counter as it is.
+fn changes_nothing(p: &PendingSettlement) -> bool {
+    let counters = |c: Cost| Cost {
+        request: false,
+        slot: false,
+        ..c
+    };
+    match (p.settlement, p.reserved) {
+        (Settlement::Release, _) => true,
+        (Settlement::Commit { actual }, Some(reserved)) => counters(actual) == counters(reserved),
+        _ => false,
     }
 }
 

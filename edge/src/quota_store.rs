@@ -17,13 +17,13 @@
 
 use std::cell::{Cell, RefCell};
 
+use reelay_core::config::policy::Policy;
 use reelay_core::keys::KeyRecord;
-use reelay_core::quota::policy::Policy;
-use reelay_core::quota::tz::TimeZone;
+use reelay_core::money::micros_to_usd;
 use reelay_core::quota::{
-    micros_to_usd, Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement,
-    Standing,
+    Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement, Standing,
 };
+use reelay_core::time::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{
@@ -384,14 +384,7 @@ impl QuotaCounter {
                     let Some(mut hold) = load_hold(&sql, &id)? else {
                         continue;
                     };
-                    let changed = match settle {
-                        Settlement::Release => ledger.release_slot(&mut hold),
-                        Settlement::Refund => ledger.refund(&mut hold, &limits, &clock),
-                        Settlement::Commit { actual } => {
-                            ledger.commit(&mut hold, &actual, &limits, &clock)
-                        }
-                    };
-                    if changed {
+                    if ledger.settle(&mut hold, settle, &limits, &clock) {
                         store_hold(&sql, &hold, now_ms)?;
                     }
                 }
@@ -441,7 +434,7 @@ fn usage_json(ledger: &Ledger, standings: &[Standing]) -> Value {
                 serde_json::json!({
                     "limit": limit,
                     "remaining": remaining,
-                    "resets_at": reelay_core::keys::rfc3339(s.reset_at_ms),
+                    "resets_at": reelay_core::time::rfc3339(s.reset_at_ms),
                 }),
             )
         })

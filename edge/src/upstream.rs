@@ -20,8 +20,9 @@ use worker::{Date, Delay, Headers, Request, RequestInit, RequestRedirect, Respon
 
 use crate::context::{random_bytes, Ctx};
 use crate::credentials;
-pub(crate) use crate::fetch::{check, credential, fetch_with_deadline, upstream_failure};
-use crate::fetch::{classify_response, fetch_classified, garbage, Failure};
+pub(crate) use crate::fetch::Failure;
+pub(crate) use crate::fetch::{check, credential, send_classified, upstream_failure};
+use crate::fetch::{classify_response, fetch_classified, garbage};
 
 const MAX_REDIRECTS: usize = 5;
 
@@ -39,10 +40,7 @@ pub(crate) async fn send(
     plan: &UpstreamRequest,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let resend = match plan.method {
-        Method::Get | Method::Delete => Resend::Always,
-        Method::Post => Resend::OnlyIfRejected,
-    };
+    let resend = reelay_core::authorize::resend_for(plan.method);
     let Some((group, dep)) = config.deployment(&dep.id) else {
         return try_send(cx, dep, plan).await.map_err(|f| f.into_client(cx));
     };
@@ -62,7 +60,8 @@ pub(crate) async fn send_routed<'c>(
     plan_for: impl FnMut(&'c Deployment, &'c ModelGroup) -> Result<UpstreamRequest, ClientError>,
 ) -> Result<(Response, &'c Deployment), ClientError> {
     let first = first_attempt(route)?;
-    send_from(cx, route, first, plan_for).await
+    let served = send_from(cx, route, first, plan_for).await?;
+    Ok((served.value, served.deployment))
 }
 
 fn random_u32() -> u32 {
@@ -85,14 +84,7 @@ pub(crate) fn new_work<'c>(
     group: &'c ModelGroup,
     resend: Resend,
 ) -> RoutePlan<'c> {
-    let mut groups = vec![group];
-    groups.extend(
-        group
-            .fallbacks
-            .iter()
-            .filter(|name| policy.allows(name))
-            .filter_map(|name| config.group(name)),
-    );
+    let groups = reelay_core::authorize::new_work_groups(config, policy, group);
     RoutePlan::new(groups, config.router.retry, resend, cx.now_ms)
 }
 
@@ -102,23 +94,53 @@ pub(crate) async fn send_from<'c>(
     route: &mut RoutePlan<'c>,
     first: Attempt<'c>,
     mut plan_for: impl FnMut(&'c Deployment, &'c ModelGroup) -> Result<UpstreamRequest, ClientError>,
-) -> Result<(Response, &'c Deployment), ClientError> {
+) -> Result<Served<'c, Response>, ClientError> {
+    with_failover(cx, route, first, async |dep, group| {
+        let plan = plan_for(dep, group)?;
+        try_send(cx, dep, &plan).await
+    })
+    .await
+}
+
+/// What an attempt produced, and the deployment and group that produced it
+/// (so nothing looks the group up again).
+pub(crate) struct Served<'c, T> {
+    pub(crate) value: T,
+    pub(crate) deployment: &'c Deployment,
+    pub(crate) group: &'c ModelGroup,
+}
+
+/// Runs `attempt` on each deployment `route` chooses, from `first`, moving
+/// on after upstream failures as `core::retry` decides (cooldowns, backoff,
+/// deadline, resend rules); a local failure ends it at once. Every route
+/// family's upstream work goes through here: HTTP calls, SDP exchanges and
+/// WebSocket dials alike. Records the serving deployment and the attempts
+/// for the response headers.
+pub(crate) async fn with_failover<'c, T>(
+    cx: &Ctx,
+    route: &mut RoutePlan<'c>,
+    first: Attempt<'c>,
+    mut attempt: impl AsyncFnMut(&'c Deployment, &'c ModelGroup) -> Result<T, Failure>,
+) -> Result<Served<'c, T>, ClientError> {
     let random = random_u32;
-    let mut attempt = first;
+    let mut current = first;
     loop {
-        if attempt.wait_ms > 0 {
-            Delay::from(Duration::from_millis(attempt.wait_ms)).await;
+        if current.wait_ms > 0 {
+            Delay::from(Duration::from_millis(current.wait_ms)).await;
         }
-        let dep = attempt.deployment;
+        let (dep, group) = (current.deployment, current.group);
         cx.log.borrow_mut().deployment = Some(dep.id.clone());
         cx.served
             .borrow_mut()
             .replace((dep.id.clone(), route.attempts()));
-        let plan = plan_for(dep, attempt.group)?;
-        match try_send(cx, dep, &plan).await {
-            Ok(response) => {
+        match attempt(dep, group).await {
+            Ok(value) => {
                 COOLDOWNS.with(|c| c.borrow_mut().record_success(&dep.id));
-                return Ok((response, dep));
+                return Ok(Served {
+                    value,
+                    deployment: dep,
+                    group,
+                });
             }
             Err(Failure::Local(err)) => return Err(err),
             Err(Failure::Upstream { error, answered }) => {
@@ -138,7 +160,7 @@ pub(crate) async fn send_from<'c>(
                             next.deployment.id,
                             next.wait_ms
                         );
-                        attempt = next;
+                        current = next;
                     }
                     None => return Err(upstream_failure(cx, error)),
                 }

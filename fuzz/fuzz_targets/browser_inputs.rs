@@ -6,7 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use reelay_core::access::AccessGroups;
 use reelay_core::browser_token::{Claims, MintRequest};
-use reelay_core::cors::{self, Origin, OriginPattern, PreflightRequest, RequestOrigin};
+use reelay_core::cors::{self, PreflightRequest, RequestOrigin};
+use reelay_core::origin::{Origin, OriginPattern};
 use reelay_core::seal::Keys;
 
 fuzz_target!(|data: &[u8]| {

@@ -74,12 +74,20 @@ pub fn repo_root() -> PathBuf {
 impl Gateway {
     /// Starts the built worker under Miniflare.
     pub async fn start(options: GatewayOptions) -> std::io::Result<Self> {
-        let root = repo_root();
+        Self::start_from(&repo_root(), options).await
+    }
+
+    /// Starts the worker built in another checkout, `root` (its
+    /// `edge/build/index.js`, run by its `tests/harness/serve.mjs`).
+    pub async fn start_from(root: &Path, options: GatewayOptions) -> std::io::Result<Self> {
         let script = root.join("edge/build/index.js");
         if !script.exists() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                "edge/build/index.js is missing: build the worker first (scripts/build-worker)",
+                format!(
+                    "{} is missing: build the worker first (scripts/build-worker)",
+                    script.display()
+                ),
             ));
         }
         let mut harness = serde_json::Map::new();
@@ -104,7 +112,7 @@ impl Gateway {
         let mut child = Command::new("node")
             .arg(root.join("tests/harness/serve.mjs"))
             .env("REELAY_HARNESS_OPTIONS", Value::Object(harness).to_string())
-            .current_dir(&root)
+            .current_dir(root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

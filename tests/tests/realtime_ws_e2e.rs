@@ -642,14 +642,15 @@ async fn refusals_quota_and_upstream_failures() {
     env.expect_refusal(&mut ws, "invalid_request", 1008).await;
 
     // One realtime session a day: the second socket is refused; a socket the
-    // upstream refused is refunded.
+    // upstream refused (on every attempt the router makes: 3 by default; a
+    // single 503 is retried like any new work) is refunded.
     let one = env
         .new_key(json!({"models": ["gpt-realtime"], "realtime_sessions_per_day": 1}))
         .await;
     let bearer = format!("Bearer {one}");
     env.mock.push_fault(Fault::new(
         "/v1/realtime",
-        1,
+        3,
         FaultAction::ServerError { status: 503 },
     ));
     let (mut ws, _) = env

@@ -24,26 +24,26 @@
 //! token. A rate is not refunded: a request the gateway admitted used it.
 //!
 //! **Daily counters** (videos, video seconds, realtime sessions) reset at
-//! local midnight in the configured [`tz::TimeZone`] (DST-correct: a day
+//! local midnight in the configured [`TimeZone`] (DST-correct: a day
 //! may be 23 or 25 hours). **Budgets** (micro-USD) run in periods of the
 //! key's `budget_duration` counted from its budget anchor; periods of whole
 //! days start at local midnight.
 
 pub mod policy;
-pub mod tz;
-mod zones;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{ClientError, ErrorCode};
-use tz::TimeZone;
+use crate::time::tz::TimeZone;
+
+/// Old path of the money helpers (now [`crate::money`]), still used by
+/// `edge/src/quota.rs`.
+pub use crate::money::{micros_to_usd, usd_to_micros};
 
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 86_400_000;
-/// Largest accepted `rpm` (keeps the scaled bucket arithmetic in `u64`).
-pub const MAX_RPM: u32 = 1_000_000;
 /// How long an in-flight slot is held if its request never releases it
 /// (the Worker was evicted mid-request): after this it frees itself.
 pub const SLOT_LEASE_MS: u64 = 10 * MINUTE_MS;
@@ -704,6 +704,22 @@ impl Ledger {
         t.spend_micros = op(t.spend_micros, cost.spend_micros);
     }
 
+    /// Ends (or pauses) `hold` as `settlement` says; idempotent like the
+    /// calls it makes. Returns whether the hold changed (and must be stored).
+    pub fn settle(
+        &mut self,
+        hold: &mut Hold,
+        settlement: Settlement,
+        limits: &Limits,
+        clock: &Clock,
+    ) -> bool {
+        match settlement {
+            Settlement::Release => self.release_slot(hold),
+            Settlement::Refund => self.refund(hold, limits, clock),
+            Settlement::Commit { actual } => self.commit(hold, &actual, limits, clock),
+        }
+    }
+
     /// Frees the hold's parallel slot (idempotent).
     pub fn release_slot(&mut self, hold: &mut Hold) -> bool {
         if !hold.slot {
@@ -755,24 +771,6 @@ impl Ledger {
         hold.state = HoldState::Refunded;
         true
     }
-}
-
-/// `1234567` micro-USD → `"1.234567"` (trailing zeros trimmed, at least 2 decimals).
-pub fn micros_to_usd(micros: u64) -> String {
-    let mut text = alloc::format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
-    while text.ends_with('0') && text.len() > text.find('.').map_or(0, |p| p + 3) {
-        text.pop();
-    }
-    text
-}
-
-/// A non-negative USD amount from JSON → micro-USD, or `None` if negative,
-/// not finite, or absurdly large.
-pub fn usd_to_micros(usd: f64) -> Option<u64> {
-    if !usd.is_finite() || !(0.0..=1e12).contains(&usd) {
-        return None;
-    }
-    Some((usd * 1_000_000.0 + 0.5) as u64)
 }
 
 /// `125_000` ms → `"2m5s"`, `400` → `"400ms"` (the OpenAI header style).

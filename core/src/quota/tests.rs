@@ -617,7 +617,7 @@ fn money_and_durations_format_for_people() {
 
 #[test]
 fn a_lifetime_budget_says_it_never_resets() {
-    let limits = crate::quota::policy::Policy {
+    let limits = crate::config::policy::Policy {
         max_budget_micros: Some(1_000),
         ..Default::default()
     }

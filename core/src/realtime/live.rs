@@ -47,11 +47,13 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
-use crate::config::{type_name, Deployment, Provider};
+use crate::config::{Deployment, Provider};
 use crate::encoding::hex;
 use crate::errors::{ClientError, ErrorCode};
+use crate::json::type_name;
 use crate::plan::Auth;
 use crate::seal::{self, owner_of, Keys, Purpose, NONCE_LEN, OWNER_LEN};
+use crate::time::days_from_civil;
 
 /// Gemini's Live method (API key).
 pub const GEMINI_METHOD: &str =
@@ -622,11 +624,11 @@ pub fn auth_token_answer(token: &str, request: &AuthTokenRequest) -> Value {
     );
     answer.insert(
         "expireTime".into(),
-        Value::from(crate::keys::rfc3339(request.expires_at_ms)),
+        Value::from(crate::time::rfc3339(request.expires_at_ms)),
     );
     answer.insert(
         "newSessionExpireTime".into(),
-        Value::from(crate::keys::rfc3339(request.new_sessions_until_ms)),
+        Value::from(crate::time::rfc3339(request.new_sessions_until_ms)),
     );
     answer.insert("uses".into(), Value::from(request.uses));
     Value::Object(answer)
@@ -675,21 +677,11 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
     u64::try_from(ms).ok()
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::policy::Prices;
     use crate::config::VertexSettings;
-    use crate::quota::policy::Prices;
     use serde_json::json;
 
     const NOW: u64 = 1_790_000_000_000;
@@ -849,7 +841,7 @@ mod tests {
     }
 
     fn keys_time(ms: u64) -> String {
-        crate::keys::rfc3339(ms)
+        crate::time::rfc3339(ms)
     }
 
     /// A token sealed by the previous `LiveTokenKey` (same key label, same

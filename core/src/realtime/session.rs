@@ -30,8 +30,9 @@ use serde_json::{Map, Value};
 use super::token::{TokenClaims, UpstreamKey, MAX_UPSTREAM_KEY_LEN, NONCE_LEN};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
-use crate::config::{type_name, Config, Deployment, ModelGroup};
+use crate::config::{Config, Deployment, ModelGroup};
 use crate::errors::{ClientError, ErrorCode, UpstreamError};
+use crate::json::type_name;
 use crate::plan::{Method, UpstreamRequest};
 use crate::route::pick_weighted;
 use crate::seal::Keys;
@@ -415,27 +416,7 @@ pub(super) fn set_model(session: &mut Map<String, Value>, kind: SessionKind, mod
 }
 
 /// The model group `model` names, if the key may use it.
-pub(super) fn authorize<'c>(
-    config: &'c Config,
-    policy: &AccessPolicy,
-    model: &str,
-    param: &str,
-) -> Result<&'c ModelGroup, ClientError> {
-    if !policy.allows(model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!("this key may not use model {model:?}"),
-        )
-        .with_param(param));
-    }
-    config.group(model).ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ModelNotFound,
-            format!("model {model:?} is not configured on this gateway"),
-        )
-        .with_param(param)
-    })
-}
+pub(super) use crate::authorize::model_group as authorize;
 
 pub(super) fn invalid(param: &str, message: impl Into<String>) -> ClientError {
     let message = message.into();

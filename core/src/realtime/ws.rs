@@ -456,7 +456,7 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quota::policy::Prices;
+    use crate::config::policy::Prices;
 
     fn dep(provider: Provider) -> Deployment {
         Deployment {

@@ -6,8 +6,9 @@ use alloc::string::{String, ToString};
 
 use serde_json::Value;
 
-use crate::config::{type_name, Deployment, Provider};
+use crate::config::{Deployment, Provider};
 use crate::errors::{ClientError, ErrorCode};
+use crate::json::type_name;
 use crate::plan::{Auth, Method, UpstreamRequest};
 
 /// What a `POST /v1/responses` body asks for, beyond its markers.

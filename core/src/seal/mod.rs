@@ -58,8 +58,9 @@ use core::fmt;
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit};
 
-use crate::encoding::{b64url_decode, b64url_encode, ct_eq, hmac_sha256, rfc3339};
+use crate::encoding::{b64url_decode, b64url_encode, ct_eq, hmac_sha256};
 use crate::errors::{ClientError, ErrorCode};
+use crate::time::rfc3339;
 
 /// Shortest `SEALING_KEY` accepted, in bytes.
 pub const MIN_SEALING_KEY_LEN: usize = 32;

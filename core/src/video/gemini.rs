@@ -20,68 +20,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
+use super::veo::{lro_state, veo_body, SIZES};
 use super::{CreateVideo, FollowUp, Operation, Size, VideoHandle};
 use crate::config::Deployment;
 use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
-
-/// Sizes Veo can render, as (size, aspectRatio, resolution).
-pub const SIZES: &[(Size, &str, &str)] = &[
-    (
-        Size {
-            width: 1280,
-            height: 720,
-        },
-        "16:9",
-        "720p",
-    ),
-    (
-        Size {
-            width: 720,
-            height: 1280,
-        },
-        "9:16",
-        "720p",
-    ),
-    (
-        Size {
-            width: 1920,
-            height: 1080,
-        },
-        "16:9",
-        "1080p",
-    ),
-    (
-        Size {
-            width: 1080,
-            height: 1920,
-        },
-        "9:16",
-        "1080p",
-    ),
-    (
-        Size {
-            width: 3840,
-            height: 2160,
-        },
-        "16:9",
-        "4k",
-    ),
-    (
-        Size {
-            width: 2160,
-            height: 3840,
-        },
-        "9:16",
-        "4k",
-    ),
-];
-
-/// Veo's defaults when a request names no size or duration.
-pub const DEFAULT_SIZE: Size = Size {
-    width: 1280,
-    height: 720,
-};
 
 /// The `predictLongRunning` call for `req` on `dep`, and the handle values
 /// (duration and size actually requested) to seal into the id.
@@ -100,80 +43,6 @@ pub fn create_request(
         json_body: Some(body.to_string()),
     };
     Ok((request, seconds, size))
-}
-
-/// The Veo request body (`instances` + `parameters`) for `req`, shared by
-/// the Gemini API and Vertex AI, with the duration and size it asks for.
-pub(crate) fn veo_body(
-    req: &CreateVideo,
-    dep: &Deployment,
-) -> Result<(Value, u32, Size), ClientError> {
-    let mut parameters = Map::new();
-    let seconds = match req.seconds {
-        Some(s) if dep.video_seconds.contains(&s) => {
-            parameters.insert("durationSeconds".to_owned(), Value::from(s));
-            s
-        }
-        Some(s) => {
-            let allowed: Vec<String> = dep
-                .video_seconds
-                .iter()
-                .map(|s| format!("\"{s}\""))
-                .collect();
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedValue,
-                format!(
-                    "`seconds` {s} is not available for this model; choose one of {}",
-                    allowed.join(", ")
-                ),
-            )
-            .with_param("seconds"));
-        }
-        None => dep.video_seconds.iter().copied().max().unwrap_or(8),
-    };
-    let size = match req.size {
-        Some(size) => {
-            let Some((_, aspect, resolution)) = SIZES.iter().find(|(s, _, _)| *s == size) else {
-                let allowed: Vec<String> = SIZES.iter().map(|(s, _, _)| s.to_wire()).collect();
-                return Err(ClientError::new(
-                    ErrorCode::UnsupportedValue,
-                    format!(
-                        "`size` {} cannot be rendered by Veo; choose one of {}",
-                        size.to_wire(),
-                        allowed.join(", ")
-                    ),
-                )
-                .with_param("size"));
-            };
-            parameters.insert("aspectRatio".to_owned(), Value::from(*aspect));
-            parameters.insert("resolution".to_owned(), Value::from(*resolution));
-            size
-        }
-        None => DEFAULT_SIZE,
-    };
-    if let Some(neg) = &req.negative_prompt {
-        parameters.insert("negativePrompt".to_owned(), Value::from(neg.as_str()));
-    }
-    if let Some(p) = &req.person_generation {
-        parameters.insert("personGeneration".to_owned(), Value::from(p.as_str()));
-    }
-    if let Some(seed) = req.seed {
-        parameters.insert("seed".to_owned(), Value::from(seed));
-    }
-    parameters.insert("sampleCount".to_owned(), Value::from(1));
-    let mut instance = Map::new();
-    instance.insert("prompt".to_owned(), Value::from(req.prompt.as_str()));
-    if let Some(image) = &req.input_reference {
-        instance.insert(
-            "image".to_owned(),
-            serde_json::json!({"bytesBase64Encoded": image.base64, "mimeType": image.mime_type}),
-        );
-    }
-    let body = serde_json::json!({
-        "instances": [instance],
-        "parameters": parameters,
-    });
-    Ok((body, seconds, size))
 }
 
 /// Extends a finished Veo video: the new job's input is the source's first
@@ -263,7 +132,7 @@ pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     if !value.is_object() {
         return Err(garbage("the operation poll answered with a non-object"));
     }
-    if let Some(state) = super::lro_state(&value) {
+    if let Some(state) = lro_state(&value) {
         return Ok(state);
     }
     let result = value.pointer("/response/generateVideoResponse");
@@ -480,6 +349,7 @@ fn garbage(message: &str) -> UpstreamError {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::video::veo::DEFAULT_SIZE;
 
     fn dep() -> Deployment {
         Config::parse(

@@ -17,6 +17,7 @@
 pub mod gemini;
 pub mod jobs;
 pub mod openai;
+pub mod veo;
 pub mod vertex;
 
 use alloc::borrow::ToOwned;
@@ -27,9 +28,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::config::{type_name, Deployment, Provider};
+use crate::config::{Deployment, Provider};
 use crate::errors::UpstreamError;
 use crate::errors::{ClientError, ErrorCode};
+use crate::json::type_name;
 use crate::plan::UpstreamRequest;
 
 /// Longest prompt accepted (the OpenAI spec's limit).
@@ -814,28 +816,6 @@ pub(crate) fn rai_failure(result: Option<&Value>) -> Option<UpstreamError> {
         upstream_code: Some(String::from("RAI_MEDIA_FILTERED")),
         message,
     })
-}
-
-/// The state of a Google long-running operation that is not done yet or
-/// ended in `error`; `None` once it is done without one (the caller reads
-/// the provider-specific result).
-pub(crate) fn lro_state(operation: &Value) -> Option<Operation> {
-    if !operation
-        .get("done")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        return Some(Operation::Running { progress: None });
-    }
-    let err = operation.get("error")?;
-    let code = err.get("code").and_then(Value::as_i64).unwrap_or(2);
-    let message = err
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("the video operation failed");
-    Some(Operation::Failed(crate::errors::classify_operation_error(
-        code, message,
-    )))
 }
 
 /// An upstream answer the gateway cannot read: the deployment's fault, retryable.

@@ -20,7 +20,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{gemini, Content, CreateVideo, Operation, Size, VideoHandle};
+use super::veo::{lro_state, veo_body};
+use super::{Content, CreateVideo, Operation, Size, VideoHandle};
 use crate::config::{Deployment, VertexSettings};
 use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
@@ -47,7 +48,7 @@ pub fn create_request(
     dep: &Deployment,
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
     let v = settings(dep)?;
-    let (mut body, seconds, size) = gemini::veo_body(req, dep)?;
+    let (mut body, seconds, size) = veo_body(req, dep)?;
     if let (Some(uri), Some(params)) = (
         &v.storage_uri,
         body.get_mut("parameters").and_then(Value::as_object_mut),
@@ -126,7 +127,7 @@ const INLINE: &str = "inline:";
 pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| garbage("fetchPredictOperation answered with a non-JSON body"))?;
-    if let Some(state) = super::lro_state(&value) {
+    if let Some(state) = lro_state(&value) {
         return Ok(state);
     }
     let response = value.get("response");

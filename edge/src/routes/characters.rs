@@ -4,21 +4,22 @@
 // (`char_…`, purpose-bound, owner-bound), so a create that names characters
 // is pinned to the deployment holding them.
 
-use reelay_core::config::Provider;
+use reelay_core::config::{Deployment, Provider};
 use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::route::pick_weighted;
+use reelay_core::retry::Resend;
 use reelay_core::seal::{Purpose, Sealed};
 use reelay_core::video::openai::{self, Character};
 use serde_json::json;
+use worker::wasm_bindgen::JsValue;
 use worker::{FormEntry, Headers, Request, RequestInit};
 
-use crate::context::{random_bytes, Ctx};
+use crate::context::Ctx;
 use crate::keys::Caller;
-use crate::pipeline;
+use crate::pipeline::{self, authorize_model};
 use crate::request::check_declared_length;
 use crate::respond::{self, OrInternal};
-use crate::upstream::{self, upstream_failure};
+use crate::upstream::{self, upstream_failure, Failure};
 
 /// Longest character name (OpenAI's bound).
 const MAX_NAME_CHARS: usize = 80;
@@ -67,56 +68,31 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Respon
             .with_param("model")
         })?,
     };
-    cx.log.borrow_mut().model = Some(model.clone());
-    if !caller.policy()?.allows(&model) {
-        return Err(ClientError::new(
-            ErrorCode::ModelAccessDenied,
-            format!("this key may not use model {model:?}"),
-        )
-        .with_param("model"));
-    }
-    let group = config.group(&model).ok_or_else(|| {
-        ClientError::new(
-            ErrorCode::ModelNotFound,
-            format!("model {model:?} is not configured on this gateway"),
-        )
-        .with_param("model")
-    })?;
-    let deployment = pick_weighted(group, u32::from_le_bytes(random_bytes::<4>()?))
-        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
-    if !matches!(deployment.provider, Provider::OpenAi | Provider::Azure) {
+    let group = authorize_model(cx, &config, &caller, &model)?;
+    let policy = caller.policy()?;
+    let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
+    let first = upstream::first_attempt(&mut route)?;
+    if !matches!(
+        first.deployment.provider,
+        Provider::OpenAi | Provider::Azure
+    ) {
         return Err(ClientError::new(
             ErrorCode::UnsupportedValue,
             format!("characters are a Sora feature; model {model:?} is served by Veo"),
         )
         .with_param("model"));
     }
-    cx.log.borrow_mut().deployment = Some(deployment.id.clone());
 
     // The client's form goes upstream as it came (the runtime re-encodes it),
     // minus reelay's own `model` field.
     form.delete("model");
-    let headers = Headers::new();
-    let credential = upstream::credential(cx, deployment)?;
-    match openai::auth_of(deployment) {
-        reelay_core::plan::Auth::AzureApiKey => headers.set("api-key", &credential),
-        _ => headers.set("authorization", &format!("Bearer {credential}")),
-    }
-    .map_err(|_| {
-        ClientError::new(
-            ErrorCode::ConfigInvalid,
-            "the deployment's credential is not a valid header value",
-        )
-    })?;
-    let mut init = RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_headers(headers)
-        .with_body(Some(form.into()));
-    let request = Request::new_with_init(&openai::characters_url(deployment), &init)
-        .or_internal("building the character request")?;
-    let response =
-        upstream::fetch_with_deadline(cx, request, deployment.timeout_ms, &deployment.id).await?;
-    let mut response = upstream::check(cx, response).await?;
+    // One form object, sent again as it is if an attempt is refused.
+    let form = JsValue::from(form);
+    let served = upstream::with_failover(cx, &mut route, first, async |deployment, _| {
+        send_character(cx, deployment, &form).await
+    })
+    .await?;
+    let (mut response, deployment) = (served.value, served.deployment);
     let body = response
         .bytes()
         .await
@@ -209,4 +185,38 @@ pub(super) fn open_all(
     }
     let pinned = pinned.ok_or_else(|| ClientError::from_code(ErrorCode::InvalidRequest))?;
     Ok((pinned, upstream_ids))
+}
+
+/// One attempt at creating a character on `deployment` (a Sora one).
+async fn send_character(
+    cx: &Ctx,
+    deployment: &Deployment,
+    form: &JsValue,
+) -> Result<worker::Response, Failure> {
+    if !matches!(deployment.provider, Provider::OpenAi | Provider::Azure) {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "characters are a Sora feature; this deployment serves Veo",
+        )
+        .into());
+    }
+    let headers = Headers::new();
+    let credential = upstream::credential(cx, deployment)?;
+    match openai::auth_of(deployment) {
+        reelay_core::plan::Auth::AzureApiKey => headers.set("api-key", &credential),
+        _ => headers.set("authorization", &format!("Bearer {credential}")),
+    }
+    .map_err(|_| {
+        ClientError::new(
+            ErrorCode::ConfigInvalid,
+            "the deployment's credential is not a valid header value",
+        )
+    })?;
+    let mut init = RequestInit::new();
+    init.with_method(worker::Method::Post)
+        .with_headers(headers)
+        .with_body(Some(form.clone()));
+    let request = Request::new_with_init(&openai::characters_url(deployment), &init)
+        .or_internal("building the character request")?;
+    upstream::send_classified(cx, request, deployment.timeout_ms, &deployment.id).await
 }

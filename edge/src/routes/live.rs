@@ -27,7 +27,7 @@ use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
 use reelay_core::config::{Deployment, Provider};
-use reelay_core::errors::{ClientError, Dialect, ErrorCode};
+use reelay_core::errors::{ClientError, Dialect, ErrorCode, ErrorKind};
 use reelay_core::plan::Auth;
 use reelay_core::quota::Outcome;
 use reelay_core::realtime::live::{
@@ -49,7 +49,7 @@ use crate::pipeline;
 use crate::quota;
 use crate::request::read_body;
 use crate::respond::OrInternal;
-use crate::upstream;
+use crate::upstream::{self, Failure};
 
 /// A gateway token in `Authorization: Token|Bearer`, `?access_token=`,
 /// `x-goog-api-key` or `?key=`, if one was sent.
@@ -220,9 +220,10 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
         Who::Token(..) => e,
     })?;
     let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
-    let dep = upstream::first_attempt(&mut route)?.deployment;
-    cx.log.borrow_mut().deployment = Some(dep.id.clone());
-    let plan = plan_live(dep, &setup)?;
+    let first = upstream::first_attempt(&mut route)?;
+    // A deployment that cannot serve the setup fails here, before anything is reserved.
+    plan_live(first.deployment, &setup)?;
+    let dep = first.deployment;
 
     // One realtime session (and its price) on the key — the request that
     // opened the socket was admitted before the upgrade — and one use of a token.
@@ -245,70 +246,61 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
             }
         }
     }
-    let (upstream, secret) = dial(cx, dep, &plan).await?;
-    pipeline::settle(cx, Outcome::Done(session_cost(dep)));
+    // Dialing is new work: it moves on only after an upstream refused it.
+    let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
+        let plan = plan_live(dep, &setup)?;
+        let (upstream, secret) = dial(cx, dep, &plan).await?;
+        Ok((upstream, secret, plan))
+    })
+    .await?;
+    let (upstream, secret, plan) = served.value;
+    pipeline::settle(cx, Outcome::Done(session_cost(served.deployment)));
     Ok(Started {
         upstream,
         plan,
-        dep: dep.clone(),
+        dep: served.deployment.clone(),
         secret,
     })
 }
 
 /// Opens the upstream Live socket with the deployment's credential (a
 /// refused cached Vertex token is re-minted once).
-async fn dial(
-    cx: &Ctx,
-    dep: &Deployment,
-    plan: &LivePlan,
-) -> Result<(WebSocket, String), ClientError> {
+/// One attempt at opening the upstream Live socket, its failure (scrubbed
+/// of the credential) left for failover to judge. A Google access token the
+/// upstream refuses is minted afresh once.
+async fn dial(cx: &Ctx, dep: &Deployment, plan: &LivePlan) -> Result<(WebSocket, String), Failure> {
     match plan.auth {
         Auth::GoogleServiceAccount => {
-            let mut last = None;
+            let mut refused = None;
             for _ in 0..2 {
                 let token = credentials::google_token(cx, dep).await?;
                 let bearer = format!("Bearer {token}");
-                match relay::connect(
-                    cx,
-                    &plan.url,
-                    &[("authorization", &bearer)],
-                    dep.timeout_ms,
-                    &dep.id,
-                )
-                .await
+                let headers = [("authorization", bearer.as_str())];
+                match relay::connect_attempt(cx, &plan.url, &headers, dep.timeout_ms, &dep.id).await
                 {
                     Ok(ws) => return Ok((ws, token)),
-                    Err(err) if err.code == ErrorCode::UpstreamAuthentication => {
+                    Err(Failure::Upstream { error, answered })
+                        if error.kind == ErrorKind::Authentication =>
+                    {
                         credentials::forget_google_token(dep);
-                        last = Some(err);
+                        refused = Some(Failure::Upstream { error, answered }.scrubbed(&token));
                     }
-                    Err(err) => return Err(scrub(err, &token)),
+                    Err(failure) => return Err(failure.scrubbed(&token)),
                 }
             }
-            Err(last.unwrap_or_else(|| ClientError::from_code(ErrorCode::UpstreamAuthentication)))
+            Err(refused.unwrap_or_else(|| {
+                ClientError::from_code(ErrorCode::UpstreamAuthentication).into()
+            }))
         }
         _ => {
             let key = upstream::credential(cx, dep)?;
-            let ws = relay::connect(
-                cx,
-                &plan.url,
-                &[("x-goog-api-key", &key)],
-                dep.timeout_ms,
-                &dep.id,
-            )
-            .await
-            .map_err(|e| scrub(e, &key))?;
+            let headers = [("x-goog-api-key", key.as_str())];
+            let ws = relay::connect_attempt(cx, &plan.url, &headers, dep.timeout_ms, &dep.id)
+                .await
+                .map_err(|f| f.scrubbed(&key))?;
             Ok((ws, key))
         }
     }
-}
-
-/// Drops a credential from an error message, should an upstream echo it.
-fn scrub(mut err: ClientError, secret: &str) -> ClientError {
-    if !secret.is_empty() && err.message.contains(secret) {
-        err.message = String::from(err.code.spec().default_message);
-    }
-    err
 }
 
 /// `POST /gemini/v1alpha/auth_tokens`: a virtual key mints a Live token.

@@ -40,7 +40,7 @@ use crate::keys::{self, Caller};
 use crate::pipeline;
 use crate::request::{allow, check_declared_length, media_type, read_body};
 use crate::respond::OrInternal;
-use crate::upstream::{self, upstream_failure};
+use crate::upstream::{self, upstream_failure, Failure};
 
 /// Largest `client_secrets` body (a session configuration with tools).
 const MAX_SECRET_BODY: u32 = 1024 * 1024;
@@ -108,15 +108,14 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
     // before the upstream mints; refunded if it does not, committed once it did.
     pipeline::admit(cx, &mut caller, session_cost(first.deployment)).await?;
     let (minted, deployment) = {
-        let (mut response, deployment) =
+        let served =
             upstream::send_from(cx, &mut route, first, |dep, _| request.plan_for(dep)).await?;
+        let (mut response, deployment, served_group) =
+            (served.value, served.deployment, served.group);
         let body = response
             .bytes()
             .await
             .or_internal("reading the provider's answer")?;
-        let (served_group, _) = config
-            .deployment(&deployment.id)
-            .ok_or_else(|| ClientError::from_code(ErrorCode::Internal))?;
         let seal = SealWith {
             key: &key,
             key_hash: caller.hash,
@@ -157,18 +156,7 @@ pub(super) fn session_only(dep: &Deployment) -> Cost {
     }
 }
 
-/// Adds what the key may use to an access denial.
-pub(super) fn describe(err: ClientError, caller: &Caller) -> ClientError {
-    if err.code != ErrorCode::ModelAccessDenied {
-        return err;
-    }
-    let message = format!(
-        "{}; it may use: {}",
-        err.message,
-        pipeline::describe_rules(caller)
-    );
-    ClientError { message, ..err }
-}
+pub(super) use crate::pipeline::describe;
 
 /// A reelay token in `Authorization: Bearer` or `api-key`, if one was sent.
 pub(super) fn presented_token(req: &Request) -> Option<String> {
@@ -283,7 +271,7 @@ pub(super) async fn token_owner(
         .check_usable(cx.now_ms)
         .map_err(|_| expired())?;
     // Revocation (the key's object, at most a second old), the key's rate.
-    pipeline::admit(cx, &mut caller, Cost::REQUEST)
+    pipeline::admit_minted(cx, &mut caller)
         .await
         .map_err(|e| match e.code {
             ErrorCode::InvalidApiKey => revoked(),
@@ -386,13 +374,19 @@ async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientErro
         .authorize(&config, &policy)
         .map_err(|e| describe(e, &caller))?;
     let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
-    let dep = upstream::first_attempt(&mut route)?.deployment;
-    let plan = call.plan_for(dep)?;
-    served(cx, dep);
-    pipeline::admit(cx, &mut caller, session_cost(dep)).await?;
-    let response = send_call(cx, dep, &plan).await?;
+    let first = upstream::first_attempt(&mut route)?;
+    // A deployment that cannot take the call fails here, before anything is reserved.
+    call.plan_for(first.deployment)?;
+    pipeline::admit(cx, &mut caller, session_cost(first.deployment)).await?;
+    // The exchange is new work: it moves on only after an upstream refused it.
+    let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
+        let plan = call.plan_for(dep)?;
+        send_call_attempt(cx, dep, &plan).await
+    })
+    .await?;
+    let dep = served.deployment;
     pipeline::settle(cx, Outcome::Done(session_cost(dep)));
-    answer_call(cx, response, &sealer, caller.owner(), &dep.id).await
+    answer_call(cx, served.value, &sealer, caller.owner(), &dep.id).await
 }
 
 /// Records the deployment for the log line and the `x-reelay-deployment` header.
@@ -412,6 +406,17 @@ fn scrub(mut err: ClientError, secret: &str) -> ClientError {
 /// Sends an upstream `calls` request (raw SDP or multipart), redirects not
 /// followed: the ephemeral key goes to the deployment's own URL only.
 async fn send_call(cx: &Ctx, dep: &Deployment, plan: &CallPlan) -> Result<Response, ClientError> {
+    send_call_attempt(cx, dep, plan)
+        .await
+        .map_err(|f| f.into_client(cx))
+}
+
+/// One attempt of [`send_call`], its failure left for failover to judge.
+async fn send_call_attempt(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: &CallPlan,
+) -> Result<Response, Failure> {
     let headers = Headers::new();
     let (name, value) = match &plan.credential {
         CallCredential::Ephemeral(key) => ("authorization", format!("Bearer {}", key.expose())),
@@ -457,8 +462,7 @@ async fn send_call(cx: &Ctx, dep: &Deployment, plan: &CallPlan) -> Result<Respon
             format!("deployment {:?} builds an invalid upstream URL", dep.id),
         )
     })?;
-    let response = upstream::fetch_with_deadline(cx, request, dep.timeout_ms, &dep.id).await?;
-    upstream::check(cx, response).await
+    upstream::send_classified(cx, request, dep.timeout_ms, &dep.id).await
 }
 
 /// The client's answer: the upstream's status and SDP, and reelay's own

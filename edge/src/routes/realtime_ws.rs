@@ -37,7 +37,7 @@ use crate::context::Ctx;
 use crate::keys::{self, Caller};
 use crate::pipeline;
 use crate::respond::OrInternal;
-use crate::upstream;
+use crate::upstream::{self, Failure};
 
 /// An upstream socket ready to relay.
 struct Opened {
@@ -126,13 +126,18 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
     let policy = caller.policy()?;
     let group = authorize(&config, &policy, &model, "model").map_err(|e| describe(e, &caller))?;
     let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
-    let dep = upstream::first_attempt(&mut route)?.deployment;
-    let plan = plan_with_key(&model, dep, &query)?;
-    served(cx, dep);
-    pipeline::admit(cx, &mut caller, session_cost(dep)).await?;
-    let opened = dial(cx, dep, plan).await?;
-    pipeline::settle(cx, Outcome::Done(session_cost(dep)));
-    Ok(opened)
+    let first = upstream::first_attempt(&mut route)?;
+    // A deployment that cannot serve the socket fails here, before anything is reserved.
+    plan_with_key(&model, first.deployment, &query)?;
+    pipeline::admit(cx, &mut caller, session_cost(first.deployment)).await?;
+    // Dialing is new work: it moves on only after an upstream refused it.
+    let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
+        let plan = plan_with_key(&model, dep, &query)?;
+        dial_attempt(cx, dep, plan).await
+    })
+    .await?;
+    pipeline::settle(cx, Outcome::Done(session_cost(served.deployment)));
+    Ok(served.value)
 }
 
 /// The virtual key in the headers, or in the browser subprotocol.
@@ -203,6 +208,14 @@ async fn sideband(
 
 /// Opens the upstream socket of `plan`.
 async fn dial(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened, ClientError> {
+    dial_attempt(cx, dep, plan)
+        .await
+        .map_err(|f| f.into_client(cx))
+}
+
+/// One attempt of [`dial`], its failure (scrubbed of the credential) left
+/// for failover to judge.
+async fn dial_attempt(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened, Failure> {
     let (name, secret) = match &plan.credential {
         WsCredential::Ephemeral(key) => ("authorization", key.expose().to_owned()),
         WsCredential::Deployment(Auth::AzureApiKey) => ("api-key", upstream::credential(cx, dep)?),
@@ -213,7 +226,7 @@ async fn dial(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened, Client
     } else {
         secret.clone()
     };
-    let upstream = relay::connect(
+    let upstream = relay::connect_attempt(
         cx,
         &plan.url,
         &[(name, value.as_str())],
@@ -221,18 +234,11 @@ async fn dial(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened, Client
         &dep.id,
     )
     .await
-    .map_err(|e| scrub(e, &secret))?;
+    .map_err(|f| f.scrubbed(&secret))?;
     Ok(Opened {
         upstream,
         plan,
         dep: dep.clone(),
         secret,
     })
-}
-
-fn scrub(mut err: ClientError, secret: &str) -> ClientError {
-    if !secret.is_empty() && err.message.contains(secret) {
-        err.message = String::from(err.code.spec().default_message);
-    }
-    err
 }

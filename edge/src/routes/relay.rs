@@ -33,7 +33,7 @@ use worker::{
 };
 
 use crate::context::Ctx;
-use crate::upstream::{self, upstream_failure};
+use crate::fetch::{self, Failure};
 
 /// The longest delay a runtime timer takes.
 const MAX_TIMER_MS: u64 = i32::MAX as u64;
@@ -131,13 +131,13 @@ pub(crate) fn close_with(server: &WebSocket, err: &ClientError, dialect: Dialect
 /// (credentials), within `timeout_ms`. The socket is not accepted yet:
 /// [`pump`] registers its listeners first. A refusal is classified like any
 /// upstream answer (callers scrub their credential from its message).
-pub(crate) async fn connect(
+pub(crate) async fn connect_attempt(
     cx: &Ctx,
     url: &str,
     headers: &[(&str, &str)],
     timeout_ms: u32,
     what: &str,
-) -> Result<WebSocket, ClientError> {
+) -> Result<WebSocket, Failure> {
     let h = Headers::new();
     let _ = h.set("upgrade", "websocket");
     for (name, value) in headers {
@@ -156,19 +156,22 @@ pub(crate) async fn connect(
             format!("{what} builds an invalid upstream URL"),
         )
     })?;
-    let response = upstream::fetch_with_deadline(cx, request, timeout_ms, what).await?;
+    let response = fetch::fetch_classified(cx, request, timeout_ms, what).await?;
     if response.status_code() == 101 {
-        return response.websocket().ok_or_else(|| {
-            upstream_failure(cx, garbage("the provider answered 101 without a WebSocket"))
+        return response.websocket().ok_or_else(|| Failure::Upstream {
+            error: garbage("the provider answered 101 without a WebSocket"),
+            answered: true,
         });
     }
-    match upstream::check(cx, response).await {
-        Err(err) => Err(err),
-        Ok(_) => Err(upstream_failure(
-            cx,
-            garbage("the provider did not upgrade to a WebSocket"),
-        )),
-    }
+    // A refusal is classified like any upstream answer; a 2xx is no upgrade.
+    let error = match fetch::classify_response(response).await {
+        Err(error) => error,
+        Ok(_) => garbage("the provider did not upgrade to a WebSocket"),
+    };
+    Err(Failure::Upstream {
+        error,
+        answered: true,
+    })
 }
 
 fn garbage(message: &str) -> UpstreamError {

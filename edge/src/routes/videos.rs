@@ -179,7 +179,7 @@ async fn start<'c>(
     let mut prebuilt = Some(first_plan);
     // What the attempt that was sent asked for (seconds, size, prompt).
     let mut sent: Option<(u32, Size, String)> = None;
-    let (mut response, deployment) = upstream::send_from(cx, &mut route, first, |dep, _| {
+    let served = upstream::send_from(cx, &mut route, first, |dep, _| {
         let planned = match prebuilt.take() {
             Some(p) if dep.id == first_id => p,
             _ => build(dep)?,
@@ -188,6 +188,7 @@ async fn start<'c>(
         Ok(planned.request)
     })
     .await?;
+    let (mut response, deployment) = (served.value, served.deployment);
     let body = response
         .bytes()
         .await
@@ -216,9 +217,10 @@ async fn start<'c>(
         })
         .map_err(|e| e.to_client(Purpose::Video))?;
 
-    // Written before answering, so the job is listed at once. A failed write
-    // must not lose the job the upstream already started: the id still works
-    // for status and content, it is only missing from lists.
+    // Remembered by this isolate at once (so it lists and polls the job
+    // right away) and written to KV after the response. A failed write must
+    // not lose the job the upstream already started: the id still works for
+    // status and content, it is only missing from other isolates' lists.
     let record = JobRecord {
         id: id.clone(),
         prompt,
@@ -229,15 +231,11 @@ async fn start<'c>(
         remixed_from,
         quota_hold: quota::holds_own(cx).then(|| cx.hold_id.clone()),
     };
-    if let Err(e) = jobs::store(
-        &cx.env,
+    jobs::store_after_response(
+        cx,
         &record_name(&caller.owner(), created_at_ms, &id),
         &record,
-    )
-    .await
-    {
-        worker::console_error!("storing a video job record failed: {}", e.message);
-    }
+    );
     Ok(Submitted {
         id,
         handle,
@@ -533,12 +531,7 @@ pub(super) fn remember_status(
     if let Some((hold, settlement)) = seen.settle {
         quota::settle_after(cx, &caller.record, &hold, settlement);
     }
-    let (env, name, record) = (cx.env.clone(), job.record_name.clone(), record.clone());
-    cx.after_response(async move {
-        if let Err(e) = jobs::store(&env, &name, &record).await {
-            worker::console_error!("updating a video job record failed: {}", e.message);
-        }
-    });
+    jobs::store_after_response(cx, &job.record_name, record);
 }
 
 /// `GET /v1/videos`: the caller's jobs, from the per-key index in KV.

@@ -1,10 +1,12 @@
 //! `reelay-loadtest`: latency percentiles and throughput of the built reelay
 //! Worker (in workerd, through the Miniflare harness) against the in-process
-//! mock Gemini upstream, all on 127.0.0.1.
+//! mock upstream (Gemini video and the OpenAI Responses API), all on
+//! 127.0.0.1; optionally the Worker of another checkout side by side.
 //!
 //! ```text
 //! reelay-loadtest [--requests N] [--concurrency C[,C...]] [--creates N]
 //!                 [--warmup N] [--scenario-secs S] [--max-secs S]
+//!                 [--baseline DIR]
 //! ```
 //!
 //! Needs the built worker (`scripts/build-worker` → `edge/build/`) and Node
@@ -15,22 +17,36 @@
 //!
 //! | scenario | request | what it exercises |
 //! |---|---|---|
-//! | `a mock poll (direct)` | `GET {mock}/v1beta/models/…/operations/{id}` | the floor: client + mock only |
+//! | `a mock poll (direct)` | `GET {mock}/v1beta/models/…/operations/{id}` | the poll floor: client + mock only |
 //! | `b /health/liveliness` | gateway, no auth, no upstream | Worker dispatch |
 //! | `c GET /v1/models` | gateway, auth (one KV read + quota DO admission) | + key lookup, quota, access rules |
 //! | `m GET /v1/models (master key)` | gateway, master key: no KV read, no quota DO | c − m = KV read + DO round trip |
-//! | `d GET /v1/videos/{id}` | gateway, auth + unseal + upstream poll + KV job read | gateway overhead = d − a |
-//! | `e POST /v1/videos` | gateway, auth + translate + upstream create + seal | bounded by `--creates` |
+//! | `d GET /v1/videos/{id}` | gateway, auth + unseal + upstream poll + KV job read | poll overhead = d − a |
+//! | `r POST /v1/responses (direct mock)` | `POST {mock}/v1/responses`, the mock's OpenAI key | the Responses floor |
+//! | `f POST /v1/responses` | gateway, the same body, non-streaming | Responses overhead = f − r |
+//! | `g POST predictLongRunning (direct mock)` | `POST {mock}/v1beta/models/…:predictLongRunning` | the create floor, bounded by `--creates` |
+//! | `e POST /v1/videos` | gateway, auth + translate + upstream create + seal | create overhead = e − g, bounded by `--creates` |
 //!
-//! and prints a markdown table (latency in milliseconds) plus the gateway
-//! overhead. Every scenario is bounded in count (`--requests`, `--creates`)
-//! and in time (`--scenario-secs` each, `--max-secs` in all); both servers
-//! are stopped at the end. Results: `docs/benchmarks.md`.
+//! `--baseline DIR` names another checkout's root holding a built Worker
+//! (`DIR/edge/build/index.js`, started by `DIR/tests/harness/serve.mjs`):
+//! both gateways are started against the same mock, each gets its own key,
+//! and every gateway scenario is measured on the baseline and then on the
+//! current Worker back to back, so machine noise hits both alike; the
+//! direct-mock floors are measured once per level and serve both.
+//!
+//! Prints markdown tables (latency in milliseconds): every measurement, the
+//! current/baseline comparison with the throughput ratio (with
+//! `--baseline`), and the overheads over the direct-mock floors at p50 and
+//! p99 for each gateway. Every scenario is bounded in count (`--requests`,
+//! `--creates`) and in time (`--scenario-secs` per scenario and gateway,
+//! `--max-secs` in all); every server is stopped at the end. Results:
+//! `docs/benchmarks.md`.
 //!
 //! Defaults: 2000 requests, concurrency 1, 300 creates, 100 warm-up
-//! requests, 20 s per scenario, 110 s in all.
+//! requests, 20 s per scenario, 230 s in all.
 
 use std::error::Error;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -44,21 +60,33 @@ use serde_json::{json, Value};
 type BoxError = Box<dyn Error + Send + Sync>;
 
 const USAGE: &str = "usage: reelay-loadtest [--requests N] [--concurrency C[,C...]] [--creates N] \
-                     [--warmup N] [--scenario-secs S] [--max-secs S]";
+                     [--warmup N] [--scenario-secs S] [--max-secs S] [--baseline DIR]";
 
 /// The Gemini key the mock accepts and the gateway is given.
 const GEMINI_KEY: &str = "mock-gemini-key";
-/// The upstream model the load goes to.
+/// The OpenAI key the mock's Responses API accepts and the gateway is given.
+const OPENAI_KEY: &str = "mock-openai-key";
+/// The upstream model the video load goes to.
 const UPSTREAM_MODEL: &str = "veo-3.1-generate-preview";
-/// A realistic key rule list (the five-rule example of the access module).
+/// The Responses model group the key asks for.
+const RESPONSES_MODEL: &str = "gpt-5";
+/// A realistic key rule list (the five-rule example of the access module,
+/// its exact rule naming the Responses model).
 const KEY_RULES: [&str; 5] = [
     "gemini/*",
     "veo-3.1-*",
     "!veo-3.1-lite*",
     "group:video",
-    "sora-2",
+    RESPONSES_MODEL,
 ];
 const PROMPT: &str = "A calico cat playing a grand piano in a sunlit living room, slow dolly-in";
+
+/// Row label of the direct-mock floors.
+const MOCK: &str = "mock";
+/// Row label of the Worker of `--baseline DIR`.
+const BASELINE: &str = "baseline";
+/// Row label of this checkout's Worker.
+const CURRENT: &str = "current";
 
 /// The monotonic clock. `Instant::now` is banned workspace-wide because it
 /// panics on wasm32; this binary only ever runs natively.
@@ -74,6 +102,7 @@ struct Args {
     warmup: usize,
     scenario_limit: Duration,
     total_limit: Duration,
+    baseline: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -83,7 +112,8 @@ fn parse_args() -> Result<Args, String> {
         creates: 300,
         warmup: 100,
         scenario_limit: Duration::from_secs(20),
-        total_limit: Duration::from_secs(110),
+        total_limit: Duration::from_secs(230),
+        baseline: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -112,6 +142,18 @@ fn parse_args() -> Result<Args, String> {
             "--max-secs" => {
                 args.total_limit = Duration::from_secs(count(&value).ok_or_else(bad)? as u64);
             }
+            "--baseline" => {
+                let dir = PathBuf::from(&value);
+                for needed in ["edge/build/index.js", "tests/harness/serve.mjs"] {
+                    if !dir.join(needed).is_file() {
+                        return Err(format!(
+                            "--baseline {value}: no {needed} there (a checkout root with a \
+                             built worker)\n{USAGE}"
+                        ));
+                    }
+                }
+                args.baseline = Some(dir);
+            }
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
     }
@@ -121,16 +163,14 @@ fn parse_args() -> Result<Args, String> {
 /// One kind of request, sent over and over.
 #[derive(Clone)]
 enum Target {
-    /// Poll an operation on the mock directly.
-    MockPoll { url: String },
-    /// Gateway liveliness.
-    Health { url: String },
-    /// Gateway model list.
-    Models { url: String, key: String },
-    /// Gateway video status.
-    VideoGet { url: String, key: String },
-    /// Gateway video create.
-    VideoCreate {
+    /// A GET straight to the mock's Gemini API.
+    GeminiGet { url: String },
+    /// A JSON POST straight to the mock's Gemini API.
+    GeminiPost { url: String, body: Arc<Value> },
+    /// A GET, with a bearer key or none.
+    Get { url: String, key: Option<String> },
+    /// A JSON POST with a bearer key (the gateway's, or the mock's OpenAI key).
+    Post {
         url: String,
         key: String,
         body: Arc<Value>,
@@ -140,19 +180,26 @@ enum Target {
 impl Target {
     fn request(&self, http: &Client) -> RequestBuilder {
         match self {
-            Self::MockPoll { url } => http.get(url).header("x-goog-api-key", GEMINI_KEY),
-            Self::Health { url } => http.get(url),
-            Self::Models { url, key } | Self::VideoGet { url, key } => {
-                http.get(url).bearer_auth(key)
-            }
-            Self::VideoCreate { url, key, body } => http.post(url).bearer_auth(key).json(&**body),
+            Self::GeminiGet { url } => http.get(url).header("x-goog-api-key", GEMINI_KEY),
+            Self::GeminiPost { url, body } => http
+                .post(url)
+                .header("x-goog-api-key", GEMINI_KEY)
+                .json(&**body),
+            Self::Get { url, key: None } => http.get(url),
+            Self::Get {
+                url,
+                key: Some(key),
+            } => http.get(url).bearer_auth(key),
+            Self::Post { url, key, body } => http.post(url).bearer_auth(key).json(&**body),
         }
     }
 }
 
 struct Scenario {
     name: &'static str,
-    target: Target,
+    /// What to send, per row label: the mock alone, or each gateway in
+    /// measuring order (baseline first).
+    targets: Vec<(&'static str, Target)>,
     /// Measured requests at each concurrency level.
     count: usize,
 }
@@ -261,6 +308,8 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
 /// One row of the results table.
 struct Row {
     scenario: &'static str,
+    /// [`MOCK`], [`BASELINE`] or [`CURRENT`].
+    gateway: &'static str,
     concurrency: usize,
     ok: usize,
     errors: usize,
@@ -273,12 +322,18 @@ struct Row {
 }
 
 impl Row {
-    fn new(scenario: &'static str, concurrency: usize, mut outcome: Outcome) -> Self {
+    fn new(
+        scenario: &'static str,
+        gateway: &'static str,
+        concurrency: usize,
+        mut outcome: Outcome,
+    ) -> Self {
         outcome.latencies.sort_unstable();
         let l = &outcome.latencies;
         let secs = outcome.elapsed.as_secs_f64();
         Self {
             scenario,
+            gateway,
             concurrency,
             ok: l.len(),
             errors: outcome.errors,
@@ -324,39 +379,92 @@ fn config(mock_base: &str) -> Value {
                  "credential": "GEMINI_API_KEY", "api_base": mock_base}]},
             {"name": "veo-3.0", "deployments": [
                 {"id": "gemini-veo30", "provider": "gemini", "model": "veo-3.0-generate-001",
-                 "credential": "GEMINI_API_KEY", "api_base": mock_base}]}
+                 "credential": "GEMINI_API_KEY", "api_base": mock_base}]},
+            {"name": RESPONSES_MODEL, "deployments": [
+                {"id": "openai-gpt5", "provider": "openai", "model": "gpt-5-2025-08-07",
+                 "credential": "OPENAI_API_KEY", "api_base": mock_base}]}
         ],
         "access_groups": {"video": ["veo-*", "sora-2", "openai/sora-*"]},
         "max_body_bytes": 65536
     })
 }
 
-/// Mints a key, creates one operation on the mock and one video through the
-/// gateway, and returns the scenarios.
-async fn scenarios(
-    http: &Client,
-    mock: &str,
-    gateway: &str,
-    args: &Args,
-) -> Result<Vec<Scenario>, BoxError> {
+/// The non-streaming Responses request of scenarios `r` and `f`.
+fn responses_body() -> Value {
+    json!({"model": RESPONSES_MODEL, "input": "hi"})
+}
+
+/// The video create request of scenario `e`.
+fn video_body() -> Value {
+    json!({"model": "veo-3.1", "prompt": PROMPT, "seconds": "8", "size": "1280x720"})
+}
+
+/// The upstream create request of scenario `g`.
+fn predict_body() -> Value {
+    json!({"instances": [{"prompt": PROMPT}], "parameters": {"sampleCount": 1}})
+}
+
+/// One gateway under load, set up.
+struct Side {
+    /// [`BASELINE`] or [`CURRENT`].
+    label: &'static str,
+    url: String,
+    /// A virtual key with [`KEY_RULES`].
+    key: String,
+    /// A video created through this gateway (never finishes).
+    video_id: String,
+}
+
+/// Mints a key on one gateway, creates a video through it and checks a
+/// Responses request goes through.
+async fn set_up(http: &Client, label: &'static str, url: &str) -> Result<Side, BoxError> {
     let created = http
-        .post(format!("{gateway}/key/generate"))
+        .post(format!("{url}/key/generate"))
         .bearer_auth(MASTER_KEY)
         .json(&json!({"key_alias": "loadtest", "models": KEY_RULES}))
         .send()
         .await?;
-    let key = str_field(
-        &expect_ok(created, "/key/generate").await?,
-        "key",
-        "/key/generate",
-    )?;
+    let what = format!("{label} /key/generate");
+    let key = str_field(&expect_ok(created, &what).await?, "key", &what)?;
 
+    let video = http
+        .post(format!("{url}/v1/videos"))
+        .bearer_auth(&key)
+        .json(&video_body())
+        .send()
+        .await?;
+    let what = format!("{label} POST /v1/videos");
+    let video_id = str_field(&expect_ok(video, &what).await?, "id", &what)?;
+
+    let response = http
+        .post(format!("{url}/v1/responses"))
+        .bearer_auth(&key)
+        .json(&responses_body())
+        .send()
+        .await?;
+    expect_ok(response, &format!("{label} POST /v1/responses")).await?;
+
+    Ok(Side {
+        label,
+        url: url.to_owned(),
+        key,
+        video_id,
+    })
+}
+
+/// Creates one operation on the mock and returns the scenarios, in
+/// measuring order.
+async fn scenarios(
+    http: &Client,
+    mock: &str,
+    sides: &[Side],
+    args: &Args,
+) -> Result<Vec<Scenario>, BoxError> {
+    let predict_url = format!("{mock}/v1beta/models/{UPSTREAM_MODEL}:predictLongRunning");
     let op = http
-        .post(format!(
-            "{mock}/v1beta/models/{UPSTREAM_MODEL}:predictLongRunning"
-        ))
+        .post(&predict_url)
         .header("x-goog-api-key", GEMINI_KEY)
-        .json(&json!({"instances": [{"prompt": PROMPT}], "parameters": {"sampleCount": 1}}))
+        .json(&predict_body())
         .send()
         .await?;
     let op_name = str_field(
@@ -365,119 +473,160 @@ async fn scenarios(
         "predictLongRunning",
     )?;
 
-    let body = Arc::new(json!({
-        "model": "veo-3.1", "prompt": PROMPT, "seconds": "8", "size": "1280x720"
-    }));
-    let video = http
-        .post(format!("{gateway}/v1/videos"))
-        .bearer_auth(&key)
-        .json(&*body)
-        .send()
-        .await?;
-    let video_id = str_field(&expect_ok(video, "POST /v1/videos").await?, "id", "video")?;
-
+    let direct = |name, count, target| Scenario {
+        name,
+        targets: vec![(MOCK, target)],
+        count,
+    };
+    let through = |name, count, target: &dyn Fn(&Side) -> Target| Scenario {
+        name,
+        targets: sides.iter().map(|s| (s.label, target(s))).collect(),
+        count,
+    };
+    let creates = args.creates.min(args.requests);
+    let responses = Arc::new(responses_body());
     Ok(vec![
-        Scenario {
-            name: "a mock poll (direct)",
-            target: Target::MockPoll {
+        direct(
+            "a mock poll (direct)",
+            args.requests,
+            Target::GeminiGet {
                 url: format!("{mock}/v1beta/{op_name}"),
             },
-            count: args.requests,
-        },
-        Scenario {
-            name: "b GET /health/liveliness",
-            target: Target::Health {
-                url: format!("{gateway}/health/liveliness"),
+        ),
+        through("b GET /health/liveliness", args.requests, &|s| {
+            Target::Get {
+                url: format!("{}/health/liveliness", s.url),
+                key: None,
+            }
+        }),
+        through("c GET /v1/models", args.requests, &|s| Target::Get {
+            url: format!("{}/v1/models", s.url),
+            key: Some(s.key.clone()),
+        }),
+        through("m GET /v1/models (master key)", args.requests, &|s| {
+            Target::Get {
+                url: format!("{}/v1/models", s.url),
+                key: Some(MASTER_KEY.to_owned()),
+            }
+        }),
+        through("d GET /v1/videos/{id}", args.requests, &|s| Target::Get {
+            url: format!("{}/v1/videos/{}", s.url, s.video_id),
+            key: Some(s.key.clone()),
+        }),
+        direct(
+            "r POST /v1/responses (direct mock)",
+            args.requests,
+            Target::Post {
+                url: format!("{mock}/v1/responses"),
+                key: OPENAI_KEY.to_owned(),
+                body: responses.clone(),
             },
-            count: args.requests,
-        },
-        Scenario {
-            name: "c GET /v1/models",
-            target: Target::Models {
-                url: format!("{gateway}/v1/models"),
-                key: key.clone(),
+        ),
+        through("f POST /v1/responses", args.requests, &|s| Target::Post {
+            url: format!("{}/v1/responses", s.url),
+            key: s.key.clone(),
+            body: responses.clone(),
+        }),
+        direct(
+            "g POST predictLongRunning (direct mock)",
+            creates,
+            Target::GeminiPost {
+                url: predict_url.clone(),
+                body: Arc::new(predict_body()),
             },
-            count: args.requests,
-        },
-        Scenario {
-            name: "m GET /v1/models (master key)",
-            target: Target::Models {
-                url: format!("{gateway}/v1/models"),
-                key: MASTER_KEY.to_owned(),
-            },
-            count: args.requests,
-        },
-        Scenario {
-            name: "d GET /v1/videos/{id}",
-            target: Target::VideoGet {
-                url: format!("{gateway}/v1/videos/{video_id}"),
-                key: key.clone(),
-            },
-            count: args.requests,
-        },
-        Scenario {
-            name: "e POST /v1/videos",
-            target: Target::VideoCreate {
-                url: format!("{gateway}/v1/videos"),
-                key,
-                body,
-            },
-            count: args.creates.min(args.requests),
-        },
+        ),
+        through("e POST /v1/videos", creates, &|s| Target::Post {
+            url: format!("{}/v1/videos", s.url),
+            key: s.key.clone(),
+            body: Arc::new(video_body()),
+        }),
     ])
 }
 
-/// Runs every scenario at every concurrency level.
+/// Runs every scenario at every concurrency level, each gateway's
+/// measurement right after the other's.
 async fn measure(http: &Client, scenarios: &[Scenario], args: &Args, overall: Instant) -> Vec<Row> {
     let mut rows = Vec::new();
     for &concurrency in &args.concurrency {
         for s in scenarios {
-            if now() >= overall {
-                eprintln!("skipping {} at c={concurrency}: --max-secs reached", s.name);
-                continue;
-            }
-            let deadline = (now() + args.scenario_limit).min(overall);
-            let warmup = args.warmup.min(s.count);
-            if warmup > 0 {
-                let w = run(http, &s.target, warmup, concurrency, deadline).await;
-                if let Some(e) = &w.first_error {
-                    eprintln!("warm-up of {} saw errors: {e}", s.name);
+            for (gateway, target) in &s.targets {
+                if now() >= overall {
+                    eprintln!(
+                        "skipping {} ({gateway}) at c={concurrency}: --max-secs reached",
+                        s.name
+                    );
+                    continue;
                 }
-            }
-            let outcome = run(http, &s.target, s.count, concurrency, deadline).await;
-            if let Some(e) = &outcome.first_error {
+                let deadline = (now() + args.scenario_limit).min(overall);
+                let warmup = args.warmup.min(s.count);
+                if warmup > 0 {
+                    let w = run(http, target, warmup, concurrency, deadline).await;
+                    if let Some(e) = &w.first_error {
+                        eprintln!("warm-up of {} ({gateway}) saw errors: {e}", s.name);
+                    }
+                }
+                let outcome = run(http, target, s.count, concurrency, deadline).await;
+                if let Some(e) = &outcome.first_error {
+                    eprintln!(
+                        "{} ({gateway}) at c={concurrency}: {} errors, first: {e}",
+                        s.name, outcome.errors
+                    );
+                }
+                let row = Row::new(s.name, gateway, concurrency, outcome);
                 eprintln!(
-                    "{} at c={concurrency}: {} errors, first: {e}",
-                    s.name, outcome.errors
+                    "{:<40} {:<8} c={:<3} n={:<5} p50 {:>7.3} ms  p99 {:>7.3} ms  {:>7.1} req/s",
+                    row.scenario, row.gateway, row.concurrency, row.ok, row.p50, row.p99, row.rps
                 );
+                rows.push(row);
             }
-            let row = Row::new(s.name, concurrency, outcome);
-            eprintln!(
-                "{:<26} c={:<3} n={:<5} p50 {:>7.3} ms  p99 {:>7.3} ms  {:>7.1} req/s",
-                row.scenario, row.concurrency, row.ok, row.p50, row.p99, row.rps
-            );
-            rows.push(row);
         }
     }
     rows
 }
 
-fn print_report(rows: &[Row], args: &Args) {
+/// The row of the scenario whose name starts with `letter` and a space.
+fn find<'a>(rows: &'a [Row], c: usize, gateway: &str, letter: char) -> Option<&'a Row> {
+    rows.iter().find(|r| {
+        r.concurrency == c
+            && r.gateway == gateway
+            && r.scenario
+                .strip_prefix(letter)
+                .is_some_and(|rest| rest.starts_with(' '))
+    })
+}
+
+/// `x − floor` at p50 and p99 as two table cells, or dashes.
+fn overhead(x: Option<&Row>, floor: Option<&Row>) -> String {
+    match (x, floor) {
+        (Some(x), Some(f)) => format!("{:.3} | {:.3}", x.p50 - f.p50, x.p99 - f.p99),
+        _ => "– | –".to_owned(),
+    }
+}
+
+fn print_report(rows: &[Row], gateways: &[&'static str], args: &Args, took: Duration) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "reelay-loadtest: {} requests ({} creates) per scenario after {} warm-up, \
-         {cores} CPU cores, loopback\n",
+         {cores} CPU cores, loopback, {} s in all{}\n",
         args.requests,
         args.creates.min(args.requests),
-        args.warmup
+        args.warmup,
+        took.as_secs(),
+        match &args.baseline {
+            Some(dir) => format!(", baseline {}", dir.display()),
+            None => String::new(),
+        }
     );
-    println!("| scenario | conc | ok | errors | p50 ms | p90 ms | p99 ms | max ms | req/s |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| scenario | gateway | conc | ok | errors | p50 ms | p90 ms | p99 ms | max ms | req/s |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {}{} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+            "| {}{} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
             r.scenario,
             if r.cut { " (cut by time limit)" } else { "" },
+            r.gateway,
             r.concurrency,
             r.ok,
             r.errors,
@@ -488,37 +637,55 @@ fn print_report(rows: &[Row], args: &Args) {
             r.rps
         );
     }
-    println!("\nKey lookup + quota admission (c − m):\n");
-    println!("| conc | p50 ms | p90 ms | p99 ms |");
-    println!("|---:|---:|---:|---:|");
-    for &c in &args.concurrency {
-        let find = |prefix: &str| {
-            rows.iter()
-                .find(|r| r.concurrency == c && r.scenario.starts_with(prefix))
-        };
-        if let (Some(m), Some(k)) = (find("m "), find("c ")) {
+
+    if gateways.contains(&BASELINE) {
+        println!("\nCurrent against baseline (ratio = current req/s ÷ baseline req/s):\n");
+        println!(
+            "| scenario | conc | p50 base | p50 cur | p99 base | p99 cur | req/s base | req/s cur | ratio |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for cur in rows.iter().filter(|r| r.gateway == CURRENT) {
+            let Some(base) = rows.iter().find(|r| {
+                r.gateway == BASELINE
+                    && r.scenario == cur.scenario
+                    && r.concurrency == cur.concurrency
+            }) else {
+                continue;
+            };
             println!(
-                "| {c} | {:.3} | {:.3} | {:.3} |",
-                k.p50 - m.p50,
-                k.p90 - m.p90,
-                k.p99 - m.p99
+                "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | {:.2} |",
+                cur.scenario,
+                cur.concurrency,
+                base.p50,
+                cur.p50,
+                base.p99,
+                cur.p99,
+                base.rps,
+                cur.rps,
+                cur.rps / base.rps
             );
         }
     }
-    println!("\nGateway overhead on a status poll (d − a):\n");
-    println!("| conc | p50 ms | p90 ms | p99 ms |");
-    println!("|---:|---:|---:|---:|");
+
+    println!(
+        "\nGateway overhead over the direct-mock floor, ms: poll = d − a, \
+         Responses = f − r, create = e − g; key lookup + quota admission = c − m:\n"
+    );
+    println!(
+        "| conc | gateway | poll p50 | poll p99 | Responses p50 | Responses p99 \
+         | create p50 | create p99 | c − m p50 | c − m p99 |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &c in &args.concurrency {
-        let find = |prefix: &str| {
-            rows.iter()
-                .find(|r| r.concurrency == c && r.scenario.starts_with(prefix))
-        };
-        if let (Some(a), Some(d)) = (find("a "), find("d ")) {
+        for &g in gateways {
+            let mock = |letter| find(rows, c, MOCK, letter);
+            let gw = |letter| find(rows, c, g, letter);
             println!(
-                "| {c} | {:.3} | {:.3} | {:.3} |",
-                d.p50 - a.p50,
-                d.p90 - a.p90,
-                d.p99 - a.p99
+                "| {c} | {g} | {} | {} | {} | {} |",
+                overhead(gw('d'), mock('a')),
+                overhead(gw('f'), mock('r')),
+                overhead(gw('e'), mock('g')),
+                overhead(gw('c'), gw('m')),
             );
         }
     }
@@ -534,30 +701,53 @@ fn quota_round_trips(lines: &[String]) -> Vec<u64> {
         .collect()
 }
 
-fn print_quota_round_trips(mut ms: Vec<u64>) {
-    if ms.is_empty() {
+fn print_quota_round_trips(per_gateway: Vec<(&'static str, Vec<u64>)>) {
+    if per_gateway.iter().all(|(_, ms)| ms.is_empty()) {
         return;
     }
-    ms.sort_unstable();
-    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    let mean = ms.iter().sum::<u64>() as f64 / ms.len() as f64;
-    println!(
-        "\nQuota Durable Object admission round trip, as timed in the Worker ({} requests):\n",
-        ms.len()
-    );
-    println!("| mean ms | p50 ms | p90 ms | p99 ms | max ms |");
-    println!("|---:|---:|---:|---:|---:|");
-    println!(
-        "| {mean:.2} | {} | {} | {} | {} |",
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        ms[ms.len() - 1]
-    );
+    println!("\nQuota Durable Object admission round trip, as timed in the Worker:\n");
+    println!("| gateway | requests | mean ms | p50 ms | p90 ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (gateway, mut ms) in per_gateway {
+        if ms.is_empty() {
+            continue;
+        }
+        ms.sort_unstable();
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        let mean = ms.iter().sum::<u64>() as f64 / ms.len() as f64;
+        println!(
+            "| {gateway} | {} | {mean:.2} | {} | {} | {} | {} |",
+            ms.len(),
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            ms[ms.len() - 1]
+        );
+    }
+}
+
+/// Starts the baseline gateway (if any) and the current one.
+async fn start_gateways(
+    args: &Args,
+    options: GatewayOptions,
+    into: &mut Vec<(&'static str, Gateway)>,
+) -> Result<(), BoxError> {
+    if let Some(dir) = &args.baseline {
+        let gateway = Gateway::start_from(dir, options.clone())
+            .await
+            .map_err(|e| format!("starting the baseline gateway in {}: {e}", dir.display()))?;
+        into.push((BASELINE, gateway));
+    }
+    let gateway = Gateway::start(options)
+        .await
+        .map_err(|e| format!("starting the gateway: {e}"))?;
+    into.push((CURRENT, gateway));
+    Ok(())
 }
 
 async fn main_inner(args: Args) -> Result<bool, BoxError> {
-    let overall = now() + args.total_limit;
+    let started = now();
+    let overall = started + args.total_limit;
     let mock = MockUpstream::start(MockOptions {
         api_key: GEMINI_KEY.to_owned(),
         // Operations never finish: every poll is a "running" answer.
@@ -566,36 +756,43 @@ async fn main_inner(args: Args) -> Result<bool, BoxError> {
     })
     .await?;
     let mock_url = mock.base_url();
-    let gateway = match Gateway::start(GatewayOptions::new(
+    let options = GatewayOptions::new(
         config(&mock_url),
-        &[("GEMINI_API_KEY", GEMINI_KEY)],
-    ))
-    .await
-    {
-        Ok(g) => g,
-        Err(e) => {
-            mock.shutdown().await;
-            return Err(e.into());
-        }
-    };
-    eprintln!("mock {mock_url}, gateway {}", gateway.url());
-    let max_conc = args.concurrency.iter().copied().max().unwrap_or(1);
+        &[
+            ("GEMINI_API_KEY", GEMINI_KEY),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+        ],
+    );
+    let mut gateways = Vec::new();
     let result = async {
+        start_gateways(&args, options, &mut gateways).await?;
+        for (label, g) in &gateways {
+            eprintln!("mock {mock_url}, {label} gateway {}", g.url());
+        }
+        let max_conc = args.concurrency.iter().copied().max().unwrap_or(1);
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(max_conc)
             .tcp_nodelay(true)
             .build()?;
-        let scenarios = scenarios(&http, &mock_url, gateway.url(), &args).await?;
+        let mut sides = Vec::with_capacity(gateways.len());
+        for (label, g) in &gateways {
+            sides.push(set_up(&http, label, g.url()).await?);
+        }
+        let scenarios = scenarios(&http, &mock_url, &sides, &args).await?;
         Ok::<_, BoxError>(measure(&http, &scenarios, &args, overall).await)
     }
     .await;
-    let quota_ms = quota_round_trips(&gateway.log_lines());
-    gateway.stop().await;
+    let labels: Vec<&'static str> = gateways.iter().map(|(label, _)| *label).collect();
+    let mut quota_ms = Vec::new();
+    for (label, gateway) in gateways {
+        quota_ms.push((label, quota_round_trips(&gateway.log_lines())));
+        gateway.stop().await;
+    }
     mock.shutdown().await;
     let rows = result?;
-    print_report(&rows, &args);
+    print_report(&rows, &labels, &args, started.elapsed());
     print_quota_round_trips(quota_ms);
     Ok(rows.iter().all(|r| r.errors == 0 && r.ok > 0))
 }

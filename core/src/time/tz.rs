@@ -35,6 +35,7 @@
 //! a millisecond instant is in the same local day as its second.
 
 use super::zones::ZONES;
+use super::{civil_from_days, days_from_civil, days_in_month, is_leap};
 
 const SECS_PER_DAY: i64 = 86_400;
 const SECS_PER_HOUR: i32 = 3_600;
@@ -179,7 +180,7 @@ impl Rule {
         let Some(dst) = self.dst else {
             return self.std_offset;
         };
-        let year = year_of_day((t + i64::from(self.std_offset)).div_euclid(SECS_PER_DAY));
+        let year = civil_from_days((t + i64::from(self.std_offset)).div_euclid(SECS_PER_DAY)).0;
         let events = dst.events(year, self.std_offset);
         let mut in_dst = !events[0].1;
         for (at, is_dst) in events {
@@ -201,7 +202,7 @@ impl Rule {
         let Some(dst) = self.dst else {
             return local - i64::from(self.std_offset);
         };
-        let year = year_of_day(local.div_euclid(SECS_PER_DAY));
+        let year = civil_from_days(local.div_euclid(SECS_PER_DAY)).0;
         let events = dst.events(year, self.std_offset);
         let offset = |is_dst: bool| i64::from(if is_dst { dst.offset } else { self.std_offset });
         // Walk the stretches of constant offset in order; within each, local
@@ -310,12 +311,12 @@ impl RuleDate {
                 week,
                 weekday,
             } => {
-                let first = days_from_civil(year, month, 1);
+                let first = days_from_civil(year, i64::from(month), 1);
                 let first_weekday = (first + 4).rem_euclid(7); // 1970-01-01 was a Thursday
                 let mut day = first
                     + (i64::from(weekday) - first_weekday).rem_euclid(7)
                     + 7 * (i64::from(week) - 1);
-                if day >= first + days_in_month(year, month) {
+                if day >= first + i64::from(days_in_month(year, u32::from(month))) {
                     day -= 7; // week 5 = the last such weekday
                 }
                 day
@@ -432,44 +433,6 @@ impl Parser<'_> {
         };
         Some(Transition { date, time })
     }
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: u8) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = (i64::from(month) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian year of a day number (H. Hinnant's
-/// `civil_from_days`, year only).
-fn year_of_day(days: i64) -> i64 {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    // mp counts months from March: 10 and 11 are January and February.
-    era * 400 + yoe + i64::from(mp >= 10)
 }
 
 #[cfg(test)]
