@@ -33,6 +33,7 @@
 //! | features | [`retry`] | retries, fallbacks and cooldowns after an upstream failure |
 //! | features | [`quota`] | quota arithmetic: limits, charges, refunds, settlements |
 //! | features | [`cors`] | CORS answers: origin checks against a key, preflights, response headers |
+//! | features | [`authorize`] | one model authorization for every door: rules → group, the groups new work may use, the resend rule |
 //! | features | [`seal`] | every id and token a client holds: one key derivation from `SEALING_KEY`, the purposes and their prefixes, MAC and AEAD envelopes, one error type and its client answers |
 //! | features | [`keys`] | virtual keys: format, stored record, admin requests |
 //! | features | [`browser_token`] | short-lived narrowed credentials for web pages |
@@ -40,6 +41,29 @@
 //! | features | [`video`] | the OpenAI Videos API and its translation to Sora and Veo (Gemini API, Vertex AI), the job index |
 //! | features | [`responses`] | Responses API affinity: sealing and restoring ids in JSON, SSE and requests |
 //! | features | [`realtime`] | OpenAI Realtime, Gemini Live and Vertex Live sessions, calls, tokens and sockets |
+//!
+//! # Call order for a host
+//!
+//! Every request, whatever its door, takes the same steps; the host does the
+//! I/O between them (the Worker in `edge/src/pipeline.rs`, a native host in
+//! `examples/native-host`). For a video create:
+//!
+//! | step | the host calls | and gets |
+//! |---|---|---|
+//! | 1. authenticate | [`keys::presented_key`], [`keys::key_hash`]; then its stored [`keys::KeyRecord`] and [`keys::KeyRecord::check_usable`] | the key, or `missing_api_key` / `invalid_api_key` / `key_expired` |
+//! | 2. authorize | [`access::AccessPolicy::compile`] once per key, [`authorize::model_group`] (+ [`authorize::with_rules`]) | the model group, or `key_model_access_denied` / `model_not_found` |
+//! | 3. plan | [`authorize::new_work_groups`] → [`retry::RoutePlan::new`] → `first`; [`video::create_request`] for that deployment; [`video::job_cost`] | the attempt, the upstream request, what it costs |
+//! | 4. admit / reserve | [`quota::Ledger::reserve`] (in its quota store, atomically) | allowed with the standings, or a [`quota::Denial`] |
+//! | 5. send | the request; after a failure [`errors::classify_http`] and [`retry::RoutePlan::next`] | the next attempt (with its wait), or stop |
+//! | 6. classify | [`errors::classify_http`] / [`errors::classify_transport`] → `to_client` | the client's error in its dialect |
+//! | 7. settle | [`video::parse_create_response`], [`seal::Keys::seal_id`]; [`quota::Settlement::for_outcome`] → [`quota::Ledger::settle`] | the sealed id; commit, release or refund |
+//! | 8. respond | [`video::VideoView`] | the OpenAI video object |
+//!
+//! Follow-ups open what they were handed with [`video::open_video`] (one 404
+//! for forged, tampered and foreign ids), poll with [`video::poll_request`] /
+//! [`video::parse_poll`], and settle a job seen finished with
+//! [`video::jobs::JobRecord::observe_end`]. Responses follow-ups are placed
+//! by [`responses::place`] and [`responses::recover`].
 //!
 //! The crate is `#![no_std]` with `alloc`: code here may not lean on the std
 //! prelude, so it builds for `x86_64-unknown-none` and

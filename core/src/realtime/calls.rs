@@ -33,7 +33,7 @@ use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::{Auth, Method, UpstreamRequest};
 use crate::route::pick_weighted;
-use crate::seal::{self, Keys, Purpose, Sealed, OWNER_LEN};
+use crate::seal::{Keys, Purpose, Sealed, OWNER_LEN};
 
 /// Largest SDP offer accepted (real offers are a few KiB).
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
@@ -328,7 +328,7 @@ pub fn open_call_id(
     id: &str,
     owner: &[u8; OWNER_LEN],
 ) -> Result<OpenedCall, ClientError> {
-    let not_found = || seal::Error::Malformed.to_client(Purpose::RealtimeCall);
+    let not_found = || Purpose::RealtimeCall.refusal();
     let sealed = keys
         .open_id(Purpose::RealtimeCall, id)
         .map_err(|e| e.to_client(Purpose::RealtimeCall))?;

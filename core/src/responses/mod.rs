@@ -104,7 +104,10 @@ pub use inbound::{
     Stripped,
 };
 pub use outbound::seal_response_body;
-pub use plan::{create_request, create_shape, id_request, CreateShape};
+pub use plan::{
+    create_request, create_shape, deployment_unavailable, id_request, pin_lost, place, recover,
+    CreateShape, Placement, Recovery,
+};
 pub use sse::{sse_error_event, Overflow, SseRewriter, DEFAULT_MAX_EVENT_BYTES};
 
 use crate::errors::{ClientError, ErrorCode};

@@ -1,12 +1,15 @@
 //! Upstream calls for the Responses API routes: where a deployment serves
-//! `/v1/responses`, and the request body with the deployment's own model.
+//! `/v1/responses`, the request body with the deployment's own model, and
+//! the affinity policy — where a follow-up must go (the deployment its
+//! markers pin), what a pin outside the requested group means, and what
+//! happens when the pinned deployment cannot serve (`router.affinity_unavailable`).
 
 use alloc::format;
 use alloc::string::{String, ToString};
 
 use serde_json::Value;
 
-use crate::config::{Deployment, Provider};
+use crate::config::{AffinityUnavailable, Config, Deployment, ModelGroup, Provider};
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::{Auth, Method, UpstreamRequest};
@@ -89,6 +92,95 @@ fn auth(dep: &Deployment) -> Auth {
         Provider::Azure => Auth::AzureApiKey,
         _ => Auth::Bearer,
     }
+}
+
+/// Where a create goes, from the pin its markers carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement<'c> {
+    /// The deployment holding the conversation's state: only there.
+    Pinned(&'c Deployment),
+    /// New work, routed by weight across the group and its fallbacks.
+    New,
+    /// The pinned deployment was removed from the config: its state is lost.
+    PinLost,
+}
+
+/// Places a create on `group` whose markers pinned `pin` (if any). A pin to
+/// a configured deployment of *another* group is a conflict: the
+/// conversation must go on with the model it started on.
+pub fn place<'c>(
+    config: &'c Config,
+    group: &'c ModelGroup,
+    model: &str,
+    pin: Option<&str>,
+) -> Result<Placement<'c>, ClientError> {
+    let Some(id) = pin else {
+        return Ok(Placement::New);
+    };
+    if let Some(dep) = group.deployments.iter().find(|d| d.id == id) {
+        return Ok(Placement::Pinned(dep));
+    }
+    if config.deployment(id).is_some() {
+        return Err(ClientError::new(
+            ErrorCode::AffinityConflict,
+            format!(
+                "this conversation's state lives on a deployment that does not serve model {model:?}; continue it with the model it started on"
+            ),
+        )
+        .with_param("model"));
+    }
+    Ok(Placement::PinLost)
+}
+
+/// Whether a failure means the deployment itself cannot serve (as opposed
+/// to the request being wrong).
+pub fn deployment_unavailable(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::UpstreamUnavailable
+            | ErrorCode::UpstreamTimeout
+            | ErrorCode::UpstreamNetwork
+            | ErrorCode::UpstreamRateLimited
+            | ErrorCode::UpstreamQuotaExhausted
+            | ErrorCode::UpstreamAuthentication
+            | ErrorCode::UpstreamPermissionDenied
+            | ErrorCode::BadUpstreamResponse
+    )
+}
+
+/// What to do when the pinned deployment cannot serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// Answer this error.
+    Fail(ClientError),
+    /// Drop the reasoning items only that deployment could read and route
+    /// the rest as new work.
+    Strip,
+}
+
+/// Why a [`Placement::PinLost`] create cannot reach its state.
+pub fn pin_lost() -> ClientError {
+    ClientError::new(
+        ErrorCode::PinnedDeploymentUnavailable,
+        "the deployment holding this conversation's state is no longer configured",
+    )
+}
+
+/// The `affinity_unavailable` policy applied to a pinned deployment that
+/// cannot serve because of `cause` (its failure, or [`pin_lost`]).
+pub fn recover(policy: AffinityUnavailable, cause: &ClientError) -> Recovery {
+    if policy == AffinityUnavailable::Strip {
+        return Recovery::Strip;
+    }
+    let mut err = ClientError::new(
+        ErrorCode::PinnedDeploymentUnavailable,
+        format!(
+            "the deployment holding this conversation's encrypted state is unavailable ({}); retry later, or start a new conversation",
+            cause.message
+        ),
+    );
+    err.retry_after_ms = cause.retry_after_ms;
+    Recovery::Fail(err)
 }
 
 /// `POST /v1/responses` on `dep`: the body with `model` set to the
@@ -210,5 +302,57 @@ mod tests {
         );
         let req = id_request(dep, Method::Post, "resp_1", "/cancel", "").unwrap();
         assert_eq!(req.json_body.as_deref(), Some("{}"));
+    }
+
+    fn two_groups() -> Config {
+        Config::parse(
+            r#"{"model_groups": [
+                {"name": "gpt-5", "deployments": [
+                    {"id": "east", "provider": "openai", "model": "gpt-5", "credential": "K"},
+                    {"id": "west", "provider": "azure", "model": "gpt-5", "credential": "K",
+                     "api_base": "https://west.openai.azure.com"}]},
+                {"name": "gpt-4.1", "deployments": [
+                    {"id": "old", "provider": "openai", "model": "gpt-4.1", "credential": "K"}]}
+            ]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_pin_places_the_work_or_conflicts() {
+        let config = two_groups();
+        let group = config.group("gpt-5").unwrap();
+        assert_eq!(
+            place(&config, group, "gpt-5", None).unwrap(),
+            Placement::New
+        );
+        match place(&config, group, "gpt-5", Some("west")).unwrap() {
+            Placement::Pinned(dep) => assert_eq!(dep.id, "west"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            place(&config, group, "gpt-5", Some("removed")).unwrap(),
+            Placement::PinLost
+        );
+        let err = place(&config, group, "gpt-5", Some("old")).unwrap_err();
+        assert_eq!(err.code, ErrorCode::AffinityConflict);
+        assert_eq!(err.param.as_deref(), Some("model"));
+    }
+
+    #[test]
+    fn the_policy_fails_with_the_cause_or_strips() {
+        let mut cause = ClientError::new(ErrorCode::UpstreamRateLimited, "slow down");
+        cause.retry_after_ms = Some(2_000);
+        match recover(AffinityUnavailable::Fail, &cause) {
+            Recovery::Fail(err) => {
+                assert_eq!(err.code, ErrorCode::PinnedDeploymentUnavailable);
+                assert!(err.message.contains("slow down"), "{}", err.message);
+                assert_eq!(err.retry_after_ms, Some(2_000));
+            }
+            Recovery::Strip => panic!("the fail policy strips nothing"),
+        }
+        assert_eq!(recover(AffinityUnavailable::Strip, &cause), Recovery::Strip);
+        assert!(deployment_unavailable(ErrorCode::UpstreamTimeout));
+        assert!(!deployment_unavailable(ErrorCode::UpstreamBadRequest));
     }
 }

@@ -352,16 +352,47 @@ impl Error {
 
     /// The error a client sees when a value of `purpose` did not open (or
     /// could not be sealed: [`Error::Unsupported`] is the gateway's fault).
-    /// Ids answer "not found", so a prober learns nothing; tokens answer
-    /// `401`, telling only an authentic but expired token apart.
+    /// Ids answer [`Purpose::refusal`], "not found", so a prober learns
+    /// nothing; tokens answer `401`, telling only an authentic but expired
+    /// token apart.
     pub fn to_client(self, purpose: Purpose) -> ClientError {
-        if self == Self::Unsupported {
-            return ClientError::new(
+        match (self, purpose) {
+            (Self::Unsupported, _) => ClientError::new(
                 ErrorCode::Internal,
                 format!("the gateway could not seal a {} value", purpose.prefix()),
-            );
+            ),
+            (Self::Expired(at), Purpose::BrowserToken) => ClientError::new(
+                ErrorCode::BrowserTokenExpired,
+                format!(
+                    "the browser token expired at {}; ask your server for a new one",
+                    rfc3339(at.saturating_mul(1000))
+                ),
+            ),
+            (Self::Expired(_), Purpose::RealtimeToken) => ClientError::new(
+                ErrorCode::RealtimeTokenExpired,
+                "the realtime token has expired; mint a new one with POST /v1/realtime/client_secrets",
+            ),
+            (Self::WrongPurpose, Purpose::RealtimeToken) => ClientError::new(
+                ErrorCode::InvalidRealtimeToken,
+                "the realtime token was minted for another kind of session",
+            ),
+            (Self::Expired(_), Purpose::LiveToken) => ClientError::new(
+                ErrorCode::LiveTokenExpired,
+                "the ephemeral token has expired or may no longer start sessions; mint a new one",
+            ),
+            _ => purpose.refusal(),
         }
-        match purpose {
+    }
+}
+
+impl Purpose {
+    /// What a client is told when a value of this purpose does not open for
+    /// it — forged, tampered, malformed, sealed for another purpose or (for
+    /// ids) another key's all alike: ids are not found, tokens are invalid.
+    /// [`Error::to_client`] adds the few answers that differ (an expired
+    /// token).
+    pub fn refusal(self) -> ClientError {
+        match self {
             Purpose::Video => ClientError::new(
                 ErrorCode::VideoNotFound,
                 "no video with this id exists for this key",
@@ -381,40 +412,15 @@ impl Error {
                 ErrorCode::RealtimeCallNotFound,
                 "no realtime call with this id exists for this key",
             ),
-            Purpose::BrowserToken => match self {
-                Self::Expired(at) => ClientError::new(
-                    ErrorCode::BrowserTokenExpired,
-                    format!(
-                        "the browser token expired at {}; ask your server for a new one",
-                        rfc3339(at.saturating_mul(1000))
-                    ),
-                ),
-                _ => ClientError::from_code(ErrorCode::InvalidBrowserToken),
-            },
-            Purpose::RealtimeToken => match self {
-                Self::Expired(_) => ClientError::new(
-                    ErrorCode::RealtimeTokenExpired,
-                    "the realtime token has expired; mint a new one with POST /v1/realtime/client_secrets",
-                ),
-                Self::WrongPurpose => ClientError::new(
-                    ErrorCode::InvalidRealtimeToken,
-                    "the realtime token was minted for another kind of session",
-                ),
-                _ => ClientError::new(
-                    ErrorCode::InvalidRealtimeToken,
-                    "the realtime token is not valid (not issued by this gateway, or modified)",
-                ),
-            },
-            Purpose::LiveToken => match self {
-                Self::Expired(_) => ClientError::new(
-                    ErrorCode::LiveTokenExpired,
-                    "the ephemeral token has expired or may no longer start sessions; mint a new one",
-                ),
-                _ => ClientError::new(
-                    ErrorCode::InvalidLiveToken,
-                    "the ephemeral token is not valid (not issued by this gateway, or modified)",
-                ),
-            },
+            Purpose::BrowserToken => ClientError::from_code(ErrorCode::InvalidBrowserToken),
+            Purpose::RealtimeToken => ClientError::new(
+                ErrorCode::InvalidRealtimeToken,
+                "the realtime token is not valid (not issued by this gateway, or modified)",
+            ),
+            Purpose::LiveToken => ClientError::new(
+                ErrorCode::InvalidLiveToken,
+                "the ephemeral token is not valid (not issued by this gateway, or modified)",
+            ),
         }
     }
 }

@@ -394,6 +394,12 @@ fn clients_see_the_same_answers_as_before() {
         c.message,
         "the ephemeral token has expired or may no longer start sessions; mint a new one"
     );
+    // Ids: every failure is the purpose's one refusal (owner checks use it too).
+    for purpose in Purpose::ALL.into_iter().filter(|p| p.is_id()) {
+        for e in failures.into_iter().chain([Error::Expired(1)]) {
+            assert_eq!(e.to_client(purpose), purpose.refusal(), "{purpose:?} {e:?}");
+        }
+    }
     for purpose in Purpose::ALL {
         let c = Error::Unsupported.to_client(purpose);
         assert_eq!(c.code, ErrorCode::Internal);

@@ -405,6 +405,40 @@ pub struct VideoHandle {
     pub size: Size,
 }
 
+/// A video id opened for its owner: the sealed parts and the job's handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedVideo {
+    /// Deployment, owner, creation time and payload, as sealed.
+    pub sealed: crate::seal::Sealed,
+    /// The upstream job.
+    pub handle: VideoHandle,
+}
+
+/// The one answer for a video id that does not open for this key (the
+/// seal module's refusal for video ids).
+pub fn video_not_found() -> ClientError {
+    crate::seal::Purpose::Video.refusal()
+}
+
+/// Opens video id `id` for the key whose owner fingerprint is `owner`.
+/// Forged, tampered, foreign (another key's) and malformed ids all get the
+/// same 404, so probing reveals nothing; the owner is compared in constant
+/// time. The reason is returned for the log only.
+pub fn open_video(
+    sealer: &crate::seal::Keys,
+    id: &str,
+    owner: &[u8; crate::seal::OWNER_LEN],
+) -> Result<OpenedVideo, (ClientError, &'static str)> {
+    let sealed = sealer
+        .open_id(crate::seal::Purpose::Video, id)
+        .map_err(|e| (e.to_client(crate::seal::Purpose::Video), e.as_str()))?;
+    if !crate::encoding::ct_eq(&sealed.owner, owner) {
+        return Err((video_not_found(), "foreign"));
+    }
+    let handle = VideoHandle::decode(&sealed.payload).ok_or((video_not_found(), "bad_payload"))?;
+    Ok(OpenedVideo { sealed, handle })
+}
+
 impl VideoHandle {
     /// Serialises into the sealed payload.
     pub fn encode(&self) -> Vec<u8> {
@@ -1199,5 +1233,64 @@ mod tests {
         .to_json();
         assert_eq!(v["status"], "failed");
         assert_eq!(v["error"]["code"], "content_policy_violation");
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+    use crate::seal::{owner_of, Keys, Purpose, Sealed};
+
+    fn sealed_video(sealer: &Keys, owner: [u8; 16]) -> String {
+        let handle = VideoHandle {
+            operation: String::from("models/veo/operations/op1"),
+            seconds: 8,
+            size: Size {
+                width: 1280,
+                height: 720,
+            },
+        };
+        sealer
+            .seal_id(&Sealed {
+                purpose: Purpose::Video,
+                owner,
+                created_at_ms: 1,
+                deployment: String::from("gemini-a"),
+                payload: handle.encode(),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn only_the_owner_opens_a_video_and_every_refusal_looks_alike() {
+        let sealer = Keys::derive(&[7u8; 32]).unwrap();
+        let mine = owner_of(&[1u8; 32]);
+        let theirs = owner_of(&[2u8; 32]);
+        let id = sealed_video(&sealer, mine);
+        let opened = open_video(&sealer, &id, &mine).unwrap();
+        assert_eq!(opened.sealed.deployment, "gemini-a");
+        assert_eq!(opened.handle.seconds, 8);
+
+        let foreign = open_video(&sealer, &id, &theirs).unwrap_err();
+        let mut tampered = id.clone().into_bytes();
+        let at = tampered.len() / 2;
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        let tampered =
+            open_video(&sealer, core::str::from_utf8(&tampered).unwrap(), &mine).unwrap_err();
+        let garbage = open_video(&sealer, "video_nope", &mine).unwrap_err();
+        let character_id = sealer
+            .seal_id(&Sealed {
+                purpose: Purpose::Character,
+                owner: mine,
+                created_at_ms: 1,
+                deployment: String::from("sora"),
+                payload: b"char_1".to_vec(),
+            })
+            .unwrap();
+        let other_purpose = open_video(&sealer, &character_id, &mine).unwrap_err();
+        for (err, _) in [&foreign, &tampered, &garbage, &other_purpose] {
+            assert_eq!(*err, video_not_found());
+        }
+        assert_eq!(foreign.1, "foreign");
     }
 }

@@ -295,6 +295,31 @@ fn garbage(message: &str) -> UpstreamError {
     super::upstream_garbage(message)
 }
 
+/// The one answer for a character id that does not open for this key (the
+/// seal module's refusal for character ids).
+pub fn character_not_found() -> ClientError {
+    crate::seal::Purpose::Character.refusal()
+}
+
+/// Opens character id `id` for the key whose owner fingerprint is `owner`:
+/// the deployment that holds it and the upstream character id. Forged,
+/// tampered, foreign and malformed ids all get the same 404 (owner compared
+/// in constant time).
+pub fn open_character(
+    sealer: &crate::seal::Keys,
+    id: &str,
+    owner: &[u8; crate::seal::OWNER_LEN],
+) -> Result<(String, String), ClientError> {
+    let sealed = sealer
+        .open_id(crate::seal::Purpose::Character, id)
+        .map_err(|e| e.to_client(crate::seal::Purpose::Character))?;
+    if !crate::encoding::ct_eq(&sealed.owner, owner) {
+        return Err(character_not_found());
+    }
+    let upstream = String::from_utf8(sealed.payload).map_err(|_| character_not_found())?;
+    Ok((sealed.deployment, upstream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

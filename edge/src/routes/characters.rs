@@ -5,7 +5,6 @@
 // is pinned to the deployment holding them.
 
 use reelay_core::config::{Deployment, Provider};
-use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::retry::Resend;
 use reelay_core::seal::{Purpose, Sealed};
@@ -139,25 +138,12 @@ fn view(id: &str, character: &Character) -> serde_json::Value {
     json!({ "id": id, "object": "character", "name": character.name, "created_at": character.created_at })
 }
 
-fn not_found() -> ClientError {
-    ClientError::new(
-        ErrorCode::VideoNotFound,
-        "no character with this id exists for this key",
-    )
-    .with_param("characters")
-}
+use reelay_core::video::openai::character_not_found as not_found;
 
-/// The deployment and upstream id behind one of `caller`'s character ids.
+/// The deployment and upstream id behind one of `caller`'s character ids
+/// (core decides: one 404 for forged, tampered and foreign ids).
 fn open(cx: &Ctx, caller: &Caller, id: &str) -> Result<(String, String), ClientError> {
-    let sealed = cx
-        .seal_keys()?
-        .open_id(Purpose::Character, id)
-        .map_err(|e| e.to_client(Purpose::Character))?;
-    if !ct_eq(&sealed.owner, &caller.owner()) {
-        return Err(not_found());
-    }
-    let upstream = String::from_utf8(sealed.payload).map_err(|_| not_found())?;
-    Ok((sealed.deployment, upstream))
+    openai::open_character(&*cx.seal_keys()?, id, &caller.owner())
 }
 
 /// Opens every character of a create request: they must all live on one

@@ -9,12 +9,12 @@
 // that only it can read and route normally).
 
 use futures_util::stream::{self, StreamExt};
-use reelay_core::config::{AffinityUnavailable, Config, Deployment, ModelGroup};
+use reelay_core::config::{Config, Deployment, ModelGroup};
 use reelay_core::errors::{ClientError, ErrorCode, UpstreamError};
 use reelay_core::plan::Method as UpstreamMethod;
 use reelay_core::responses::{
     self, create_request, create_shape, id_request, restore_cursor, restore_id, restore_request,
-    seal_response_body, sse_error_event, SseRewriter,
+    seal_response_body, sse_error_event, Placement, Recovery, SseRewriter,
 };
 use reelay_core::retry::{Resend, RoutePlan};
 use worker::{Headers, Request, Response};
@@ -38,28 +38,12 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     let restored = restore_request(&body, &sealer, &owner).map_err(|e| e.to_client())?;
     let group = pipeline::authorize_model(cx, &config, &caller, &shape.model)?;
 
-    let pinned = match &restored.pin {
-        None => None,
-        Some(id) => match group.deployments.iter().find(|d| &d.id == id) {
-            Some(dep) => Some(dep),
-            None if config.deployment(id).is_some() => {
-                return Err(ClientError::new(
-                    ErrorCode::AffinityConflict,
-                    format!(
-                        "this conversation's state lives on a deployment that does not serve model {:?}; continue it with the model it started on",
-                        shape.model
-                    ),
-                )
-                .with_param("model"))
-            }
-            // The deployment was removed from the config.
-            None => None,
-        },
-    };
-    let pin_lost = restored.pin.is_some() && pinned.is_none();
+    // Core places the work: on the pinned deployment, as new work, or a
+    // pin whose deployment is gone (a conflict is an error).
+    let placement = responses::place(&config, group, &shape.model, restored.pin.as_deref())?;
     let policy = caller.policy()?;
-    let result = match pinned {
-        Some(dep) => {
+    let result = match placement {
+        Placement::Pinned(dep) => {
             let mut route = RoutePlan::pinned(
                 dep,
                 group,
@@ -71,7 +55,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
                 upstream::send_routed(cx, &mut route, |dep, _| create_request(&restored.body, dep))
                     .await;
             match sent {
-                Err(err) if deployment_unavailable(&err) => {
+                Err(err) if responses::deployment_unavailable(err.code) => {
                     // The pinned deployment is down: the policy decides.
                     reroute_or_fail(cx, &config, &caller, group, &restored.body, Some(dep), err)
                         .await
@@ -79,14 +63,11 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
                 other => other,
             }
         }
-        None if pin_lost => {
-            let err = ClientError::new(
-                ErrorCode::PinnedDeploymentUnavailable,
-                "the deployment holding this conversation's state is no longer configured",
-            );
+        Placement::PinLost => {
+            let err = responses::pin_lost();
             reroute_or_fail(cx, &config, &caller, group, &restored.body, None, err).await
         }
-        None => {
+        Placement::New => {
             let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
             upstream::send_routed(cx, &mut route, |dep, _| create_request(&restored.body, dep))
                 .await
@@ -94,22 +75,6 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     };
     let (response, dep) = result?;
     respond_sealed(cx, response, dep, &caller, shape.stream).await
-}
-
-/// Whether a failure means the deployment itself is unavailable (as
-/// opposed to the request being wrong).
-fn deployment_unavailable(err: &ClientError) -> bool {
-    matches!(
-        err.code,
-        ErrorCode::UpstreamUnavailable
-            | ErrorCode::UpstreamTimeout
-            | ErrorCode::UpstreamNetwork
-            | ErrorCode::UpstreamRateLimited
-            | ErrorCode::UpstreamQuotaExhausted
-            | ErrorCode::UpstreamAuthentication
-            | ErrorCode::UpstreamPermissionDenied
-            | ErrorCode::BadUpstreamResponse
-    )
 }
 
 /// The pinned deployment cannot serve: fail with a clear error, or (policy
@@ -124,19 +89,8 @@ async fn reroute_or_fail<'c>(
     failed: Option<&'c Deployment>,
     err: ClientError,
 ) -> Result<(Response, &'c Deployment), ClientError> {
-    let unavailable = || {
-        ClientError::new(
-            ErrorCode::PinnedDeploymentUnavailable,
-            format!(
-                "the deployment holding this conversation's encrypted state is unavailable ({}); retry later, or start a new conversation",
-                err.message
-            ),
-        )
-    };
-    if config.router.affinity_unavailable == AffinityUnavailable::Fail {
-        let mut e = unavailable();
-        e.retry_after_ms = err.retry_after_ms;
-        return Err(e);
+    if let Recovery::Fail(err) = responses::recover(config.router.affinity_unavailable, &err) {
+        return Err(err);
     }
     let stripped = responses::strip_pinned_reasoning(body).map_err(|e| e.to_client())?;
     worker::console_warn!(

@@ -5,7 +5,6 @@
 
 use futures_util::future::join;
 use reelay_core::config::{Config, Deployment};
-use reelay_core::encoding::ct_eq;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
 use reelay_core::seal::{Purpose, Sealed};
@@ -394,14 +393,11 @@ pub(super) fn open_job<'c>(
     caller: &Caller,
     id: &str,
 ) -> Result<OpenedJob<'c>, ClientError> {
-    let sealed = cx.seal_keys()?.open_id(Purpose::Video, id).map_err(|e| {
-        worker::console_log!("video id rejected: {}", e.as_str());
-        e.to_client(Purpose::Video)
-    })?;
-    if !ct_eq(&sealed.owner, &caller.owner()) {
-        return Err(not_found());
-    }
-    let handle = VideoHandle::decode(&sealed.payload).ok_or_else(not_found)?;
+    let video::OpenedVideo { sealed, handle } =
+        video::open_video(&*cx.seal_keys()?, id, &caller.owner()).map_err(|(err, why)| {
+            worker::console_log!("video id rejected: {why}");
+            err
+        })?;
     let (group, deployment) = config.deployment(&sealed.deployment).ok_or_else(|| {
         ClientError::new(
             ErrorCode::VideoNotFound,
@@ -499,11 +495,7 @@ pub(super) fn status_of(operation: Operation) -> VideoStatus {
 }
 
 fn not_found() -> ClientError {
-    ClientError::new(
-        ErrorCode::VideoNotFound,
-        "no video with this id exists for this key",
-    )
-    .with_param("video_id")
+    video::video_not_found()
 }
 
 /// A deleted job is gone for its owner too.
