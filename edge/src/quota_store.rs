@@ -58,6 +58,9 @@ struct Cached {
     revoked: bool,
     record: Option<KeyRecord>,
     ledger: Ledger,
+    /// The ledger as last written, so a call that changed nothing writes
+    /// nothing (and its answer waits for no storage commit).
+    written: String,
 }
 
 /// What the edge asks the DO to do.
@@ -300,12 +303,14 @@ impl QuotaCounter {
             *self.token.borrow_mut() = Some(call.token.clone());
         }
         let mut cache = self.cache.borrow_mut();
-        let cached = cache.get_or_insert_with(|| Cached {
-            revoked: meta(&sql, "revoked").is_some(),
-            record: meta(&sql, "record").and_then(|text| serde_json::from_str(&text).ok()),
-            ledger: meta(&sql, "ledger")
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or_default(),
+        let cached = cache.get_or_insert_with(|| {
+            let written = meta(&sql, "ledger").unwrap_or_default();
+            Cached {
+                revoked: meta(&sql, "revoked").is_some(),
+                record: meta(&sql, "record").and_then(|text| serde_json::from_str(&text).ok()),
+                ledger: serde_json::from_str(&written).unwrap_or_default(),
+                written,
+            }
         });
         match call.op {
             Op::Record => {
@@ -396,7 +401,11 @@ impl QuotaCounter {
             }
             Op::Record | Op::Revoke | Op::Use { .. } => {}
         }
-        set_meta(&sql, "ledger", &serde_json::to_string(&*ledger)?)?;
+        let text = serde_json::to_string(&*ledger)?;
+        if text != cached.written {
+            set_meta(&sql, "ledger", &text)?;
+            cached.written = text;
+        }
         Ok(answer)
     }
 

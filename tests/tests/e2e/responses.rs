@@ -5,20 +5,15 @@
 //! the pinned deployment down under both policies; retries, fallbacks and
 //! cooldowns with the attempts header.
 
-// Test helpers outside `#[test]` functions unwrap freely too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeSet;
 
 use reelay_core::retry::deployment_tag;
-use reelay_tests::gateway::{Gateway, GatewayOptions, MASTER_KEY};
+use reelay_tests::gateway::{Gateway, GatewayOptions};
 use reelay_tests::mock::{decode_encrypted_content, Fault, FaultAction, MockOptions, MockUpstream};
-use reqwest::{Client, Response};
+use reqwest::Response;
 use serde_json::{json, Value};
 
-const KEY_ALPHA: &str = "mock-openai-key";
-const KEY_BETA: &str = "mock-openai-key-2";
-const KEY_AZURE: &str = "mock-azure-key";
+use crate::harness::{client, Env, AZURE_KEY, MASTER_KEY, OPENAI_KEY, OPENAI_KEY_BETA};
 
 fn deployment(id: &str, provider: &str, credential: &str, base: &str) -> Value {
     json!({"id": id, "provider": provider, "model": "gpt-5-2025-08-07", "credential": credential,
@@ -42,46 +37,28 @@ fn config(base: &str, router: Value) -> Value {
 }
 
 const SECRETS: [(&str, &str); 3] = [
-    ("OPENAI_KEY_ALPHA", KEY_ALPHA),
-    ("OPENAI_KEY_BETA", KEY_BETA),
-    ("AZURE_KEY", KEY_AZURE),
+    ("OPENAI_KEY_ALPHA", OPENAI_KEY),
+    ("OPENAI_KEY_BETA", OPENAI_KEY_BETA),
+    ("AZURE_KEY", AZURE_KEY),
 ];
 
-struct Env {
-    mock: MockUpstream,
-    gateway: Gateway,
-    http: Client,
-}
-
 async fn start_with(router: Value) -> Env {
-    let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
-    let gateway = Gateway::start(GatewayOptions::new(
-        config(&mock.base_url(), router),
-        &SECRETS,
-    ))
+    Env::start(MockOptions::default(), |mock| {
+        GatewayOptions::new(config(&mock.base_url(), router), &SECRETS)
+    })
     .await
-    .unwrap();
-    Env {
-        mock,
-        gateway,
-        http: Client::new(),
-    }
 }
 
 impl Env {
-    async fn post(&self, key: &str, body: &Value) -> Response {
+    /// `POST /v1/responses` with `body` and `key` as Bearer.
+    async fn create_response(&self, key: &str, body: &Value) -> Response {
         self.http
-            .post(format!("{}/v1/responses", self.gateway.url()))
+            .post(self.url("/v1/responses"))
             .bearer_auth(key)
             .json(body)
             .send()
             .await
             .unwrap()
-    }
-
-    async fn stop(self) {
-        self.gateway.stop().await;
-        self.mock.shutdown().await;
     }
 }
 
@@ -133,7 +110,7 @@ async fn the_encrypted_reasoning_incident_is_reproduced_directly_and_fixed_throu
     // Without affinity: a follow-up load-balanced to the other key fails.
     let first: Value = http
         .post(format!("{base}/v1/responses"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .json(&json!({"model": "gpt-5", "input": "hi", "store": false,
                       "include": ["reasoning.encrypted_content"]}))
         .send()
@@ -147,7 +124,7 @@ async fn the_encrypted_reasoning_incident_is_reproduced_directly_and_fixed_throu
     input.push(json!({"role": "user", "content": "and then?"}));
     let crossed = http
         .post(format!("{base}/v1/responses"))
-        .bearer_auth(KEY_BETA)
+        .bearer_auth(OPENAI_KEY_BETA)
         .json(&json!({"model": "gpt-5", "input": input, "store": false,
                       "include": ["reasoning.encrypted_content"]}))
         .send()
@@ -181,7 +158,7 @@ async fn the_encrypted_reasoning_incident_is_reproduced_directly_and_fixed_throu
                     body["previous_response_id"] = json!(prev);
                 }
             }
-            let response = answer(env.post(MASTER_KEY, &body).await, stream).await;
+            let response = answer(env.create_response(MASTER_KEY, &body).await, stream).await;
             let id = response["id"].as_str().unwrap();
             assert!(id.starts_with("resp_") && id.len() > 60, "sealed id: {id}");
             let items = reasoning_items(&response);
@@ -220,20 +197,9 @@ async fn the_encrypted_reasoning_incident_is_reproduced_directly_and_fixed_throu
 #[tokio::test]
 async fn markers_are_authenticated_and_bound_to_the_key() {
     let env = start_with(json!({})).await;
-    let other_key: Value = env
-        .http
-        .post(format!("{}/key/generate", env.gateway.url()))
-        .bearer_auth(MASTER_KEY)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let other_key = other_key["key"].as_str().unwrap();
+    let other_key = env.new_key(json!({})).await;
     let first = answer(
-        env.post(
+        env.create_response(
             MASTER_KEY,
             &json!({"model": "gpt-5", "input": "hi", "include": ["reasoning.encrypted_content"]}),
         )
@@ -248,7 +214,7 @@ async fn markers_are_authenticated_and_bound_to_the_key() {
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     let resp = env
-        .post(
+        .create_response(
             MASTER_KEY,
             &json!({"model": "gpt-5", "input": "x", "previous_response_id": tampered}),
         )
@@ -259,8 +225,8 @@ async fn markers_are_authenticated_and_bound_to_the_key() {
 
     // Another key cannot continue (or read) this key's conversation.
     let resp = env
-        .post(
-            other_key,
+        .create_response(
+            &other_key,
             &json!({"model": "gpt-5", "input": "x", "previous_response_id": id}),
         )
         .await;
@@ -268,7 +234,7 @@ async fn markers_are_authenticated_and_bound_to_the_key() {
     let resp = env
         .http
         .get(format!("{}/v1/responses/{id}", env.gateway.url()))
-        .bearer_auth(other_key)
+        .bearer_auth(&other_key)
         .send()
         .await
         .unwrap();
@@ -280,7 +246,7 @@ async fn markers_are_authenticated_and_bound_to_the_key() {
     let (marker, original) = content.split_once('.').unwrap();
     item["encrypted_content"] = json!(format!("{marker}.{}x", original));
     let resp = env
-        .post(
+        .create_response(
             MASTER_KEY,
             &json!({"model": "gpt-5", "input": [item, {"role": "user", "content": "x"}]}),
         )
@@ -341,7 +307,7 @@ async fn pinned_deployment_down(policy: &str) -> (u16, Value, MockUpstream) {
     let gateway = Gateway::start(GatewayOptions::new(only_alpha, &SECRETS))
         .await
         .unwrap();
-    let http = Client::new();
+    let http = client();
     let first: Value = http
         .post(format!("{}/v1/responses", gateway.url()))
         .bearer_auth(MASTER_KEY)
@@ -442,7 +408,7 @@ async fn retries_fallbacks_and_cooldowns_follow_the_classification() {
             body: r#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#.into(),
         },
     ));
-    let resp = env.post(MASTER_KEY, &body("solo")).await;
+    let resp = env.create_response(MASTER_KEY, &body("solo")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(attempts(&resp), "2");
     assert_eq!(served_by(&resp), deployment_tag("solo-1"));
@@ -453,7 +419,7 @@ async fn retries_fallbacks_and_cooldowns_follow_the_classification() {
         2,
         FaultAction::ServerError { status: 503 },
     ));
-    let resp = env.post(MASTER_KEY, &body("solo")).await;
+    let resp = env.create_response(MASTER_KEY, &body("solo")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(attempts(&resp), "3");
 
@@ -464,7 +430,7 @@ async fn retries_fallbacks_and_cooldowns_follow_the_classification() {
         1,
         FaultAction::Delay { ms: 3000 },
     ));
-    let resp = env.post(MASTER_KEY, &body("solo")).await;
+    let resp = env.create_response(MASTER_KEY, &body("solo")).await;
     assert_eq!(resp.status(), 504);
     assert_eq!(attempts(&resp), "1");
     assert_eq!(env.mock.requests().len(), before + 1);
@@ -479,7 +445,7 @@ async fn retries_fallbacks_and_cooldowns_follow_the_classification() {
             body: r#"{"error":{"message":"bad input","type":"invalid_request_error","param":"input","code":null}}"#.into(),
         },
     ));
-    let resp = env.post(MASTER_KEY, &body("solo")).await;
+    let resp = env.create_response(MASTER_KEY, &body("solo")).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(attempts(&resp), "1");
 
@@ -489,12 +455,12 @@ async fn retries_fallbacks_and_cooldowns_follow_the_classification() {
         1,
         FaultAction::ServerError { status: 503 },
     ));
-    let resp = env.post(MASTER_KEY, &body("primary")).await;
+    let resp = env.create_response(MASTER_KEY, &body("primary")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(attempts(&resp), "2");
     assert_eq!(served_by(&resp), deployment_tag("backup-1"));
     // …and while primary-1 cools down, new requests go straight to backup.
-    let resp = env.post(MASTER_KEY, &body("primary")).await;
+    let resp = env.create_response(MASTER_KEY, &body("primary")).await;
     assert_eq!(attempts(&resp), "1");
     assert_eq!(served_by(&resp), deployment_tag("backup-1"));
 
@@ -505,7 +471,7 @@ async fn retries_fallbacks_and_cooldowns_follow_the_classification() {
         1,
         FaultAction::ServerError { status: 500 },
     ));
-    let resp = env.post(MASTER_KEY, &body("gpt-5")).await;
+    let resp = env.create_response(MASTER_KEY, &body("gpt-5")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(attempts(&resp), "2");
     let failed_first = env
@@ -518,7 +484,7 @@ async fn retries_fallbacks_and_cooldowns_follow_the_classification() {
         .unwrap();
     let healthy = served_by(&resp);
     for _ in 0..6 {
-        let resp = env.post(MASTER_KEY, &body("gpt-5")).await;
+        let resp = env.create_response(MASTER_KEY, &body("gpt-5")).await;
         assert_eq!(attempts(&resp), "1");
         let key = env
             .mock

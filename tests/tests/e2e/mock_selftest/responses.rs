@@ -2,10 +2,6 @@
 //! organizations bound to keys (shared/reference/upstream-apis.md §6, §7;
 //! the encrypted-content affinity incident).
 
-// clippy.toml allows these inside #[test] fns only; the helpers below are
-// test code too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -15,28 +11,10 @@ use reelay_tests::mock::{
 };
 use serde_json::{json, Value};
 
-const KEY_ALPHA: &str = "mock-openai-key";
-const KEY_BETA: &str = "mock-openai-key-2";
-const AZURE_KEY: &str = "mock-azure-key";
+use super::{client, start_with, status_json};
+use crate::harness::{AZURE_KEY, OPENAI_KEY, OPENAI_KEY_BETA};
+
 const MODEL: &str = "o4-mini";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
-async fn start() -> MockUpstream {
-    MockUpstream::start(MockOptions::default()).await.unwrap()
-}
-
-async fn status_json(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    (status, v)
-}
 
 async fn post(c: &reqwest::Client, base: &str, key: &str, body: Value) -> (u16, Value) {
     status_json(
@@ -97,13 +75,13 @@ fn first_request(text: &str) -> Value {
 
 #[tokio::test]
 async fn create_and_follow_up_with_encrypted_content_in_the_same_org() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
 
     let resp = c
         .post(format!("{base}/v1/responses"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .json(&first_request("hi"))
         .send()
         .await
@@ -149,7 +127,7 @@ async fn create_and_follow_up_with_encrypted_content_in_the_same_org() {
     assert_eq!(msg["content"][0]["annotations"], json!([]));
 
     // No include → no encrypted_content.
-    let (status, plain) = post(&c, &base, KEY_ALPHA, json!({"model": MODEL, "input": "x"})).await;
+    let (status, plain) = post(&c, &base, OPENAI_KEY, json!({"model": MODEL, "input": "x"})).await;
     assert_eq!(status, 200);
     assert!(
         reasoning(&plain).get("encrypted_content").is_none(),
@@ -157,7 +135,7 @@ async fn create_and_follow_up_with_encrypted_content_in_the_same_org() {
     );
 
     // Same key (same org): the follow-up is accepted.
-    let (status, second) = post(&c, &base, KEY_ALPHA, follow_up(&first, "and now?")).await;
+    let (status, second) = post(&c, &base, OPENAI_KEY, follow_up(&first, "and now?")).await;
     assert_eq!(status, 200, "{second}");
     assert_eq!(output_text(&second), expected_responses_text("and now?"));
     let enc2 = reasoning(&second)["encrypted_content"].as_str().unwrap();
@@ -167,19 +145,19 @@ async fn create_and_follow_up_with_encrypted_content_in_the_same_org() {
     let mut forged = follow_up(&first, "forged");
     forged["input"][0]["encrypted_content"] =
         json!(encode_encrypted_content("org-alpha", rs_id, 1));
-    assert_eq!(post(&c, &base, KEY_ALPHA, forged).await.0, 200);
+    assert_eq!(post(&c, &base, OPENAI_KEY, forged).await.0, 200);
     mock.shutdown().await;
 }
 
 #[tokio::test]
 async fn encrypted_content_of_another_org_is_rejected_exactly() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
-    let (_, first) = post(&c, &base, KEY_ALPHA, first_request("hi")).await;
+    let (_, first) = post(&c, &base, OPENAI_KEY, first_request("hi")).await;
     let rs_id = reasoning(&first)["id"].as_str().unwrap().to_owned();
 
-    for key in [KEY_BETA] {
+    for key in [OPENAI_KEY_BETA] {
         let (status, v) = post(&c, &base, key, follow_up(&first, "again")).await;
         assert_eq!(status, 400);
         assert_eq!(
@@ -207,7 +185,7 @@ async fn encrypted_content_of_another_org_is_rejected_exactly() {
     // Garbage (or a gateway's marker leaking upstream) does not decrypt.
     let mut garbage = follow_up(&first, "again");
     garbage["input"][0]["encrypted_content"] = json!("gAAAAAB/x+y==");
-    let (status, v) = post(&c, &base, KEY_ALPHA, garbage).await;
+    let (status, v) = post(&c, &base, OPENAI_KEY, garbage).await;
     assert_eq!(status, 400);
     assert_eq!(v["error"]["code"], "invalid_encrypted_content");
     assert_eq!(
@@ -221,7 +199,7 @@ async fn encrypted_content_of_another_org_is_rejected_exactly() {
     // A reasoning id that is not an rs_ id.
     let mut bad_id = follow_up(&first, "again");
     bad_id["input"][0]["id"] = json!("rlm_wrapped");
-    let (status, v) = post(&c, &base, KEY_ALPHA, bad_id).await;
+    let (status, v) = post(&c, &base, OPENAI_KEY, bad_id).await;
     assert_eq!(status, 400);
     assert_eq!(v["error"]["param"], "input[0].id");
     assert_eq!(v["error"]["code"], "invalid_value");
@@ -230,13 +208,13 @@ async fn encrypted_content_of_another_org_is_rejected_exactly() {
 
 #[tokio::test]
 async fn previous_response_id_is_per_org() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
     let (status, first) = post(
         &c,
         &base,
-        KEY_ALPHA,
+        OPENAI_KEY,
         json!({"model": MODEL, "input": "one"}),
     )
     .await;
@@ -247,7 +225,7 @@ async fn previous_response_id_is_per_org() {
     let (status, second) = post(
         &c,
         &base,
-        KEY_ALPHA,
+        OPENAI_KEY,
         json!({"model": MODEL, "input": "two", "previous_response_id": id}),
     )
     .await;
@@ -261,7 +239,7 @@ async fn previous_response_id_is_per_org() {
     let (status, v) = post(
         &c,
         &base,
-        KEY_BETA,
+        OPENAI_KEY_BETA,
         json!({"model": MODEL, "input": "two", "previous_response_id": id}),
     )
     .await;
@@ -276,11 +254,11 @@ async fn previous_response_id_is_per_org() {
         }})
     );
     // store:false responses cannot be continued.
-    let (_, unstored) = post(&c, &base, KEY_ALPHA, first_request("x")).await;
+    let (_, unstored) = post(&c, &base, OPENAI_KEY, first_request("x")).await;
     let (status, v) = post(
         &c,
         &base,
-        KEY_ALPHA,
+        OPENAI_KEY,
         json!({"model": MODEL, "input": "y", "previous_response_id": unstored["id"]}),
     )
     .await;
@@ -291,19 +269,19 @@ async fn previous_response_id_is_per_org() {
 
 #[tokio::test]
 async fn items_by_id_and_item_references_are_per_org() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
 
     // store:false, replayed without encrypted_content → not found (404).
-    let (_, first) = post(&c, &base, KEY_ALPHA, first_request("hi")).await;
+    let (_, first) = post(&c, &base, OPENAI_KEY, first_request("hi")).await;
     let rs_id = reasoning(&first)["id"].as_str().unwrap().to_owned();
     let mut by_id = follow_up(&first, "again");
     by_id["input"][0]
         .as_object_mut()
         .unwrap()
         .remove("encrypted_content");
-    let (status, v) = post(&c, &base, KEY_ALPHA, by_id).await;
+    let (status, v) = post(&c, &base, OPENAI_KEY, by_id).await;
     assert_eq!(status, 404);
     assert_eq!(
         v,
@@ -316,15 +294,21 @@ async fn items_by_id_and_item_references_are_per_org() {
     );
 
     // store:true: the same replay by id works in the org, not in another.
-    let (_, stored) = post(&c, &base, KEY_ALPHA, json!({"model": MODEL, "input": "hi"})).await;
+    let (_, stored) = post(
+        &c,
+        &base,
+        OPENAI_KEY,
+        json!({"model": MODEL, "input": "hi"}),
+    )
+    .await;
     let rs = reasoning(&stored).clone();
     assert!(rs.get("encrypted_content").is_none());
     let body = json!({
         "model": MODEL,
         "input": [rs, {"role": "user", "content": "more"}],
     });
-    assert_eq!(post(&c, &base, KEY_ALPHA, body.clone()).await.0, 200);
-    let (status, v) = post(&c, &base, KEY_BETA, body).await;
+    assert_eq!(post(&c, &base, OPENAI_KEY, body.clone()).await.0, 200);
+    let (status, v) = post(&c, &base, OPENAI_KEY_BETA, body).await;
     assert_eq!(status, 404);
     assert!(v["error"]["message"]
         .as_str()
@@ -340,7 +324,7 @@ async fn items_by_id_and_item_references_are_per_org() {
         "model": MODEL,
         "input": [{"type": "item_reference", "id": msg_id}, {"role": "user", "content": "ref"}],
     });
-    let (status, v) = post(&c, &base, KEY_ALPHA, body.clone()).await;
+    let (status, v) = post(&c, &base, OPENAI_KEY, body.clone()).await;
     assert_eq!(status, 200, "{v}");
     let (status, items) = get(
         &c,
@@ -348,13 +332,13 @@ async fn items_by_id_and_item_references_are_per_org() {
             "{base}/v1/responses/{}/input_items?order=asc",
             v["id"].as_str().unwrap()
         ),
-        KEY_ALPHA,
+        OPENAI_KEY,
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(items["data"][0]["id"], msg_id);
     assert_eq!(items["data"][0]["role"], "assistant");
-    let (status, v) = post(&c, &base, KEY_BETA, body).await;
+    let (status, v) = post(&c, &base, OPENAI_KEY_BETA, body).await;
     assert_eq!(status, 404);
     assert_eq!(v["error"]["param"], "input");
     mock.shutdown().await;
@@ -378,7 +362,7 @@ fn parse_sse(text: &str) -> Vec<(String, Value)> {
 async fn stream_chunks(c: &reqwest::Client, base: &str, body: Value) -> Vec<Vec<u8>> {
     let resp = c
         .post(format!("{base}/v1/responses"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .json(&body)
         .send()
         .await
@@ -398,7 +382,7 @@ async fn stream_chunks(c: &reqwest::Client, base: &str, body: Value) -> Vec<Vec<
 
 #[tokio::test]
 async fn streaming_sends_real_events_in_arbitrary_chunks() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
     let mut body = first_request("stream me");
@@ -481,7 +465,7 @@ async fn streaming_sends_real_events_in_arbitrary_chunks() {
 
     // Stored like a JSON answer.
     let id = done["id"].as_str().unwrap();
-    let (status, got) = get(&c, &format!("{base}/v1/responses/{id}"), KEY_ALPHA).await;
+    let (status, got) = get(&c, &format!("{base}/v1/responses/{id}"), OPENAI_KEY).await;
     assert_eq!(status, 200);
     assert_eq!(output_text(&got), text_out);
     mock.shutdown().await;
@@ -545,7 +529,7 @@ async fn get_delete_input_items_and_cancel() {
     let (status, created) = post(
         &c,
         &base,
-        KEY_ALPHA,
+        OPENAI_KEY,
         json!({"model": MODEL, "input": input}),
     )
     .await;
@@ -554,11 +538,11 @@ async fn get_delete_input_items_and_cancel() {
     let id = created["id"].as_str().unwrap().to_owned();
     let url = format!("{base}/v1/responses/{id}");
 
-    let (status, got) = get(&c, &url, KEY_ALPHA).await;
+    let (status, got) = get(&c, &url, OPENAI_KEY).await;
     assert_eq!(status, 200);
     assert_eq!(got["id"], id.as_str());
     assert_eq!(got["output"], created["output"]);
-    let (status, v) = get(&c, &url, KEY_BETA).await;
+    let (status, v) = get(&c, &url, OPENAI_KEY_BETA).await;
     assert_eq!(status, 404);
     assert_eq!(
         v,
@@ -570,7 +554,7 @@ async fn get_delete_input_items_and_cancel() {
         }})
     );
 
-    let (status, items) = get(&c, &format!("{url}/input_items"), KEY_ALPHA).await;
+    let (status, items) = get(&c, &format!("{url}/input_items"), OPENAI_KEY).await;
     assert_eq!(status, 200);
     assert_eq!(items["object"], "list");
     assert_eq!(items["has_more"], false);
@@ -592,7 +576,7 @@ async fn get_delete_input_items_and_cancel() {
     let (_, asc) = get(
         &c,
         &format!("{url}/input_items?order=asc&limit=2"),
-        KEY_ALPHA,
+        OPENAI_KEY,
     )
     .await;
     assert_eq!(asc["data"].as_array().unwrap().len(), 2);
@@ -604,7 +588,7 @@ async fn get_delete_input_items_and_cancel() {
             "{url}/input_items?order=asc&after={}",
             asc["last_id"].as_str().unwrap()
         ),
-        KEY_ALPHA,
+        OPENAI_KEY,
     )
     .await;
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
@@ -613,7 +597,7 @@ async fn get_delete_input_items_and_cancel() {
     // A synchronous response cannot be cancelled.
     let resp = c
         .post(format!("{url}/cancel"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .send()
         .await
         .unwrap();
@@ -624,61 +608,64 @@ async fn get_delete_input_items_and_cancel() {
         "Cannot cancel a synchronous response."
     );
 
-    let resp = c.delete(&url).bearer_auth(KEY_ALPHA).send().await.unwrap();
+    let resp = c.delete(&url).bearer_auth(OPENAI_KEY).send().await.unwrap();
     let (status, v) = status_json(resp).await;
     assert_eq!(status, 200);
     assert_eq!(v, json!({"id": id, "object": "response", "deleted": true}));
-    assert_eq!(get(&c, &url, KEY_ALPHA).await.0, 404);
-    let resp = c.delete(&url).bearer_auth(KEY_ALPHA).send().await.unwrap();
+    assert_eq!(get(&c, &url, OPENAI_KEY).await.0, 404);
+    let resp = c.delete(&url).bearer_auth(OPENAI_KEY).send().await.unwrap();
     assert_eq!(resp.status(), 404);
     // Its items are gone too.
     let body = json!({
         "model": MODEL,
         "input": [{"type": "item_reference", "id": created["output"][1]["id"]}],
     });
-    assert_eq!(post(&c, &base, KEY_ALPHA, body).await.0, 404);
+    assert_eq!(post(&c, &base, OPENAI_KEY, body).await.0, 404);
 
     // Background: queued → in_progress → completed over polls.
     let bg = json!({"model": MODEL, "input": "later", "background": true});
-    let (status, queued) = post(&c, &base, KEY_ALPHA, bg.clone()).await;
+    let (status, queued) = post(&c, &base, OPENAI_KEY, bg.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(queued["status"], "queued");
     assert_eq!(queued["background"], true);
     assert_eq!(queued["output"], json!([]));
     assert_eq!(queued["usage"], Value::Null);
     let bg_url = format!("{base}/v1/responses/{}", queued["id"].as_str().unwrap());
-    assert_eq!(get(&c, &bg_url, KEY_ALPHA).await.1["status"], "in_progress");
-    let (_, done) = get(&c, &bg_url, KEY_ALPHA).await;
+    assert_eq!(
+        get(&c, &bg_url, OPENAI_KEY).await.1["status"],
+        "in_progress"
+    );
+    let (_, done) = get(&c, &bg_url, OPENAI_KEY).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(output_text(&done), expected_responses_text("later"));
     // Cancelling a finished background response changes nothing.
     let resp = c
         .post(format!("{bg_url}/cancel"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .send()
         .await
         .unwrap();
     assert_eq!(status_json(resp).await.1["status"], "completed");
 
     // Cancelling a queued one.
-    let (_, queued) = post(&c, &base, KEY_ALPHA, bg).await;
+    let (_, queued) = post(&c, &base, OPENAI_KEY, bg).await;
     let bg_url = format!("{base}/v1/responses/{}", queued["id"].as_str().unwrap());
     let resp = c
         .post(format!("{bg_url}/cancel"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .send()
         .await
         .unwrap();
     let (status, v) = status_json(resp).await;
     assert_eq!(status, 200);
     assert_eq!(v["status"], "cancelled");
-    assert_eq!(get(&c, &bg_url, KEY_ALPHA).await.1["status"], "cancelled");
+    assert_eq!(get(&c, &bg_url, OPENAI_KEY).await.1["status"], "cancelled");
 
     // background needs store.
     let (status, v) = post(
         &c,
         &base,
-        KEY_ALPHA,
+        OPENAI_KEY,
         json!({"model": MODEL, "input": "x", "background": true, "store": false}),
     )
     .await;
@@ -689,7 +676,7 @@ async fn get_delete_input_items_and_cancel() {
 
 #[tokio::test]
 async fn azure_path_auth_and_validation() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
     let url = format!("{base}/openai/v1/responses");
@@ -721,7 +708,7 @@ async fn azure_path_auth_and_validation() {
     let (status, _) = get(
         &c,
         &format!("{base}/v1/responses/{}", v["id"].as_str().unwrap()),
-        KEY_ALPHA,
+        OPENAI_KEY,
     )
     .await;
     assert_eq!(status, 404);
@@ -798,14 +785,14 @@ async fn azure_path_auth_and_validation() {
             "invalid_value",
         ),
     ] {
-        let (status, v) = post(&c, &base, KEY_ALPHA, body.clone()).await;
+        let (status, v) = post(&c, &base, OPENAI_KEY, body.clone()).await;
         assert_eq!(status, 400, "{body}: {v}");
         assert_eq!(v["error"]["param"], param, "{body}: {v}");
         assert_eq!(v["error"]["code"], code, "{body}: {v}");
     }
     let resp = c
         .post(format!("{base}/v1/responses"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -813,7 +800,7 @@ async fn azure_path_auth_and_validation() {
         .unwrap();
     assert_eq!(resp.status(), 400);
     // Unknown sub-routes answer OpenAI's invalid URL.
-    let (status, v) = get(&c, &format!("{base}/v1/responses/x/y/z"), KEY_ALPHA).await;
+    let (status, v) = get(&c, &format!("{base}/v1/responses/x/y/z"), OPENAI_KEY).await;
     assert_eq!(status, 404);
     assert_eq!(
         v["error"]["message"],
@@ -824,7 +811,7 @@ async fn azure_path_auth_and_validation() {
 
 #[tokio::test]
 async fn scripted_fault_sequences() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
     let body = json!({"model": MODEL, "input": "hi"});
@@ -839,7 +826,7 @@ async fn scripted_fault_sequences() {
     ));
     let resp = c
         .post(format!("{base}/v1/responses"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .json(&body)
         .send()
         .await
@@ -855,7 +842,7 @@ async fn scripted_fault_sequences() {
         .as_str()
         .unwrap()
         .contains("Please try again in 2s."));
-    assert_eq!(post(&c, &base, KEY_ALPHA, body.clone()).await.0, 200);
+    assert_eq!(post(&c, &base, OPENAI_KEY, body.clone()).await.0, 200);
 
     // 503 twice then success.
     mock.push_fault(Fault::new(
@@ -864,11 +851,11 @@ async fn scripted_fault_sequences() {
         FaultAction::ServerError { status: 503 },
     ));
     for _ in 0..2 {
-        let (status, v) = post(&c, &base, KEY_ALPHA, body.clone()).await;
+        let (status, v) = post(&c, &base, OPENAI_KEY, body.clone()).await;
         assert_eq!(status, 503);
         assert_eq!(v["error"]["type"], "server_error");
     }
-    assert_eq!(post(&c, &base, KEY_ALPHA, body.clone()).await.0, 200);
+    assert_eq!(post(&c, &base, OPENAI_KEY, body.clone()).await.0, 200);
 
     // A plain Status fault, twice.
     mock.push_fault(Fault::new(
@@ -883,14 +870,14 @@ async fn scripted_fault_sequences() {
     for _ in 0..2 {
         let resp = c
             .post(format!("{base}/v1/responses"))
-            .bearer_auth(KEY_ALPHA)
+            .bearer_auth(OPENAI_KEY)
             .json(&body)
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), 503);
     }
-    assert_eq!(post(&c, &base, KEY_ALPHA, body.clone()).await.0, 200);
+    assert_eq!(post(&c, &base, OPENAI_KEY, body.clone()).await.0, 200);
 
     // Timeout: the delay outlasts the client's deadline; then all is well.
     mock.push_fault(Fault::new(
@@ -900,14 +887,14 @@ async fn scripted_fault_sequences() {
     ));
     let err = c
         .post(format!("{base}/v1/responses"))
-        .bearer_auth(KEY_ALPHA)
+        .bearer_auth(OPENAI_KEY)
         .timeout(Duration::from_millis(300))
         .json(&body)
         .send()
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    assert_eq!(post(&c, &base, KEY_ALPHA, body.clone()).await.0, 200);
+    assert_eq!(post(&c, &base, OPENAI_KEY, body.clone()).await.0, 200);
 
     // Faults on a by-id route; the Azure path has Azure's shape.
     mock.push_fault(Fault::new(
@@ -942,7 +929,7 @@ async fn scripted_fault_sequences() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let (status, v) = post(&c, &base, KEY_ALPHA, body).await;
+    let (status, v) = post(&c, &base, OPENAI_KEY, body).await;
     assert_eq!(status, 429);
     assert_eq!(v["error"]["code"], "insufficient_quota");
     mock.shutdown().await;
@@ -950,20 +937,31 @@ async fn scripted_fault_sequences() {
 
 #[tokio::test]
 async fn request_log_tells_which_key_and_org_served() {
-    let mock = start().await;
+    let mock = start_with(MockOptions::default()).await;
     let base = mock.base_url();
     let c = client();
-    let (_, a) = post(&c, &base, KEY_ALPHA, json!({"model": MODEL, "input": "a"})).await;
-    let (_, b) = post(&c, &base, KEY_BETA, json!({"model": MODEL, "input": "b"})).await;
+    let (_, a) = post(&c, &base, OPENAI_KEY, json!({"model": MODEL, "input": "a"})).await;
+    let (_, b) = post(
+        &c,
+        &base,
+        OPENAI_KEY_BETA,
+        json!({"model": MODEL, "input": "b"}),
+    )
+    .await;
     mock.push_fault(Fault::new(
         "/v1/responses",
         1,
         FaultAction::ServerError { status: 500 },
     ));
     assert_eq!(
-        post(&c, &base, KEY_BETA, json!({"model": MODEL, "input": "c"}))
-            .await
-            .0,
+        post(
+            &c,
+            &base,
+            OPENAI_KEY_BETA,
+            json!({"model": MODEL, "input": "c"})
+        )
+        .await
+        .0,
         500
     );
 
@@ -982,7 +980,7 @@ async fn request_log_tells_which_key_and_org_served() {
     let calls = mock.responses_calls();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].org.as_deref(), Some("org-alpha"));
-    assert_eq!(calls[0].key.as_deref(), Some(KEY_ALPHA));
+    assert_eq!(calls[0].key.as_deref(), Some(OPENAI_KEY));
     assert_eq!(calls[0].response_id.as_deref(), a["id"].as_str());
     assert_eq!(calls[1].org.as_deref(), Some("org-beta"));
     assert_eq!(calls[1].response_id.as_deref(), b["id"].as_str());
@@ -1010,7 +1008,7 @@ async fn request_log_tells_which_key_and_org_served() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|h| h[0] == "authorization" && h[1] == format!("Bearer {KEY_ALPHA}")));
+        .any(|h| h[0] == "authorization" && h[1] == format!("Bearer {OPENAI_KEY}")));
 
     mock.reset();
     assert!(mock.responses_calls().is_empty());
@@ -1018,7 +1016,7 @@ async fn request_log_tells_which_key_and_org_served() {
         get(
             &c,
             &format!("{base}/v1/responses/{}", a["id"].as_str().unwrap()),
-            KEY_ALPHA
+            OPENAI_KEY
         )
         .await
         .0,
@@ -1053,7 +1051,10 @@ async fn options_configure_keys_and_orgs() {
         200
     );
     // The videos key still works here (org-alpha); the second default key does not.
-    assert_eq!(post(&c, &base, KEY_ALPHA, first_request("x")).await.0, 200);
-    assert_eq!(post(&c, &base, KEY_BETA, first_request("x")).await.0, 401);
+    assert_eq!(post(&c, &base, OPENAI_KEY, first_request("x")).await.0, 200);
+    assert_eq!(
+        post(&c, &base, OPENAI_KEY_BETA, first_request("x")).await.0,
+        401
+    );
     mock.shutdown().await;
 }

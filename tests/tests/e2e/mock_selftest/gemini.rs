@@ -1,40 +1,20 @@
 //! Self test of the mock upstream: it must speak the real Gemini Veo wire
 //! format (shared/reference/upstream-apis.md §3, §6) and obey its controls.
 
-// clippy.toml allows these inside #[test] fns only; the helpers below are
-// test code too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use reelay_tests::mock::{expected_video_bytes, Fault, FaultAction, MockOptions, MockUpstream};
+use reelay_tests::mock::{expected_video_bytes, Fault, FaultAction};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-const KEY: &str = "mock-gemini-key";
+use super::{assert_google_error, client, spawn_binary, start, status_json};
+use crate::harness::GEMINI_KEY;
+
 const MODEL: &str = "veo-3.1-generate-preview";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
-async fn start(polls: u32, video_bytes: usize) -> MockUpstream {
-    MockUpstream::start(MockOptions {
-        polls_until_done: polls,
-        video_bytes,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap()
-}
 
 async fn create(c: &reqwest::Client, base: &str, body: Value) -> reqwest::Response {
     c.post(format!("{base}/v1beta/models/{MODEL}:predictLongRunning"))
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .json(&body)
         .send()
         .await
@@ -49,20 +29,14 @@ async fn create_ok(c: &reqwest::Client, base: &str, prompt: &str) -> String {
 }
 
 async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
-    let resp = c
-        .get(url)
-        .header("x-goog-api-key", KEY)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
-fn assert_google_error(v: &Value, code: u16, status: &str) {
-    assert_eq!(v["error"]["code"], code, "{v}");
-    assert_eq!(v["error"]["status"], status, "{v}");
-    assert!(v["error"]["message"].is_string(), "{v}");
+    status_json(
+        c.get(url)
+            .header("x-goog-api-key", GEMINI_KEY)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -138,7 +112,7 @@ async fn create_poll_download() {
         .unwrap();
     let resp = no_redirect
         .get(&uri)
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .send()
         .await
         .unwrap();
@@ -157,7 +131,7 @@ async fn create_poll_download() {
     // Following the redirect (reqwest's default) gives the bytes, in chunks.
     let resp = c
         .get(&uri)
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .send()
         .await
         .unwrap();
@@ -183,7 +157,7 @@ async fn create_poll_download() {
         .get(format!(
             "{base}/v1beta/files/zzzzzzzzzzzz:download?alt=media"
         ))
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .send()
         .await
         .unwrap();
@@ -205,7 +179,7 @@ async fn create_poll_download() {
         reqs[0].path,
         format!("/v1beta/models/{MODEL}:predictLongRunning")
     );
-    assert_eq!(reqs[0].header("x-goog-api-key"), Some(KEY));
+    assert_eq!(reqs[0].header("x-goog-api-key"), Some(GEMINI_KEY));
     assert_eq!(reqs[0].body_json().unwrap()["parameters"]["sampleCount"], 2);
     assert_eq!(reqs[1].path, format!("/v1beta/{name}"));
     assert!(reqs.iter().any(|r| r.path.starts_with("/_mock/blob/")));
@@ -241,7 +215,7 @@ async fn auth_errors_are_googles() {
 
     // ?key= works too.
     let resp = c
-        .post(format!("{url}?key={KEY}"))
+        .post(format!("{url}?key={GEMINI_KEY}"))
         .json(&body)
         .send()
         .await
@@ -253,7 +227,7 @@ async fn auth_errors_are_googles() {
         .post(format!(
             "{base}/v1beta/models/gemini-2.5-pro:predictLongRunning"
         ))
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .json(&body)
         .send()
         .await
@@ -366,7 +340,7 @@ async fn faults() {
         .unwrap();
     let resp = c
         .get(format!("{base}/v1beta/{name}"))
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .send()
         .await
         .unwrap();
@@ -388,7 +362,7 @@ async fn faults() {
     mock.push_fault(Fault::new("operations", 1, FaultAction::Malformed));
     let resp = c
         .get(format!("{base}/v1beta/{name}"))
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .send()
         .await
         .unwrap();
@@ -403,7 +377,7 @@ async fn faults() {
         .unwrap();
     let err = fast
         .get(format!("{base}/v1beta/{name}"))
-        .header("x-goog-api-key", KEY)
+        .header("x-goog-api-key", GEMINI_KEY)
         .send()
         .await
         .unwrap_err();
@@ -478,22 +452,11 @@ async fn prompt_driven_outcomes() {
 
 #[tokio::test]
 async fn binary_prints_ready_and_exits_on_stdin_eof() {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_reelay-mock-upstream"))
-        .args(["--api-key", "bin-key", "--polls", "1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = line.strip_prefix("READY ").unwrap().to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    let super::MockBinary {
+        mut child,
+        mut lines,
+        base,
+    } = spawn_binary(&["--api-key", "bin-key", "--polls", "1"], Stdio::piped()).await;
 
     let c = client();
     let resp = c

@@ -1,19 +1,22 @@
-//! End-to-end tests: the built reelay Worker in real workerd (Miniflare, local
-//! KV and Durable Objects) against the mock Gemini upstream, driven over HTTP.
-//! Needs `edge/build/` (scripts/build-worker); `scripts/test` does it all.
-
-// Test helpers outside `#[test]` functions unwrap freely too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The gateway over HTTP: health and request ids, the key admin API,
+//! expiry and credential sources, video jobs with sealed ids (Veo on Gemini
+//! and Vertex AI, Sora on OpenAI and Azure, follow-ups and characters),
+//! precise errors, upstream failures, invalid config, the Gemini-shaped
+//! routes and structured, secret-free logs — the built Worker in workerd
+//! against the mock upstream.
 
 use std::time::Duration;
 
-use reelay_tests::gateway::{Gateway, GatewayOptions, MASTER_KEY};
+use reelay_tests::gateway::{Gateway, GatewayOptions};
 use reelay_tests::mock::expected_video_bytes;
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
-const GEMINI_KEY: &str = "mock-gemini-key";
+use crate::harness::{
+    client, expect_error, state_dir, Env, AZURE_KEY, GEMINI_KEY, MASTER_KEY, OPENAI_KEY,
+    SEALING_KEY,
+};
 
 fn config(mock: &MockUpstream) -> Value {
     let base = mock.base_url();
@@ -34,27 +37,8 @@ fn config(mock: &MockUpstream) -> Value {
     })
 }
 
-struct Env {
-    mock: MockUpstream,
-    gateway: Gateway,
-    http: Client,
-}
-
-async fn start_with(opts: MockOptions, make: impl FnOnce(&MockUpstream) -> GatewayOptions) -> Env {
-    let mock = MockUpstream::start(opts).await.expect("mock starts");
-    let gateway = Gateway::start(make(&mock)).await.expect("gateway starts");
-    Env {
-        mock,
-        gateway,
-        http: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
-}
-
 async fn start() -> Env {
-    start_with(MockOptions::default(), |mock| {
+    Env::start(MockOptions::default(), |mock| {
         GatewayOptions::new(
             config(mock),
             &[
@@ -64,66 +48,6 @@ async fn start() -> Env {
         )
     })
     .await
-}
-
-impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url())
-    }
-
-    async fn new_key(&self, body: Value) -> String {
-        let resp = self
-            .http
-            .post(self.url("/key/generate"))
-            .bearer_auth(MASTER_KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        resp.json::<Value>().await.unwrap()["key"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn create_video(&self, key: &str, body: Value) -> Response {
-        self.http
-            .post(self.url("/v1/videos"))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get(&self, key: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn stop(self) {
-        self.gateway.stop().await;
-        self.mock.shutdown().await;
-    }
-}
-
-/// Asserts an OpenAI-shaped error with `code` and returns its body.
-async fn expect_error(resp: Response, status: u16, code: &str) -> Value {
-    assert_eq!(resp.status().as_u16(), status, "status");
-    assert!(resp.headers().contains_key("x-request-id"));
-    assert_eq!(resp.headers()["content-type"], "application/json");
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(body["error"]["message"]
-        .as_str()
-        .is_some_and(|m| !m.is_empty()));
-    assert!(body["error"]["type"].is_string());
-    body
 }
 
 #[tokio::test]
@@ -787,7 +711,7 @@ async fn upstream_failures_are_classified_and_never_charged() {
 
 #[tokio::test]
 async fn safety_outcomes_are_failed_jobs() {
-    let env = start_with(
+    let env = Env::start(
         MockOptions {
             polls_until_done: 0,
             ..MockOptions::default()
@@ -853,7 +777,7 @@ async fn safety_outcomes_are_failed_jobs() {
 async fn invalid_config_fails_every_request_clearly() {
     let bad = json!({"model_groups": [{"name": "veo", "deployments": [
         {"id": "a", "provider": "gemni", "model": "veo-3.1-generate-preview", "credential": "GEMINI_API_KEY"}]}]});
-    let env = start_with(MockOptions::default(), |_| {
+    let env = Env::start(MockOptions::default(), |_| {
         GatewayOptions::new(bad, &[("GEMINI_API_KEY", GEMINI_KEY)])
     })
     .await;
@@ -901,7 +825,7 @@ async fn invalid_config_fails_every_request_clearly() {
     env.stop().await;
 
     // No config at all, and no sealing key.
-    let env = start_with(MockOptions::default(), |_| GatewayOptions {
+    let env = Env::start(MockOptions::default(), |_| GatewayOptions {
         config: None,
         secrets: vec![],
         persist: None,
@@ -936,7 +860,7 @@ async fn invalid_config_fails_every_request_clearly() {
 /// that keeps KV state, with nothing reloaded or re-saved.
 #[tokio::test]
 async fn wildcard_key_reaches_models_added_later() {
-    let state = std::env::temp_dir().join(format!("reelay-e2e-{}-{}", std::process::id(), line!()));
+    let state = state_dir("wildcard");
     let mock = MockUpstream::start(MockOptions::default()).await.unwrap();
     let group = |name: &str, id: &str, model: &str| {
         json!({"name": name, "deployments": [
@@ -946,7 +870,7 @@ async fn wildcard_key_reaches_models_added_later() {
     let mut opts = GatewayOptions::new(before, &[("GEMINI_API_KEY", GEMINI_KEY)]);
     opts.persist = Some(state.clone());
     let gw = Gateway::start(opts.clone()).await.unwrap();
-    let http = Client::new();
+    let http = client();
     let key: Value = http
         .post(format!("{}/key/generate", gw.url()))
         .bearer_auth(MASTER_KEY)
@@ -1062,7 +986,7 @@ async fn logs_are_structured_and_free_of_secrets() {
             MASTER_KEY,
             GEMINI_KEY,
             "not-the-key",
-            reelay_tests::gateway::SEALING_KEY,
+            SEALING_KEY,
         ] {
             assert!(
                 !line.contains(secret),
@@ -1420,7 +1344,7 @@ async fn gemini_shaped_routes_pass_through_with_sealed_names() {
 /// through, content (and its thumbnail) streams, auth headers differ.
 #[tokio::test]
 async fn sora_on_openai_and_azure() {
-    let env = start_with(MockOptions::default(), |mock| {
+    let env = Env::start(MockOptions::default(), |mock| {
         let mut cfg = config(mock);
         let base = mock.base_url();
         let groups = cfg["model_groups"].as_array_mut().unwrap();
@@ -1428,7 +1352,7 @@ async fn sora_on_openai_and_azure() {
             {"id": "openai-sora", "provider": "openai", "model": "sora-2", "credential": "OPENAI_API_KEY", "api_base": base}]}));
         groups.push(json!({"name": "sora-azure", "deployments": [
             {"id": "azure-sora", "provider": "azure", "model": "sora-2", "credential": "AZURE_API_KEY", "api_base": base}]}));
-        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", "mock-openai-key"), ("AZURE_API_KEY", "mock-azure-key")])
+        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", OPENAI_KEY), ("AZURE_API_KEY", AZURE_KEY)])
     })
     .await;
     let key = env.new_key(json!({"models": ["sora-*", "veo-*"]})).await;
@@ -1657,7 +1581,7 @@ async fn sora_on_openai_and_azure() {
 /// and as `gs://` objects streamed from Cloud Storage.
 #[tokio::test]
 async fn vertex_veo_with_service_account_tokens() {
-    let env = start_with(MockOptions::default(), |mock| {
+    let env = Env::start(MockOptions::default(), |mock| {
         let mut cfg = config(mock);
         let base = mock.base_url();
         let vertex = |name: &str, id: &str, credential: &str, storage: Option<&str>| {
@@ -1821,12 +1745,12 @@ async fn vertex_veo_with_service_account_tokens() {
 /// swapped in; Veo can only extend.
 #[tokio::test]
 async fn follow_ups_run_on_the_source_deployment() {
-    let env = start_with(MockOptions::default(), |mock| {
+    let env = Env::start(MockOptions::default(), |mock| {
         let mut cfg = config(mock);
         let base = mock.base_url();
         cfg["model_groups"].as_array_mut().unwrap().push(json!({"name": "sora-2", "deployments": [
             {"id": "openai-sora", "provider": "openai", "model": "sora-2", "credential": "OPENAI_API_KEY", "api_base": base}]}));
-        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", "mock-openai-key")])
+        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", OPENAI_KEY)])
     })
     .await;
     let key = env.new_key(json!({})).await;
@@ -2013,12 +1937,12 @@ async fn follow_ups_run_on_the_source_deployment() {
 /// them is pinned to their deployment with the upstream ids swapped in.
 #[tokio::test]
 async fn sora_characters_are_sealed_and_pin_creates() {
-    let env = start_with(MockOptions::default(), |mock| {
+    let env = Env::start(MockOptions::default(), |mock| {
         let mut cfg = config(mock);
         let base = mock.base_url();
         cfg["model_groups"].as_array_mut().unwrap().push(json!({"name": "sora-2", "deployments": [
             {"id": "openai-sora", "provider": "openai", "model": "sora-2", "credential": "OPENAI_API_KEY", "api_base": base}]}));
-        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", "mock-openai-key")])
+        GatewayOptions::new(cfg, &[("GEMINI_API_KEY", GEMINI_KEY), ("OPENAI_API_KEY", OPENAI_KEY)])
     })
     .await;
     let key = env.new_key(json!({})).await;

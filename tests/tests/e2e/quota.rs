@@ -3,19 +3,16 @@
 //! concurrency, refunds, commits, immediate revocation, persistence across
 //! a restart, and the headers and bodies a client sees.
 
-// Test helpers outside `#[test]` functions unwrap freely too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::future::join_all;
-use reelay_tests::gateway::{Gateway, GatewayOptions, MASTER_KEY};
+use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
-use reqwest::{Client, Response};
+use reqwest::Response;
 use serde_json::{json, Value};
 
-const GEMINI_KEY: &str = "mock-gemini-key";
+use crate::harness::{header, state_dir, unix_now, Env, GEMINI_KEY, MASTER_KEY};
 
 fn config(mock: &MockUpstream) -> Value {
     let base = mock.base_url();
@@ -30,25 +27,16 @@ fn config(mock: &MockUpstream) -> Value {
     })
 }
 
-struct Env {
-    mock: MockUpstream,
-    gateway: Gateway,
-    http: Client,
+fn options(mock: &MockUpstream) -> GatewayOptions {
+    GatewayOptions::new(config(mock), &[("GEMINI_API_KEY", GEMINI_KEY)])
 }
 
 async fn start_with(opts: MockOptions, persist: Option<std::path::PathBuf>) -> Env {
-    let mock = MockUpstream::start(opts).await.expect("mock starts");
-    let mut options = GatewayOptions::new(config(&mock), &[("GEMINI_API_KEY", GEMINI_KEY)]);
-    options.persist = persist;
-    let gateway = Gateway::start(options).await.expect("gateway starts");
-    Env {
-        mock,
-        gateway,
-        http: Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .unwrap(),
-    }
+    Env::start(opts, |mock| GatewayOptions {
+        persist,
+        ..options(mock)
+    })
+    .await
 }
 
 async fn start() -> Env {
@@ -63,65 +51,10 @@ async fn start() -> Env {
 }
 
 impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url())
-    }
-
-    async fn admin(&self, path: &str, body: Value) -> Value {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(MASTER_KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{path}");
-        resp.json().await.unwrap()
-    }
-
-    async fn new_key(&self, body: Value) -> (String, String) {
-        let info = self.admin("/key/generate", body).await;
-        (
-            info["key"].as_str().unwrap().to_owned(),
-            info["token"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    async fn create_video(&self, key: &str, body: Value) -> Response {
-        self.http
-            .post(self.url("/v1/videos"))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get(&self, key: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn usage(&self, key: &str) -> Value {
         let info: Value = self.get(key, "/key/info").await.json().await.unwrap();
         info["info"]["usage"].clone()
     }
-
-    async fn stop(self) {
-        self.gateway.stop().await;
-        self.mock.shutdown().await;
-    }
-}
-
-fn header(resp: &Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
 }
 
 /// Asserts a 429 with `code` and OpenAI error `type`, and returns
@@ -138,20 +71,14 @@ async fn expect_429(resp: Response, code: &str, kind: &str) -> (u64, Value) {
     (retry_after, body)
 }
 
-// Native test code: the wall clock is fine here (the lint guards wasm code).
-#[allow(clippy::disallowed_methods)]
 fn secs_until_utc_midnight() -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    86_400 - now % 86_400
+    86_400 - unix_now() % 86_400
 }
 
 #[tokio::test]
 async fn requests_per_minute_are_exact_under_concurrency() {
     let env = start().await;
-    let (key, _) = env.new_key(json!({"rpm": 20})).await;
+    let key = env.new_key(json!({"rpm": 20})).await;
     let responses = join_all((0..60).map(|_| env.get(&key, "/v1/models"))).await;
     let mut remaining = BTreeSet::new();
     let mut denied = Vec::new();
@@ -197,7 +124,7 @@ async fn requests_per_minute_are_exact_under_concurrency() {
 #[tokio::test]
 async fn daily_videos_are_exact_under_concurrency_and_failed_submits_are_refunded() {
     let env = start().await;
-    let (key, _) = env.new_key(json!({"videos_per_day": 5})).await;
+    let key = env.new_key(json!({"videos_per_day": 5})).await;
     let body = json!({"model": "veo-3.1", "prompt": "a lighthouse", "seconds": "8"});
 
     // A submit the upstream refuses (three times: every attempt) costs nothing.
@@ -253,7 +180,7 @@ async fn daily_videos_are_exact_under_concurrency_and_failed_submits_are_refunde
 #[tokio::test]
 async fn finished_jobs_settle_their_reservation() {
     let env = start().await;
-    let (key, _) = env
+    let key = env
         .new_key(json!({"max_budget": 1.0, "budget_duration": "1d", "videos_per_day": 10}))
         .await;
     let hd = json!({"model": "veo-3.1", "prompt": "a fox", "seconds": "8", "size": "1280x720"});
@@ -292,7 +219,7 @@ async fn finished_jobs_settle_their_reservation() {
     );
 
     // A job that fails (safety filter) is refunded when its end is seen.
-    let (key2, _) = env.new_key(json!({"videos_per_day": 1})).await;
+    let key2 = env.new_key(json!({"videos_per_day": 1})).await;
     let unsafe_job = json!({"model": "veo-3.1", "prompt": "[[unsafe]] scene"});
     let video: Value = env
         .create_video(&key2, unsafe_job.clone())
@@ -342,7 +269,7 @@ async fn finished_jobs_settle_their_reservation() {
 #[tokio::test]
 async fn revocation_and_policy_changes_apply_before_kv_catches_up() {
     let mut env = start().await;
-    let (key, token) = env.new_key(json!({})).await;
+    let (key, token) = env.new_key_and_token(json!({})).await;
     assert_eq!(env.get(&key, "/v1/models").await.status(), 200);
     let stale = env
         .gateway
@@ -363,7 +290,7 @@ async fn revocation_and_policy_changes_apply_before_kv_catches_up() {
     assert_eq!(body["error"]["code"], "invalid_api_key");
 
     // A narrowed policy applies at once too, though KV still has the old record.
-    let (key, token) = env.new_key(json!({"models": ["veo-*"]})).await;
+    let (key, token) = env.new_key_and_token(json!({"models": ["veo-*"]})).await;
     let stale = env
         .gateway
         .kv_get(&format!("key:{token}"))
@@ -402,7 +329,7 @@ async fn revocation_and_policy_changes_apply_before_kv_catches_up() {
 #[tokio::test]
 async fn parallel_requests_are_limited_and_released() {
     let env = start().await;
-    let (key, _) = env.new_key(json!({"max_parallel_requests": 2})).await;
+    let key = env.new_key(json!({"max_parallel_requests": 2})).await;
     for _ in 0..8 {
         env.mock.push_fault(Fault::new(
             ":predictLongRunning",
@@ -429,13 +356,13 @@ async fn parallel_requests_are_limited_and_released() {
 
 #[tokio::test]
 async fn usage_survives_a_restart() {
-    let dir = std::env::temp_dir().join(format!("reelay-quota-{}-{}", std::process::id(), line!()));
+    let dir = state_dir("quota-restart");
     let opts = MockOptions {
         polls_until_done: 0,
         ..MockOptions::default()
     };
     let env = start_with(opts.clone(), Some(dir.clone())).await;
-    let (key, _) = env.new_key(json!({"videos_per_day": 2})).await;
+    let key = env.new_key(json!({"videos_per_day": 2})).await;
     let body = json!({"model": "veo-3.1", "prompt": "persist"});
     for _ in 0..2 {
         assert_eq!(env.create_video(&key, body.clone()).await.status(), 200);
@@ -476,7 +403,7 @@ async fn bad_policies_are_refused_and_info_shows_limits() {
         let err: Value = resp.json().await.unwrap();
         assert_eq!(err["error"]["param"], param, "{err}");
     }
-    let (key, _) = env
+    let key = env
         .new_key(json!({"rpm": 100, "video_seconds_per_day": 60, "max_budget": 5, "budget_duration": "30d"}))
         .await;
     let info: Value = env.get(&key, "/key/info").await.json().await.unwrap();
@@ -502,26 +429,22 @@ async fn bad_policies_are_refused_and_info_shows_limits() {
 
 #[tokio::test]
 async fn without_the_quota_store_metered_work_fails_closed() {
-    let dir = std::env::temp_dir().join(format!("reelay-quota-{}-{}", std::process::id(), line!()));
+    let dir = state_dir("quota-no-quota-store");
     let opts = MockOptions {
         polls_until_done: 0,
         ..MockOptions::default()
     };
     let env = start_with(opts.clone(), Some(dir.clone())).await;
-    let (key, _) = env.new_key(json!({"rpm": 100})).await;
+    let key = env.new_key(json!({"rpm": 100})).await;
     env.stop().await;
 
     // Same keys (persisted KV), but the Durable Object cannot be reached.
-    let mock = MockUpstream::start(opts).await.unwrap();
-    let mut options = GatewayOptions::new(config(&mock), &[("GEMINI_API_KEY", GEMINI_KEY)]);
-    options.persist = Some(dir.clone());
-    options.without_quota_store = true;
-    let gateway = Gateway::start(options).await.unwrap();
-    let env = Env {
-        mock,
-        gateway,
-        http: Client::new(),
-    };
+    let env = Env::start(opts, |mock| GatewayOptions {
+        persist: Some(dir.clone()),
+        without_quota_store: true,
+        ..options(mock)
+    })
+    .await;
     // A plain read fails open (and is logged)…
     let resp = env.get(&key, "/v1/models").await;
     assert_eq!(resp.status(), 200);

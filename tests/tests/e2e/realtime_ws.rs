@@ -9,16 +9,11 @@
 //! that no provider key, upstream ephemeral key or OAuth token reaches a
 //! frame, a close reason, a header or a log line.
 
-// Test helpers outside `#[test]` functions unwrap freely too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use reelay_tests::gateway::{Gateway, GatewayOptions, MASTER_KEY};
+use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
-use reqwest::Client;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -27,12 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const OPENAI_KEY: &str = "mock-openai-key";
-const AZURE_KEY: &str = "mock-azure-key";
-const GEMINI_KEY: &str = "mock-gemini-key";
-const OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
-                     a=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
-                     a=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n";
+use crate::harness::{Env, AZURE_KEY, GEMINI_KEY, MASTER_KEY, OPENAI_KEY, SDP_OFFER};
 
 fn config(mock: &MockUpstream) -> Value {
     let base = mock.base_url();
@@ -62,35 +52,20 @@ fn config(mock: &MockUpstream) -> Value {
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-struct Env {
-    mock: MockUpstream,
-    gateway: Gateway,
-    http: Client,
-    /// Every frame, close reason and header the gateway sent, for the leak check.
-    seen: Mutex<Vec<String>>,
-}
-
 async fn start() -> Env {
-    let mock = MockUpstream::start(MockOptions::default())
-        .await
-        .expect("mock starts");
-    let sa = mock.service_account_json();
-    let options = GatewayOptions::new(
-        config(&mock),
-        &[
-            ("OPENAI_API_KEY", OPENAI_KEY),
-            ("AZURE_OPENAI_KEY", AZURE_KEY),
-            ("GEMINI_API_KEY", GEMINI_KEY),
-            ("VERTEX_SA", sa.as_str()),
-        ],
-    );
-    let gateway = Gateway::start(options).await.expect("gateway starts");
-    Env {
-        mock,
-        gateway,
-        http: Client::new(),
-        seen: Mutex::new(Vec::new()),
-    }
+    Env::start(MockOptions::default(), |mock| {
+        let sa = mock.service_account_json();
+        GatewayOptions::new(
+            config(mock),
+            &[
+                ("OPENAI_API_KEY", OPENAI_KEY),
+                ("AZURE_OPENAI_KEY", AZURE_KEY),
+                ("GEMINI_API_KEY", GEMINI_KEY),
+                ("VERTEX_SA", sa.as_str()),
+            ],
+        )
+    })
+    .await
 }
 
 /// How a socket ended.
@@ -101,34 +76,6 @@ struct Closed {
 }
 
 impl Env {
-    fn ws_url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url().replacen("http", "ws", 1))
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url())
-    }
-
-    async fn admin(&self, path: &str, body: Value) -> Value {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(MASTER_KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{path}");
-        resp.json().await.unwrap()
-    }
-
-    async fn new_key(&self, body: Value) -> String {
-        self.admin("/key/generate", body).await["key"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
     /// Opens a socket to `path` with `headers`; returns it and the answer's
     /// subprotocol.
     async fn open(&self, path: &str, headers: &[(&str, &str)]) -> (Socket, Option<String>) {
@@ -146,9 +93,8 @@ impl Env {
         .await
         .expect("the handshake finishes")
         .expect("the gateway upgrades");
-        let mut seen = self.seen.lock().unwrap();
         for (name, value) in response.headers() {
-            seen.push(format!("{name}: {}", value.to_str().unwrap_or("")));
+            self.record(format!("{name}: {}", value.to_str().unwrap_or("")));
         }
         let protocol = response
             .headers()
@@ -175,7 +121,7 @@ impl Env {
                             reason: f.reason.as_str().to_owned(),
                         },
                     );
-                    self.seen.lock().unwrap().push(closed.reason.clone());
+                    self.record(closed.reason.clone());
                     return Err(closed);
                 }
                 Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
@@ -184,7 +130,7 @@ impl Env {
                         Message::Binary(b) => String::from_utf8_lossy(b).into_owned(),
                         _ => String::new(),
                     };
-                    self.seen.lock().unwrap().push(text);
+                    self.record(text);
                     return Ok(m);
                 }
                 Some(Ok(_)) => continue,
@@ -236,31 +182,10 @@ impl Env {
         event
     }
 
-    async fn mock_state(&self) -> Value {
-        self.http
-            .get(format!("{}/_mock/realtime", self.mock.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn live_state(&self) -> Value {
-        let resp = self
-            .http
-            .get(format!("{}/_mock/live", self.mock.base_url()))
-            .send()
-            .await
-            .unwrap();
-        resp.json().await.unwrap_or(Value::Null)
-    }
-
     /// Waits for the mock to record `n` realtime sockets.
     async fn sockets(&self, n: usize) -> Vec<Value> {
         for _ in 0..200 {
-            let state = self.mock_state().await;
+            let state = self.realtime_state().await;
             let sockets = state["sockets"].as_array().unwrap().clone();
             if sockets.len() >= n {
                 return sockets;
@@ -273,66 +198,13 @@ impl Env {
     /// Polls the mock until `check` holds for the realtime state.
     async fn until(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..200 {
-            let state = self.mock_state().await;
+            let state = self.realtime_state().await;
             if check(&state) {
                 return state;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the mock never saw {what}: {}", self.mock_state().await);
-    }
-
-    async fn token(&self, key: &str, model: &str) -> String {
-        let resp = self
-            .http
-            .post(self.url("/v1/realtime/client_secrets"))
-            .bearer_auth(key)
-            .json(&json!({"session": {"type": "realtime", "model": model}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
-        body["value"].as_str().unwrap().to_owned()
-    }
-
-    /// No provider key, upstream ephemeral key or OAuth token in anything
-    /// the gateway sent or logged.
-    async fn assert_no_leaks(&self) {
-        let state = self.mock_state().await;
-        let issued: Vec<String> = state["ephemeral_keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["value"].as_str().unwrap().to_owned())
-            .collect();
-        let live = self.live_state().await;
-        let tokens: Vec<String> = live["bearer_tokens"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let seen = self.seen.lock().unwrap().clone();
-        let logs = self.gateway.log_lines();
-        for text in seen.iter().chain(logs.iter()) {
-            for secret in [OPENAI_KEY, AZURE_KEY, GEMINI_KEY, "BEGIN PRIVATE KEY"] {
-                assert!(!text.contains(secret), "a provider secret leaked: {text}");
-            }
-            for ek in issued.iter().chain(tokens.iter()) {
-                assert!(
-                    !text.contains(ek.as_str()),
-                    "an upstream credential leaked: {text}"
-                );
-            }
-        }
-    }
-
-    async fn stop(self) {
-        self.gateway.stop().await;
-        self.mock.shutdown().await;
+        panic!("the mock never saw {what}: {}", self.realtime_state().await);
     }
 }
 
@@ -526,11 +398,11 @@ async fn browser_subprotocol_and_reelay_tokens() {
         .find(|r| r.path == "/v1/realtime")
         .unwrap();
     assert_eq!(upgrade.header("sec-websocket-protocol"), None);
-    assert!(env.seen.lock().unwrap().iter().all(|s| !s.contains(&key)));
+    assert!(env.seen().iter().all(|s| !s.contains(&key)));
 
     // A reelay token, as Bearer and as the browser subprotocol: the
     // upstream gets the ephemeral key it minted.
-    let token = env.token(&key, "gpt-realtime").await;
+    let token = env.realtime_token(&key, "gpt-realtime").await;
     let (mut ws, _) = env
         .open(
             "/v1/realtime?model=gpt-realtime",
@@ -549,7 +421,7 @@ async fn browser_subprotocol_and_reelay_tokens() {
     let sockets = env.sockets(3).await;
     assert_eq!(sockets[1]["credential"], "ephemeral");
     assert_eq!(sockets[2]["credential"], "ephemeral");
-    let state = env.mock_state().await;
+    let state = env.realtime_state().await;
     let ek = state["ephemeral_keys"][0]["value"].as_str().unwrap();
     let upgrades: Vec<_> = env
         .mock
@@ -686,20 +558,20 @@ async fn call_id_sideband_attaches_to_the_owning_deployment() {
     let env = start().await;
     let key = env.new_key(json!({"models": ["gpt-realtime"]})).await;
     let other = env.new_key(json!({"models": ["gpt-realtime"]})).await;
-    let token = env.token(&key, "gpt-realtime").await;
+    let token = env.realtime_token(&key, "gpt-realtime").await;
     let resp = env
         .http
         .post(env.url("/v1/realtime/calls"))
         .bearer_auth(&token)
         .header("content-type", "application/sdp")
-        .body(OFFER)
+        .body(SDP_OFFER)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let sealed = location.rsplit('/').next().unwrap().to_owned();
-    let state = env.mock_state().await;
+    let state = env.realtime_state().await;
     let upstream_id = state["calls"][0]["id"].as_str().unwrap().to_owned();
     assert_ne!(sealed, upstream_id);
 
@@ -794,7 +666,7 @@ impl Env {
         let body: Value = resp.json().await.unwrap();
         let name = body["name"].as_str().unwrap().to_owned();
         assert!(name.starts_with("auth_tokens/lt_rl_"), "{name}");
-        self.seen.lock().unwrap().push(body.to_string());
+        self.record(body.to_string());
         name
     }
 }

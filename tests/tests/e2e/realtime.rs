@@ -6,24 +6,14 @@
 //! daily session quota and its refund — and, throughout, that no provider
 //! key and no upstream ephemeral key ever reaches a client or a log line.
 
-// Test helpers outside `#[test]` functions unwrap freely too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use reelay_core::encoding::sha256;
 use reelay_core::realtime::{SessionKind, TokenClaims, UpstreamKey};
 use reelay_core::seal::Keys;
-use reelay_tests::gateway::{Gateway, GatewayOptions, MASTER_KEY};
+use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream, RecordedRequest};
-use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
-use std::sync::Mutex;
 
-const OPENAI_KEY: &str = "mock-openai-key";
-const AZURE_KEY: &str = "mock-azure-key";
-const GEMINI_KEY: &str = "mock-gemini-key";
-const OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
-                     a=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
-                     a=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n";
+use crate::harness::{Answer, Env, AZURE_KEY, GEMINI_KEY, OPENAI_KEY, SDP_OFFER};
 
 fn config(mock: &MockUpstream) -> Value {
     let base = mock.base_url();
@@ -46,128 +36,21 @@ fn config(mock: &MockUpstream) -> Value {
     })
 }
 
-struct Env {
-    mock: MockUpstream,
-    gateway: Gateway,
-    http: Client,
-    /// Every header and body the gateway sent back, for the leak check.
-    seen: Mutex<Vec<String>>,
-}
-
 async fn start() -> Env {
-    let mock = MockUpstream::start(MockOptions::default())
-        .await
-        .expect("mock starts");
-    let options = GatewayOptions::new(
-        config(&mock),
-        &[
-            ("OPENAI_API_KEY", OPENAI_KEY),
-            ("AZURE_OPENAI_KEY", AZURE_KEY),
-            ("GEMINI_API_KEY", GEMINI_KEY),
-        ],
-    );
-    let gateway = Gateway::start(options).await.expect("gateway starts");
-    Env {
-        mock,
-        gateway,
-        http: Client::new(),
-        seen: Mutex::new(Vec::new()),
-    }
-}
-
-/// A response read whole.
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    }
-
-    /// Asserts an error answer with `status` and `code`.
-    fn expect_error(&self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status, status, "{}", self.text);
-        let body = self.json();
-        assert_eq!(body["error"]["code"], code, "{body}");
-        assert!(self.header("x-request-id").is_some());
-        body
-    }
+    Env::start(MockOptions::default(), |mock| {
+        GatewayOptions::new(
+            config(mock),
+            &[
+                ("OPENAI_API_KEY", OPENAI_KEY),
+                ("AZURE_OPENAI_KEY", AZURE_KEY),
+                ("GEMINI_API_KEY", GEMINI_KEY),
+            ],
+        )
+    })
+    .await
 }
 
 impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url())
-    }
-
-    async fn send(&self, request: RequestBuilder) -> Answer {
-        let resp: Response = request.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let mut seen = self.seen.lock().unwrap();
-        for (name, value) in &headers {
-            seen.push(format!("{name}: {}", value.to_str().unwrap_or("")));
-        }
-        seen.push(text.clone());
-        Answer {
-            status,
-            headers,
-            text,
-        }
-    }
-
-    async fn admin(&self, path: &str, body: Value) -> Value {
-        let answer = self
-            .send(
-                self.http
-                    .post(self.url(path))
-                    .bearer_auth(MASTER_KEY)
-                    .json(&body),
-            )
-            .await;
-        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
-        answer.json()
-    }
-
-    async fn new_key(&self, body: Value) -> String {
-        self.admin("/key/generate", body).await["key"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn mint(&self, key: &str, body: Value) -> Answer {
-        self.send(
-            self.http
-                .post(self.url("/v1/realtime/client_secrets"))
-                .bearer_auth(key)
-                .json(&body),
-        )
-        .await
-    }
-
-    /// Mints a realtime session on `model` and returns the token.
-    async fn token(&self, key: &str, model: &str) -> String {
-        let answer = self
-            .mint(
-                key,
-                json!({"expires_after": {"anchor": "created_at", "seconds": 600},
-                       "session": {"type": "realtime", "model": model, "instructions": "be brief"}}),
-            )
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-        answer.json()["value"].as_str().unwrap().to_owned()
-    }
-
     async fn call_sdp(&self, bearer: &str, sdp: &str) -> Answer {
         self.send(
             self.http
@@ -182,7 +65,7 @@ impl Env {
     async fn call_multipart(&self, bearer: &str, session: Option<Value>) -> Answer {
         let mut form = reqwest::multipart::Form::new().part(
             "sdp",
-            reqwest::multipart::Part::text(OFFER)
+            reqwest::multipart::Part::text(SDP_OFFER)
                 .mime_str("application/sdp")
                 .unwrap(),
         );
@@ -219,65 +102,6 @@ impl Env {
         }
         self.send(request).await
     }
-
-    /// What the mock recorded for paths ending in `suffix`.
-    fn upstream(&self, suffix: &str) -> Vec<RecordedRequest> {
-        self.mock
-            .requests()
-            .into_iter()
-            .filter(|r| r.path.ends_with(suffix))
-            .collect()
-    }
-
-    /// The ephemeral keys the mock issued.
-    async fn issued_keys(&self) -> Vec<String> {
-        let state: Value = self
-            .http
-            .get(format!("{}/_mock/realtime", self.mock.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        state["ephemeral_keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["value"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// No provider key and no upstream ephemeral key in anything the
-    /// gateway answered or logged; every `ek_` seen is a reelay token.
-    async fn assert_no_leaks(&self) {
-        let issued = self.issued_keys().await;
-        let seen = self.seen.lock().unwrap().clone();
-        let logs = self.gateway.log_lines();
-        for text in seen.iter().chain(logs.iter()) {
-            for secret in [OPENAI_KEY, AZURE_KEY, GEMINI_KEY] {
-                assert!(!text.contains(secret), "provider key leaked: {text}");
-            }
-            for ek in &issued {
-                assert!(!text.contains(ek.as_str()), "ephemeral key leaked: {text}");
-            }
-            // The mock's keys are `ek_` + 32 hex digits; a reelay token
-            // (`ek_rl_` + base64url) never looks like that.
-            for (at, _) in text.match_indices("ek_") {
-                let tail = &text.as_bytes()[at + 3..];
-                let hexlike = tail.len() >= 32
-                    && tail[..32]
-                        .iter()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
-                assert!(!hexlike, "an upstream-shaped ephemeral key: {text}");
-            }
-        }
-    }
-
-    async fn stop(self) {
-        self.gateway.stop().await;
-        self.mock.shutdown().await;
-    }
 }
 
 fn header<'a>(r: &'a RecordedRequest, name: &str) -> &'a str {
@@ -292,7 +116,7 @@ async fn openai_mint_call_and_control() {
     // Mint: the upstream sees the deployment's model and the real key; the
     // client gets a reelay token, the upstream's expiry and its own model name.
     let minted = env
-        .mint(
+        .mint_realtime(
             &key,
             json!({"expires_after": {"anchor": "created_at", "seconds": 99999},
                    "session": {"type": "realtime", "model": "gpt-realtime",
@@ -318,19 +142,11 @@ async fn openai_mint_call_and_control() {
     assert_eq!(sent_body["expires_after"]["seconds"], 7200, "clamped");
     let issued = env.issued_keys().await;
     assert_eq!(issued.len(), 1);
-    let state: Value = env
-        .http
-        .get(format!("{}/_mock/realtime", env.mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = env.realtime_state().await;
     assert_eq!(body["expires_at"], state["ephemeral_keys"][0]["expires_at"]);
 
     // SDP with the token: the mock sees the ephemeral key, the client a sealed Location.
-    let call = env.call_sdp(&token, OFFER).await;
+    let call = env.call_sdp(&token, SDP_OFFER).await;
     assert_eq!(call.status, 201, "{}", call.text);
     assert_eq!(
         call.header("content-type").as_deref(),
@@ -350,17 +166,9 @@ async fn openai_mint_call_and_control() {
         format!("Bearer {}", issued[0])
     );
     assert!(header(&sent[0], "content-type").starts_with("application/sdp"));
-    assert_eq!(String::from_utf8_lossy(&sent[0].body), OFFER);
+    assert_eq!(String::from_utf8_lossy(&sent[0].body), SDP_OFFER);
     let upstream_call = {
-        let state: Value = env
-            .http
-            .get(format!("{}/_mock/realtime", env.mock.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = env.realtime_state().await;
         state["calls"][0]["id"].as_str().unwrap().to_owned()
     };
     assert!(
@@ -436,7 +244,7 @@ async fn openai_mint_call_and_control() {
 async fn azure_ga_shapes() {
     let env = start().await;
     let key = env.new_key(json!({"models": ["azure-*"]})).await;
-    let token = env.token(&key, "azure-realtime").await;
+    let token = env.realtime_token(&key, "azure-realtime").await;
     let sent = env.upstream("/openai/v1/realtime/client_secrets");
     assert_eq!(sent.len(), 1, "Azure GA path, no api-version");
     assert_eq!(sent[0].query, None);
@@ -447,7 +255,7 @@ async fn azure_ga_shapes() {
         "my-realtime-deployment"
     );
 
-    let call = env.call_sdp(&token, OFFER).await;
+    let call = env.call_sdp(&token, SDP_OFFER).await;
     assert_eq!(call.status, 201, "{}", call.text);
     let location = call.header("location").unwrap();
     assert!(
@@ -528,11 +336,11 @@ async fn multipart_calls_with_a_key_or_a_token_and_transcription() {
     env.call_multipart(&key, None)
         .await
         .expect_error(400, "invalid_request");
-    env.call_sdp(&key, OFFER)
+    env.call_sdp(&key, SDP_OFFER)
         .await
         .expect_error(400, "invalid_request");
     // Not an SDP offer.
-    let token = env.token(&key, "gpt-realtime").await;
+    let token = env.realtime_token(&key, "gpt-realtime").await;
     env.call_sdp(&token, "hello")
         .await
         .expect_error(400, "invalid_request");
@@ -560,7 +368,7 @@ async fn multipart_calls_with_a_key_or_a_token_and_transcription() {
 
     // A transcription session: minted on the transcription model, called with SDP.
     let minted = env
-        .mint(
+        .mint_realtime(
             &key,
             json!({"session": {"type": "transcription",
                    "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}}}),
@@ -574,7 +382,7 @@ async fn multipart_calls_with_a_key_or_a_token_and_transcription() {
         "gpt-4o-transcribe"
     );
     let tr_token = body["value"].as_str().unwrap();
-    assert_eq!(env.call_sdp(tr_token, OFFER).await.status, 201);
+    assert_eq!(env.call_sdp(tr_token, SDP_OFFER).await.status, 201);
     env.assert_no_leaks().await;
     env.stop().await;
 }
@@ -583,7 +391,7 @@ async fn multipart_calls_with_a_key_or_a_token_and_transcription() {
 async fn forged_truncated_foreign_and_expired_tokens_are_401() {
     let env = start().await;
     let key = env.new_key(json!({"models": ["gpt-realtime"]})).await;
-    let token = env.token(&key, "gpt-realtime").await;
+    let token = env.realtime_token(&key, "gpt-realtime").await;
 
     let mid = token.len() / 2;
     let flip = |c: char| if c == 'A' { 'B' } else { 'A' };
@@ -613,7 +421,7 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
         "ek_rl_",
         "ek_rl_AAAA",
     ] {
-        let answer = env.call_sdp(bad, OFFER).await;
+        let answer = env.call_sdp(bad, SDP_OFFER).await;
         let body = answer.expect_error(401, "invalid_realtime_token");
         assert_eq!(body["error"]["type"], "authentication_error");
         let answer = env
@@ -622,13 +430,13 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
         answer.expect_error(401, "invalid_realtime_token");
     }
     // Something that looks like an upstream key is just an unknown API key.
-    env.call_sdp("ek_0123456789abcdef0123456789abcdef", OFFER)
+    env.call_sdp("ek_0123456789abcdef0123456789abcdef", SDP_OFFER)
         .await
         .expect_error(401, "invalid_api_key");
 
     // Expired (the mock mints it one second in the past): refused by reelay.
     let minted = env
-        .mint(
+        .mint_realtime(
             &key,
             json!({"session": {"type": "realtime", "model": "gpt-realtime",
                                "instructions": "[[expired]]"}}),
@@ -637,7 +445,7 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
     assert_eq!(minted.status, 200, "{}", minted.text);
     let expired = minted.json()["value"].as_str().unwrap().to_owned();
     let body = env
-        .call_sdp(&expired, OFFER)
+        .call_sdp(&expired, SDP_OFFER)
         .await
         .expect_error(401, "realtime_token_expired");
     assert!(body["error"]["message"]
@@ -649,7 +457,7 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
     assert!(env.upstream("/v1/realtime/calls").is_empty());
     assert!(env.upstream("/hangup").is_empty());
     // The good token still works.
-    assert_eq!(env.call_sdp(&token, OFFER).await.status, 201);
+    assert_eq!(env.call_sdp(&token, SDP_OFFER).await.status, 201);
     env.assert_no_leaks().await;
     env.stop().await;
 }
@@ -658,16 +466,16 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
 async fn revocation_and_access_changes_apply_between_mint_and_call() {
     let env = start().await;
     let key = env.new_key(json!({"models": ["gpt-realtime"]})).await;
-    let first = env.token(&key, "gpt-realtime").await;
-    let second = env.token(&key, "gpt-realtime").await;
-    let call = env.call_sdp(&first, OFFER).await;
+    let first = env.realtime_token(&key, "gpt-realtime").await;
+    let second = env.realtime_token(&key, "gpt-realtime").await;
+    let call = env.call_sdp(&first, SDP_OFFER).await;
     assert_eq!(call.status, 201);
     let location = call.header("location").unwrap();
 
     // The key loses access to the model: its tokens stop working at once.
     env.admin("/key/update", json!({"key": key, "models": ["veo-*"]}))
         .await;
-    env.call_sdp(&second, OFFER)
+    env.call_sdp(&second, SDP_OFFER)
         .await
         .expect_error(403, "key_model_access_denied");
     env.admin(
@@ -675,12 +483,12 @@ async fn revocation_and_access_changes_apply_between_mint_and_call() {
         json!({"key": key, "models": ["gpt-realtime"]}),
     )
     .await;
-    assert_eq!(env.call_sdp(&second, OFFER).await.status, 201);
+    assert_eq!(env.call_sdp(&second, SDP_OFFER).await.status, 201);
 
     // Deleted: every token it minted is refused, and so is call control.
     env.admin("/key/delete", json!({"keys": [key]})).await;
     let before = env.upstream("/v1/realtime/calls").len();
-    env.call_sdp(&second, OFFER)
+    env.call_sdp(&second, SDP_OFFER)
         .await
         .expect_error(401, "invalid_realtime_token");
     env.control(&first, &location, "hangup", None)
@@ -697,7 +505,7 @@ async fn access_rules_and_bad_requests() {
     let env = start().await;
     let key = env.new_key(json!({"models": ["veo-*"]})).await;
     let denied = env
-        .mint(
+        .mint_realtime(
             &key,
             json!({"session": {"type": "realtime", "model": "gpt-realtime"}}),
         )
@@ -718,22 +526,22 @@ async fn access_rules_and_bad_requests() {
     assert!(env.upstream("/realtime/calls").is_empty());
 
     let all = env.new_key(json!({})).await;
-    env.mint(
+    env.mint_realtime(
         &all,
         json!({"session": {"type": "realtime", "model": "veo-3.1"}}),
     )
     .await
     .expect_error(400, "unsupported_value");
-    env.mint(
+    env.mint_realtime(
         &all,
         json!({"session": {"type": "realtime", "model": "nope"}}),
     )
     .await
     .expect_error(404, "model_not_found");
-    env.mint(&all, json!({"session": {"type": "realtime"}}))
+    env.mint_realtime(&all, json!({"session": {"type": "realtime"}}))
         .await
         .expect_error(400, "invalid_request");
-    env.mint(
+    env.mint_realtime(
         &all,
         json!({"session": {"type": "chat", "model": "gpt-realtime"}}),
     )
@@ -791,11 +599,11 @@ async fn daily_sessions_are_counted_and_failed_mints_refunded() {
                 .into(),
         },
     ));
-    env.mint(&key, session.clone())
+    env.mint_realtime(&key, session.clone())
         .await
         .expect_error(400, "upstream_bad_request");
 
-    let ok = env.mint(&key, session.clone()).await;
+    let ok = env.mint_realtime(&key, session.clone()).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(
         ok.header("x-ratelimit-limit-realtime-sessions").as_deref(),
@@ -806,7 +614,7 @@ async fn daily_sessions_are_counted_and_failed_mints_refunded() {
             .as_deref(),
         Some("0")
     );
-    let denied = env.mint(&key, session.clone()).await;
+    let denied = env.mint_realtime(&key, session.clone()).await;
     let body = denied.expect_error(429, "realtime_quota_exceeded");
     assert_eq!(body["error"]["type"], "insufficient_quota");
     assert!(denied.header("retry-after").is_some());

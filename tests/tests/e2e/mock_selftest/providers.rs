@@ -2,12 +2,7 @@
 //! Vertex AI and Cloud Storage surfaces (shared/reference/upstream-apis.md
 //! §1, §2, §4, §6).
 
-// clippy.toml allows these inside #[test] fns only; the helpers below are
-// test code too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::process::Stdio;
-use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -22,41 +17,15 @@ use rsa::sha2::Sha256;
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-const OPENAI_KEY: &str = "mock-openai-key";
-const AZURE_KEY: &str = "mock-azure-key";
+use super::{assert_google_error, client, spawn_binary, start, status_json};
+use crate::harness::{unix_now, AZURE_KEY, OPENAI_KEY};
+
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const VEO: &str = "veo-3.1-generate-001";
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
-async fn start(polls: u32, video_bytes: usize) -> MockUpstream {
-    MockUpstream::start(MockOptions {
-        polls_until_done: polls,
-        video_bytes,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap()
-}
-
-#[allow(clippy::disallowed_methods)]
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-async fn status_json(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    i64::try_from(unix_now()).unwrap()
 }
 
 // ---------------------------------------------------------------- OpenAI
@@ -1157,12 +1126,6 @@ async fn vertex_create_fetch_bytes_and_gcs() {
     mock.shutdown().await;
 }
 
-fn assert_google_error(v: &Value, code: u16, status: &str) {
-    assert_eq!(v["error"]["code"], code, "{v}");
-    assert_eq!(v["error"]["status"], status, "{v}");
-    assert!(v["error"]["message"].is_string(), "{v}");
-}
-
 #[tokio::test]
 async fn vertex_auth_outcomes_and_faults() {
     let mock = MockUpstream::start(MockOptions {
@@ -1318,8 +1281,12 @@ async fn vertex_auth_outcomes_and_faults() {
 
 #[tokio::test]
 async fn binary_takes_provider_keys() {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_reelay-mock-upstream"))
-        .args([
+    let super::MockBinary {
+        mut child,
+        mut lines,
+        base,
+    } = spawn_binary(
+        &[
             "--openai-key",
             "oa-bin",
             "--azure-key",
@@ -1327,20 +1294,10 @@ async fn binary_takes_provider_keys() {
             "--polls",
             "1",
             "--ignore-stdin",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = line.strip_prefix("READY ").unwrap().to_owned();
+        ],
+        Stdio::null(),
+    )
+    .await;
     let c = client();
     let resp = c
         .post(format!("{base}/v1/videos"))

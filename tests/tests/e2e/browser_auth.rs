@@ -5,16 +5,17 @@
 //! admin routes, realtime with a token) and the playground page — the built
 //! Worker in workerd against the mock upstream.
 
-// Test helpers outside `#[test]` functions unwrap freely too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use reelay_core::browser_token::Claims;
 use reelay_core::encoding::sha256;
 use reelay_core::seal::Keys;
-use reelay_tests::gateway::{Gateway, GatewayOptions, MASTER_KEY, SEALING_KEY};
+use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{MockOptions, MockUpstream};
-use reqwest::{Client, Method, RequestBuilder};
+use reqwest::Method;
 use serde_json::{json, Value};
+
+use crate::harness::{
+    unix_now, Answer, Env, GEMINI_KEY, MASTER_KEY, OPENAI_KEY, SDP_OFFER, SEALING_KEY,
+};
 
 const APP: &str = "https://app.example.com";
 
@@ -39,100 +40,30 @@ fn config(mock: &MockUpstream, cors: Option<Value>) -> Value {
     config
 }
 
-struct Env {
-    mock: MockUpstream,
-    gateway: Gateway,
-    http: Client,
-}
-
 async fn start_with(cors: Option<Value>) -> Env {
-    let mock = MockUpstream::start(MockOptions {
+    let mock = MockOptions {
         polls_until_done: 0,
         ..MockOptions::default()
+    };
+    Env::start(mock, |mock| {
+        GatewayOptions::new(
+            config(mock, cors),
+            &[
+                ("GEMINI_API_KEY", GEMINI_KEY),
+                ("OPENAI_API_KEY", OPENAI_KEY),
+            ],
+        )
     })
     .await
-    .expect("mock starts");
-    let options = GatewayOptions::new(
-        config(&mock, cors),
-        &[
-            ("GEMINI_API_KEY", "mock-gemini-key"),
-            ("OPENAI_API_KEY", "mock-openai-key"),
-        ],
-    );
-    let gateway = Gateway::start(options).await.expect("gateway starts");
-    Env {
-        mock,
-        gateway,
-        http: Client::new(),
-    }
 }
 
 async fn start() -> Env {
     start_with(None).await
 }
 
-/// A response read whole.
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    }
-
-    fn ok(&self) -> Value {
-        assert_eq!(self.status, 200, "{}", self.text);
-        self.json()
-    }
-
-    fn expect_error(&self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status, status, "{}", self.text);
-        let body = self.json();
-        assert_eq!(body["error"]["code"], code, "{body}");
-        assert!(self.header("x-request-id").is_some());
-        body
-    }
-}
-
 impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url())
-    }
-
-    fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path))
-    }
-
-    async fn send(&self, request: RequestBuilder) -> Answer {
-        let resp = request.send().await.unwrap();
-        Answer {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            text: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn new_key(&self, body: Value) -> String {
-        let answer = self
-            .send(
-                self.req(Method::POST, "/key/generate")
-                    .bearer_auth(MASTER_KEY)
-                    .json(&body),
-            )
-            .await;
-        answer.ok()["key"].as_str().unwrap().to_owned()
-    }
-
-    async fn mint(&self, key: &str, body: Value) -> Answer {
+    /// `POST /v1/browser_tokens` with `body`, `key` as Bearer.
+    async fn mint_browser_token(&self, key: &str, body: Value) -> Answer {
         self.send(
             self.req(Method::POST, "/v1/browser_tokens")
                 .bearer_auth(key)
@@ -141,7 +72,13 @@ impl Env {
         .await
     }
 
-    async fn create_video(&self, credential: &str, model: &str, origin: Option<&str>) -> Answer {
+    /// A 4-second video of a cat on `model`, from a page at `origin`.
+    async fn create_video_from(
+        &self,
+        credential: &str,
+        model: &str,
+        origin: Option<&str>,
+    ) -> Answer {
         let mut req = self
             .req(Method::POST, "/v1/videos")
             .bearer_auth(credential)
@@ -214,7 +151,7 @@ async fn preflights_are_answered_at_the_edge_without_credentials() {
     );
     // Nothing reached the upstream.
     assert_eq!(env.upstream_requests(), 0);
-    env.gateway.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
@@ -277,7 +214,7 @@ async fn keys_allow_only_their_origins() {
         assert_eq!(answer.header("vary").as_deref(), Some("Origin"));
     }
     // A video job from an allowed origin exposes its rate-limit headers too.
-    let answer = env.create_video(&key, "veo-3.1", Some(APP)).await;
+    let answer = env.create_video_from(&key, "veo-3.1", Some(APP)).await;
     answer.ok();
     assert_eq!(
         answer.header("access-control-allow-origin").as_deref(),
@@ -291,7 +228,7 @@ async fn keys_allow_only_their_origins() {
         "https://evil.net",
         "http://app.example.com",
     ] {
-        let answer = env.create_video(&key, "veo-3.1", Some(origin)).await;
+        let answer = env.create_video_from(&key, "veo-3.1", Some(origin)).await;
         let body = answer.expect_error(403, "origin_not_allowed");
         assert!(body["error"]["message"].as_str().unwrap().contains(origin));
         // The grant on errors lets the page read this message.
@@ -356,7 +293,7 @@ async fn keys_allow_only_their_origins() {
     )
     .await
     .expect_error(403, "origin_not_allowed");
-    env.gateway.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
@@ -396,7 +333,7 @@ async fn config_origins_apply_to_every_key() {
         answer.header("access-control-max-age").as_deref(),
         Some("60")
     );
-    env.gateway.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
@@ -410,21 +347,21 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
         .await;
 
     // Minting: validation against the parent.
-    env.mint(&key, json!({"models": ["sora-2"]}))
+    env.mint_browser_token(&key, json!({"models": ["sora-2"]}))
         .await
         .expect_error(403, "key_model_access_denied");
-    env.mint(&key, json!({"origin": "https://evil.net"}))
+    env.mint_browser_token(&key, json!({"origin": "https://evil.net"}))
         .await
         .expect_error(403, "origin_not_allowed");
-    env.mint(&key, json!({"expires_in": 7200}))
+    env.mint_browser_token(&key, json!({"expires_in": 7200}))
         .await
         .expect_error(400, "invalid_request");
-    env.mint(MASTER_KEY, json!({}))
+    env.mint_browser_token(MASTER_KEY, json!({}))
         .await
         .expect_error(400, "invalid_request");
 
     let minted = env
-        .mint(
+        .mint_browser_token(
             &key,
             json!({"models": ["veo-3.1"], "expires_in": 600, "origin": APP}),
         )
@@ -454,10 +391,10 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["veo-3.1"]);
-    env.create_video(&token, "veo-3.1-fast", Some(APP))
+    env.create_video_from(&token, "veo-3.1-fast", Some(APP))
         .await
         .expect_error(403, "key_model_access_denied");
-    let created = env.create_video(&token, "veo-3.1", Some(APP)).await;
+    let created = env.create_video_from(&token, "veo-3.1", Some(APP)).await;
     assert_eq!(
         created.header("access-control-allow-origin").as_deref(),
         Some(APP)
@@ -467,7 +404,7 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
 
     // Bound to APP: another allowed origin of the parent may not use it;
     // a request without Origin (a server) may.
-    env.create_video(&token, "veo-3.1", Some("https://other.example.com"))
+    env.create_video_from(&token, "veo-3.1", Some("https://other.example.com"))
         .await
         .expect_error(403, "origin_not_allowed");
     env.send(
@@ -500,8 +437,8 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
     assert_eq!(&bytes[36..40], b"moov", "the mock serves a playable MP4");
 
     // Quotas are the parent's: the token used one of two videos, the key the second.
-    env.create_video(&key, "veo-3.1", None).await.ok();
-    env.create_video(&token, "veo-3.1", Some(APP))
+    env.create_video_from(&key, "veo-3.1", None).await.ok();
+    env.create_video_from(&token, "veo-3.1", Some(APP))
         .await
         .expect_error(429, "video_quota_exceeded");
 
@@ -516,7 +453,7 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
     )
     .await
     .expect_error(403, "browser_token_not_allowed");
-    env.mint(&token, json!({}))
+    env.mint_browser_token(&token, json!({}))
         .await
         .expect_error(403, "browser_token_not_allowed");
 
@@ -575,7 +512,7 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
         .as_str()
         .unwrap()
         .contains("was deleted"));
-    env.gateway.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
@@ -584,7 +521,10 @@ async fn a_browser_token_starts_a_realtime_session() {
     let key = env
         .new_key(json!({"models": ["veo-*", "gpt-realtime"], "allowed_origins": [APP]}))
         .await;
-    let video_only = env.mint(&key, json!({"models": ["veo-3.1"]})).await.ok();
+    let video_only = env
+        .mint_browser_token(&key, json!({"models": ["veo-3.1"]}))
+        .await
+        .ok();
     let token = video_only["token"].as_str().unwrap();
     let secret_body = json!({"session": {"type": "realtime", "model": "gpt-realtime"}});
     env.send(
@@ -597,7 +537,7 @@ async fn a_browser_token_starts_a_realtime_session() {
     .expect_error(403, "key_model_access_denied");
 
     let realtime = env
-        .mint(&key, json!({"models": ["gpt-realtime"], "origin": APP}))
+        .mint_browser_token(&key, json!({"models": ["gpt-realtime"], "origin": APP}))
         .await
         .ok();
     let token = realtime["token"].as_str().unwrap();
@@ -615,16 +555,13 @@ async fn a_browser_token_starts_a_realtime_session() {
     );
     let ek = secret.ok()["value"].as_str().unwrap().to_owned();
     assert!(ek.starts_with("ek_rl_"), "{ek}");
-    let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
-                 m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
-                 a=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n";
     let call = env
         .send(
             env.req(Method::POST, "/v1/realtime/calls")
                 .bearer_auth(&ek)
                 .header("origin", APP)
                 .header("content-type", "application/sdp")
-                .body(offer),
+                .body(SDP_OFFER),
         )
         .await;
     assert_eq!(call.status, 201, "{}", call.text);
@@ -635,7 +572,7 @@ async fn a_browser_token_starts_a_realtime_session() {
         .header("access-control-expose-headers")
         .unwrap()
         .contains("location"));
-    env.gateway.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
@@ -671,14 +608,5 @@ async fn the_playground_is_served_with_a_strict_policy() {
     env.send(env.req(Method::POST, "/"))
         .await
         .expect_error(405, "method_not_allowed");
-    env.gateway.stop().await;
-}
-
-/// The host clock (a native test: the wasm-only lint does not apply).
-#[allow(clippy::disallowed_methods)]
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    env.stop().await;
 }

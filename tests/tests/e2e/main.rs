@@ -1,0 +1,25 @@
+//! End-to-end tests of reelay, in one test binary (one link step): the
+//! built Worker (`edge/build/`, from `scripts/build-worker`) in real workerd
+//! (Miniflare, local KV and SQLite Durable Objects) against the mock
+//! upstream, driven over HTTP and WebSocket — one module per surface — and
+//! the self-tests of the mock upstream itself (`mock_selftest`).
+//!
+//! Every test starts its own mock and, for the end-to-end modules, its own
+//! gateway; libtest runs them on as many threads as there are cores.
+//! Filters name modules: `cargo test -p reelay-tests --test e2e quota::`
+//! runs the quota tests, `… mock_selftest::` only the mock's self-tests,
+//! `… -- --skip mock_selftest::` everything but them. The shared
+//! environment is in `harness`.
+
+// Test code unwraps and panics freely, helpers outside `#[test]` fns too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod browser_auth;
+mod gateway;
+mod mock_selftest;
+mod quota;
+mod realtime;
+mod realtime_ws;
+mod responses;
