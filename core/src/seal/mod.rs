@@ -314,8 +314,9 @@ pub const RESERVED_PREFIXES: [&str; token_purposes()] = {
 };
 
 /// Why a value did not open (or seal). Clients see [`Error::to_client`],
-/// which tells most variants apart from none of the others; the variants
-/// exist for logs and tests.
+/// which tells the variants apart only for an expired token (and a realtime
+/// token minted for another kind of session); the variants exist for logs
+/// and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
     /// Wrong prefix, too long, bad base64, too short, or authenticated
