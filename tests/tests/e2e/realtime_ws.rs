@@ -533,6 +533,13 @@ async fn refusals_quota_and_upstream_failures() {
         .await;
     env.expect_refusal(&mut ws, "upstream_unavailable", 1011)
         .await;
+    // A single refusal is new work refused: the dial moves on (here to the
+    // same deployment, after its backoff) and the socket opens.
+    env.mock.push_fault(Fault::new(
+        "/v1/realtime",
+        1,
+        FaultAction::ServerError { status: 503 },
+    ));
     let (mut ws, _) = env
         .open(
             "/v1/realtime?model=gpt-realtime",
