@@ -16,10 +16,10 @@ use std::hint::black_box;
 
 use criterion::{criterion_main, Criterion};
 use reelay_core::access::{AccessGroups, AccessPolicy};
-use reelay_core::affinity::{owner_of, Purpose, Sealed, Sealer};
 use reelay_core::config::Config;
 use reelay_core::errors::{classify_http, ErrorKind, Retry};
 use reelay_core::keys::key_hash;
+use reelay_core::seal::{owner_of, Keys, Purpose, Sealed};
 use reelay_core::video::gemini::{create_request, parse_operation};
 use reelay_core::video::Operation;
 use reelay_core::video::{CreateVideo, Size, VideoHandle};
@@ -184,7 +184,7 @@ fn bench_access(c: &mut Criterion) {
 }
 
 fn bench_affinity(c: &mut Criterion) {
-    let sealer = Sealer::new(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
+    let sealer = Keys::derive(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
     let handle = VideoHandle {
         operation: OPERATION_NAME.to_owned(),
         seconds: 8,
@@ -200,15 +200,15 @@ fn bench_affinity(c: &mut Criterion) {
         deployment: "gemini-veo31".to_owned(),
         payload: handle.encode(),
     };
-    let id = sealer.seal(&sealed);
-    assert_eq!(sealer.open(Purpose::Video, &id).unwrap(), sealed);
+    let id = sealer.seal_id(&sealed).unwrap();
+    assert_eq!(sealer.open_id(Purpose::Video, &id).unwrap(), sealed);
 
     let mut g = c.benchmark_group("affinity");
     g.bench_function("seal_video_id", |b| {
-        b.iter(|| black_box(&sealer).seal(black_box(&sealed)))
+        b.iter(|| black_box(&sealer).seal_id(black_box(&sealed)))
     });
     g.bench_function("open_video_id", |b| {
-        b.iter(|| black_box(&sealer).open(Purpose::Video, black_box(&id)))
+        b.iter(|| black_box(&sealer).open_id(Purpose::Video, black_box(&id)))
     });
     g.finish();
 }

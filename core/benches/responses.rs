@@ -15,9 +15,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_main, Criterion, Throughput};
-use reelay_core::affinity::{owner_of, Sealer};
 use reelay_core::keys::key_hash;
 use reelay_core::responses::{restore_id, restore_request, seal_response_body, SseRewriter};
+use reelay_core::seal::{owner_of, Keys};
 use serde_json::{json, Value};
 
 const KEY: &str = "sk-reelay-q3Jx0bX9mZ4vT1cK7pLw2HsYdE8fRg5N";
@@ -128,7 +128,7 @@ fn stream(deltas: usize) -> String {
 /// 1–4 KB chunk sizes, in a fixed irregular pattern.
 const CHUNKS: [usize; 6] = [1024, 2731, 4096, 1500, 3333, 2048];
 
-fn rewrite(sealer: &Sealer, owner: &[u8; 16], input: &[u8], out: &mut Vec<u8>) {
+fn rewrite(sealer: &Keys, owner: &[u8; 16], input: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let mut rw = SseRewriter::new(sealer, owner, DEP);
     let mut at = 0;
@@ -143,7 +143,7 @@ fn rewrite(sealer: &Sealer, owner: &[u8; 16], input: &[u8], out: &mut Vec<u8>) {
 }
 
 fn bench_sse(c: &mut Criterion) {
-    let sealer = Sealer::new(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
+    let sealer = Keys::derive(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
     let owner = owner_of(&key_hash(KEY));
     let input = stream(2000);
     let mut out = Vec::with_capacity(input.len() * 2);
@@ -183,7 +183,7 @@ fn bench_sse(c: &mut Criterion) {
 }
 
 fn bench_json(c: &mut Criterion) {
-    let sealer = Sealer::new(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
+    let sealer = Keys::derive(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
     let owner = owner_of(&key_hash(KEY));
     let output = json!([reasoning(0), reasoning(1), reasoning(2), message(300)]);
     let body = serde_json::to_vec(&response("completed", output)).unwrap();

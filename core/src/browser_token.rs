@@ -33,22 +33,21 @@
 //!
 //! # Format
 //!
-//! `bt_rl_` + base64url (no padding) of:
+//! A MAC'd [`Purpose::BrowserToken`] value of [`crate::seal`] (`bt_rl_` +
+//! base64url of `version ‖ body ‖ tag`, under its own derived key), whose
+//! body is:
 //!
 //! ```text
-//! byte 0       version (1)
-//! bytes 1..33  SHA-256 of the parent key (its public `token`)
-//! bytes 33..41 issued at, unix seconds, big endian
-//! bytes 41..49 expires at, unix seconds, big endian
-//! bytes 49..57 token id (random, for logs)
-//! byte 57      origin length n (0 = unbound), then n bytes
+//! bytes 0..32  SHA-256 of the parent key (its public `token`)
+//! bytes 32..40 issued at, unix seconds, big endian
+//! bytes 40..48 expires at, unix seconds, big endian
+//! bytes 48..56 token id (random, for logs)
+//! byte 56      origin length n (0 = unbound), then n bytes
 //! next byte    number of model rules m, then m × (length byte + bytes)
-//! last 16      HMAC-SHA-256(derived key, everything before), truncated
 //! ```
 //!
-//! The MAC key is `HMAC(SEALING_KEY, "reelay/browser-token/v1")`. Nothing in
-//! a token is secret (a page may read its own rules, origin and expiry), so
-//! it is authenticated, not encrypted.
+//! Nothing in a token is secret (a page may read its own rules, origin and
+//! expiry), so it is authenticated, not encrypted.
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -59,15 +58,15 @@ use serde_json::{json, Map, Value};
 use crate::access::{validate_rule, AccessGroups, AccessPolicy, DENY_PREFIX, GROUP_PREFIX};
 use crate::config::Config;
 use crate::cors::AllowedOrigins;
-use crate::encoding::{b64url_decode, b64url_encode, ct_eq, hex, hmac_sha256};
+use crate::encoding::hex;
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::keys::KeyRecord;
 use crate::origin::Origin;
-use crate::time::rfc3339;
+use crate::seal::{self, Keys, Purpose};
 
 /// Prefix of every browser token.
-pub const TOKEN_PREFIX: &str = "bt_rl_";
+pub const TOKEN_PREFIX: &str = Purpose::BrowserToken.prefix();
 /// Lifetime when the request names none, in seconds.
 pub const DEFAULT_TTL_SECS: u64 = 900;
 /// Longest lifetime, in seconds.
@@ -78,12 +77,11 @@ pub const MIN_TTL_SECS: u64 = 10;
 pub const MAX_TOKEN_MODELS: usize = 16;
 /// Longest model rule in a token, in bytes.
 pub const MAX_TOKEN_RULE_LEN: usize = 128;
-/// Longest token accepted by [`TokenKey::open`].
-pub const MAX_TOKEN_LEN: usize = 4096;
+/// Longest token accepted by [`Claims::open`].
+pub const MAX_TOKEN_LEN: usize = Purpose::BrowserToken.max_len();
 
-const VERSION: u8 = 1;
-const TAG_LEN: usize = 16;
-const FIXED_LEN: usize = 1 + 32 + 8 + 8 + 8;
+/// Parent hash, issue and expiry times, id.
+const FIXED_LEN: usize = 32 + 8 + 8 + 8;
 
 /// Whether a presented credential is a browser token (by its prefix).
 pub fn is_browser_token(credential: &str) -> bool {
@@ -150,114 +148,36 @@ impl Claims {
     }
 }
 
-/// Why a token did not open. Every variant but [`TokenError::Expired`]
-/// answers the same `invalid_browser_token`; the variants exist for logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
-    /// Wrong prefix, bad base64, truncated or too long.
-    Malformed,
-    /// The MAC does not verify: forged, altered or another `SEALING_KEY`.
-    Tampered,
-    /// Unknown format version.
-    Version,
-    /// Authentic but past its expiry (unix seconds).
-    Expired(u64),
-}
-
-impl TokenError {
-    /// Stable name for logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::Tampered => "tampered",
-            Self::Version => "version",
-            Self::Expired(_) => "expired",
-        }
-    }
-
-    /// The client-facing error.
-    pub fn to_client(self) -> ClientError {
-        match self {
-            Self::Expired(at) => ClientError::new(
-                ErrorCode::BrowserTokenExpired,
-                format!(
-                    "the browser token expired at {}; ask your server for a new one",
-                    rfc3339(at.saturating_mul(1000))
-                ),
-            ),
-            _ => ClientError::from_code(ErrorCode::InvalidBrowserToken),
-        }
-    }
-}
-
-/// Seals and opens browser tokens under a key derived from `SEALING_KEY`.
-#[derive(Clone)]
-pub struct TokenKey {
-    mac_key: [u8; 32],
-}
-
-impl core::fmt::Debug for TokenKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("TokenKey { .. }")
-    }
-}
-
-impl TokenKey {
-    /// The key for `sealing_key`; `None` when it is shorter than
-    /// [`crate::affinity::MIN_SEALING_KEY_LEN`] bytes.
-    pub fn new(sealing_key: &[u8]) -> Option<Self> {
-        (sealing_key.len() >= crate::affinity::MIN_SEALING_KEY_LEN).then(|| Self {
-            mac_key: hmac_sha256(sealing_key, &[b"reelay/browser-token/v1"]),
-        })
-    }
-
-    /// Seals `claims` into a token. Origins and rules longer than 255 bytes,
-    /// and rules past 255, are cut (mint validation keeps far below that).
-    pub fn seal(&self, claims: &Claims) -> String {
-        let mut raw = Vec::with_capacity(FIXED_LEN + 64 + claims.models.len() * 16);
-        raw.push(VERSION);
-        raw.extend_from_slice(&claims.parent_hash);
-        raw.extend_from_slice(&claims.issued_at_secs.to_be_bytes());
-        raw.extend_from_slice(&claims.expires_at_secs.to_be_bytes());
-        raw.extend_from_slice(&claims.id);
-        push_short(&mut raw, claims.origin.as_deref().unwrap_or(""));
-        let models = &claims.models[..claims.models.len().min(255)];
-        raw.push(models.len() as u8);
+impl Claims {
+    /// Seals the claims into a token. Origins and rules longer than 255
+    /// bytes, and rules past 255, are cut (mint validation keeps far below
+    /// that).
+    pub fn seal(&self, keys: &Keys) -> Result<String, seal::Error> {
+        let mut body = Vec::with_capacity(FIXED_LEN + 64 + self.models.len() * 16);
+        body.extend_from_slice(&self.parent_hash);
+        body.extend_from_slice(&self.issued_at_secs.to_be_bytes());
+        body.extend_from_slice(&self.expires_at_secs.to_be_bytes());
+        body.extend_from_slice(&self.id);
+        push_short(&mut body, self.origin.as_deref().unwrap_or(""));
+        let models = &self.models[..self.models.len().min(255)];
+        body.push(models.len() as u8);
         for rule in models {
-            push_short(&mut raw, rule);
+            push_short(&mut body, rule);
         }
-        let tag = hmac_sha256(&self.mac_key, &[&raw]);
-        raw.extend_from_slice(&tag[..TAG_LEN]);
-        let mut token = String::from(TOKEN_PREFIX);
-        token.push_str(&b64url_encode(&raw));
-        token
+        keys.seal_mac(Purpose::BrowserToken, &body)
     }
 
-    /// Opens a token: MAC (constant time), version, then expiry at `now_secs`.
-    pub fn open(&self, token: &str, now_secs: u64) -> Result<Claims, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::Malformed);
-        }
-        let body = token
-            .strip_prefix(TOKEN_PREFIX)
-            .ok_or(TokenError::Malformed)?;
-        let raw = b64url_decode(body).ok_or(TokenError::Malformed)?;
-        if raw.len() < FIXED_LEN + 2 + TAG_LEN {
-            return Err(TokenError::Malformed);
-        }
-        let (signed, tag) = raw.split_at(raw.len() - TAG_LEN);
-        let expected = hmac_sha256(&self.mac_key, &[signed]);
-        if !ct_eq(&expected[..TAG_LEN], tag) {
-            return Err(TokenError::Tampered);
-        }
+    /// Opens a token: MAC (constant time), version, layout, then expiry at
+    /// `now_secs` ([`seal::Error::Expired`]). Clients see
+    /// [`seal::Error::to_client`] of [`Purpose::BrowserToken`]: every
+    /// failure but expiry answers the same `invalid_browser_token`.
+    pub fn open(keys: &Keys, token: &str, now_secs: u64) -> Result<Self, seal::Error> {
+        let body = keys.open_mac(Purpose::BrowserToken, token)?;
         // Only authenticated bytes are read from here on.
         let mut r = Reader {
-            bytes: signed,
+            bytes: &body,
             at: 0,
         };
-        if r.byte()? != VERSION {
-            return Err(TokenError::Version);
-        }
         let mut parent_hash = [0u8; 32];
         parent_hash.copy_from_slice(r.take(32)?);
         let issued_at_secs = r.u64()?;
@@ -270,13 +190,13 @@ impl TokenKey {
         for _ in 0..count {
             models.push(r.short()?);
         }
-        if r.at != signed.len() {
-            return Err(TokenError::Malformed);
+        if r.at != body.len() {
+            return Err(seal::Error::Malformed);
         }
         if now_secs >= expires_at_secs {
-            return Err(TokenError::Expired(expires_at_secs));
+            return Err(seal::Error::Expired(expires_at_secs));
         }
-        Ok(Claims {
+        Ok(Self {
             parent_hash,
             issued_at_secs,
             expires_at_secs,
@@ -303,29 +223,29 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], TokenError> {
-        let end = self.at.checked_add(n).ok_or(TokenError::Malformed)?;
-        let slice = self.bytes.get(self.at..end).ok_or(TokenError::Malformed)?;
+    fn take(&mut self, n: usize) -> Result<&'a [u8], seal::Error> {
+        let end = self.at.checked_add(n).ok_or(seal::Error::Malformed)?;
+        let slice = self.bytes.get(self.at..end).ok_or(seal::Error::Malformed)?;
         self.at = end;
         Ok(slice)
     }
 
-    fn byte(&mut self) -> Result<u8, TokenError> {
+    fn byte(&mut self) -> Result<u8, seal::Error> {
         Ok(self.take(1)?[0])
     }
 
-    fn u64(&mut self) -> Result<u64, TokenError> {
+    fn u64(&mut self) -> Result<u64, seal::Error> {
         let mut b = [0u8; 8];
         b.copy_from_slice(self.take(8)?);
         Ok(u64::from_be_bytes(b))
     }
 
-    fn short(&mut self) -> Result<String, TokenError> {
+    fn short(&mut self) -> Result<String, seal::Error> {
         let n = usize::from(self.byte()?);
         let bytes = self.take(n)?;
         core::str::from_utf8(bytes)
             .map(ToOwned::to_owned)
-            .map_err(|_| TokenError::Malformed)
+            .map_err(|_| seal::Error::Malformed)
     }
 }
 
@@ -575,14 +495,19 @@ fn invalid(param: &str, message: impl Into<String>) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::{b64url_decode, b64url_encode};
     use crate::keys::GenerateRequest;
     use alloc::string::ToString;
     use alloc::vec;
     use proptest::prelude::*;
 
-    fn key() -> TokenKey {
-        TokenKey::new(&[3u8; 32]).unwrap()
+    fn key() -> Keys {
+        Keys::derive(&[3u8; 32]).unwrap()
     }
+
+    /// A token sealed by the previous `TokenKey` (same key label, same
+    /// layout) under the key [3; 32], for [`claims`].
+    const ISSUED_BEFORE_SEAL: &str = "bt_rl_AQcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHAAAAAGqxO4AAAAAAarE_BAECAwQFBgcIF2h0dHBzOi8vYXBwLmV4YW1wbGUuY29tAgd2ZW8tMy4xBXZlby0qzep5GpsHL8y2lUeA0pNfFw";
 
     fn claims() -> Claims {
         Claims {
@@ -631,18 +556,25 @@ mod tests {
         )
     }
 
+    fn token() -> String {
+        claims().seal(&key()).unwrap()
+    }
+
     #[test]
     fn tokens_round_trip_and_expire() {
-        let token = key().seal(&claims());
+        let token = token();
         assert!(token.starts_with(TOKEN_PREFIX));
         assert!(is_browser_token(&token));
         assert!(token[TOKEN_PREFIX.len()..]
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_eq!(key().open(&token, 1_790_000_899).unwrap(), claims());
-        let err = key().open(&token, 1_790_000_900).unwrap_err();
-        assert_eq!(err, TokenError::Expired(1_790_000_900));
-        let client = err.to_client();
+        assert_eq!(
+            Claims::open(&key(), &token, 1_790_000_899).unwrap(),
+            claims()
+        );
+        let err = Claims::open(&key(), &token, 1_790_000_900).unwrap_err();
+        assert_eq!(err, seal::Error::Expired(1_790_000_900));
+        let client = err.to_client(Purpose::BrowserToken);
         assert_eq!(client.code, ErrorCode::BrowserTokenExpired);
         assert!(client.message.contains("2026-09-21T"), "{}", client.message);
         let unbound = Claims {
@@ -650,26 +582,51 @@ mod tests {
             models: Vec::new(),
             ..claims()
         };
-        assert_eq!(key().open(&key().seal(&unbound), 0).unwrap(), unbound);
+        let sealed = unbound.seal(&key()).unwrap();
+        assert_eq!(Claims::open(&key(), &sealed, 0).unwrap(), unbound);
+    }
+
+    #[test]
+    fn tokens_issued_before_the_seal_module_still_open() {
+        assert_eq!(token(), ISSUED_BEFORE_SEAL);
+        assert_eq!(
+            Claims::open(&key(), ISSUED_BEFORE_SEAL, 1_790_000_000).unwrap(),
+            claims()
+        );
     }
 
     #[test]
     fn forged_or_foreign_tokens_do_not_open() {
-        let token = key().seal(&claims());
-        let other = TokenKey::new(&[4u8; 32]).unwrap();
-        assert_eq!(other.open(&token, 0), Err(TokenError::Tampered));
-        assert!(TokenKey::new(&[1u8; 31]).is_none());
+        let token = token();
+        let other = Keys::derive(&[4u8; 32]).unwrap();
+        assert_eq!(Claims::open(&other, &token, 0), Err(seal::Error::BadMac));
         for bad in ["", "bt_rl_", "bt_rl_!!!", "sk-reelay-x", "bt_rl_AAAA"] {
-            assert_eq!(key().open(bad, 0), Err(TokenError::Malformed), "{bad}");
+            assert_eq!(
+                Claims::open(&key(), bad, 0),
+                Err(seal::Error::Malformed),
+                "{bad}"
+            );
         }
         assert_eq!(
-            key().open(&"bt_rl_A".repeat(1000), 0),
-            Err(TokenError::Malformed)
+            Claims::open(&key(), &"bt_rl_A".repeat(1000), 0),
+            Err(seal::Error::Malformed)
         );
         assert_eq!(
-            TokenError::Tampered.to_client().code,
+            seal::Error::BadMac.to_client(Purpose::BrowserToken).code,
             ErrorCode::InvalidBrowserToken
         );
+        // Authentic bytes that are not a browser token's layout.
+        let mut one_rule_missing = [0u8; 58];
+        one_rule_missing[57] = 1;
+        for body in [&one_rule_missing[..], &[0u8; 70]] {
+            let sealed = key().seal_mac(Purpose::BrowserToken, body).unwrap();
+            assert_eq!(
+                Claims::open(&key(), &sealed, 0),
+                Err(seal::Error::Malformed),
+                "{}",
+                body.len()
+            );
+        }
     }
 
     #[test]
@@ -768,18 +725,18 @@ mod tests {
     proptest! {
         #[test]
         fn open_never_panics(text in ".{0,400}") {
-            let _ = key().open(&text, 0);
-            let _ = key().open(&std::format!("bt_rl_{text}"), 0);
+            let _ = Claims::open(&key(), &text, 0);
+            let _ = Claims::open(&key(), &std::format!("bt_rl_{text}"), 0);
         }
 
         #[test]
         fn any_bit_flip_is_detected(byte in 0usize..400, bit in 0u8..8) {
-            let token = key().seal(&claims());
+            let token = token();
             let mut raw = b64url_decode(&token[TOKEN_PREFIX.len()..]).unwrap();
             let i = byte % raw.len();
             raw[i] ^= 1 << bit;
             let forged = std::format!("{TOKEN_PREFIX}{}", b64url_encode(&raw));
-            prop_assert!(key().open(&forged, 0).is_err());
+            prop_assert!(Claims::open(&key(), &forged, 0).is_err());
         }
     }
 }

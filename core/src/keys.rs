@@ -24,6 +24,7 @@ use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::origin::validate_patterns;
 use crate::quota::Limits;
+use crate::seal::RESERVED_PREFIXES;
 use crate::time::parse_duration;
 /// Old path of [`crate::time::rfc3339`], still used by the edge routes.
 pub use crate::time::rfc3339;
@@ -34,9 +35,6 @@ pub const KEY_PREFIX: &str = "sk-reelay-";
 pub const MIN_CUSTOM_KEY_LEN: usize = 20;
 /// Longest key (generated or custom) accepted anywhere.
 pub const MAX_KEY_LEN: usize = 256;
-/// Prefixes of the gateway's own tokens (browser tokens, realtime tokens):
-/// custom keys may not start with them, or they would be read as tokens.
-pub const RESERVED_PREFIXES: &[&str] = &[crate::browser_token::TOKEN_PREFIX, "ek_rl_"];
 const MAX_ALIAS_LEN: usize = 128;
 const MAX_METADATA_BYTES: usize = 4096;
 const MAX_RULES: usize = 256;
@@ -695,6 +693,30 @@ mod tests {
         let old = r#"{"token":"t","key_name":"k","key_alias":null,"models":[],"expires_at_ms":null,"metadata":{},"created_at_ms":1,"updated_at_ms":1}"#;
         let rec: KeyRecord = serde_json::from_str(old).unwrap();
         assert!(rec.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn custom_keys_may_not_start_like_any_gateway_token() {
+        for purpose in crate::seal::Purpose::ALL {
+            let body = std::format!(
+                r#"{{"key":"{}abcdefghijklmnopqrstuvwxyz"}}"#,
+                purpose.prefix()
+            );
+            let parsed = GenerateRequest::parse(body.as_bytes(), &groups());
+            if purpose.is_token() {
+                let err = parsed.unwrap_err();
+                assert_eq!(err.code, ErrorCode::InvalidRequest, "{body}");
+                assert_eq!(err.param.as_deref(), Some("key"));
+                assert!(err.message.contains(purpose.prefix()), "{}", err.message);
+            } else {
+                assert!(parsed.is_ok(), "{body}");
+            }
+        }
+        assert!(GenerateRequest::parse(
+            br#"{"key":"lt_rl_abcdefghijklmnopqrstuvwxyz"}"#,
+            &groups()
+        )
+        .is_err());
     }
 
     #[test]

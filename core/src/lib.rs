@@ -34,7 +34,7 @@
 //! | features | [`quota`] | quota arithmetic: limits, charges, refunds, settlements |
 //! | features | [`cors`] | CORS answers: origin checks against a key, preflights, response headers |
 //! | features | [`authorize`] | one model authorization for every door: rules → group, the groups new work may use, the resend rule |
-//! | features | [`affinity`] | sealed ids tying client-visible ids to a deployment and key |
+//! | features | [`seal`] | every id and token a client holds: one key derivation from `SEALING_KEY`, the purposes and their prefixes, MAC and AEAD envelopes, one error type and its client answers |
 //! | features | [`keys`] | virtual keys: format, stored record, admin requests |
 //! | features | [`browser_token`] | short-lived narrowed credentials for web pages |
 //! | features | [`google_auth`] | Google service-account JWTs and token answers |
@@ -56,7 +56,7 @@
 //! | 4. admit / reserve | [`quota::Ledger::reserve`] (in its quota store, atomically) | allowed with the standings, or a [`quota::Denial`] |
 //! | 5. send | the request; after a failure [`errors::classify_http`] and [`retry::RoutePlan::next`] | the next attempt (with its wait), or stop |
 //! | 6. classify | [`errors::classify_http`] / [`errors::classify_transport`] → `to_client` | the client's error in its dialect |
-//! | 7. settle | [`video::parse_create_response`], [`affinity::Sealer::seal`]; [`quota::Settlement::for_outcome`] → [`quota::Ledger::settle`] | the sealed id; commit, release or refund |
+//! | 7. settle | [`video::parse_create_response`], [`seal::Keys::seal_id`]; [`quota::Settlement::for_outcome`] → [`quota::Ledger::settle`] | the sealed id; commit, release or refund |
 //! | 8. respond | [`video::VideoView`] | the OpenAI video object |
 //!
 //! Follow-ups open what they were handed with [`video::open_video`] (one 404
@@ -90,7 +90,6 @@ pub mod origin;
 pub mod config;
 
 // Features.
-pub mod affinity;
 pub mod authorize;
 pub mod browser_token;
 pub mod cors;
@@ -103,4 +102,5 @@ pub mod realtime;
 pub mod responses;
 pub mod retry;
 pub mod route;
+pub mod seal;
 pub mod video;

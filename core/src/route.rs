@@ -2,7 +2,7 @@
 //!
 //! New work is spread by weight using a random number the host supplies.
 //! Follow-up calls never route: the deployment sealed into the id (see
-//! [`crate::affinity`]) always wins, because the upstream state lives there.
+//! [`crate::seal`]) always wins, because the upstream state lives there.
 
 use crate::config::{Deployment, ModelGroup};
 

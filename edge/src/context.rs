@@ -1,20 +1,19 @@
 // Per-request context, a plain record every module reads: environment,
-// clock, request id, cached config and sealer, the request's CORS origin,
+// clock, request id, cached config and sealing keys, the request's CORS origin,
 // what the quota store said and what is left to settle, the deployment that
 // served, and the fields of the request's log line. It imports no feature
 // module of the edge; `finish` completes every response from it.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::thread::LocalKey;
 
-use reelay_core::affinity::Sealer;
 use reelay_core::config::{Config, ConfigError};
 use reelay_core::cors::RequestOrigin;
 use reelay_core::encoding::hex;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::KeyRecord;
 use reelay_core::quota::{Cost, Settlement, Standing};
+use reelay_core::seal::{Keys, MIN_SEALING_KEY_LEN};
 use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, Context, Date, Env, Request};
 
@@ -27,7 +26,7 @@ thread_local! {
     // The config and the sealing secret cannot change within an isolate (a
     // new deployment starts new isolates), so each is read and validated once.
     static CONFIG: RefCell<Option<Result<Rc<Config>, ConfigError>>> = const { RefCell::new(None) };
-    static SEALER: RefCell<Option<Rc<Option<Sealer>>>> = const { RefCell::new(None) };
+    static SEAL_KEYS: RefCell<Option<Option<Rc<Keys>>>> = const { RefCell::new(None) };
 }
 
 pub(crate) struct Ctx {
@@ -157,32 +156,23 @@ impl Ctx {
         })
     }
 
-    /// The sealer built from `SEALING_KEY`.
-    pub(crate) fn sealer(&self) -> Result<Sealer, ClientError> {
-        self.sealing_derived(&SEALER, Sealer::new)
-    }
-
-    /// A key `derive`d from the `SEALING_KEY` secret, built once per isolate
-    /// and kept in `cell` (the secret cannot change within an isolate).
-    pub(crate) fn sealing_derived<K: Clone + 'static>(
-        &self,
-        cell: &'static LocalKey<RefCell<Option<Rc<Option<K>>>>>,
-        derive: fn(&[u8]) -> Option<K>,
-    ) -> Result<K, ClientError> {
-        let loaded = cell.with(|cell| {
+    /// Every key derived from the `SEALING_KEY` secret (ids, browser,
+    /// realtime and Live tokens), derived once per isolate: the secret
+    /// cannot change within one.
+    pub(crate) fn seal_keys(&self) -> Result<Rc<Keys>, ClientError> {
+        let loaded = SEAL_KEYS.with(|cell| {
             cell.borrow_mut()
                 .get_or_insert_with(|| {
                     let secret = self.env.secret("SEALING_KEY").map(|s| s.to_string()).ok();
-                    Rc::new(secret.and_then(|s| derive(s.as_bytes())))
+                    secret.and_then(|s| Keys::derive(s.as_bytes())).map(Rc::new)
                 })
                 .clone()
         });
-        (*loaded).clone().ok_or_else(|| {
+        loaded.ok_or_else(|| {
             ClientError::new(
                 ErrorCode::ConfigInvalid,
                 format!(
-                    "the SEALING_KEY secret is missing or shorter than {} bytes",
-                    reelay_core::affinity::MIN_SEALING_KEY_LEN
+                    "the SEALING_KEY secret is missing or shorter than {MIN_SEALING_KEY_LEN} bytes"
                 ),
             )
         })

@@ -20,14 +20,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
-use reelay_core::affinity::{owner_of, OWNER_LEN};
-use reelay_core::browser_token::{is_browser_token, Claims, TokenKey};
+use reelay_core::browser_token::{is_browser_token, Claims};
 use reelay_core::config::Config;
 use reelay_core::encoding::{ct_eq, hex, sha256};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::{
     key_hash, plausible_key, presented_key, storage_name, KeyRecord, Presented,
 };
+use reelay_core::seal::{owner_of, Purpose, OWNER_LEN};
 use serde_json::Map;
 use worker::Request;
 
@@ -45,8 +45,6 @@ pub(crate) const REFRESH_AFTER_MS: u64 = 500;
 const MAX_CACHED_KEYS: usize = 4_096;
 
 thread_local! {
-    // Derived once per isolate from SEALING_KEY (which cannot change within one).
-    static TOKEN_KEY: RefCell<Option<Rc<Option<TokenKey>>>> = const { RefCell::new(None) };
     // SHA-256 of MASTER_KEY (or None when unset), read once per isolate.
     static MASTER_HASH: RefCell<Option<Option<[u8; 32]>>> = const { RefCell::new(None) };
     static CACHE: RefCell<HashMap<[u8; 32], Entry>> = RefCell::new(HashMap::new());
@@ -291,11 +289,6 @@ fn narrow(
     }
 }
 
-/// The browser-token key derived from `SEALING_KEY`.
-pub(crate) fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
-    cx.sealing_derived(&TOKEN_KEY, TokenKey::new)
-}
-
 /// Whether the request presents a browser token (for routes that refuse
 /// them before doing anything else).
 pub(crate) fn presents_browser_token(req: &Request) -> bool {
@@ -412,9 +405,10 @@ pub(crate) async fn identify_minter(
 /// token; admission confirms it with the key's object) and its allowed origins.
 async fn identify_token(cx: &Ctx, token: &str) -> Result<Caller, ClientError> {
     let config = cx.config()?;
-    let claims = token_key(cx)?.open(token, cx.now_secs()).map_err(|e| {
+    let seal_keys = cx.seal_keys()?;
+    let claims = Claims::open(&seal_keys, token, cx.now_secs()).map_err(|e| {
         worker::console_warn!("browser token refused: {}", e.as_str());
-        e.to_client()
+        e.to_client(Purpose::BrowserToken)
     })?;
     claims.check_origin(cors::token_origin(cx))?;
     let parent_gone = |why: &str| {

@@ -5,16 +5,17 @@
 
 use libfuzzer_sys::fuzz_target;
 use reelay_core::access::AccessGroups;
-use reelay_core::browser_token::{MintRequest, TokenKey};
+use reelay_core::browser_token::{Claims, MintRequest};
 use reelay_core::cors::{self, PreflightRequest, RequestOrigin};
 use reelay_core::origin::{Origin, OriginPattern};
+use reelay_core::seal::Keys;
 
 fuzz_target!(|data: &[u8]| {
     let _ = MintRequest::parse(data, &AccessGroups::new());
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Some(key) = TokenKey::new(&[42u8; 32]) {
-        let _ = key.open(text, 0);
-        let _ = key.open(&format!("bt_rl_{text}"), 0);
+    if let Some(keys) = Keys::derive(&[42u8; 32]) {
+        let _ = Claims::open(&keys, text, 0);
+        let _ = Claims::open(&keys, &format!("bt_rl_{text}"), 0);
     }
     let origin = Origin::parse(text);
     if let Ok(pattern) = OriginPattern::parse(text) {

@@ -1,14 +1,14 @@
 //! Video ids come from clients: opening any string must never panic, and
-//! only ids this sealer minted may open.
+//! only ids these keys sealed may open.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use reelay_core::affinity::{Purpose, Sealer};
+use reelay_core::seal::{Keys, Purpose};
 
 fuzz_target!(|data: &[u8]| {
-    let Some(sealer) = Sealer::new(&[42u8; 32]) else { return };
+    let Some(keys) = Keys::derive(&[42u8; 32]) else { return };
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = sealer.open(Purpose::Video, text);
-        let _ = sealer.open(Purpose::Video, &format!("video_{text}"));
+        let _ = keys.open_id(Purpose::Video, text);
+        let _ = keys.open_id(Purpose::Video, &format!("video_{text}"));
     }
 });

@@ -27,13 +27,13 @@ use super::session::{authorize, invalid, model_at, session_kind, set_model};
 use super::token::{TokenClaims, UpstreamKey};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
-use crate::affinity::{Purpose, Sealed, Sealer, OWNER_LEN};
 use crate::config::{Config, Deployment, ModelGroup};
 use crate::encoding::ct_eq;
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::{Auth, Method, UpstreamRequest};
 use crate::route::pick_weighted;
+use crate::seal::{Keys, Purpose, Sealed, OWNER_LEN};
 
 /// Largest SDP offer accepted (real offers are a few KiB).
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
@@ -291,19 +291,20 @@ pub fn call_id_from_location(location: &str) -> Option<&str> {
 /// Seals an upstream call id for `owner` on `deployment`; the result is the
 /// call id clients use with reelay.
 pub fn seal_call_id(
-    sealer: &Sealer,
+    keys: &Keys,
     owner: [u8; OWNER_LEN],
     deployment: &str,
     call_id: &str,
     now_ms: u64,
-) -> String {
-    sealer.seal(&Sealed {
+) -> Result<String, ClientError> {
+    keys.seal_id(&Sealed {
         purpose: Purpose::RealtimeCall,
         owner,
         created_at_ms: now_ms,
         deployment: deployment.to_owned(),
         payload: call_id.as_bytes().to_vec(),
     })
+    .map_err(|e| e.to_client(Purpose::RealtimeCall))
 }
 
 /// reelay's `Location` for a sealed call id.
@@ -323,19 +324,14 @@ pub struct OpenedCall {
 /// Opens a sealed call id for `owner`. Malformed, tampered, foreign and
 /// other keys' ids all answer the same `404 realtime_call_not_found`.
 pub fn open_call_id(
-    sealer: &Sealer,
+    keys: &Keys,
     id: &str,
     owner: &[u8; OWNER_LEN],
 ) -> Result<OpenedCall, ClientError> {
-    let not_found = || {
-        ClientError::new(
-            ErrorCode::RealtimeCallNotFound,
-            "no realtime call with this id exists for this key",
-        )
-    };
-    let sealed = sealer
-        .open(Purpose::RealtimeCall, id)
-        .map_err(|_| not_found())?;
+    let not_found = || Purpose::RealtimeCall.refusal();
+    let sealed = keys
+        .open_id(Purpose::RealtimeCall, id)
+        .map_err(|e| e.to_client(Purpose::RealtimeCall))?;
     if !ct_eq(&sealed.owner, owner) {
         return Err(not_found());
     }
@@ -551,8 +547,8 @@ mod tests {
         }
     }
 
-    fn sealer() -> Sealer {
-        Sealer::new(&[9u8; 32]).unwrap()
+    fn sealer() -> Keys {
+        Keys::derive(&[9u8; 32]).unwrap()
     }
 
     #[test]
@@ -748,7 +744,7 @@ mod tests {
     #[test]
     fn sealed_call_ids_round_trip_for_their_owner_only() {
         let s = sealer();
-        let id = seal_call_id(&s, [4; OWNER_LEN], "openai-a", "rtc_abc", 1);
+        let id = seal_call_id(&s, [4; OWNER_LEN], "openai-a", "rtc_abc", 1).unwrap();
         assert!(id.starts_with("rtc_"));
         assert!(!id.contains("rtc_abc"));
         assert_eq!(location(&id), std::format!("/v1/realtime/calls/{id}"));
@@ -757,22 +753,28 @@ mod tests {
         assert_eq!(opened.call_id, "rtc_abc");
         for err in [
             open_call_id(&s, &id, &[5; OWNER_LEN]).unwrap_err(),
-            open_call_id(&Sealer::new(&[1; 32]).unwrap(), &id, &[4; OWNER_LEN]).unwrap_err(),
+            open_call_id(&Keys::derive(&[1; 32]).unwrap(), &id, &[4; OWNER_LEN]).unwrap_err(),
             open_call_id(&s, "rtc_abc", &[4; OWNER_LEN]).unwrap_err(),
             open_call_id(&s, &std::format!("{id}x"), &[4; OWNER_LEN]).unwrap_err(),
             open_call_id(&s, &id[..id.len() - 2], &[4; OWNER_LEN]).unwrap_err(),
         ] {
             assert_eq!(err.code, ErrorCode::RealtimeCallNotFound);
             assert_eq!(err.status(), 404);
+            assert_eq!(
+                err.message,
+                "no realtime call with this id exists for this key"
+            );
         }
         // A video id never opens as a call id.
-        let video = s.seal(&Sealed {
-            purpose: Purpose::Video,
-            owner: [4; OWNER_LEN],
-            created_at_ms: 1,
-            deployment: "openai-a".into(),
-            payload: b"rtc_abc".to_vec(),
-        });
+        let video = s
+            .seal_id(&Sealed {
+                purpose: Purpose::Video,
+                owner: [4; OWNER_LEN],
+                created_at_ms: 1,
+                deployment: "openai-a".into(),
+                payload: b"rtc_abc".to_vec(),
+            })
+            .unwrap();
         let as_call = std::format!("rtc_{}", &video["video_".len()..]);
         assert!(open_call_id(&s, &as_call, &[4; OWNER_LEN]).is_err());
     }

@@ -22,7 +22,7 @@
 //! deployment is `https://aiplatform.googleapis.com`). Nothing else in the
 //! frame changes.
 //!
-//! **Ephemeral tokens** ([`AuthTokenRequest`], [`LiveTokenKey`]):
+//! **Ephemeral tokens** ([`AuthTokenRequest`], [`LiveTokenClaims`]):
 //! `POST /gemini/v1alpha/auth_tokens` (google-genai's
 //! `client.auth_tokens.create`) takes Google's body — `expireTime` (default
 //! now + 30 min, at most 20 h), `newSessionExpireTime` (default now + 60 s,
@@ -30,9 +30,10 @@
 //! `bidiGenerateContentSetup` (the locked setup; its `model` is checked
 //! against the key's rules at mint), `fieldMask` (which setup fields are
 //! locked; empty with a setup = all of it) — and answers
-//! `{"name":"auth_tokens/lt_rl_…", …}`. The token is reelay's own:
-//! AES-256-GCM under `HMAC-SHA-256(SEALING_KEY, "reelay/live-token/v1")`,
-//! sealing its id, the owning key's hash, both expiries, the uses, the model
+//! `{"name":"auth_tokens/lt_rl_…", …}`. The token is reelay's own: an
+//! encrypted [`Purpose::LiveToken`] value of [`crate::seal`] (AES-256-GCM
+//! under the key derived for Live tokens; the nonce is its id) holding JSON
+//! claims: its id, the owning key's hash, both expiries, the uses, the model
 //! group and the locked setup. No provider credential is inside; Google's
 //! own ephemeral tokens are never minted (the real key stays in the gateway,
 //! which swaps it in upstream). Counting uses needs state: the host counts
@@ -43,18 +44,15 @@ use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit};
 use serde_json::{Map, Value};
 
-use crate::affinity::{owner_of, MIN_SEALING_KEY_LEN, OWNER_LEN};
 use crate::config::{Deployment, Provider};
-use crate::encoding::{b64url_decode, b64url_encode, hex, hmac_sha256};
+use crate::encoding::hex;
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::Auth;
+use crate::seal::{self, owner_of, Keys, Purpose, NONCE_LEN, OWNER_LEN};
 use crate::time::days_from_civil;
 
 /// Gemini's Live method (API key).
@@ -66,7 +64,7 @@ pub const VERTEX_METHOD: &str =
 /// What a gateway-minted token's `name` starts with.
 pub const AUTH_TOKEN_NAME_PREFIX: &str = "auth_tokens/";
 /// Prefix of reelay's Live tokens (after `auth_tokens/`).
-pub const LIVE_TOKEN_PREFIX: &str = "lt_rl_";
+pub const LIVE_TOKEN_PREFIX: &str = Purpose::LiveToken.prefix();
 /// Largest setup frame accepted (a setup with tools and long instructions).
 pub const MAX_SETUP_BYTES: usize = 1024 * 1024;
 /// Largest locked setup a token carries (it travels in a header).
@@ -74,18 +72,13 @@ pub const MAX_LOCKED_SETUP_BYTES: usize = 8 * 1024;
 /// Largest `auth_tokens` body.
 pub const MAX_AUTH_TOKEN_BODY: usize = 64 * 1024;
 /// Longest token text opened.
-pub const MAX_LIVE_TOKEN_LEN: usize = 16 * 1024;
+pub const MAX_LIVE_TOKEN_LEN: usize = Purpose::LiveToken.max_len();
 /// Default token lifetime (Google's): 30 minutes.
 pub const DEFAULT_EXPIRE_MS: u64 = 30 * 60 * 1000;
 /// Longest token lifetime (Google's): 20 hours.
 pub const MAX_EXPIRE_MS: u64 = 20 * 3600 * 1000;
 /// Default window to start sessions (Google's): 60 seconds.
 pub const DEFAULT_NEW_SESSION_MS: u64 = 60 * 1000;
-
-const VERSION: u8 = 1;
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
-const KEY_LABEL: &[u8] = b"reelay/live-token/v1";
 
 /// Which Live API a path serves (the client's dialect; any Live deployment
 /// may serve either).
@@ -560,133 +553,34 @@ fn remove_path(map: &mut Map<String, Value>, parts: &[&str]) {
     }
 }
 
-/// Why a Live token did not open (for logs; clients see [`LiveTokenError::to_client`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiveTokenError {
-    /// Wrong prefix, bad base64, wrong size, unknown version or layout.
-    Malformed,
-    /// The tag does not verify.
-    Forged,
-    /// Past `expireTime`, or past `newSessionExpireTime` for a new session.
-    Expired,
-}
-
-impl LiveTokenError {
-    /// Stable name for logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::Forged => "forged",
-            Self::Expired => "expired",
-        }
-    }
-
-    /// The error a client sees.
-    pub fn to_client(self) -> ClientError {
-        match self {
-            Self::Expired => ClientError::new(
-                ErrorCode::LiveTokenExpired,
-                "the ephemeral token has expired or may no longer start sessions; mint a new one",
-            ),
-            Self::Malformed | Self::Forged => ClientError::new(
-                ErrorCode::InvalidLiveToken,
-                "the ephemeral token is not valid (not issued by this gateway, or modified)",
-            ),
-        }
-    }
-}
-
-/// Seals and opens Live tokens.
-#[derive(Clone)]
-pub struct LiveTokenKey {
-    cipher: Aes256Gcm,
-}
-
-impl fmt::Debug for LiveTokenKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LiveTokenKey { .. }")
-    }
-}
-
-fn aad() -> [u8; LIVE_TOKEN_PREFIX.len() + 1] {
-    let mut aad = [0u8; LIVE_TOKEN_PREFIX.len() + 1];
-    aad[..LIVE_TOKEN_PREFIX.len()].copy_from_slice(LIVE_TOKEN_PREFIX.as_bytes());
-    aad[LIVE_TOKEN_PREFIX.len()] = VERSION;
-    aad
-}
-
-impl LiveTokenKey {
-    /// The key for `sealing_key`; `None` when it is too short.
-    pub fn new(sealing_key: &[u8]) -> Option<Self> {
-        if sealing_key.len() < MIN_SEALING_KEY_LEN {
-            return None;
-        }
-        let key = hmac_sha256(sealing_key, &[KEY_LABEL]);
-        Some(Self {
-            cipher: Aes256Gcm::new_from_slice(&key).ok()?,
-        })
-    }
-
-    /// Seals `claims` (their id is the nonce) into `lt_rl_…`.
-    pub fn seal(&self, claims: &LiveTokenClaims) -> Option<String> {
+impl LiveTokenClaims {
+    /// Seals the claims (their id is the nonce) into `lt_rl_…`: encrypted,
+    /// since the locked setup may hold instructions the page must not read.
+    pub fn seal(&self, keys: &Keys) -> Result<String, seal::Error> {
         let mut plain = serde_json::json!({
-            "k": hex(&claims.key_hash),
-            "e": claims.expires_at_ms,
-            "n": claims.new_sessions_until_ms,
-            "u": claims.uses,
-            "m": claims.field_mask,
+            "k": hex(&self.key_hash),
+            "e": self.expires_at_ms,
+            "n": self.new_sessions_until_ms,
+            "u": self.uses,
+            "m": self.field_mask,
         });
-        if let (Some(setup), Value::Object(map)) = (&claims.setup, &mut plain) {
+        if let (Some(setup), Value::Object(map)) = (&self.setup, &mut plain) {
             map.insert("s".into(), Value::Object(setup.clone()));
         }
-        let sealed = self
-            .cipher
-            .encrypt(
-                &claims.id.into(),
-                Payload {
-                    msg: plain.to_string().as_bytes(),
-                    aad: &aad(),
-                },
-            )
-            .ok()?;
-        let mut raw = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        raw.push(VERSION);
-        raw.extend_from_slice(&claims.id);
-        raw.extend_from_slice(&sealed);
-        let mut token = String::from(LIVE_TOKEN_PREFIX);
-        token.push_str(&b64url_encode(&raw));
-        Some(token)
+        keys.seal_aead(Purpose::LiveToken, &self.id, plain.to_string().as_bytes())
     }
 
     /// Opens a token (with or without `auth_tokens/`) to start a session at
-    /// `now_ms`.
-    pub fn open(&self, token: &str, now_ms: u64) -> Result<LiveTokenClaims, LiveTokenError> {
+    /// `now_ms`: [`seal::Error::Expired`] past `expireTime`, or past
+    /// `newSessionExpireTime`. Clients see [`seal::Error::to_client`] of
+    /// [`Purpose::LiveToken`].
+    pub fn open(keys: &Keys, token: &str, now_ms: u64) -> Result<Self, seal::Error> {
         let token = token.strip_prefix(AUTH_TOKEN_NAME_PREFIX).unwrap_or(token);
-        if token.len() > MAX_LIVE_TOKEN_LEN {
-            return Err(LiveTokenError::Malformed);
-        }
-        let body = token
-            .strip_prefix(LIVE_TOKEN_PREFIX)
-            .ok_or(LiveTokenError::Malformed)?;
-        let raw = b64url_decode(body).ok_or(LiveTokenError::Malformed)?;
-        if raw.len() < 1 + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
-            return Err(LiveTokenError::Malformed);
-        }
-        let mut id = [0u8; NONCE_LEN];
-        id.copy_from_slice(&raw[1..1 + NONCE_LEN]);
-        let plain = self
-            .cipher
-            .decrypt(
-                &id.into(),
-                Payload {
-                    msg: &raw[1 + NONCE_LEN..],
-                    aad: &aad(),
-                },
-            )
-            .map_err(|_| LiveTokenError::Forged)?;
-        let claims = parse_claims(id, &plain).ok_or(LiveTokenError::Malformed)?;
-        if now_ms >= claims.expires_at_ms || now_ms >= claims.new_sessions_until_ms {
-            return Err(LiveTokenError::Expired);
+        let (id, plain) = keys.open_aead(Purpose::LiveToken, token)?;
+        let claims = parse_claims(id, &plain).ok_or(seal::Error::Malformed)?;
+        let until = claims.expires_at_ms.min(claims.new_sessions_until_ms);
+        if now_ms >= until {
+            return Err(seal::Error::Expired(until / 1000));
         }
         Ok(claims)
     }
@@ -950,39 +844,67 @@ mod tests {
         crate::time::rfc3339(ms)
     }
 
+    /// A token sealed by the previous `LiveTokenKey` (same key label, same
+    /// layout) under the key [9; 32].
+    const ISSUED_BEFORE_SEAL: &str = "lt_rl_AQUFBQUFBQUFBQUFBd3dy8Y2BXhbTeB3Go8AzLHeYuSBvbxOfKH24ll_rTOCe-5nP2G2bkZsRt56v3xE-Pb9ql99bxe0kUpJax-9DJY8m0HwEeojG6iJnMR0keKbWG0E2jWTD5hIFowfqt_XRetPqq6vSunakgSp8YAlmbVB1QvTyA5P1yjNKscNmLxUlRDmYmltmNS7Pq8jkXyCUV8WF9FGESyYXPXP_gFBhMZN3qDbn_wdMe7r2sFoWPmOTzTxIftqqIVotB8uJmphCh9ujufTvNcPDt90RNOg6oRbcoNCbtYC5eR0yOGgHHd1nmrjPiOVoDOV-Q";
+
+    #[test]
+    fn tokens_issued_before_the_seal_module_still_open() {
+        let key = Keys::derive(&[9u8; 32]).unwrap();
+        let opened = LiveTokenClaims::open(&key, ISSUED_BEFORE_SEAL, NOW).unwrap();
+        assert_eq!(opened.id, [5; 12]);
+        assert_eq!(opened.key_hash, [4; 32]);
+        assert_eq!(opened.uses, 2);
+        assert_eq!(
+            (opened.expires_at_ms, opened.new_sessions_until_ms),
+            (1_790_001_800_000, 1_790_000_060_000)
+        );
+        assert_eq!(opened.field_mask, ["generationConfig.temperature"]);
+        assert_eq!(
+            opened.setup.map(Value::Object),
+            Some(json!({"model": "gemini-live", "generationConfig": {"temperature": 0.1}}))
+        );
+    }
+
     #[test]
     fn tokens_round_trip_and_refuse_forgeries() {
-        let key = LiveTokenKey::new(&[9u8; 32]).unwrap();
+        let key = Keys::derive(&[9u8; 32]).unwrap();
         let r = request(json!({"uses": 2, "bidiGenerateContentSetup": {"model": "models/gemini-live",
             "generationConfig": {"temperature": 0.1}}, "fieldMask": ["generationConfig.temperature"]})).unwrap();
         let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12]);
-        let token = key.seal(&claims).unwrap();
+        let token = claims.seal(&key).unwrap();
         assert!(token.starts_with(LIVE_TOKEN_PREFIX));
-        let opened = key.open(&format!("auth_tokens/{token}"), NOW).unwrap();
+        let opened = LiveTokenClaims::open(&key, &format!("auth_tokens/{token}"), NOW).unwrap();
         assert_eq!(opened, claims);
         assert_eq!(opened.id_hex(), "05".repeat(12));
+        let err = LiveTokenClaims::open(&key, &token, r.new_sessions_until_ms).unwrap_err();
+        assert_eq!(err, seal::Error::Expired(r.new_sessions_until_ms / 1000));
         assert_eq!(
-            key.open(&token, r.new_sessions_until_ms).unwrap_err(),
-            LiveTokenError::Expired
+            err.to_client(Purpose::LiveToken).code,
+            ErrorCode::LiveTokenExpired
         );
-        let other = LiveTokenKey::new(&[8u8; 32]).unwrap();
-        assert_eq!(other.open(&token, NOW).unwrap_err(), LiveTokenError::Forged);
+        let other = Keys::derive(&[8u8; 32]).unwrap();
+        assert_eq!(
+            LiveTokenClaims::open(&other, &token, NOW).unwrap_err(),
+            seal::Error::BadMac
+        );
         let mut bytes = token.clone().into_bytes();
         let last = bytes.len() - 3;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(bytes).unwrap();
-        assert!(key.open(&tampered, NOW).is_err());
+        assert!(LiveTokenClaims::open(&key, &tampered, NOW).is_err());
+        for bad in ["ek_rl_x", "lt_rl_!!", "lt_rl_", "auth_tokens/"] {
+            assert_eq!(
+                LiveTokenClaims::open(&key, bad, NOW).unwrap_err(),
+                seal::Error::Malformed,
+                "{bad}"
+            );
+        }
+        // Authentic bytes that are not a Live token's claims.
+        let odd = key.seal_aead(Purpose::LiveToken, &[1; 12], b"[1]").unwrap();
         assert_eq!(
-            key.open("ek_rl_x", NOW).unwrap_err(),
-            LiveTokenError::Malformed
-        );
-        assert_eq!(
-            key.open("lt_rl_!!", NOW).unwrap_err(),
-            LiveTokenError::Malformed
-        );
-        assert_eq!(
-            key.open("lt_rl_", NOW).unwrap_err(),
-            LiveTokenError::Malformed
+            LiveTokenClaims::open(&key, &odd, NOW).unwrap_err(),
+            seal::Error::Malformed
         );
         let answer = auth_token_answer(&token, &r);
         assert_eq!(answer["name"], format!("auth_tokens/{token}"));

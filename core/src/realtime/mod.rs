@@ -36,7 +36,7 @@ use crate::config::{Deployment, Provider};
 use crate::errors::{ClientError, ErrorCode};
 use crate::plan::Auth;
 
-pub use token::{TokenClaims, TokenError, TokenKey, UpstreamKey, TOKEN_PREFIX};
+pub use token::{TokenClaims, UpstreamKey, TOKEN_PREFIX};
 
 /// The kind of realtime session, and so the purpose of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

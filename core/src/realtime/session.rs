@@ -27,7 +27,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use serde_json::{Map, Value};
 
-use super::token::{TokenClaims, TokenKey, UpstreamKey, MAX_UPSTREAM_KEY_LEN, NONCE_LEN};
+use super::token::{TokenClaims, UpstreamKey, MAX_UPSTREAM_KEY_LEN, NONCE_LEN};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
 use crate::config::{Config, Deployment, ModelGroup};
@@ -35,6 +35,7 @@ use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::json::type_name;
 use crate::plan::{Method, UpstreamRequest};
 use crate::route::pick_weighted;
+use crate::seal::Keys;
 use crate::video::upstream_garbage;
 
 /// Shortest `expires_after.seconds` the upstream accepts; shorter asks are raised to it.
@@ -194,8 +195,8 @@ pub fn plan_mint<'c>(
 /// What seals the token: the key, the owner and the host's inputs.
 #[derive(Debug, Clone)]
 pub struct SealWith<'a> {
-    /// The token key ([`TokenKey::new`] of `SEALING_KEY`).
-    pub key: &'a TokenKey,
+    /// The keys derived from `SEALING_KEY` ([`Keys::derive`]).
+    pub key: &'a Keys,
     /// SHA-256 of the virtual key minting the token.
     pub key_hash: [u8; 32],
     /// 12 fresh random bytes.
@@ -260,10 +261,9 @@ pub fn finish_mint(
         model: group.name.clone(),
         upstream_key: UpstreamKey::new(ephemeral.clone()),
     };
-    let token = seal
-        .key
-        .seal(&claims, &seal.nonce)
-        .ok_or_else(|| upstream_garbage("the client secret could not be sealed"))?;
+    let token = claims
+        .seal(seal.key, &seal.nonce)
+        .map_err(|_| upstream_garbage("the client secret could not be sealed"))?;
 
     answer.insert("value".into(), Value::from(token.as_str()));
     answer.insert("expires_at".into(), Value::from(expires_at));
@@ -462,8 +462,8 @@ mod tests {
         serde_json::from_str(plan.upstream.json_body.as_deref().unwrap()).unwrap()
     }
 
-    fn key() -> TokenKey {
-        TokenKey::new(&[7u8; 32]).unwrap()
+    fn key() -> Keys {
+        Keys::derive(&[7u8; 32]).unwrap()
     }
 
     fn finish(p: &MintPlan<'_>, body: &[u8], key_hash: [u8; 32]) -> Result<Minted, UpstreamError> {
@@ -704,7 +704,7 @@ mod tests {
         );
         assert_eq!(v["session"]["id"], "sess_1");
         assert_eq!(v["session"]["instructions"], "be nice");
-        let claims = key().open(token, NOW, &[SessionKind::Realtime]).unwrap();
+        let claims = TokenClaims::open(&key(), token, NOW, &[SessionKind::Realtime]).unwrap();
         assert_eq!(claims.upstream_key.expose(), EK);
         assert_eq!(claims.deployment, "openai-rt");
         assert_eq!(claims.model, "gpt-realtime");
@@ -725,8 +725,13 @@ mod tests {
         assert_eq!(m.expires_at, NOW - 1);
         let v: Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!(
-            key().open(v["value"].as_str().unwrap(), NOW, &[SessionKind::Realtime]),
-            Err(crate::realtime::TokenError::Expired)
+            TokenClaims::open(
+                &key(),
+                v["value"].as_str().unwrap(),
+                NOW,
+                &[SessionKind::Realtime]
+            ),
+            Err(crate::seal::Error::Expired(NOW - 1))
         );
         // Beyond the longest lifetime: capped.
         let m = finish(&p, &upstream_answer(NOW + 99_999), [0; 32]).unwrap();
@@ -789,13 +794,13 @@ mod tests {
         .to_string();
         let m = finish(&p, body.as_bytes(), [0; 32]).unwrap();
         let v: Value = serde_json::from_str(&m.body).unwrap();
-        let claims = key()
-            .open(
-                v["value"].as_str().unwrap(),
-                NOW,
-                &[SessionKind::Transcription],
-            )
-            .unwrap();
+        let claims = TokenClaims::open(
+            &key(),
+            v["value"].as_str().unwrap(),
+            NOW,
+            &[SessionKind::Transcription],
+        )
+        .unwrap();
         assert_eq!(claims.kind, SessionKind::Transcription);
         assert_eq!(claims.model, "gpt-4o-transcribe");
     }

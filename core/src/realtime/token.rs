@@ -10,23 +10,20 @@
 //! |---|---|
 //! | session kind (`realtime` / `transcription`) | the token's purpose; a token never opens for a use it was not minted for |
 //! | expiry (unix seconds) | never later than the upstream's `expires_at` |
-//! | SHA-256 of the owning virtual key | owner fingerprint ([`crate::affinity::owner_of`]) and the key's `token`, so the host can check revocation *now* |
+//! | SHA-256 of the owning virtual key | owner fingerprint ([`crate::seal::owner_of`]) and the key's `token`, so the host can check revocation *now* |
 //! | deployment id | the SDP offer goes to the deployment that minted the ephemeral key, never re-routed |
 //! | model group | the access rules are re-checked against the name the key was allowed |
 //! | upstream ephemeral key | sent upstream as `Authorization: Bearer ek_…`; never in the clear |
 //!
-//! Wire format: `ek_rl_` + base64url (no padding) of the bytes below. The
-//! prefix starts like the upstream's own ephemeral keys on purpose: clients
-//! recognise a browser-safe key by its `ek_` (openai-node enables
-//! browser use for such keys; apps check `startsWith("ek_")`), and `rl_`
-//! says it is reelay's.
+//! Wire format: an encrypted [`Purpose::RealtimeToken`] value of
+//! [`crate::seal`] (`ek_rl_` + base64url of `version ‖ nonce ‖ AES-256-GCM
+//! ciphertext and tag`, the prefix and version as associated data, under the
+//! key derived for realtime tokens). The prefix starts like the upstream's
+//! own ephemeral keys on purpose: clients recognise a browser-safe key by
+//! its `ek_` (openai-node enables browser use for such keys; apps check
+//! `startsWith("ek_")`), and `rl_` says it is reelay's.
 //!
 //! ```text
-//! byte 0        version (1)
-//! bytes 1..13   nonce: 12 random bytes from the host
-//! rest          AES-256-GCM(key, nonce, plaintext, aad = "ek_rl_" ‖ version)
-//!               = ciphertext ‖ 16-byte tag
-//!
 //! plaintext:
 //! byte 0        kind (1 = realtime, 2 = transcription)
 //! bytes 1..9    expires_at, unix seconds, big endian
@@ -36,13 +33,10 @@
 //! 2 + k bytes   upstream ephemeral key (big-endian u16 length, then bytes)
 //! ```
 //!
-//! The key is `HMAC-SHA-256(SEALING_KEY, "reelay/realtime-token/v1")`: the
-//! sealing secret is never used directly, and this key differs from the
-//! affinity MAC key derived from the same secret.
-//!
 //! Opening checks, in order: size and prefix, base64, version, the GCM tag
-//! (constant time, by the AEAD), the plaintext layout, the purpose, then the
-//! expiry against the `now` the host passes in. Only authenticated bytes are
+//! (constant time, by the AEAD), the plaintext layout, the session kind
+//! ([`seal::Error::WrongPurpose`]), then the expiry against the `now` the
+//! host passes in ([`seal::Error::Expired`]). Only authenticated bytes are
 //! interpreted, so every failure before the tag check is indistinguishable
 //! from a forgery for a prober.
 
@@ -50,28 +44,21 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit};
-
 use super::SessionKind;
-use crate::affinity::{owner_of, MIN_SEALING_KEY_LEN, OWNER_LEN};
-use crate::encoding::{b64url_decode, b64url_encode, hex, hmac_sha256};
-use crate::errors::{ClientError, ErrorCode};
+use crate::encoding::hex;
+use crate::seal::{self, owner_of, Keys, Purpose, OWNER_LEN};
+
+pub use crate::seal::NONCE_LEN;
 
 /// Prefix of every realtime token.
-pub const TOKEN_PREFIX: &str = "ek_rl_";
-/// Length of the nonce the host passes to [`TokenKey::seal`].
-pub const NONCE_LEN: usize = 12;
-/// Longest token text [`TokenKey::open`] looks at; longer input is malformed.
-pub const MAX_TOKEN_LEN: usize = 4096;
+pub const TOKEN_PREFIX: &str = Purpose::RealtimeToken.prefix();
+/// Longest token text [`TokenClaims::open`] looks at; longer input is malformed.
+pub const MAX_TOKEN_LEN: usize = Purpose::RealtimeToken.max_len();
 /// Longest upstream ephemeral key a token can carry.
 pub const MAX_UPSTREAM_KEY_LEN: usize = 1024;
 
-const VERSION: u8 = 1;
-const TAG_LEN: usize = 16;
-const KEY_LABEL: &[u8] = b"reelay/realtime-token/v1";
 /// kind + expiry + key hash + three length prefixes.
-const MIN_PLAINTEXT: usize = 1 + 8 + 32 + 1 + 1 + 2;
+const MIN_PLAINTEXT: usize = Purpose::RealtimeToken.min_body_len();
 
 /// The upstream's ephemeral key. Its `Debug` never shows it; read it with
 /// [`UpstreamKey::expose`] only to build the upstream request.
@@ -125,175 +112,63 @@ impl TokenClaims {
     }
 }
 
-/// Why a token did not open. Clients see [`TokenError::to_client`]: one
-/// `401 invalid_realtime_token` for everything but expiry, which is
-/// `401 realtime_token_expired` (expiry is checked only after the tag, so
-/// telling it apart reveals nothing to a forger, and it tells an honest
-/// client to mint a new token). The variants exist for logs and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
-    /// Wrong prefix, bad base64, wrong size or unknown version.
-    Malformed,
-    /// The tag does not verify: forged, tampered, truncated past the
-    /// header, or sealed under another `SEALING_KEY`.
-    Forged,
-    /// Authentic, but its expiry has passed.
-    Expired,
-    /// Authentic, but minted for another purpose.
-    WrongPurpose,
-}
-
-impl TokenError {
-    /// Stable name for logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::Forged => "forged",
-            Self::Expired => "expired",
-            Self::WrongPurpose => "wrong_purpose",
-        }
-    }
-
-    /// The error a client sees.
-    pub fn to_client(self) -> ClientError {
-        match self {
-            Self::Expired => ClientError::new(
-                ErrorCode::RealtimeTokenExpired,
-                "the realtime token has expired; mint a new one with POST /v1/realtime/client_secrets",
-            ),
-            Self::Malformed | Self::Forged => ClientError::new(
-                ErrorCode::InvalidRealtimeToken,
-                "the realtime token is not valid (not issued by this gateway, or modified)",
-            ),
-            Self::WrongPurpose => ClientError::new(
-                ErrorCode::InvalidRealtimeToken,
-                "the realtime token was minted for another kind of session",
-            ),
-        }
-    }
-}
-
-/// Seals and opens realtime tokens under the key derived from `SEALING_KEY`.
-#[derive(Clone)]
-pub struct TokenKey {
-    cipher: Aes256Gcm,
-}
-
-impl fmt::Debug for TokenKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenKey { .. }")
-    }
-}
-
-impl TokenKey {
-    /// The token key for `sealing_key` (the `SEALING_KEY` secret); `None`
-    /// when it is shorter than [`MIN_SEALING_KEY_LEN`] bytes.
-    pub fn new(sealing_key: &[u8]) -> Option<Self> {
-        if sealing_key.len() < MIN_SEALING_KEY_LEN {
-            return None;
-        }
-        let key = hmac_sha256(sealing_key, &[KEY_LABEL]);
-        let cipher = Aes256Gcm::new_from_slice(&key).ok()?;
-        Some(Self { cipher })
-    }
-
-    /// Seals `claims` with `nonce` (12 fresh random bytes from the host; a
-    /// nonce must never repeat under one key). `None` when a field is longer
-    /// than the format allows (deployment or model over 255 bytes, upstream
-    /// key over [`MAX_UPSTREAM_KEY_LEN`]); config validation and
-    /// [`super::session`] keep them far shorter.
-    pub fn seal(&self, claims: &TokenClaims, nonce: &[u8; NONCE_LEN]) -> Option<String> {
-        let deployment = claims.deployment.as_bytes();
-        let model = claims.model.as_bytes();
-        let upstream = claims.upstream_key.expose().as_bytes();
+impl TokenClaims {
+    /// Seals the claims with `nonce` (12 fresh random bytes from the host;
+    /// a nonce must never repeat under one key). [`seal::Error::Unsupported`]
+    /// when a field is longer than the format allows (deployment or model
+    /// over 255 bytes, upstream key empty or over [`MAX_UPSTREAM_KEY_LEN`]);
+    /// config validation and [`super::session`] keep them far shorter.
+    pub fn seal(&self, keys: &Keys, nonce: &[u8; NONCE_LEN]) -> Result<String, seal::Error> {
+        let deployment = self.deployment.as_bytes();
+        let model = self.model.as_bytes();
+        let upstream = self.upstream_key.expose().as_bytes();
         if upstream.is_empty() || upstream.len() > MAX_UPSTREAM_KEY_LEN {
-            return None;
+            return Err(seal::Error::Unsupported);
         }
+        let too_long = |_| seal::Error::Unsupported;
         let mut plain =
             Vec::with_capacity(MIN_PLAINTEXT + deployment.len() + model.len() + upstream.len());
-        plain.push(claims.kind.byte());
-        plain.extend_from_slice(&claims.expires_at.to_be_bytes());
-        plain.extend_from_slice(&claims.key_hash);
-        plain.push(u8::try_from(deployment.len()).ok()?);
+        plain.push(self.kind.byte());
+        plain.extend_from_slice(&self.expires_at.to_be_bytes());
+        plain.extend_from_slice(&self.key_hash);
+        plain.push(u8::try_from(deployment.len()).map_err(too_long)?);
         plain.extend_from_slice(deployment);
-        plain.push(u8::try_from(model.len()).ok()?);
+        plain.push(u8::try_from(model.len()).map_err(too_long)?);
         plain.extend_from_slice(model);
-        plain.extend_from_slice(&u16::try_from(upstream.len()).ok()?.to_be_bytes());
+        plain.extend_from_slice(
+            &u16::try_from(upstream.len())
+                .map_err(too_long)?
+                .to_be_bytes(),
+        );
         plain.extend_from_slice(upstream);
-
-        let sealed = self
-            .cipher
-            .encrypt(
-                &(*nonce).into(),
-                Payload {
-                    msg: &plain,
-                    aad: &aad(),
-                },
-            )
-            .ok()?;
-        let mut raw = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        raw.push(VERSION);
-        raw.extend_from_slice(nonce);
-        raw.extend_from_slice(&sealed);
-        let mut token = String::from(TOKEN_PREFIX);
-        token.push_str(&b64url_encode(&raw));
-        Some(token)
+        keys.seal_aead(Purpose::RealtimeToken, nonce, &plain)
     }
 
-    /// Opens `token` for one of the `allowed` purposes at `now` (unix
-    /// seconds): a token is expired from its `expires_at` second on.
+    /// Opens `token` for one of the `allowed` session kinds at `now` (unix
+    /// seconds): a token is expired from its `expires_at` second on. Clients
+    /// see [`seal::Error::to_client`] of [`Purpose::RealtimeToken`]: one
+    /// `401 invalid_realtime_token` for everything but expiry, which is
+    /// `401 realtime_token_expired` (expiry is checked only after the tag,
+    /// so telling it apart reveals nothing to a forger, and it tells an
+    /// honest client to mint a new token).
     pub fn open(
-        &self,
+        keys: &Keys,
         token: &str,
         now_secs: u64,
         allowed: &[SessionKind],
-    ) -> Result<TokenClaims, TokenError> {
-        let claims = self.decrypt(token)?;
+    ) -> Result<Self, seal::Error> {
+        let (_, plain) = keys.open_aead(Purpose::RealtimeToken, token)?;
+        // Authentic from here on: a layout error means a bug or a future
+        // format, never an attacker's choice.
+        let claims = parse_plaintext(&plain).ok_or(seal::Error::Malformed)?;
         if !allowed.contains(&claims.kind) {
-            return Err(TokenError::WrongPurpose);
+            return Err(seal::Error::WrongPurpose);
         }
         if now_secs >= claims.expires_at {
-            return Err(TokenError::Expired);
+            return Err(seal::Error::Expired(claims.expires_at));
         }
         Ok(claims)
     }
-
-    /// Authenticates and decodes `token` without the purpose and expiry
-    /// checks (for [`TokenKey::open`] and tests).
-    fn decrypt(&self, token: &str) -> Result<TokenClaims, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::Malformed);
-        }
-        let body = token
-            .strip_prefix(TOKEN_PREFIX)
-            .ok_or(TokenError::Malformed)?;
-        let raw = b64url_decode(body).ok_or(TokenError::Malformed)?;
-        if raw.len() < 1 + NONCE_LEN + TAG_LEN + MIN_PLAINTEXT || raw[0] != VERSION {
-            return Err(TokenError::Malformed);
-        }
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&raw[1..1 + NONCE_LEN]);
-        let plain = self
-            .cipher
-            .decrypt(
-                &nonce.into(),
-                Payload {
-                    msg: &raw[1 + NONCE_LEN..],
-                    aad: &aad(),
-                },
-            )
-            .map_err(|_| TokenError::Forged)?;
-        // Authentic from here on: a layout error means a bug or a future
-        // format, never an attacker's choice.
-        parse_plaintext(&plain).ok_or(TokenError::Malformed)
-    }
-}
-
-fn aad() -> [u8; TOKEN_PREFIX.len() + 1] {
-    let mut aad = [0u8; TOKEN_PREFIX.len() + 1];
-    aad[..TOKEN_PREFIX.len()].copy_from_slice(TOKEN_PREFIX.as_bytes());
-    aad[TOKEN_PREFIX.len()] = VERSION;
-    aad
 }
 
 /// A forward-only reader over the plaintext.
@@ -350,6 +225,7 @@ fn parse_plaintext(plain: &[u8]) -> Option<TokenClaims> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::{b64url_decode, b64url_encode};
     use proptest::prelude::*;
     use std::format;
     use std::string::ToString;
@@ -357,9 +233,13 @@ mod tests {
     const NOW: u64 = 1_790_000_000;
     const EK: &str = "ek_68af296e8e408191a1120ab6383263c2";
 
-    fn key() -> TokenKey {
-        TokenKey::new(&[7u8; 32]).unwrap()
+    fn key() -> Keys {
+        Keys::derive(&[7u8; 32]).unwrap()
     }
+
+    /// A token sealed by the previous `TokenKey` (same key label, same
+    /// layout) under the key [7; 32], for [`claims`] with the nonce [3; 12].
+    const ISSUED_BEFORE_SEAL: &str = "ek_rl_AQMDAwMDAwMDAwMDA03CGomT61z8xyzzJqdjry2TF7BPllOkjnFVbyTwJ_ZBt-_EfzKJMaYkJw9EFJgMQYU1JhaKqt3YEYG6l0vUlXBOenRRtOpqdOzmYKlTR9iA8Vi3xtApY5hlGoQb6ThZNitoPQXsbU5EeOq7bOLwkRaW52OxPGcnoC_MLw";
 
     fn claims() -> TokenClaims {
         TokenClaims {
@@ -373,7 +253,7 @@ mod tests {
     }
 
     fn token() -> String {
-        key().seal(&claims(), &[3u8; NONCE_LEN]).unwrap()
+        claims().seal(&key(), &[3u8; NONCE_LEN]).unwrap()
     }
 
     const BOTH: &[SessionKind] = &[SessionKind::Realtime, SessionKind::Transcription];
@@ -385,7 +265,7 @@ mod tests {
         assert!(t[TOKEN_PREFIX.len()..]
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        let opened = key().open(&t, NOW, BOTH).unwrap();
+        let opened = TokenClaims::open(&key(), &t, NOW, BOTH).unwrap();
         assert_eq!(opened, claims());
         assert_eq!(opened.owner(), [0xab; OWNER_LEN]);
         assert_eq!(opened.key_token(), "ab".repeat(32));
@@ -406,82 +286,86 @@ mod tests {
 
     #[test]
     fn nonces_make_tokens_differ() {
-        let a = key().seal(&claims(), &[1u8; NONCE_LEN]).unwrap();
-        let b = key().seal(&claims(), &[2u8; NONCE_LEN]).unwrap();
+        let a = claims().seal(&key(), &[1u8; NONCE_LEN]).unwrap();
+        let b = claims().seal(&key(), &[2u8; NONCE_LEN]).unwrap();
         assert_ne!(a, b);
-        assert_eq!(key().open(&a, NOW, BOTH), key().open(&b, NOW, BOTH));
+        assert_eq!(
+            TokenClaims::open(&key(), &a, NOW, BOTH),
+            TokenClaims::open(&key(), &b, NOW, BOTH)
+        );
     }
 
     #[test]
     fn expiry_edges() {
         let t = token();
         let exp = NOW + 600;
-        assert!(key().open(&t, exp - 1, BOTH).is_ok());
-        assert_eq!(key().open(&t, exp, BOTH), Err(TokenError::Expired));
-        assert_eq!(key().open(&t, exp + 1, BOTH), Err(TokenError::Expired));
-        assert_eq!(key().open(&t, u64::MAX, BOTH), Err(TokenError::Expired));
-        assert!(key().open(&t, 0, BOTH).is_ok());
-        let zero = key()
-            .seal(
-                &TokenClaims {
-                    expires_at: 0,
-                    ..claims()
-                },
-                &[0; NONCE_LEN],
-            )
-            .unwrap();
-        assert_eq!(key().open(&zero, 0, BOTH), Err(TokenError::Expired));
+        assert!(TokenClaims::open(&key(), &t, exp - 1, BOTH).is_ok());
+        let expired = Err(seal::Error::Expired(exp));
+        assert_eq!(TokenClaims::open(&key(), &t, exp, BOTH), expired);
+        assert_eq!(TokenClaims::open(&key(), &t, exp + 1, BOTH), expired);
+        assert_eq!(TokenClaims::open(&key(), &t, u64::MAX, BOTH), expired);
+        assert!(TokenClaims::open(&key(), &t, 0, BOTH).is_ok());
+        let zero = TokenClaims {
+            expires_at: 0,
+            ..claims()
+        }
+        .seal(&key(), &[0; NONCE_LEN])
+        .unwrap();
+        assert_eq!(
+            TokenClaims::open(&key(), &zero, 0, BOTH),
+            Err(seal::Error::Expired(0))
+        );
     }
 
     #[test]
     fn purpose_is_checked() {
         let t = token();
         assert_eq!(
-            key().open(&t, NOW, &[SessionKind::Transcription]),
-            Err(TokenError::WrongPurpose)
-        );
-        assert_eq!(key().open(&t, NOW, &[]), Err(TokenError::WrongPurpose));
-        let tr = key()
-            .seal(
-                &TokenClaims {
-                    kind: SessionKind::Transcription,
-                    ..claims()
-                },
-                &[5; NONCE_LEN],
-            )
-            .unwrap();
-        assert_eq!(
-            key().open(&tr, NOW, &[SessionKind::Realtime]),
-            Err(TokenError::WrongPurpose)
+            TokenClaims::open(&key(), &t, NOW, &[SessionKind::Transcription]),
+            Err(seal::Error::WrongPurpose)
         );
         assert_eq!(
-            key()
-                .open(&tr, NOW, &[SessionKind::Transcription])
+            TokenClaims::open(&key(), &t, NOW, &[]),
+            Err(seal::Error::WrongPurpose)
+        );
+        let tr = TokenClaims {
+            kind: SessionKind::Transcription,
+            ..claims()
+        }
+        .seal(&key(), &[5; NONCE_LEN])
+        .unwrap();
+        assert_eq!(
+            TokenClaims::open(&key(), &tr, NOW, &[SessionKind::Realtime]),
+            Err(seal::Error::WrongPurpose)
+        );
+        assert_eq!(
+            TokenClaims::open(&key(), &tr, NOW, &[SessionKind::Transcription])
                 .unwrap()
                 .kind,
             SessionKind::Transcription
         );
         // Wrong purpose wins over expiry: both are authentic facts.
         assert_eq!(
-            key().open(&tr, u64::MAX, &[SessionKind::Realtime]),
-            Err(TokenError::WrongPurpose)
+            TokenClaims::open(&key(), &tr, u64::MAX, &[SessionKind::Realtime]),
+            Err(seal::Error::WrongPurpose)
         );
     }
 
     #[test]
     fn a_foreign_sealing_key_cannot_open() {
-        let other = TokenKey::new(&[8u8; 32]).unwrap();
-        assert_eq!(other.open(&token(), NOW, BOTH), Err(TokenError::Forged));
-        assert!(TokenKey::new(&[1u8; 31]).is_none());
+        let other = Keys::derive(&[8u8; 32]).unwrap();
+        assert_eq!(
+            TokenClaims::open(&other, &token(), NOW, BOTH),
+            Err(seal::Error::BadMac)
+        );
     }
 
     #[test]
-    fn the_token_key_differs_from_the_affinity_key() {
-        // The same secret seals ids (HMAC, "reelay/affinity/v1"); the token
-        // key is derived under its own label.
-        assert_ne!(
-            hmac_sha256(&[7u8; 32], &[KEY_LABEL]),
-            hmac_sha256(&[7u8; 32], &[b"reelay/affinity/v1"])
+    fn tokens_issued_before_the_seal_module_still_open() {
+        assert_eq!(token(), ISSUED_BEFORE_SEAL);
+        assert_eq!(
+            TokenClaims::open(&key(), ISSUED_BEFORE_SEAL, NOW, BOTH),
+            Ok(claims())
         );
     }
 
@@ -494,11 +378,11 @@ mod tests {
                 let mut bad = raw.clone();
                 bad[i] ^= flip;
                 let forged = format!("{TOKEN_PREFIX}{}", b64url_encode(&bad));
-                let err = key().open(&forged, NOW, BOTH).unwrap_err();
+                let err = TokenClaims::open(&key(), &forged, NOW, BOTH).unwrap_err();
                 if i == 0 {
-                    assert_eq!(err, TokenError::Malformed, "version byte");
+                    assert_eq!(err, seal::Error::Version, "version byte");
                 } else {
-                    assert_eq!(err, TokenError::Forged, "byte {i}");
+                    assert_eq!(err, seal::Error::BadMac, "byte {i}");
                 }
             }
         }
@@ -508,19 +392,28 @@ mod tests {
     fn truncation_and_extension_are_detected() {
         let t = token();
         for cut in 0..t.len() {
-            assert!(key().open(&t[..cut], NOW, BOTH).is_err(), "cut {cut}");
+            assert!(
+                TokenClaims::open(&key(), &t[..cut], NOW, BOTH).is_err(),
+                "cut {cut}"
+            );
         }
         let raw = b64url_decode(&t[TOKEN_PREFIX.len()..]).unwrap();
         for cut in 1..raw.len() {
             let short = format!("{TOKEN_PREFIX}{}", b64url_encode(&raw[..cut]));
-            assert!(key().open(&short, NOW, BOTH).is_err(), "raw cut {cut}");
+            assert!(
+                TokenClaims::open(&key(), &short, NOW, BOTH).is_err(),
+                "raw cut {cut}"
+            );
         }
         let mut long = raw.clone();
         long.push(0);
         let long = format!("{TOKEN_PREFIX}{}", b64url_encode(&long));
-        assert_eq!(key().open(&long, NOW, BOTH), Err(TokenError::Forged));
-        assert!(key().open(&format!("{t}A"), NOW, BOTH).is_err());
-        assert!(key().open(&format!("{t}AA"), NOW, BOTH).is_err());
+        assert_eq!(
+            TokenClaims::open(&key(), &long, NOW, BOTH),
+            Err(seal::Error::BadMac)
+        );
+        assert!(TokenClaims::open(&key(), &format!("{t}A"), NOW, BOTH).is_err());
+        assert!(TokenClaims::open(&key(), &format!("{t}AA"), NOW, BOTH).is_err());
     }
 
     #[test]
@@ -535,13 +428,16 @@ mod tests {
             "ek_rl_AAAA",
         ] {
             assert_eq!(
-                key().open(text, NOW, BOTH),
-                Err(TokenError::Malformed),
+                TokenClaims::open(&key(), text, NOW, BOTH),
+                Err(seal::Error::Malformed),
                 "{text}"
             );
         }
         let huge = format!("{TOKEN_PREFIX}{}", "A".repeat(MAX_TOKEN_LEN));
-        assert_eq!(key().open(&huge, NOW, BOTH), Err(TokenError::Malformed));
+        assert_eq!(
+            TokenClaims::open(&key(), &huge, NOW, BOTH),
+            Err(seal::Error::Malformed)
+        );
     }
 
     #[test]
@@ -549,7 +445,7 @@ mod tests {
         // Same bytes under another prefix never open; the version is in the AAD.
         let t = token();
         let moved = t.replacen(TOKEN_PREFIX, "ek_xx_", 1);
-        assert!(key().open(&moved, NOW, BOTH).is_err());
+        assert!(TokenClaims::open(&key(), &moved, NOW, BOTH).is_err());
     }
 
     #[test]
@@ -558,51 +454,62 @@ mod tests {
             deployment: "d".repeat(256),
             ..claims()
         };
-        assert_eq!(key().seal(&long, &[0; NONCE_LEN]), None);
+        assert_eq!(
+            long.seal(&key(), &[0; NONCE_LEN]),
+            Err(seal::Error::Unsupported)
+        );
         let long = TokenClaims {
             upstream_key: UpstreamKey::new("k".repeat(MAX_UPSTREAM_KEY_LEN + 1)),
             ..claims()
         };
-        assert_eq!(key().seal(&long, &[0; NONCE_LEN]), None);
+        assert_eq!(
+            long.seal(&key(), &[0; NONCE_LEN]),
+            Err(seal::Error::Unsupported)
+        );
         let empty = TokenClaims {
             upstream_key: UpstreamKey::new(""),
             ..claims()
         };
-        assert_eq!(key().seal(&empty, &[0; NONCE_LEN]), None);
+        assert_eq!(
+            empty.seal(&key(), &[0; NONCE_LEN]),
+            Err(seal::Error::Unsupported)
+        );
         let max = TokenClaims {
             deployment: "d".repeat(255),
             model: "m".repeat(255),
             upstream_key: UpstreamKey::new("k".repeat(MAX_UPSTREAM_KEY_LEN)),
             ..claims()
         };
-        let t = key().seal(&max, &[0; NONCE_LEN]).unwrap();
+        let t = max.seal(&key(), &[0; NONCE_LEN]).unwrap();
         assert!(t.len() <= MAX_TOKEN_LEN, "{}", t.len());
-        assert_eq!(key().open(&t, NOW, BOTH).unwrap(), max);
+        assert_eq!(TokenClaims::open(&key(), &t, NOW, BOTH).unwrap(), max);
     }
 
     #[test]
     fn errors_map_to_401s_with_stable_codes() {
         for e in [
-            TokenError::Malformed,
-            TokenError::Forged,
-            TokenError::WrongPurpose,
+            seal::Error::Malformed,
+            seal::Error::BadMac,
+            seal::Error::WrongPurpose,
         ] {
-            let c = e.to_client();
+            let c = e.to_client(Purpose::RealtimeToken);
             assert_eq!(c.code.as_str(), "invalid_realtime_token");
             assert_eq!(c.status(), 401);
         }
-        let c = TokenError::Expired.to_client();
+        let c = seal::Error::Expired(NOW).to_client(Purpose::RealtimeToken);
         assert_eq!(c.code.as_str(), "realtime_token_expired");
         assert_eq!(c.status(), 401);
-        assert_eq!(TokenError::Forged.as_str(), "forged");
-        assert!(!TokenError::Forged.to_client().to_string().contains("ek_"));
+        assert!(!seal::Error::BadMac
+            .to_client(Purpose::RealtimeToken)
+            .to_string()
+            .contains("ek_"));
     }
 
     proptest! {
         #[test]
         fn open_never_panics(text in ".{0,400}") {
-            let _ = key().open(&text, NOW, BOTH);
-            let _ = key().open(&format!("{TOKEN_PREFIX}{text}"), NOW, BOTH);
+            let _ = TokenClaims::open(&key(), &text, NOW, BOTH);
+            let _ = TokenClaims::open(&key(), &format!("{TOKEN_PREFIX}{text}"), NOW, BOTH);
         }
 
         #[test]
@@ -619,14 +526,14 @@ mod tests {
                 kind, expires_at, key_hash: hash, deployment, model,
                 upstream_key: UpstreamKey::new(ek),
             };
-            let t = key().seal(&c, &nonce).unwrap();
-            prop_assert_eq!(key().open(&t, expires_at - 1, BOTH), Ok(c));
+            let t = c.seal(&key(), &nonce).unwrap();
+            prop_assert_eq!(TokenClaims::open(&key(), &t, expires_at - 1, BOTH), Ok(c));
         }
 
         #[test]
         fn random_bytes_under_the_prefix_never_open(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let text = format!("{TOKEN_PREFIX}{}", b64url_encode(&bytes));
-            prop_assert!(key().open(&text, NOW, BOTH).is_err());
+            prop_assert!(TokenClaims::open(&key(), &text, NOW, BOTH).is_err());
         }
     }
 }

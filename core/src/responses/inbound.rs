@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use super::marker::{open_content, open_id};
 use super::scan::{self, Edit, Frame, Key, ScanError, Str};
 use super::{Field, Rejection, ResponsesError};
-use crate::affinity::{Purpose, Sealer, OWNER_LEN};
+use crate::seal::{Keys, Purpose, OWNER_LEN};
 
 /// A request body with every marker opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub struct Stripped {
 /// [`ResponsesError::Conflict`] when markers name two deployments.
 pub fn restore_request(
     body: &[u8],
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
 ) -> Result<Restored, ResponsesError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -117,7 +117,7 @@ enum Target {
 }
 
 fn restore_value(
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
     pin: &mut Option<(String, String)>,
     frames: &[Frame],
@@ -218,7 +218,7 @@ fn json_escape(text: &str) -> String {
 /// and another key's all get the same answer.
 pub fn restore_id(
     path_id: &str,
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
 ) -> Result<RestoredId, ResponsesError> {
     if !path_id.starts_with(Purpose::Response.prefix()) {
@@ -245,7 +245,7 @@ pub fn restore_id(
 pub fn restore_cursor(
     param: &str,
     id: &str,
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
 ) -> Result<(Option<String>, String), ResponsesError> {
     let Some(purpose) = Purpose::of_responses_id(id) else {

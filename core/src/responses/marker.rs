@@ -9,8 +9,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::Rejection;
-use crate::affinity::{Purpose, Sealed, Sealer, OWNER_LEN};
 use crate::encoding::{ct_eq, hex, hex_decode, sha256};
+use crate::seal::{Keys, Purpose, Sealed, OWNER_LEN};
 
 /// Separates the `enc_…` marker from the original content. It is in
 /// neither base64 alphabet, and the marker (base64url) never contains it.
@@ -63,30 +63,33 @@ fn id_from_payload(purpose: Purpose, payload: &[u8]) -> Option<String> {
     }
 }
 
-/// Seals the upstream id `upstream` (which starts with `purpose`'s prefix).
+/// Seals the upstream id `upstream` (which starts with `purpose`'s prefix);
+/// `None` only if `purpose` is not an id purpose.
 pub(crate) fn seal_id(
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
     deployment: &str,
     purpose: Purpose,
     upstream: &str,
-) -> String {
-    sealer.seal(&Sealed {
-        purpose,
-        owner: *owner,
-        created_at_ms: CREATED_AT,
-        deployment: String::from(deployment),
-        payload: id_payload(purpose, upstream),
-    })
+) -> Option<String> {
+    sealer
+        .seal_id(&Sealed {
+            purpose,
+            owner: *owner,
+            created_at_ms: CREATED_AT,
+            deployment: String::from(deployment),
+            payload: id_payload(purpose, upstream),
+        })
+        .ok()
 }
 
 fn open_sealed(
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
     purpose: Purpose,
     text: &str,
 ) -> Result<Sealed, Rejection> {
-    let sealed = sealer.open(purpose, text).map_err(Rejection::from)?;
+    let sealed = sealer.open_id(purpose, text).map_err(Rejection::from)?;
     if !ct_eq(&sealed.owner, owner) {
         return Err(Rejection::OtherOwner);
     }
@@ -95,7 +98,7 @@ fn open_sealed(
 
 /// Opens a sealed id of `purpose` issued to `owner`: (deployment, upstream id).
 pub(crate) fn open_id(
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
     purpose: Purpose,
     id: &str,
@@ -107,26 +110,28 @@ pub(crate) fn open_id(
 
 /// The marker (with its trailing separator) to put in front of `content`.
 pub(crate) fn content_marker(
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
     deployment: &str,
     content: &str,
-) -> String {
-    let mut marker = sealer.seal(&Sealed {
-        purpose: Purpose::EncryptedContent,
-        owner: *owner,
-        created_at_ms: CREATED_AT,
-        deployment: String::from(deployment),
-        payload: sha256(content.as_bytes())[..BINDING_LEN].to_vec(),
-    });
+) -> Option<String> {
+    let mut marker = sealer
+        .seal_id(&Sealed {
+            purpose: Purpose::EncryptedContent,
+            owner: *owner,
+            created_at_ms: CREATED_AT,
+            deployment: String::from(deployment),
+            payload: sha256(content.as_bytes())[..BINDING_LEN].to_vec(),
+        })
+        .ok()?;
     marker.push(CONTENT_SEP);
-    marker
+    Some(marker)
 }
 
 /// Opens a wrapped `encrypted_content`: (deployment, length in bytes of the
 /// marker and separator to drop; the rest is the original).
 pub(crate) fn open_content(
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
     wrapped: &str,
 ) -> Result<(String, usize), Rejection> {
@@ -152,7 +157,7 @@ const CACHE: usize = 8;
 /// a cache hit is exactly what sealing again would give.
 #[derive(Clone)]
 pub(crate) struct Sealing {
-    sealer: Sealer,
+    sealer: Keys,
     owner: [u8; OWNER_LEN],
     deployment: String,
     ids: Vec<(String, String)>,
@@ -160,7 +165,7 @@ pub(crate) struct Sealing {
 }
 
 impl Sealing {
-    pub(crate) fn new(sealer: &Sealer, owner: &[u8; OWNER_LEN], deployment: &str) -> Self {
+    pub(crate) fn new(sealer: &Keys, owner: &[u8; OWNER_LEN], deployment: &str) -> Self {
         Self {
             sealer: sealer.clone(),
             owner: *owner,
@@ -170,10 +175,11 @@ impl Sealing {
         }
     }
 
-    /// The sealed form of `upstream` (which starts with `purpose`'s prefix).
-    pub(crate) fn id(&mut self, purpose: Purpose, upstream: &str) -> String {
+    /// The sealed form of `upstream` (which starts with `purpose`'s prefix);
+    /// `None` only if `purpose` is not an id purpose.
+    pub(crate) fn id(&mut self, purpose: Purpose, upstream: &str) -> Option<String> {
         if let Some((_, sealed)) = self.ids.iter().find(|(up, _)| up == upstream) {
-            return sealed.clone();
+            return Some(sealed.clone());
         }
         let sealed = seal_id(
             &self.sealer,
@@ -181,20 +187,20 @@ impl Sealing {
             &self.deployment,
             purpose,
             upstream,
-        );
+        )?;
         remember(&mut self.ids, (String::from(upstream), sealed.clone()));
-        sealed
+        Some(sealed)
     }
 
     /// The marker to prepend to an `encrypted_content` whose JSON literal
     /// contents are `raw` and whose text is `content`.
-    pub(crate) fn content(&mut self, raw: &[u8], content: &str) -> String {
+    pub(crate) fn content(&mut self, raw: &[u8], content: &str) -> Option<String> {
         if let Some((_, marker)) = self.contents.iter().find(|(r, _)| r == raw) {
-            return marker.clone();
+            return Some(marker.clone());
         }
-        let marker = content_marker(&self.sealer, &self.owner, &self.deployment, content);
+        let marker = content_marker(&self.sealer, &self.owner, &self.deployment, content)?;
         remember(&mut self.contents, (raw.to_vec(), marker.clone()));
-        marker
+        Some(marker)
     }
 }
 
@@ -212,8 +218,8 @@ mod tests {
 
     const OWNER: [u8; OWNER_LEN] = [3; OWNER_LEN];
 
-    fn sealer() -> Sealer {
-        Sealer::new(&[7u8; 32]).unwrap()
+    fn sealer() -> Keys {
+        Keys::derive(&[7u8; 32]).unwrap()
     }
 
     #[test]
@@ -230,7 +236,7 @@ mod tests {
             (Purpose::CompactionItem, "cmp_"),
             (Purpose::Conversation, "conv_ff00"),
         ] {
-            let id = seal_id(&s, &OWNER, "dep-a", purpose, up);
+            let id = seal_id(&s, &OWNER, "dep-a", purpose, up).unwrap();
             assert!(id.starts_with(purpose.prefix()), "{id}");
             assert_eq!(
                 open_id(&s, &OWNER, purpose, &id).unwrap(),
@@ -238,7 +244,7 @@ mod tests {
             );
             assert_eq!(
                 id,
-                seal_id(&s, &OWNER, "dep-a", purpose, up),
+                seal_id(&s, &OWNER, "dep-a", purpose, up).unwrap(),
                 "deterministic"
             );
         }
@@ -248,19 +254,20 @@ mod tests {
             "dep-a",
             Purpose::Response,
             "resp_68af4030592c8190aa0c8dd5e3c1e8e40c8b3f6c58c8a8ed",
-        );
+        )
+        .unwrap();
         assert!(long.len() < 110, "hex ids are stored compactly: {long}");
     }
 
     #[test]
     fn ids_reject_other_owner_key_and_purpose() {
         let s = sealer();
-        let id = seal_id(&s, &OWNER, "d", Purpose::ReasoningItem, "rs_00");
+        let id = seal_id(&s, &OWNER, "d", Purpose::ReasoningItem, "rs_00").unwrap();
         assert_eq!(
             open_id(&s, &[4; OWNER_LEN], Purpose::ReasoningItem, &id),
             Err(Rejection::OtherOwner)
         );
-        let other = Sealer::new(&[8u8; 32]).unwrap();
+        let other = Keys::derive(&[8u8; 32]).unwrap();
         assert_eq!(
             open_id(&other, &OWNER, Purpose::ReasoningItem, &id),
             Err(Rejection::Tampered)
@@ -280,7 +287,7 @@ mod tests {
     fn content_markers_bind_to_their_content() {
         let s = sealer();
         let original = "gAAAAABoqT3+/abc==";
-        let marker = content_marker(&s, &OWNER, "dep-b", original);
+        let marker = content_marker(&s, &OWNER, "dep-b", original).unwrap();
         assert!(marker.starts_with("enc_") && marker.ends_with('.'));
         let wrapped = alloc::format!("{marker}{original}");
         let (dep, cut) = open_content(&s, &OWNER, &wrapped).unwrap();

@@ -36,8 +36,8 @@
 //! # Wire formats
 //! **Sealed ids** keep the prefixes SDKs and clients expect: `resp_…`,
 //! `rs_…`, `cmp_…`, `conv_…` followed by base64url of an
-//! [`crate::affinity`] v1 record (purpose byte 3/4/5/6, owner, deployment,
-//! HMAC-SHA-256/128 tag). `created_at` is 0 and the payload is
+//! [`crate::seal::Sealed`] id (version 1, purpose byte 3/4/5/6, owner,
+//! deployment, HMAC-SHA-256/128 tag). `created_at` is 0 and the payload is
 //!
 //! ```text
 //! 0x00 ‖ upstream id (UTF-8)                   any upstream id
@@ -58,7 +58,7 @@
 //! authenticated marker is put in front of the untouched original:
 //!
 //! ```text
-//! enc_<base64url(affinity v1 record, purpose 7, payload = SHA-256(original)[..16])>.<original>
+//! enc_<base64url(sealed id v1, purpose 7, payload = SHA-256(original)[..16])>.<original>
 //! ```
 //!
 //! `.` is in neither base64 alphabet nor in the base64url marker, so the
@@ -110,8 +110,8 @@ pub use plan::{
 };
 pub use sse::{sse_error_event, Overflow, SseRewriter, DEFAULT_MAX_EVENT_BYTES};
 
-use crate::affinity::OpenError;
 use crate::errors::{ClientError, ErrorCode};
+use crate::seal;
 
 /// Which kind of request value held a marker that did not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,13 +175,16 @@ impl Rejection {
     }
 }
 
-impl From<OpenError> for Rejection {
-    fn from(e: OpenError) -> Self {
+impl From<seal::Error> for Rejection {
+    fn from(e: seal::Error) -> Self {
         match e {
-            OpenError::Malformed => Self::Malformed,
-            OpenError::Version => Self::Version,
-            OpenError::Purpose => Self::Purpose,
-            OpenError::Tampered => Self::Tampered,
+            seal::Error::Version => Self::Version,
+            seal::Error::WrongPurpose => Self::Purpose,
+            seal::Error::BadMac => Self::Tampered,
+            // Ids do not expire, and every id purpose is sealed this way.
+            seal::Error::Malformed | seal::Error::Expired(_) | seal::Error::Unsupported => {
+                Self::Malformed
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use core::convert::Infallible;
 use super::marker::Sealing;
 use super::scan::{self, Edit, Frame, Key, Str};
 use super::ResponsesError;
-use crate::affinity::{Purpose, Sealer, OWNER_LEN};
+use crate::seal::{Keys, Purpose, OWNER_LEN};
 
 /// The edit sealing applies to one visited string, if any.
 pub(crate) fn seal_value(sealing: &mut Sealing, frames: &[Frame], s: Str<'_>) -> Option<Edit> {
@@ -44,10 +44,10 @@ pub(crate) fn seal_value(sealing: &mut Sealing, frames: &[Frame], s: Str<'_>) ->
     }
     let text = s.text()?;
     if content {
-        Some(Edit::Prepend(sealing.content(s.raw(), &text)))
+        Some(Edit::Prepend(sealing.content(s.raw(), &text)?))
     } else {
         let purpose = Purpose::of_responses_id(&text)?;
-        Some(Edit::Replace(sealing.id(purpose, &text)))
+        Some(Edit::Replace(sealing.id(purpose, &text)?))
     }
 }
 
@@ -63,7 +63,7 @@ pub(crate) fn seal_value(sealing: &mut Sealing, frames: &[Frame], s: Str<'_>) ->
 /// [`ResponsesError::BadUpstream`] if the body is not JSON.
 pub fn seal_response_body(
     body: &[u8],
-    sealer: &Sealer,
+    sealer: &Keys,
     owner: &[u8; OWNER_LEN],
     deployment: &str,
 ) -> Result<Vec<u8>, ResponsesError> {

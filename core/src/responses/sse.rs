@@ -36,8 +36,8 @@ use super::marker::Sealing;
 use super::outbound::seal_value;
 use super::scan::{self, find, has_byte};
 use super::ResponsesError;
-use crate::affinity::{Sealer, OWNER_LEN};
 use crate::errors::ClientError;
+use crate::seal::{Keys, OWNER_LEN};
 
 /// Default limit on the size of one SSE event (8 MiB: a `response.completed`
 /// that repeats a few generated images still fits).
@@ -87,7 +87,7 @@ impl core::fmt::Debug for SseRewriter {
 
 impl SseRewriter {
     /// A rewriter sealing for the key `owner`, whose stream `deployment` serves.
-    pub fn new(sealer: &Sealer, owner: &[u8; OWNER_LEN], deployment: &str) -> Self {
+    pub fn new(sealer: &Keys, owner: &[u8; OWNER_LEN], deployment: &str) -> Self {
         Self {
             events: Events {
                 sealing: Sealing::new(sealer, owner, deployment),

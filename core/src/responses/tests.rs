@@ -9,9 +9,9 @@ use alloc::{format, vec};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::marker::{content_marker, seal_id};
+use super::marker;
 use super::*;
-use crate::affinity::{Purpose, Sealer, OWNER_LEN};
+use crate::seal::{Keys, Purpose, OWNER_LEN};
 
 const OWNER: [u8; OWNER_LEN] = [0x5a; OWNER_LEN];
 const OTHER_OWNER: [u8; OWNER_LEN] = [0x5b; OWNER_LEN];
@@ -27,8 +27,8 @@ const CONV: &str = "conv_68af3f00aa008190bbccddeeff0011220c8b3f6c58c8a8ed";
 const MSG: &str = "msg_68af4036f1a08190a9b8c7d6e5f4a3b20c8b3f6c58c8a8ed";
 const FC: &str = "fc_68af4035b7c48190aabbccddeeff00110c8b3f6c58c8a8ed";
 
-fn sealer() -> Sealer {
-    Sealer::new(b"0123456789abcdef0123456789abcdef-test").unwrap()
+fn sealer() -> Keys {
+    Keys::derive(b"0123456789abcdef0123456789abcdef-test").unwrap()
 }
 
 /// Deterministic Fernet-like base64 (standard alphabet, padded), `n` chars.
@@ -46,6 +46,20 @@ fn blob(seed: u64, n: usize) -> String {
     }
     s.push_str("==");
     s
+}
+
+fn seal_id(
+    sealer: &Keys,
+    owner: &[u8; OWNER_LEN],
+    dep: &str,
+    purpose: Purpose,
+    up: &str,
+) -> String {
+    marker::seal_id(sealer, owner, dep, purpose, up).unwrap()
+}
+
+fn content_marker(sealer: &Keys, owner: &[u8; OWNER_LEN], dep: &str, content: &str) -> String {
+    marker::content_marker(sealer, owner, dep, content).unwrap()
 }
 
 fn sid(purpose: Purpose, up: &str) -> String {
@@ -421,7 +435,7 @@ fn flip(s: &str, at: usize) -> String {
 fn tampered_foreign_and_raw_markers_are_rejected() {
     let content = blob(5, 1000);
     let good = wrapped(&content);
-    let foreign = Sealer::new(&[0x11; 32]).unwrap();
+    let foreign = Keys::derive(&[0x11; 32]).unwrap();
     let foreign_marker = format!(
         "{}{content}",
         content_marker(&foreign, &OWNER, DEP, &content)
@@ -534,7 +548,7 @@ fn tampered_foreign_and_raw_markers_are_rejected() {
 fn path_ids_that_do_not_open_all_look_the_same() {
     let good = sid(Purpose::Response, RESP);
     let foreign = seal_id(
-        &Sealer::new(&[1; 32]).unwrap(),
+        &Keys::derive(&[1; 32]).unwrap(),
         &OWNER,
         DEP,
         Purpose::Response,

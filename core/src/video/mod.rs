@@ -11,7 +11,7 @@
 //! | `seed` | `parameters.seed` |
 //! | status `queued/in_progress/completed/failed` | operation not done / done with samples / done with `error` or safety-filtered |
 //!
-//! The video id handed to the client is sealed ([`crate::affinity`]) and
+//! The video id handed to the client is sealed ([`crate::seal`]) and
 //! carries the deployment, the owning key and a [`VideoHandle`].
 
 pub mod gemini;
@@ -409,18 +409,15 @@ pub struct VideoHandle {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenedVideo {
     /// Deployment, owner, creation time and payload, as sealed.
-    pub sealed: crate::affinity::Sealed,
+    pub sealed: crate::seal::Sealed,
     /// The upstream job.
     pub handle: VideoHandle,
 }
 
-/// The one answer for a video id that does not open for this key.
+/// The one answer for a video id that does not open for this key (the
+/// seal module's refusal for video ids).
 pub fn video_not_found() -> ClientError {
-    ClientError::new(
-        ErrorCode::VideoNotFound,
-        "no video with this id exists for this key",
-    )
-    .with_param("video_id")
+    crate::seal::Purpose::Video.refusal()
 }
 
 /// Opens video id `id` for the key whose owner fingerprint is `owner`.
@@ -428,13 +425,13 @@ pub fn video_not_found() -> ClientError {
 /// same 404, so probing reveals nothing; the owner is compared in constant
 /// time. The reason is returned for the log only.
 pub fn open_video(
-    sealer: &crate::affinity::Sealer,
+    sealer: &crate::seal::Keys,
     id: &str,
-    owner: &[u8; crate::affinity::OWNER_LEN],
+    owner: &[u8; crate::seal::OWNER_LEN],
 ) -> Result<OpenedVideo, (ClientError, &'static str)> {
     let sealed = sealer
-        .open(crate::affinity::Purpose::Video, id)
-        .map_err(|e| (video_not_found(), e.as_str()))?;
+        .open_id(crate::seal::Purpose::Video, id)
+        .map_err(|e| (e.to_client(crate::seal::Purpose::Video), e.as_str()))?;
     if !crate::encoding::ct_eq(&sealed.owner, owner) {
         return Err((video_not_found(), "foreign"));
     }
@@ -1242,9 +1239,9 @@ mod tests {
 #[cfg(test)]
 mod open_tests {
     use super::*;
-    use crate::affinity::{owner_of, Purpose, Sealed, Sealer};
+    use crate::seal::{owner_of, Keys, Purpose, Sealed};
 
-    fn sealed_video(sealer: &Sealer, owner: [u8; 16]) -> String {
+    fn sealed_video(sealer: &Keys, owner: [u8; 16]) -> String {
         let handle = VideoHandle {
             operation: String::from("models/veo/operations/op1"),
             seconds: 8,
@@ -1253,18 +1250,20 @@ mod open_tests {
                 height: 720,
             },
         };
-        sealer.seal(&Sealed {
-            purpose: Purpose::Video,
-            owner,
-            created_at_ms: 1,
-            deployment: String::from("gemini-a"),
-            payload: handle.encode(),
-        })
+        sealer
+            .seal_id(&Sealed {
+                purpose: Purpose::Video,
+                owner,
+                created_at_ms: 1,
+                deployment: String::from("gemini-a"),
+                payload: handle.encode(),
+            })
+            .unwrap()
     }
 
     #[test]
     fn only_the_owner_opens_a_video_and_every_refusal_looks_alike() {
-        let sealer = Sealer::new(&[7u8; 32]).unwrap();
+        let sealer = Keys::derive(&[7u8; 32]).unwrap();
         let mine = owner_of(&[1u8; 32]);
         let theirs = owner_of(&[2u8; 32]);
         let id = sealed_video(&sealer, mine);
@@ -1279,13 +1278,15 @@ mod open_tests {
         let tampered =
             open_video(&sealer, core::str::from_utf8(&tampered).unwrap(), &mine).unwrap_err();
         let garbage = open_video(&sealer, "video_nope", &mine).unwrap_err();
-        let character_id = sealer.seal(&Sealed {
-            purpose: Purpose::Character,
-            owner: mine,
-            created_at_ms: 1,
-            deployment: String::from("sora"),
-            payload: b"char_1".to_vec(),
-        });
+        let character_id = sealer
+            .seal_id(&Sealed {
+                purpose: Purpose::Character,
+                owner: mine,
+                created_at_ms: 1,
+                deployment: String::from("sora"),
+                payload: b"char_1".to_vec(),
+            })
+            .unwrap();
         let other_purpose = open_video(&sealer, &character_id, &mine).unwrap_err();
         for (err, _) in [&foreign, &tampered, &garbage, &other_purpose] {
             assert_eq!(*err, video_not_found());

@@ -295,13 +295,10 @@ fn garbage(message: &str) -> UpstreamError {
     super::upstream_garbage(message)
 }
 
-/// The one answer for a character id that does not open for this key.
+/// The one answer for a character id that does not open for this key (the
+/// seal module's refusal for character ids).
 pub fn character_not_found() -> ClientError {
-    ClientError::new(
-        ErrorCode::VideoNotFound,
-        "no character with this id exists for this key",
-    )
-    .with_param("characters")
+    crate::seal::Purpose::Character.refusal()
 }
 
 /// Opens character id `id` for the key whose owner fingerprint is `owner`:
@@ -309,13 +306,13 @@ pub fn character_not_found() -> ClientError {
 /// tampered, foreign and malformed ids all get the same 404 (owner compared
 /// in constant time).
 pub fn open_character(
-    sealer: &crate::affinity::Sealer,
+    sealer: &crate::seal::Keys,
     id: &str,
-    owner: &[u8; crate::affinity::OWNER_LEN],
+    owner: &[u8; crate::seal::OWNER_LEN],
 ) -> Result<(String, String), ClientError> {
     let sealed = sealer
-        .open(crate::affinity::Purpose::Character, id)
-        .map_err(|_| character_not_found())?;
+        .open_id(crate::seal::Purpose::Character, id)
+        .map_err(|e| e.to_client(crate::seal::Purpose::Character))?;
     if !crate::encoding::ct_eq(&sealed.owner, owner) {
         return Err(character_not_found());
     }

@@ -6,6 +6,7 @@
 
 use reelay_core::browser_token::{mint_response, MintRequest, Parent};
 use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::seal::Purpose;
 use worker::{Headers, Request, Response};
 
 use crate::context::{random_bytes, Ctx};
@@ -24,7 +25,7 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
             "/v1/browser_tokens (a token cannot mint tokens)",
         ));
     }
-    let token_key = keys::token_key(cx)?;
+    let seal_keys = cx.seal_keys()?;
     let caller = pipeline::authenticate(req, cx, false).await?;
     if caller.is_master {
         return Err(ClientError::new(
@@ -51,7 +52,9 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         policy: &policy,
     };
     let claims = request.authorize(parent, &config, cx.now_ms, random_bytes::<8>()?)?;
-    let token = token_key.seal(&claims);
+    let token = claims
+        .seal(&seal_keys)
+        .map_err(|e| e.to_client(Purpose::BrowserToken))?;
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     // The body is a credential: no cache may keep it.

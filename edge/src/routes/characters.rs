@@ -4,10 +4,10 @@
 // (`char_…`, purpose-bound, owner-bound), so a create that names characters
 // is pinned to the deployment holding them.
 
-use reelay_core::affinity::{Purpose, Sealed};
 use reelay_core::config::{Deployment, Provider};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::retry::Resend;
+use reelay_core::seal::{Purpose, Sealed};
 use reelay_core::video::openai::{self, Character};
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;
@@ -97,13 +97,16 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Respon
         .await
         .or_internal("reading the provider's answer")?;
     let character = openai::parse_character(&body).map_err(|e| upstream_failure(cx, e))?;
-    let id = cx.sealer()?.seal(&Sealed {
-        purpose: Purpose::Character,
-        owner: caller.owner(),
-        created_at_ms: cx.now_ms,
-        deployment: deployment.id.clone(),
-        payload: character.id.clone().into_bytes(),
-    });
+    let id = cx
+        .seal_keys()?
+        .seal_id(&Sealed {
+            purpose: Purpose::Character,
+            owner: caller.owner(),
+            created_at_ms: cx.now_ms,
+            deployment: deployment.id.clone(),
+            payload: character.id.clone().into_bytes(),
+        })
+        .map_err(|e| e.to_client(Purpose::Character))?;
     Ok(respond::json(200, &view(&id, &character)))
 }
 
@@ -140,7 +143,7 @@ use reelay_core::video::openai::character_not_found as not_found;
 /// The deployment and upstream id behind one of `caller`'s character ids
 /// (core decides: one 404 for forged, tampered and foreign ids).
 fn open(cx: &Ctx, caller: &Caller, id: &str) -> Result<(String, String), ClientError> {
-    openai::open_character(&cx.sealer()?, id, &caller.owner())
+    openai::open_character(&*cx.seal_keys()?, id, &caller.owner())
 }
 
 /// Opens every character of a create request: they must all live on one

@@ -9,10 +9,10 @@
 // point back at the gateway with a lowercase token Google's SDKs accept.
 // Errors are Google-shaped (`respond::error` with the Google dialect).
 
-use reelay_core::affinity::{id_to_token, token_to_id, Purpose};
 use reelay_core::config::{Deployment, Provider};
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::seal::{id_to_token, token_to_id, Purpose};
 use reelay_core::video::{gemini, Variant};
 use worker::{Method, Request, Response};
 

@@ -60,7 +60,7 @@ pub(super) async fn readiness(cx: &Ctx) -> Result<Response, ClientError> {
     }
     record(
         "sealing_key",
-        cx.sealer().map(|_| Value::Null).map_err(|e| e.message),
+        cx.seal_keys().map(|_| Value::Null).map_err(|e| e.message),
         true,
     );
     let master = cx

@@ -23,7 +23,6 @@
 // mints `auth_tokens/lt_rl_…` for the calling key: the locked setup's model is
 // checked against the key's rules now, and again at every connect.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
@@ -32,11 +31,12 @@ use reelay_core::errors::{ClientError, Dialect, ErrorCode, ErrorKind};
 use reelay_core::plan::Auth;
 use reelay_core::quota::Outcome;
 use reelay_core::realtime::live::{
-    auth_token_answer, plan_live, AuthTokenRequest, LivePlan, LiveRoute, LiveTokenClaims,
-    LiveTokenKey, Setup, AUTH_TOKEN_NAME_PREFIX, LIVE_TOKEN_PREFIX, MAX_AUTH_TOKEN_BODY,
+    auth_token_answer, plan_live, AuthTokenRequest, LivePlan, LiveRoute, LiveTokenClaims, Setup,
+    AUTH_TOKEN_NAME_PREFIX, LIVE_TOKEN_PREFIX, MAX_AUTH_TOKEN_BODY,
 };
 use reelay_core::realtime::ws::{authorize, query_pairs};
 use reelay_core::retry::Resend;
+use reelay_core::seal::Purpose;
 use worker::{Headers, Request, Response, WebSocket};
 
 use super::realtime::TokenOwner;
@@ -50,15 +50,6 @@ use crate::quota;
 use crate::request::read_body;
 use crate::respond::OrInternal;
 use crate::upstream::{self, Failure};
-
-thread_local! {
-    // Derived once per isolate from SEALING_KEY.
-    static LIVE_KEY: RefCell<Option<Rc<Option<LiveTokenKey>>>> = const { RefCell::new(None) };
-}
-
-fn live_key(cx: &Ctx) -> Result<LiveTokenKey, ClientError> {
-    cx.sealing_derived(&LIVE_KEY, LiveTokenKey::new)
-}
 
 /// A gateway token in `Authorization: Token|Bearer`, `?access_token=`,
 /// `x-goog-api-key` or `?key=`, if one was sent.
@@ -137,9 +128,10 @@ pub(super) async fn connect(
 async fn identify(req: &Request, cx: &Ctx) -> Result<Who, ClientError> {
     let config = cx.config()?;
     if let Some(token) = presented_token(req)? {
-        let claims = live_key(cx)?.open(&token, cx.now_ms).map_err(|e| {
+        let seal_keys = cx.seal_keys()?;
+        let claims = LiveTokenClaims::open(&seal_keys, &token, cx.now_ms).map_err(|e| {
             worker::console_warn!("live token refused: {}", e.as_str());
-            e.to_client()
+            e.to_client(Purpose::LiveToken)
         })?;
         let owner = token_owner(cx, &config, &claims.key_hash, ErrorCode::InvalidLiveToken).await?;
         return Ok(Who::Token(Box::new((claims, owner))));
@@ -314,7 +306,7 @@ async fn dial(cx: &Ctx, dep: &Deployment, plan: &LivePlan) -> Result<(WebSocket,
 /// `POST /gemini/v1alpha/auth_tokens`: a virtual key mints a Live token.
 pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let key = live_key(cx)?;
+    let key = cx.seal_keys()?;
     let caller = pipeline::authenticate(req, cx, true).await?;
     let body = read_body(req, MAX_AUTH_TOKEN_BODY as u32).await?;
     let request = AuthTokenRequest::parse(&body, cx.now_ms)?;
@@ -336,7 +328,8 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         }
     }
     let claims = LiveTokenClaims::mint(&request, caller.hash, random_bytes::<12>()?);
-    let token = key.seal(&claims).ok_or_else(|| {
+    let token = claims.seal(&key).map_err(|e| {
+        worker::console_warn!("live token not sealed: {}", e.as_str());
         ClientError::new(
             ErrorCode::Internal,
             "the ephemeral token could not be sealed",

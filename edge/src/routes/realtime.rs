@@ -14,7 +14,6 @@
 // or a log line. The WebSocket relay (`GET /v1/realtime`) is in
 // `realtime_ws.rs`; it shares the token and owner checks here.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
@@ -28,8 +27,9 @@ use reelay_core::realtime::calls::{
     CALL_KINDS, MAX_SDP_BYTES, MAX_SESSION_BYTES,
 };
 use reelay_core::realtime::session::{finish_mint, ClientSecretRequest, SealWith};
-use reelay_core::realtime::{SessionKind, TokenClaims, TokenKey, ALL_KINDS, TOKEN_PREFIX};
+use reelay_core::realtime::{SessionKind, TokenClaims, ALL_KINDS, TOKEN_PREFIX};
 use reelay_core::retry::Resend;
+use reelay_core::seal::{Keys, Purpose, OWNER_LEN};
 use worker::wasm_bindgen::JsValue;
 use worker::{
     FormData, FormEntry, Headers, Method, Request, RequestInit, RequestRedirect, Response,
@@ -41,11 +41,6 @@ use crate::pipeline;
 use crate::request::{allow, check_declared_length, media_type, read_body};
 use crate::respond::OrInternal;
 use crate::upstream::{self, upstream_failure, Failure};
-
-thread_local! {
-    // Derived once per isolate from SEALING_KEY (which cannot change within one).
-    static TOKEN_KEY: RefCell<Option<Rc<Option<TokenKey>>>> = const { RefCell::new(None) };
-}
 
 /// Largest `client_secrets` body (a session configuration with tools).
 const MAX_SECRET_BODY: u32 = 1024 * 1024;
@@ -82,15 +77,10 @@ pub(super) fn not_found(method: &Method, req: &Request) -> ClientError {
     )
 }
 
-/// The token key derived from `SEALING_KEY`.
-pub(super) fn token_key(cx: &Ctx) -> Result<TokenKey, ClientError> {
-    cx.sealing_derived(&TOKEN_KEY, TokenKey::new)
-}
-
 /// `POST /v1/realtime/client_secrets`: a virtual key mints a session.
 async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let key = token_key(cx)?;
+    let key = cx.seal_keys()?;
     // Admitted once the session's cost is known.
     let mut caller = keys::identify(req, cx, false).await?;
     match media_type(req).as_str() {
@@ -192,12 +182,11 @@ pub(super) fn open_token(
     token: &str,
     kinds: &[SessionKind],
 ) -> Result<TokenClaims, ClientError> {
-    token_key(cx)?
-        .open(token, cx.now_secs(), kinds)
-        .map_err(|e| {
-            worker::console_warn!("realtime token refused: {}", e.as_str());
-            e.to_client()
-        })
+    let seal_keys = cx.seal_keys()?;
+    TokenClaims::open(&seal_keys, token, cx.now_secs(), kinds).map_err(|e| {
+        worker::console_warn!("realtime token refused: {}", e.as_str());
+        e.to_client(Purpose::RealtimeToken)
+    })
 }
 
 /// Checks the key that minted `claims` is still good *now*: not deleted or
@@ -354,7 +343,7 @@ async fn part(form: &FormData, name: &str) -> Result<Option<Vec<u8>>, ClientErro
 /// `POST /v1/realtime/calls`.
 async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let sealer = cx.sealer()?;
+    let sealer = cx.seal_keys()?;
     if let Some(token) = presented_token(req) {
         // A browser with a reelay token: always the deployment that minted it.
         let claims = open_token(cx, &token, CALL_KINDS)?;
@@ -481,8 +470,8 @@ async fn send_call_attempt(
 async fn answer_call(
     cx: &Ctx,
     mut response: Response,
-    sealer: &reelay_core::affinity::Sealer,
-    owner: [u8; reelay_core::affinity::OWNER_LEN],
+    sealer: &Keys,
+    owner: [u8; OWNER_LEN],
     deployment: &str,
 ) -> Result<Response, ClientError> {
     let status = response.status_code();
@@ -495,7 +484,7 @@ async fn answer_call(
     let _ = headers.set("content-type", "application/sdp");
     match upstream_location.as_deref().map(call_id_from_location) {
         Some(Some(call_id)) => {
-            let id = seal_call_id(sealer, owner, deployment, call_id, cx.now_ms);
+            let id = seal_call_id(sealer, owner, deployment, call_id, cx.now_ms)?;
             let _ = headers.set("location", &location(&id));
         }
         Some(None) => worker::console_warn!("the provider's call Location is not a call id"),
@@ -516,7 +505,7 @@ async fn control(
     action: CallAction,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let sealer = cx.sealer()?;
+    let sealer = cx.seal_keys()?;
     let (owner, policy) = match presented_token(req) {
         Some(token) => {
             let claims = open_token(cx, &token, ALL_KINDS)?;

@@ -179,7 +179,7 @@ async fn sideband(
     token: Option<&str>,
     call_id: &str,
 ) -> Result<Opened, ClientError> {
-    let sealer = cx.sealer()?;
+    let sealer = cx.seal_keys()?;
     let (owner, policy) = match token {
         Some(token) => {
             let claims = open_token(cx, token, reelay_core::realtime::ALL_KINDS)?;

@@ -29,7 +29,7 @@ use crate::upstream::{self, upstream_failure};
 /// `POST /v1/responses`.
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let sealer = cx.sealer()?;
+    let sealer = cx.seal_keys()?;
     let caller = pipeline::authenticate(req, cx, false).await?;
     let body = read_body(req, config.max_body_bytes).await?;
     let owner = caller.owner();
@@ -116,7 +116,7 @@ async fn respond_sealed(
     caller: &Caller,
     stream: bool,
 ) -> Result<Response, ClientError> {
-    let sealer = cx.sealer()?;
+    let sealer = cx.seal_keys()?;
     let owner = caller.owner();
     let content_type = response
         .headers()
@@ -216,7 +216,7 @@ pub(super) async fn on_response(
     call: OnResponse,
 ) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    let sealer = cx.sealer()?;
+    let sealer = cx.seal_keys()?;
     let caller = pipeline::authenticate(req, cx, false).await?;
     let owner = caller.owner();
     let restored = restore_id(id, &sealer, &owner).map_err(|e| e.to_client())?;

@@ -4,10 +4,10 @@
 // without being copied through wasm.
 
 use futures_util::future::join;
-use reelay_core::affinity::{Purpose, Sealed};
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
+use reelay_core::seal::{Purpose, Sealed};
 use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
 use reelay_core::video::{
     self as video, vertex, Content, FollowUp, FollowUpKind, Operation, Variant,
@@ -35,7 +35,7 @@ const LIVE_REFRESH_LIMIT: usize = 20;
 
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
-    cx.sealer()?;
+    cx.seal_keys()?;
     // Admitted once the job's cost is known (in `start`).
     let mut caller = keys::identify(req, cx, false).await?;
     let request = match media_type(req).as_str() {
@@ -205,13 +205,16 @@ async fn start<'c>(
         size: created.size.unwrap_or(size),
     };
     let created_at_ms = cx.now_ms;
-    let id = cx.sealer()?.seal(&Sealed {
-        purpose: Purpose::Video,
-        owner: caller.owner(),
-        created_at_ms,
-        deployment: deployment.id.clone(),
-        payload: handle.encode(),
-    });
+    let id = cx
+        .seal_keys()?
+        .seal_id(&Sealed {
+            purpose: Purpose::Video,
+            owner: caller.owner(),
+            created_at_ms,
+            deployment: deployment.id.clone(),
+            payload: handle.encode(),
+        })
+        .map_err(|e| e.to_client(Purpose::Video))?;
 
     // Remembered by this isolate at once (so it lists and polls the job
     // right away) and written to KV after the response. A failed write must
@@ -391,7 +394,7 @@ pub(super) fn open_job<'c>(
     id: &str,
 ) -> Result<OpenedJob<'c>, ClientError> {
     let video::OpenedVideo { sealed, handle } =
-        video::open_video(&cx.sealer()?, id, &caller.owner()).map_err(|(err, why)| {
+        video::open_video(&*cx.seal_keys()?, id, &caller.owner()).map_err(|(err, why)| {
             worker::console_log!("video id rejected: {why}");
             err
         })?;

@@ -1,7 +1,8 @@
 //! Sealed video ids: the only file that calls core's sealing API, so moving
 //! to another sealing module touches nothing else.
 
-use reelay_core::affinity::{owner_of, Purpose, Sealed, Sealer, OWNER_LEN};
+use reelay_core::errors::ClientError;
+use reelay_core::seal::{owner_of, Keys, Purpose, Sealed, OWNER_LEN};
 use reelay_core::video::VideoHandle;
 
 /// What a video id carries.
@@ -13,11 +14,11 @@ pub(crate) struct VideoId {
 }
 
 /// Seals and opens video ids under the gateway's sealing secret.
-pub(crate) struct Ids(Sealer);
+pub(crate) struct Ids(Keys);
 
 impl Ids {
     pub(crate) fn new(sealing_key: &[u8]) -> Option<Self> {
-        Sealer::new(sealing_key).map(Self)
+        Keys::derive(sealing_key).map(Self)
     }
 
     /// The owner fingerprint of the key with SHA-256 `key_hash`.
@@ -25,19 +26,21 @@ impl Ids {
         owner_of(key_hash)
     }
 
-    pub(crate) fn seal(&self, id: &VideoId) -> String {
-        self.0.seal(&Sealed {
-            purpose: Purpose::Video,
-            owner: id.owner,
-            created_at_ms: id.created_at_ms,
-            deployment: id.deployment.clone(),
-            payload: id.handle.encode(),
-        })
+    pub(crate) fn seal(&self, id: &VideoId) -> Result<String, ClientError> {
+        self.0
+            .seal_id(&Sealed {
+                purpose: Purpose::Video,
+                owner: id.owner,
+                created_at_ms: id.created_at_ms,
+                deployment: id.deployment.clone(),
+                payload: id.handle.encode(),
+            })
+            .map_err(|e| e.to_client(Purpose::Video))
     }
 
     /// `None` for anything forged, tampered, malformed or not a video id.
     pub(crate) fn open(&self, id: &str) -> Option<VideoId> {
-        let sealed = self.0.open(Purpose::Video, id).ok()?;
+        let sealed = self.0.open_id(Purpose::Video, id).ok()?;
         Some(VideoId {
             owner: sealed.owner,
             created_at_ms: sealed.created_at_ms,

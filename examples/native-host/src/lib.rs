@@ -203,7 +203,7 @@ impl Host {
                 size: created.size.unwrap_or(sent.1),
             },
         };
-        let sealed = self.ids.seal(&id);
+        let sealed = self.ids.seal(&id)?;
         let record = JobRecord {
             id: sealed.clone(),
             prompt: request.prompt.clone(),

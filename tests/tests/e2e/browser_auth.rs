@@ -5,8 +5,9 @@
 //! admin routes, realtime with a token) and the playground page — the built
 //! Worker in workerd against the mock upstream.
 
-use reelay_core::browser_token::{Claims, TokenKey};
+use reelay_core::browser_token::Claims;
 use reelay_core::encoding::sha256;
+use reelay_core::seal::Keys;
 use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{MockOptions, MockUpstream};
 use reqwest::Method;
@@ -468,16 +469,16 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
     // Expired: an authentic token whose time has passed (sealed here with
     // the gateway's test SEALING_KEY, so the test need not wait).
     let now = unix_now();
-    let expired = TokenKey::new(SEALING_KEY.as_bytes())
-        .unwrap()
-        .seal(&Claims {
-            parent_hash: sha256(key.as_bytes()),
-            issued_at_secs: now - 120,
-            expires_at_secs: now - 60,
-            id: [0; 8],
-            origin: None,
-            models: Vec::new(),
-        });
+    let expired = Claims {
+        parent_hash: sha256(key.as_bytes()),
+        issued_at_secs: now - 120,
+        expires_at_secs: now - 60,
+        id: [0; 8],
+        origin: None,
+        models: Vec::new(),
+    }
+    .seal(&Keys::derive(SEALING_KEY.as_bytes()).unwrap())
+    .unwrap();
     let body = env
         .send(
             env.req(Method::GET, "/v1/models")

@@ -7,7 +7,8 @@
 //! key and no upstream ephemeral key ever reaches a client or a log line.
 
 use reelay_core::encoding::sha256;
-use reelay_core::realtime::{SessionKind, TokenClaims, TokenKey, UpstreamKey};
+use reelay_core::realtime::{SessionKind, TokenClaims, UpstreamKey};
+use reelay_core::seal::Keys;
 use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream, RecordedRequest};
 use serde_json::{json, Value};
@@ -400,20 +401,19 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
         .collect();
     let truncated = token[..token.len() - 5].to_owned();
     // Well-formed, but sealed under another SEALING_KEY.
-    let foreign = TokenKey::new(b"another-sealing-key-0123456789abcdef0123")
-        .unwrap()
-        .seal(
-            &TokenClaims {
-                kind: SessionKind::Realtime,
-                expires_at: u64::MAX,
-                key_hash: sha256(key.as_bytes()),
-                deployment: "openai-rt".into(),
-                model: "gpt-realtime".into(),
-                upstream_key: UpstreamKey::new("ek_0123456789abcdef0123456789abcdef"),
-            },
-            &[7; 12],
-        )
-        .unwrap();
+    let foreign = TokenClaims {
+        kind: SessionKind::Realtime,
+        expires_at: u64::MAX,
+        key_hash: sha256(key.as_bytes()),
+        deployment: "openai-rt".into(),
+        model: "gpt-realtime".into(),
+        upstream_key: UpstreamKey::new("ek_0123456789abcdef0123456789abcdef"),
+    }
+    .seal(
+        &Keys::derive(b"another-sealing-key-0123456789abcdef0123").unwrap(),
+        &[7; 12],
+    )
+    .unwrap();
     for bad in [
         forged.as_str(),
         truncated.as_str(),
