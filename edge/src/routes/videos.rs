@@ -667,7 +667,7 @@ pub(super) async fn follow_up(
     authorize_model(cx, &config, &caller, source.group)?;
     video::check_follow_up(source.deployment, kind)?;
     // Veo extends a finished video's file; Sora takes its own id.
-    let files = if source.deployment.provider == reelay_core::config::Provider::Gemini {
+    let files = if video::follow_up_needs_files(source.deployment, kind) {
         let (operation, record) = join(
             poll(cx, source.deployment, &source.handle),
             jobs::load(&cx.env, &source.record_name),
