@@ -38,8 +38,7 @@ const DEFAULT_SIZE: Size = Size {
 };
 
 /// `POST /videos`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request<'a> {
     /// The upstream model.
     pub model: &'a str,
@@ -53,18 +52,36 @@ pub struct Request<'a> {
     pub size: Option<String>,
     /// First frame, as a data: URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_reference: Option<ImageReference>,
+    pub input_reference: Option<ImageReference<'a>>,
     /// Upstream character ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub characters: Vec<IdRef<'a>>,
 }
 
 /// `input_reference`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImageReference {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageReference<'a> {
     /// `data:{mime};base64,{bytes}`.
-    pub image_url: String,
+    pub image_url: DataUrl<'a>,
+}
+
+/// A `data:` URL serialized straight from the image it wraps (the base64
+/// is written into the body once, never copied into a URL string first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataUrl<'a> {
+    /// `image/png`, …
+    pub mime_type: &'a str,
+    /// Standard base64 of the bytes.
+    pub base64: &'a str,
+}
+
+impl Serialize for DataUrl<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!(
+            "data:{};base64,{}",
+            self.mime_type, self.base64
+        ))
+    }
 }
 
 /// `{"id": …}`, a reference to an upstream video or character.
@@ -285,7 +302,10 @@ impl Api {
             seconds: req.seconds.map(|s| s.to_string()),
             size: req.size.map(Size::to_wire),
             input_reference: req.input_reference.as_ref().map(|image| ImageReference {
-                image_url: format!("data:{};base64,{}", image.mime_type, image.base64),
+                image_url: DataUrl {
+                    mime_type: image.mime_type,
+                    base64: &image.base64,
+                },
             }),
             characters: characters.iter().map(|id| IdRef { id }).collect(),
         };
