@@ -8,6 +8,7 @@
 //! | `create/` | `{case}.client.json`: an OpenAI `POST /v1/videos` body | `{case}.upstream.txt`: the upstream call (method, URL, auth, sealed duration and size, exact body) |
 //! | `follow_up/` | `{case}.client.json`: a remix, edit or extension body | `{case}.upstream.txt` |
 //! | `native/` | `{case}.client.json`: a Google-shaped `predictLongRunning` body | `{case}.upstream.txt` |
+//! | `created/` | `{case}.upstream.json`: a provider's answer to a create | `{case}.created.txt`: the upstream job id and the values it reports |
 //! | `answers/` | `{case}.upstream.json`: a provider's status answer | `{case}.video.json`: the OpenAI video object reelay renders |
 //!
 //! The case name's prefix picks the deployment (`gemini_`, `vertex_inline_`,
@@ -174,6 +175,23 @@ fn google_shaped_creates_are_checked_and_resent() {
             video::native_create_request(body, &dep)
                 .map(|native| (native.request, native.seconds, native.size)),
         )
+    });
+}
+
+#[test]
+fn create_answers_are_read_per_provider() {
+    let config = Config::parse(CONFIG).unwrap();
+    check("created", ".upstream.json", ".created.txt", |case, body| {
+        let dep = deployment(&config, case);
+        match video::parse_create_response(&dep, body) {
+            Ok(created) => format!(
+                "upstream id: {}\nseconds: {:?}\nsize: {:?}\n",
+                created.upstream_id,
+                created.seconds,
+                created.size.map(Size::to_wire)
+            ),
+            Err(e) => error(&e.to_client()),
+        }
     });
 }
 

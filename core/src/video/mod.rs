@@ -1,5 +1,15 @@
-//! Video generation: the OpenAI Videos API surface and its translation to
-//! providers.
+//! Video generation: the OpenAI Videos API surface (client requests, the
+//! sealed [`VideoHandle`], the rendered `video` object), the [`VideoApi`]
+//! contract every provider module implements, and the capability functions
+//! hosts call (`create_request`, `follow_up_needs_files`,
+//! `supports_characters`, `require_google_shape`, …) instead of looking at
+//! the provider themselves.
+//!
+//! The provider layer is one module per upstream API, each owning its base
+//! URL, its auth and typed serde structs for every body it sends or reads:
+//! [`gemini`] and [`vertex`] (sharing Veo's [`veo::Request`] and
+//! [`veo::Operation`]) and [`openai`] (Sora on OpenAI and Azure).
+//! [`provider::api`] is the one place that picks a module for a deployment.
 //!
 //! | OpenAI Videos field | Gemini Veo (`predictLongRunning`) |
 //! |---|---|
