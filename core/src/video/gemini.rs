@@ -1,11 +1,13 @@
-//! Veo on the Gemini Developer API: request translation, operation parsing
-//! and download URLs.
+//! Veo on the Gemini Developer API: its base URL and key, the typed
+//! answers it gives ([`Operation`], [`Response`]) and the calls reelay
+//! makes (the body is [`veo::Request`], shared with Vertex).
 //!
 //! | step | upstream call |
 //! |---|---|
 //! | create | `POST {base}/v1beta/models/{model}:predictLongRunning` → `{"name":"models/{m}/operations/{id}"}` |
 //! | status | `GET {base}/v1beta/{name}` → `{"name",…}` until `"done":true` |
 //! | content | `GET {base}/v1beta/files/{file}:download?alt=media` → 302 to the bytes |
+//! | extend | `predictLongRunning` with `instances[0].video.uri` = the source's file |
 //!
 //! `input_reference` becomes `instances[0].image = {bytesBase64Encoded, mimeType}`
 //! (image-to-video: the image is the first frame).
@@ -16,15 +18,150 @@
 
 use alloc::borrow::ToOwned;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
-use super::veo::{lro_state, veo_body, SIZES};
-use super::{CreateVideo, FollowUp, Operation, Size, VideoHandle};
+use super::veo::{self, lro_state, RaiFilter};
+use super::{
+    Content, CreateVideo, Created, FollowUp, FollowUpKind, GoogleShape, Size, Variant, VideoApi,
+    VideoHandle,
+};
 use crate::config::Deployment;
 use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
+
+/// A Gemini API operation (`GET /v1beta/{name}`).
+pub type Operation = veo::Operation<Response>;
+
+/// `response` of a finished operation.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// Where the Gemini API puts the videos.
+    #[serde(default)]
+    pub generate_video_response: Option<GenerateVideoResponse>,
+}
+
+/// The videos, or why there are none.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateVideoResponse {
+    /// One per video.
+    #[serde(default)]
+    pub generated_samples: Vec<Sample>,
+    /// Safety filtering.
+    #[serde(flatten)]
+    pub rai: RaiFilter,
+}
+
+/// A `generatedSamples[]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Sample {
+    /// The generated file.
+    #[serde(default)]
+    pub video: Option<Video>,
+}
+
+/// A generated file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Video {
+    /// `…/v1beta/files/{id}:download?alt=media`.
+    #[serde(default)]
+    pub uri: Option<String>,
+}
+
+/// Veo on the Gemini API.
+#[derive(Debug, Clone, Copy)]
+pub struct Api;
+
+impl VideoApi for Api {
+    fn create(
+        &self,
+        req: &CreateVideo,
+        dep: &Deployment,
+        _characters: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+        create_request(req, dep)
+    }
+
+    fn parse_created(&self, body: &[u8]) -> Result<Created, UpstreamError> {
+        parse_create_response(body).map(|name| Created {
+            upstream_id: name,
+            seconds: None,
+            size: None,
+        })
+    }
+
+    fn poll(&self, dep: &Deployment, handle: &VideoHandle) -> Result<UpstreamRequest, ClientError> {
+        Ok(poll_request(dep, handle))
+    }
+
+    fn parse_poll(&self, body: &[u8]) -> Result<super::Operation, UpstreamError> {
+        parse_operation(body)
+    }
+
+    fn check_variant(&self, variant: Variant) -> Result<(), ClientError> {
+        veo::check_variant(variant)
+    }
+
+    fn content(
+        &self,
+        dep: &Deployment,
+        file: &str,
+        _variant: Variant,
+    ) -> Result<Content, ClientError> {
+        Ok(Content::Fetch(download_request(dep, file)))
+    }
+
+    fn check_follow_up(&self, kind: FollowUpKind) -> Result<(), ClientError> {
+        match kind {
+            FollowUpKind::Extend => Ok(()),
+            FollowUpKind::Remix | FollowUpKind::Edit => Err(veo::no_remix()),
+        }
+    }
+
+    fn follow_up_needs_files(&self, kind: FollowUpKind) -> bool {
+        kind == FollowUpKind::Extend
+    }
+
+    fn follow_up(
+        &self,
+        dep: &Deployment,
+        follow: &FollowUp,
+        source: &VideoHandle,
+        files: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+        self.check_follow_up(follow.kind)?;
+        extend_request(dep, follow, source, files)
+    }
+
+    fn google_shape(&self) -> Option<GoogleShape> {
+        Some(GoogleShape::Gemini)
+    }
+
+    fn veo_call(
+        &self,
+        dep: &Deployment,
+        body: &veo::Request<'_>,
+    ) -> Result<UpstreamRequest, ClientError> {
+        Ok(create_call(dep, super::to_json(body)?))
+    }
+}
+
+/// `predictLongRunning` on `dep` with a ready body.
+fn create_call(dep: &Deployment, json_body: String) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::Post,
+        url: format!(
+            "{}/v1beta/models/{}:predictLongRunning",
+            dep.api_base, dep.model
+        ),
+        auth: Auth::GoogleApiKey,
+        json_body: Some(json_body),
+    }
+}
 
 /// The `predictLongRunning` call for `req` on `dep`, and the handle values
 /// (duration and size actually requested) to seal into the id.
@@ -32,17 +169,8 @@ pub fn create_request(
     req: &CreateVideo,
     dep: &Deployment,
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
-    let (body, seconds, size) = veo_body(req, dep)?;
-    let request = UpstreamRequest {
-        method: Method::Post,
-        url: format!(
-            "{}/v1beta/models/{}:predictLongRunning",
-            dep.api_base, dep.model
-        ),
-        auth: Auth::GoogleApiKey,
-        json_body: Some(body.to_string()),
-    };
-    Ok((request, seconds, size))
+    let (body, seconds, size) = veo::request(req, dep)?;
+    Ok((create_call(dep, super::to_json(&body)?), seconds, size))
 }
 
 /// Extends a finished Veo video: the new job's input is the source's first
@@ -56,36 +184,10 @@ pub fn extend_request(
     let file = files
         .first()
         .ok_or_else(|| ClientError::from_code(ErrorCode::VideoNotReady))?;
-    let mut parameters = Map::new();
-    parameters.insert("sampleCount".to_owned(), Value::from(1));
-    if let Some(seconds) = follow.seconds {
-        if !dep.video_seconds.contains(&seconds) {
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedValue,
-                format!("`seconds` {seconds} is not available for this model"),
-            )
-            .with_param("seconds"));
-        }
-        parameters.insert("durationSeconds".to_owned(), Value::from(seconds));
-    }
-    let body = serde_json::json!({
-        "instances": [{
-            "prompt": follow.prompt,
-            "video": { "uri": format!("{}/v1beta/files/{file}:download?alt=media", dep.api_base) },
-        }],
-        "parameters": parameters,
-    });
-    let request = UpstreamRequest {
-        method: Method::Post,
-        url: format!(
-            "{}/v1beta/models/{}:predictLongRunning",
-            dep.api_base, dep.model
-        ),
-        auth: Auth::GoogleApiKey,
-        json_body: Some(body.to_string()),
-    };
+    let uri = format!("{}/v1beta/files/{file}:download?alt=media", dep.api_base);
+    let body = veo::extend(dep, &follow.prompt, follow.seconds, uri)?;
     Ok((
-        request,
+        create_call(dep, super::to_json(&body)?),
         source.seconds + follow.seconds.unwrap_or(0),
         source.size,
     ))
@@ -93,10 +195,10 @@ pub fn extend_request(
 
 /// Reads the operation name from a `predictLongRunning` answer.
 pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("predictLongRunning answered with a non-JSON body"))?;
-    match value.get("name").and_then(Value::as_str) {
-        Some(name) if valid_operation_name(name) => Ok(name.to_owned()),
+    let op: veo::Operation<serde::de::IgnoredAny> =
+        veo::read_operation(body, "predictLongRunning")?;
+    match op.name {
+        Some(name) if valid_operation_name(&name) => Ok(name),
         _ => Err(garbage(
             "predictLongRunning answered without a valid operation name",
         )),
@@ -126,32 +228,23 @@ pub fn poll_request(dep: &Deployment, handle: &VideoHandle) -> UpstreamRequest {
 }
 
 /// Parses an operation (`GET /v1beta/{name}`).
-pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("the operation poll answered with a non-JSON body"))?;
-    if !value.is_object() {
-        return Err(garbage("the operation poll answered with a non-object"));
-    }
-    if let Some(state) = lro_state(&value) {
+pub fn parse_operation(body: &[u8]) -> Result<super::Operation, UpstreamError> {
+    let op: Operation = veo::read_operation(body, "the operation poll")?;
+    if let Some(state) = lro_state(&op) {
         return Ok(state);
     }
-    let result = value.pointer("/response/generateVideoResponse");
+    let result = op.response.and_then(|r| r.generate_video_response);
     let files: Vec<String> = result
-        .and_then(|r| r.get("generatedSamples"))
-        .and_then(Value::as_array)
-        .map(|samples| {
-            samples
-                .iter()
-                .filter_map(|s| s.pointer("/video/uri").and_then(Value::as_str))
-                .filter_map(file_id)
-                .collect()
-        })
-        .unwrap_or_default();
+        .iter()
+        .flat_map(|r| r.generated_samples.iter())
+        .filter_map(|s| s.video.as_ref()?.uri.as_deref())
+        .filter_map(file_id)
+        .collect();
     if !files.is_empty() {
-        return Ok(Operation::Succeeded(files));
+        return Ok(super::Operation::Succeeded(files));
     }
-    if let Some(failure) = super::rai_failure(result) {
-        return Ok(Operation::Failed(failure));
+    if let Some(failure) = result.and_then(|r| r.rai.failure()) {
+        return Ok(super::Operation::Failed(failure));
     }
     Err(garbage("the operation finished without videos or an error"))
 }
@@ -181,142 +274,10 @@ pub fn download_request(dep: &Deployment, file_id: &str) -> UpstreamRequest {
     }
 }
 
-/// A create request in Google's own shape (from a Google SDK), passed
-/// through to `dep` unchanged, with the values the gateway seals into the
-/// id read from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NativeCreate {
-    /// The upstream call (the client's body, the deployment's model and key).
-    pub request: UpstreamRequest,
-    /// `instances[0].prompt` (empty for image-only requests).
-    pub prompt: String,
-    /// `parameters.durationSeconds`, or the deployment's default.
-    pub seconds: u32,
-    /// From `parameters.aspectRatio` + `parameters.resolution`.
-    pub size: Size,
-}
-
-/// Validates a Google-shaped `predictLongRunning` body for `dep`. The body
-/// goes upstream byte for byte; only what reelay must know is checked here,
-/// with errors Google's clients can read.
-pub fn native_create_request(body: &[u8], dep: &Deployment) -> Result<NativeCreate, ClientError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ClientError::new(
-            ErrorCode::InvalidJson,
-            format!("Invalid JSON payload received. {e}"),
-        )
-    })?;
-    let instance = value
-        .get("instances")
-        .and_then(Value::as_array)
-        .and_then(|list| list.first())
-        .and_then(Value::as_object)
-        .ok_or_else(|| {
-            native_invalid(
-                "instances",
-                "`instances` must be a non-empty array of objects",
-            )
-        })?;
-    let prompt = match instance.get("prompt") {
-        Some(Value::String(p)) => p.clone(),
-        None if instance.contains_key("image") => String::new(),
-        _ => {
-            return Err(native_invalid(
-                "instances[0].prompt",
-                "`instances[0].prompt` must be a string",
-            ))
-        }
-    };
-    let params = match value.get("parameters") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(p)) => Some(p),
-        Some(_) => {
-            return Err(native_invalid(
-                "parameters",
-                "`parameters` must be an object",
-            ))
-        }
-    };
-    let param = |name: &str| params.and_then(|p| p.get(name)).filter(|v| !v.is_null());
-    let seconds = match param("durationSeconds") {
-        None => dep.video_seconds.iter().copied().max().unwrap_or(8),
-        Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(s) if dep.video_seconds.contains(&s) => s,
-            _ => {
-                let allowed: Vec<String> =
-                    dep.video_seconds.iter().map(|s| format!("{s}")).collect();
-                return Err(ClientError::new(
-                    ErrorCode::UnsupportedValue,
-                    format!(
-                        "`parameters.durationSeconds` must be one of {} for this model",
-                        allowed.join(", ")
-                    ),
-                )
-                .with_param("parameters.durationSeconds"));
-            }
-        },
-    };
-    let aspect = match param("aspectRatio") {
-        None => "16:9",
-        Some(Value::String(a)) => a.as_str(),
-        Some(_) => {
-            return Err(native_invalid(
-                "parameters.aspectRatio",
-                "`parameters.aspectRatio` must be a string",
-            ))
-        }
-    };
-    let resolution = match param("resolution") {
-        None => "720p",
-        Some(Value::String(r)) => r.as_str(),
-        Some(_) => {
-            return Err(native_invalid(
-                "parameters.resolution",
-                "`parameters.resolution` must be a string",
-            ))
-        }
-    };
-    let size = SIZES
-        .iter()
-        .find(|(_, a, r)| *a == aspect && *r == resolution)
-        .map(|(size, _, _)| *size)
-        .ok_or_else(|| {
-            ClientError::new(
-                ErrorCode::UnsupportedValue,
-                format!("aspectRatio {aspect:?} with resolution {resolution:?} is not available; use 16:9 or 9:16 with 720p, 1080p or 4k"),
-            )
-            .with_param("parameters.aspectRatio")
-        })?;
-    let text =
-        core::str::from_utf8(body).map_err(|_| ClientError::from_code(ErrorCode::InvalidJson))?;
-    let request = match dep.provider {
-        // Vertex takes the same Veo body on its publisher-model URL.
-        crate::config::Provider::VertexAi => super::vertex::create_call(dep, text.to_owned())?,
-        _ => UpstreamRequest {
-            method: Method::Post,
-            url: format!(
-                "{}/v1beta/models/{}:predictLongRunning",
-                dep.api_base, dep.model
-            ),
-            auth: Auth::GoogleApiKey,
-            json_body: Some(text.to_owned()),
-        },
-    };
-    Ok(NativeCreate {
-        request,
-        prompt,
-        seconds,
-        size,
-    })
-}
-
-fn native_invalid(param: &str, message: &str) -> ClientError {
-    ClientError::new(ErrorCode::InvalidRequest, message).with_param(param)
-}
-
 /// The upstream operation as a Google client should see it through the
 /// gateway: `name` replaced by the gateway's own (sealed) name and every
 /// generated video's `uri` by `file_uri(index)`, a gateway download URL.
+/// Everything else the upstream said is relayed as it is.
 pub fn native_operation(
     body: &[u8],
     name: &str,
@@ -350,6 +311,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::video::veo::DEFAULT_SIZE;
+    use crate::video::{native_create_request, Operation};
 
     fn dep() -> Deployment {
         Config::parse(
@@ -468,13 +430,12 @@ mod tests {
     }
 
     #[test]
-    fn native_requests_pass_through_and_are_read() {
+    fn native_requests_are_checked_and_read() {
         let body = br#"{"instances":[{"prompt":"a cat"}],"parameters":{"durationSeconds":6,"aspectRatio":"9:16","resolution":"1080p","enhancePrompt":true}}"#;
         let native = native_create_request(body, &dep()).unwrap();
-        assert_eq!(
-            native.request.json_body.as_deref(),
-            Some(core::str::from_utf8(body).unwrap())
-        );
+        let sent: Value =
+            serde_json::from_str(native.request.json_body.as_deref().unwrap()).unwrap();
+        assert_eq!(sent, serde_json::from_slice::<Value>(body).unwrap());
         assert_eq!(
             native.request.url,
             "http://127.0.0.1:9/v1beta/models/veo-3.1-generate-preview:predictLongRunning"

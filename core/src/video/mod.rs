@@ -1,5 +1,15 @@
-//! Video generation: the OpenAI Videos API surface and its translation to
-//! providers.
+//! Video generation: the OpenAI Videos API surface (client requests, the
+//! sealed [`VideoHandle`], the rendered `video` object), the [`VideoApi`]
+//! contract every provider module implements, and the capability functions
+//! hosts call (`create_request`, `follow_up_needs_files`,
+//! `supports_characters`, `require_google_shape`, …) instead of looking at
+//! the provider themselves.
+//!
+//! The provider layer is one module per upstream API, each owning its base
+//! URL, its auth and typed serde structs for every body it sends or reads:
+//! [`gemini`] and [`vertex`] (sharing Veo's [`veo::Request`] and
+//! [`veo::Operation`]) and [`openai`] (Sora on OpenAI and Azure).
+//! [`provider::api`] is the one place that picks a module for a deployment.
 //!
 //! | OpenAI Videos field | Gemini Veo (`predictLongRunning`) |
 //! |---|---|
@@ -17,6 +27,7 @@
 pub mod gemini;
 pub mod jobs;
 pub mod openai;
+pub mod provider;
 pub mod veo;
 pub mod vertex;
 
@@ -28,7 +39,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::config::{Deployment, Provider};
+use crate::config::Deployment;
 use crate::errors::UpstreamError;
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
@@ -550,6 +561,102 @@ impl Variant {
     }
 }
 
+/// What every video provider module offers: one implementation per
+/// upstream API ([`gemini::Api`], [`vertex::Api`], [`openai::OPENAI`] and
+/// [`openai::AZURE`]), chosen for a deployment by [`provider::api`], the
+/// one place that looks at [`crate::config::Provider`] for video.
+pub trait VideoApi: Sync {
+    /// The create call for `req`, with the duration and size to seal.
+    /// `characters` are the upstream ids behind `req.characters`.
+    fn create(
+        &self,
+        req: &CreateVideo,
+        dep: &Deployment,
+        characters: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError>;
+    /// Reads a create answer.
+    fn parse_created(&self, body: &[u8]) -> Result<Created, UpstreamError>;
+    /// The status call for a job.
+    fn poll(&self, dep: &Deployment, handle: &VideoHandle) -> Result<UpstreamRequest, ClientError>;
+    /// Reads a status answer.
+    fn parse_poll(&self, body: &[u8]) -> Result<Operation, UpstreamError>;
+    /// The upstream delete call, if the API has one.
+    fn delete(&self, _dep: &Deployment, _handle: &VideoHandle) -> Option<UpstreamRequest> {
+        None
+    }
+    /// Whether `variant` can be served (checked before any upstream call).
+    fn check_variant(&self, _variant: Variant) -> Result<(), ClientError> {
+        Ok(())
+    }
+    /// Where generated file `file` is read from.
+    fn content(
+        &self,
+        dep: &Deployment,
+        file: &str,
+        variant: Variant,
+    ) -> Result<Content, ClientError>;
+    /// Whether a follow-up of `kind` is possible at all.
+    fn check_follow_up(&self, kind: FollowUpKind) -> Result<(), ClientError>;
+    /// Whether a follow-up of `kind` needs the source's generated files
+    /// (the host polls the source for them first).
+    fn follow_up_needs_files(&self, _kind: FollowUpKind) -> bool {
+        false
+    }
+    /// The follow-up call on `source` (whose generated files are `files`),
+    /// with the duration and size to seal.
+    fn follow_up(
+        &self,
+        dep: &Deployment,
+        follow: &FollowUp,
+        source: &VideoHandle,
+        files: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError>;
+    /// The Sora API, for the calls only it has (characters).
+    fn sora(&self) -> Option<&openai::Api> {
+        None
+    }
+    /// Which Google request shape the API speaks natively, if any.
+    fn google_shape(&self) -> Option<GoogleShape> {
+        None
+    }
+    /// `predictLongRunning` with a checked Veo body (Veo APIs only).
+    fn veo_call(
+        &self,
+        _dep: &Deployment,
+        _body: &veo::Request<'_>,
+    ) -> Result<UpstreamRequest, ClientError> {
+        Err(ClientError::from_code(ErrorCode::UnsupportedValue))
+    }
+}
+
+/// Google's own request shapes, served under `/gemini/` and `/vertex_ai/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoogleShape {
+    /// The Gemini API's (`models/{m}:predictLongRunning`, `GET operations/…`).
+    Gemini,
+    /// Vertex AI's (`publishers/google/models/{m}:predictLongRunning`, `:fetchPredictOperation`).
+    Vertex,
+}
+
+impl GoogleShape {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Gemini => "Gemini",
+            Self::Vertex => "Vertex AI",
+        }
+    }
+}
+
+/// Serializes a wire struct.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ClientError> {
+    serde_json::to_string(value).map_err(|_| {
+        ClientError::new(
+            ErrorCode::Internal,
+            "the upstream request could not be serialized",
+        )
+    })
+}
+
 /// The create call for `req` on `dep`, with the duration and size to seal
 /// (the request's, or the provider's defaults). `characters` are the
 /// upstream ids behind `req.characters` (Sora only).
@@ -558,46 +665,20 @@ pub fn create_request(
     dep: &Deployment,
     characters: &[String],
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
-    if !req.characters.is_empty() && !matches!(dep.provider, Provider::OpenAi | Provider::Azure) {
+    let api = provider::api(dep);
+    if !req.characters.is_empty() && api.sora().is_none() {
         return Err(ClientError::new(
             ErrorCode::UnsupportedValue,
             "`characters` are a Sora feature; this model is served by Veo",
         )
         .with_param("characters"));
     }
-    match dep.provider {
-        Provider::Gemini => gemini::create_request(req, dep),
-        Provider::VertexAi => vertex::create_request(req, dep),
-        Provider::OpenAi | Provider::Azure => {
-            let call = openai::create_request(req, dep, characters)?;
-            let seconds = req.seconds.unwrap_or(SORA_DEFAULT_SECONDS);
-            Ok((call, seconds, req.size.unwrap_or(SORA_DEFAULT_SIZE)))
-        }
-    }
+    api.create(req, dep, characters)
 }
-
-/// Sora's defaults (OpenAI's documented `seconds` "4" and `size` "720x1280").
-const SORA_DEFAULT_SECONDS: u32 = 4;
-const SORA_DEFAULT_SIZE: Size = Size {
-    width: 720,
-    height: 1280,
-};
 
 /// Reads a create answer from `dep`'s provider.
 pub fn parse_create_response(dep: &Deployment, body: &[u8]) -> Result<Created, UpstreamError> {
-    match dep.provider {
-        Provider::Gemini => gemini::parse_create_response(body).map(|name| Created {
-            upstream_id: name,
-            seconds: None,
-            size: None,
-        }),
-        Provider::VertexAi => vertex::parse_create_response(body).map(|name| Created {
-            upstream_id: name,
-            seconds: None,
-            size: None,
-        }),
-        Provider::OpenAi | Provider::Azure => openai::parse_create_response(body),
-    }
+    provider::api(dep).parse_created(body)
 }
 
 /// The status call for a job.
@@ -605,41 +686,23 @@ pub fn poll_request(
     dep: &Deployment,
     handle: &VideoHandle,
 ) -> Result<UpstreamRequest, ClientError> {
-    Ok(match dep.provider {
-        Provider::Gemini => gemini::poll_request(dep, handle),
-        Provider::VertexAi => vertex::poll_request(dep, handle)?,
-        Provider::OpenAi | Provider::Azure => openai::poll_request(dep, &handle.operation),
-    })
+    provider::api(dep).poll(dep, handle)
 }
 
 /// Reads a status answer from `dep`'s provider.
 pub fn parse_poll(dep: &Deployment, body: &[u8]) -> Result<Operation, UpstreamError> {
-    match dep.provider {
-        Provider::Gemini => gemini::parse_operation(body),
-        Provider::VertexAi => vertex::parse_operation(body),
-        Provider::OpenAi | Provider::Azure => openai::parse_video(body),
-    }
+    provider::api(dep).parse_poll(body)
 }
 
 /// The upstream delete call, for providers that have one (Sora). Veo has
 /// none: its generated files expire after two days.
 pub fn delete_request(dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
-    match dep.provider {
-        Provider::Gemini | Provider::VertexAi => None,
-        Provider::OpenAi | Provider::Azure => Some(openai::delete_request(dep, &handle.operation)),
-    }
+    provider::api(dep).delete(dep, handle)
 }
 
 /// Whether `dep`'s provider can serve `variant` (checked before any upstream call).
 pub fn check_variant(dep: &Deployment, variant: Variant) -> Result<(), ClientError> {
-    match (dep.provider, variant) {
-        (Provider::Gemini | Provider::VertexAi, Variant::Thumbnail | Variant::Spritesheet) => Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            "Veo produces only the video itself; `variant` thumbnail and spritesheet are not available for this video",
-        )
-        .with_param("variant")),
-        _ => Ok(()),
-    }
+    provider::api(dep).check_variant(variant)
 }
 
 /// Where generated content comes from.
@@ -661,13 +724,75 @@ pub fn content_source(
     file: &str,
     variant: Variant,
 ) -> Result<Content, ClientError> {
-    check_variant(dep, variant)?;
-    Ok(match dep.provider {
-        Provider::Gemini => Content::Fetch(gemini::download_request(dep, file)),
-        Provider::VertexAi => vertex::content_source(dep, file)?,
-        Provider::OpenAi | Provider::Azure => {
-            Content::Fetch(openai::content_request(dep, file, variant))
-        }
+    let api = provider::api(dep);
+    api.check_variant(variant)?;
+    api.content(dep, file, variant)
+}
+
+/// The Sora API behind `dep`, for characters; a precise 400 for Veo.
+pub fn characters_api(dep: &Deployment) -> Result<&'static openai::Api, ClientError> {
+    provider::api(dep).sora().ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!(
+                "characters are a Sora feature; model {:?} is served by Veo",
+                dep.model
+            ),
+        )
+    })
+}
+
+/// Whether `dep` can hold characters (Sora).
+pub fn supports_characters(dep: &Deployment) -> bool {
+    provider::api(dep).sora().is_some()
+}
+
+/// Refuses a deployment that does not speak Google request `shape`
+/// natively: jobs of other providers are only reachable through `/v1/videos`.
+pub fn require_google_shape(dep: &Deployment, shape: GoogleShape) -> Result<(), ClientError> {
+    if provider::api(dep).google_shape() == Some(shape) {
+        return Ok(());
+    }
+    let other = match shape {
+        GoogleShape::Gemini => "use the /v1/videos API for it",
+        GoogleShape::Vertex => "use /v1/videos (or /gemini/ for Gemini models)",
+    };
+    Err(ClientError::new(
+        ErrorCode::UnsupportedValue,
+        format!(
+            "this model is served by {}, not {}; {other}",
+            dep.provider.as_str(),
+            shape.name()
+        ),
+    ))
+}
+
+/// A create request in Google's own shape (from a Google SDK), checked and
+/// re-serialized for `dep`, with the values the gateway seals into the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeCreate {
+    /// The upstream call: the typed body that was checked, the deployment's model and key.
+    pub request: UpstreamRequest,
+    /// `instances[0].prompt` (empty for image-only requests).
+    pub prompt: String,
+    /// `parameters.durationSeconds`, or the deployment's default.
+    pub seconds: u32,
+    /// From `parameters.aspectRatio` + `parameters.resolution`.
+    pub size: Size,
+}
+
+/// Parses a Google-shaped `predictLongRunning` body into [`veo::Request`]
+/// (unknown, duplicate or mistyped fields are a 400 naming the field),
+/// checks it for `dep`, and builds the call from the typed value: what is
+/// sent is what was checked.
+pub fn native_create_request(body: &[u8], dep: &Deployment) -> Result<NativeCreate, ClientError> {
+    let checked = veo::check_native(body, dep)?;
+    let request = provider::api(dep).veo_call(dep, &checked.request)?;
+    Ok(NativeCreate {
+        request,
+        prompt: checked.prompt,
+        seconds: checked.seconds,
+        size: checked.size,
     })
 }
 
@@ -789,67 +914,19 @@ pub fn follow_up_request(
     source: &VideoHandle,
     files: &[String],
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
-    check_follow_up(dep, follow.kind)?;
-    match dep.provider {
-        Provider::OpenAi | Provider::Azure => {
-            let call = openai::follow_up_request(dep, follow, &source.operation);
-            let seconds = match follow.kind {
-                FollowUpKind::Extend => source.seconds + follow.seconds.unwrap_or(0),
-                _ => source.seconds,
-            };
-            Ok((call, seconds, source.size))
-        }
-        // `check_follow_up` let only extensions through for Veo on Gemini.
-        Provider::Gemini => gemini::extend_request(dep, follow, source, files),
-        Provider::VertexAi => Err(ClientError::from_code(ErrorCode::UnsupportedValue)),
-    }
+    provider::api(dep).follow_up(dep, follow, source, files)
 }
 
 /// Whether `dep`'s provider can do `kind` at all (checked before polling
 /// the source): Sora does everything, Veo on the Gemini API only extends.
 pub fn check_follow_up(dep: &Deployment, kind: FollowUpKind) -> Result<(), ClientError> {
-    match (dep.provider, kind) {
-        (Provider::OpenAi | Provider::Azure, _) | (Provider::Gemini, FollowUpKind::Extend) => Ok(()),
-        (Provider::Gemini | Provider::VertexAi, FollowUpKind::Remix | FollowUpKind::Edit) => Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            "Veo cannot remix or edit an existing video; create a new one, or extend this one with POST /v1/videos/extensions",
-        )),
-        (Provider::VertexAi, FollowUpKind::Extend) => Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            "extending a Vertex AI video is not supported by this gateway version",
-        )),
-    }
+    provider::api(dep).check_follow_up(kind)
 }
 
-/// A Veo result object (`generateVideoResponse` on the Gemini API,
-/// `response` on Vertex) that reports safety-filtered videos, as the
-/// content-policy failure it is, with Google's reason text.
-pub(crate) fn rai_failure(result: Option<&Value>) -> Option<UpstreamError> {
-    let filtered = result
-        .and_then(|r| r.get("raiMediaFilteredCount"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    if filtered == 0 {
-        return None;
-    }
-    let reasons: Vec<&str> = result
-        .and_then(|r| r.get("raiMediaFilteredReasons"))
-        .and_then(Value::as_array)
-        .map(|rs| rs.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let message = if reasons.is_empty() {
-        String::from("the provider's safety filter blocked the generated video")
-    } else {
-        reasons.join(" ")
-    };
-    Some(UpstreamError {
-        kind: crate::errors::ErrorKind::ContentPolicy,
-        retry: crate::errors::Retry::Never,
-        scope: crate::errors::Scope::Request,
-        status: None,
-        upstream_code: Some(String::from("RAI_MEDIA_FILTERED")),
-        message,
-    })
+/// Whether a follow-up of `kind` on `dep` needs the source's generated
+/// files (Veo extends a file; Sora takes its own id).
+pub fn follow_up_needs_files(dep: &Deployment, kind: FollowUpKind) -> bool {
+    provider::api(dep).follow_up_needs_files(kind)
 }
 
 /// An upstream answer the gateway cannot read: the deployment's fault, retryable.

@@ -1,5 +1,8 @@
-//! Sora on OpenAI's Videos API and on Azure OpenAI: the gateway's surface
-//! *is* this API, so translation is nearly the identity.
+//! Sora on OpenAI's Videos API and on Azure OpenAI: their base paths and
+//! auth ([`OPENAI`], [`AZURE`]), the typed bodies reelay sends
+//! ([`Request`], [`Remix`], [`Edit`], [`Extension`]) and the answers it
+//! reads ([`Video`], [`Character`]). The gateway's surface *is* this API,
+//! so translation is nearly the identity.
 //!
 //! | step | OpenAI | Azure |
 //! |---|---|---|
@@ -17,112 +20,414 @@ use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
-use serde_json::{Map, Value};
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
 
-use super::{CreateVideo, Created, FollowUp, FollowUpKind, Operation, Size, Variant};
-use crate::config::{Deployment, Provider};
+use super::{
+    Content, CreateVideo, Created, FollowUp, FollowUpKind, Size, Variant, VideoApi, VideoHandle,
+};
+use crate::config::Deployment;
 use crate::errors::{ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
 
-fn videos_url(dep: &Deployment) -> String {
-    match dep.provider {
-        Provider::Azure => format!("{}/openai/v1/videos", dep.api_base),
-        _ => format!("{}/v1/videos", dep.api_base),
+/// Sora's defaults (OpenAI's documented `seconds` "4" and `size` "720x1280").
+const DEFAULT_SECONDS: u32 = 4;
+const DEFAULT_SIZE: Size = Size {
+    width: 720,
+    height: 1280,
+};
+
+/// `POST /videos`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Request<'a> {
+    /// The upstream model.
+    pub model: &'a str,
+    /// The prompt.
+    pub prompt: &'a str,
+    /// `"4"`, `"8"`, `"12"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<String>,
+    /// `"1280x720"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// First frame, as a data: URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_reference: Option<ImageReference<'a>>,
+    /// Upstream character ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub characters: Vec<IdRef<'a>>,
+}
+
+/// `input_reference`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageReference<'a> {
+    /// `data:{mime};base64,{bytes}`.
+    pub image_url: DataUrl<'a>,
+}
+
+/// A `data:` URL serialized straight from the image it wraps (the base64
+/// is written into the body once, never copied into a URL string first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataUrl<'a> {
+    /// `image/png`, …
+    pub mime_type: &'a str,
+    /// Standard base64 of the bytes.
+    pub base64: &'a str,
+}
+
+impl Serialize for DataUrl<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!(
+            "data:{};base64,{}",
+            self.mime_type, self.base64
+        ))
     }
 }
 
-fn auth(dep: &Deployment) -> Auth {
-    match dep.provider {
-        Provider::Azure => Auth::AzureApiKey,
-        _ => Auth::Bearer,
+/// `{"id": …}`, a reference to an upstream video or character.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdRef<'a> {
+    /// The upstream id.
+    pub id: &'a str,
+}
+
+/// `POST /videos/{id}/remix`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remix<'a> {
+    /// What to change.
+    pub prompt: &'a str,
+}
+
+/// `POST /videos/edits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit<'a> {
+    /// What to change.
+    pub prompt: &'a str,
+    /// The source video.
+    #[serde(borrow)]
+    pub video: IdRef<'a>,
+}
+
+/// `POST /videos/extensions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension<'a> {
+    /// How to continue.
+    pub prompt: &'a str,
+    /// Extension length, `"4"`.
+    pub seconds: Option<String>,
+    /// The source video.
+    #[serde(borrow)]
+    pub video: IdRef<'a>,
+}
+
+/// A Video object, as the upstream answers create and status calls.
+/// Unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Video {
+    /// Upstream id (`video_…`).
+    pub id: String,
+    /// `queued`, `in_progress`, `completed` or `failed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Percent done.
+    #[serde(default)]
+    pub progress: Option<u64>,
+    /// `"4"`.
+    #[serde(default)]
+    pub seconds: Option<String>,
+    /// `"720x1280"`.
+    #[serde(default)]
+    pub size: Option<String>,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<VideoError>,
+}
+
+/// A failed video's `error`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VideoError {
+    /// `moderation_blocked`, …
+    #[serde(default)]
+    pub code: Option<String>,
+    /// OpenAI's message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A character as the upstream describes it. Unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Character {
+    /// Upstream id (`char_…`).
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Creation time, unix seconds.
+    #[serde(default)]
+    pub created_at: u64,
+}
+
+/// Sora on one host family: where its Videos API lives and how it is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Api {
+    /// Path of the Videos API under the deployment's base.
+    videos_path: &'static str,
+    /// Credential header.
+    auth: Auth,
+}
+
+/// OpenAI's own API.
+pub static OPENAI: Api = Api {
+    videos_path: "/v1/videos",
+    auth: Auth::Bearer,
+};
+
+/// Azure OpenAI.
+pub static AZURE: Api = Api {
+    videos_path: "/openai/v1/videos",
+    auth: Auth::AzureApiKey,
+};
+
+impl VideoApi for Api {
+    fn create(
+        &self,
+        req: &CreateVideo,
+        dep: &Deployment,
+        characters: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+        let call = self.create_request(req, dep, characters)?;
+        let seconds = req.seconds.unwrap_or(DEFAULT_SECONDS);
+        Ok((call, seconds, req.size.unwrap_or(DEFAULT_SIZE)))
+    }
+
+    fn parse_created(&self, body: &[u8]) -> Result<Created, UpstreamError> {
+        parse_create_response(body)
+    }
+
+    fn poll(&self, dep: &Deployment, handle: &VideoHandle) -> Result<UpstreamRequest, ClientError> {
+        Ok(self.poll_request(dep, &handle.operation))
+    }
+
+    fn parse_poll(&self, body: &[u8]) -> Result<super::Operation, UpstreamError> {
+        parse_video(body)
+    }
+
+    fn delete(&self, dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
+        Some(self.delete_request(dep, &handle.operation))
+    }
+
+    fn content(
+        &self,
+        dep: &Deployment,
+        file: &str,
+        variant: Variant,
+    ) -> Result<Content, ClientError> {
+        Ok(Content::Fetch(self.content_request(dep, file, variant)))
+    }
+
+    fn check_follow_up(&self, _kind: FollowUpKind) -> Result<(), ClientError> {
+        Ok(())
+    }
+
+    fn follow_up(
+        &self,
+        dep: &Deployment,
+        follow: &FollowUp,
+        source: &VideoHandle,
+        _files: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+        let call = self.follow_up_request(dep, follow, &source.operation)?;
+        let seconds = match follow.kind {
+            FollowUpKind::Extend => source.seconds + follow.seconds.unwrap_or(0),
+            _ => source.seconds,
+        };
+        Ok((call, seconds, source.size))
+    }
+
+    fn sora(&self) -> Option<&Api> {
+        Some(self)
     }
 }
 
-/// The create call for `req` on a Sora deployment; `characters` are the
-/// upstream ids of the request's (already unsealed) characters.
-pub fn create_request(
-    req: &CreateVideo,
-    dep: &Deployment,
-    characters: &[String],
-) -> Result<UpstreamRequest, ClientError> {
-    for (value, param) in [
-        (req.negative_prompt.is_some(), "negative_prompt"),
-        (req.person_generation.is_some(), "person_generation"),
-        (req.seed.is_some(), "seed"),
-    ] {
-        if value {
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedValue,
-                format!("`{param}` is a Veo option; this model ({}) is served by Sora, which does not support it", dep.model),
-            )
-            .with_param(param));
+impl Api {
+    fn videos_url(&self, dep: &Deployment) -> String {
+        format!("{}{}", dep.api_base, self.videos_path)
+    }
+
+    /// The create call for `req`; `characters` are the upstream ids of the
+    /// request's (already unsealed) characters.
+    pub fn create_request(
+        &self,
+        req: &CreateVideo,
+        dep: &Deployment,
+        characters: &[String],
+    ) -> Result<UpstreamRequest, ClientError> {
+        for (value, param) in [
+            (req.negative_prompt.is_some(), "negative_prompt"),
+            (req.person_generation.is_some(), "person_generation"),
+            (req.seed.is_some(), "seed"),
+        ] {
+            if value {
+                return Err(ClientError::new(
+                    ErrorCode::UnsupportedValue,
+                    format!("`{param}` is a Veo option; this model ({}) is served by Sora, which does not support it", dep.model),
+                )
+                .with_param(param));
+            }
+        }
+        if let Some(seconds) = req.seconds {
+            if !dep.video_seconds.contains(&seconds) {
+                let allowed: Vec<String> = dep
+                    .video_seconds
+                    .iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect();
+                return Err(ClientError::new(
+                    ErrorCode::UnsupportedValue,
+                    format!(
+                        "`seconds` {seconds} is not available for this model; choose one of {}",
+                        allowed.join(", ")
+                    ),
+                )
+                .with_param("seconds"));
+            }
+        }
+        let body = Request {
+            model: &dep.model,
+            prompt: &req.prompt,
+            seconds: req.seconds.map(|s| s.to_string()),
+            size: req.size.map(Size::to_wire),
+            input_reference: req.input_reference.as_ref().map(|image| ImageReference {
+                image_url: DataUrl {
+                    mime_type: image.mime_type,
+                    base64: &image.base64,
+                },
+            }),
+            characters: characters.iter().map(|id| IdRef { id }).collect(),
+        };
+        Ok(UpstreamRequest {
+            method: Method::Post,
+            url: self.videos_url(dep),
+            auth: self.auth,
+            json_body: Some(super::to_json(&body)?),
+        })
+    }
+
+    /// The status call.
+    pub fn poll_request(&self, dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
+        self.get(format!("{}/{upstream_id}", self.videos_url(dep)))
+    }
+
+    /// A remix, edit or extension of upstream video `source`.
+    pub fn follow_up_request(
+        &self,
+        dep: &Deployment,
+        follow: &FollowUp,
+        source: &str,
+    ) -> Result<UpstreamRequest, ClientError> {
+        let prompt = follow.prompt.as_str();
+        let (url, body) = match follow.kind {
+            FollowUpKind::Remix => (
+                format!("{}/{source}/remix", self.videos_url(dep)),
+                super::to_json(&Remix { prompt })?,
+            ),
+            FollowUpKind::Edit => (
+                format!("{}/edits", self.videos_url(dep)),
+                super::to_json(&Edit {
+                    prompt,
+                    video: IdRef { id: source },
+                })?,
+            ),
+            FollowUpKind::Extend => (
+                format!("{}/extensions", self.videos_url(dep)),
+                super::to_json(&Extension {
+                    prompt,
+                    seconds: follow.seconds.map(|s| s.to_string()),
+                    video: IdRef { id: source },
+                })?,
+            ),
+        };
+        Ok(UpstreamRequest {
+            method: Method::Post,
+            url,
+            auth: self.auth,
+            json_body: Some(body),
+        })
+    }
+
+    /// Where characters are created (multipart `name` + `video`).
+    pub fn characters_url(&self, dep: &Deployment) -> String {
+        format!("{}/characters", self.videos_url(dep))
+    }
+
+    /// The upstream auth (for calls the host builds itself, like multipart).
+    pub fn auth(&self) -> Auth {
+        self.auth
+    }
+
+    /// The character lookup call.
+    pub fn character_request(&self, dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
+        self.get(format!("{}/{upstream_id}", self.characters_url(dep)))
+    }
+
+    /// The delete call.
+    pub fn delete_request(&self, dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
+        UpstreamRequest {
+            method: Method::Delete,
+            url: format!("{}/{upstream_id}", self.videos_url(dep)),
+            auth: self.auth,
+            json_body: None,
         }
     }
-    let mut body = Map::new();
-    body.insert("model".to_owned(), Value::from(dep.model.as_str()));
-    body.insert("prompt".to_owned(), Value::from(req.prompt.as_str()));
-    if let Some(seconds) = req.seconds {
-        if !dep.video_seconds.contains(&seconds) {
-            let allowed: vec::Vec<String> = dep
-                .video_seconds
-                .iter()
-                .map(|s| format!("\"{s}\""))
-                .collect();
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedValue,
-                format!(
-                    "`seconds` {seconds} is not available for this model; choose one of {}",
-                    allowed.join(", ")
-                ),
-            )
-            .with_param("seconds"));
+
+    /// The content call for `variant`.
+    pub fn content_request(
+        &self,
+        dep: &Deployment,
+        upstream_id: &str,
+        variant: Variant,
+    ) -> UpstreamRequest {
+        self.get(format!(
+            "{}/{upstream_id}/content?variant={}",
+            self.videos_url(dep),
+            variant.as_str()
+        ))
+    }
+
+    fn get(&self, url: String) -> UpstreamRequest {
+        UpstreamRequest {
+            method: Method::Get,
+            url,
+            auth: self.auth,
+            json_body: None,
         }
-        body.insert("seconds".to_owned(), Value::from(seconds.to_string()));
     }
-    if let Some(size) = req.size {
-        body.insert("size".to_owned(), Value::from(size.to_wire()));
-    }
-    if let Some(image) = &req.input_reference {
-        let url = format!("data:{};base64,{}", image.mime_type, image.base64);
-        body.insert(
-            "input_reference".to_owned(),
-            serde_json::json!({ "image_url": url }),
-        );
-    }
-    if !characters.is_empty() {
-        let list: vec::Vec<Value> = characters
-            .iter()
-            .map(|id| serde_json::json!({ "id": id }))
-            .collect();
-        body.insert("characters".to_owned(), Value::Array(list));
-    }
-    Ok(UpstreamRequest {
-        method: Method::Post,
-        url: videos_url(dep),
-        auth: auth(dep),
-        json_body: Some(Value::Object(body).to_string()),
+}
+
+fn read_video(body: &[u8], what: &str) -> Result<Video, UpstreamError> {
+    serde_json::from_slice(body).map_err(|e| {
+        garbage(&if e.is_data() {
+            format!("{what} answered without a readable video object: {e}")
+        } else {
+            format!("{what} answered with a non-JSON body")
+        })
     })
 }
 
 /// Reads the upstream's Video object from a create answer.
 pub fn parse_create_response(body: &[u8]) -> Result<Created, UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("the create call answered with a non-JSON body"))?;
-    let id = value
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| valid_id(id))
-        .ok_or_else(|| garbage("the create call answered without a valid video id"))?;
+    let video = read_video(body, "the create call")?;
+    if !valid_id(&video.id) {
+        return Err(garbage("the create call answered without a valid video id"));
+    }
     Ok(Created {
-        upstream_id: id.to_owned(),
-        seconds: value
-            .get("seconds")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok()),
-        size: value
-            .get("size")
-            .and_then(Value::as_str)
-            .and_then(Size::parse),
+        seconds: video.seconds.as_deref().and_then(|s| s.parse().ok()),
+        size: video.size.as_deref().and_then(Size::parse),
+        upstream_id: video.id,
     })
 }
 
@@ -135,43 +440,26 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The status call.
-pub fn poll_request(dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
-    UpstreamRequest {
-        method: Method::Get,
-        url: format!("{}/{upstream_id}", videos_url(dep)),
-        auth: auth(dep),
-        json_body: None,
-    }
-}
-
 /// Maps the upstream's Video object to an operation state.
-pub fn parse_video(body: &[u8]) -> Result<Operation, UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("the status call answered with a non-JSON body"))?;
-    let id = value.get("id").and_then(Value::as_str).unwrap_or_default();
-    let progress = value
-        .get("progress")
-        .and_then(Value::as_u64)
-        .map(|p| p.min(100) as u8);
-    match value.get("status").and_then(Value::as_str) {
-        Some("queued") => Ok(Operation::Queued),
-        Some("in_progress") => Ok(Operation::Running { progress }),
-        Some("completed") => Ok(Operation::Succeeded(vec![id.to_owned()])),
+pub fn parse_video(body: &[u8]) -> Result<super::Operation, UpstreamError> {
+    let video = read_video(body, "the status call")?;
+    let progress = video.progress.map(|p| p.min(100) as u8);
+    match video.status.as_deref() {
+        Some("queued") => Ok(super::Operation::Queued),
+        Some("in_progress") => Ok(super::Operation::Running { progress }),
+        Some("completed") => Ok(super::Operation::Succeeded(vec![video.id])),
         Some("failed") => {
-            let error = value.get("error");
+            let error = video.error.as_ref();
             let code = error
-                .and_then(|e| e.get("code"))
-                .and_then(Value::as_str)
+                .and_then(|e| e.code.as_deref())
                 .unwrap_or("video_failed");
             let message = error
-                .and_then(|e| e.get("message"))
-                .and_then(Value::as_str)
+                .and_then(|e| e.message.as_deref())
                 .unwrap_or("the video job failed");
             let policy = ["moderation", "content_policy", "safety"]
                 .iter()
                 .any(|w| code.contains(w));
-            Ok(Operation::Failed(UpstreamError {
+            Ok(super::Operation::Failed(UpstreamError {
                 kind: if policy {
                     ErrorKind::ContentPolicy
                 } else {
@@ -188,107 +476,14 @@ pub fn parse_video(body: &[u8]) -> Result<Operation, UpstreamError> {
     }
 }
 
-/// A remix, edit or extension of upstream video `source`.
-pub fn follow_up_request(dep: &Deployment, follow: &FollowUp, source: &str) -> UpstreamRequest {
-    let (url, body) = match follow.kind {
-        FollowUpKind::Remix => (
-            format!("{}/{source}/remix", videos_url(dep)),
-            serde_json::json!({ "prompt": follow.prompt }),
-        ),
-        FollowUpKind::Edit => (
-            format!("{}/edits", videos_url(dep)),
-            serde_json::json!({ "prompt": follow.prompt, "video": { "id": source } }),
-        ),
-        FollowUpKind::Extend => (
-            format!("{}/extensions", videos_url(dep)),
-            serde_json::json!({
-                "prompt": follow.prompt,
-                "seconds": follow.seconds.map(|s| s.to_string()),
-                "video": { "id": source },
-            }),
-        ),
-    };
-    UpstreamRequest {
-        method: Method::Post,
-        url,
-        auth: auth(dep),
-        json_body: Some(body.to_string()),
-    }
-}
-
-/// Where characters are created (multipart `name` + `video`).
-pub fn characters_url(dep: &Deployment) -> String {
-    format!("{}/characters", videos_url(dep))
-}
-
-/// The upstream auth of `dep` (for calls the host builds itself, like multipart).
-pub fn auth_of(dep: &Deployment) -> Auth {
-    auth(dep)
-}
-
-/// The character lookup call.
-pub fn character_request(dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
-    UpstreamRequest {
-        method: Method::Get,
-        url: format!("{}/{upstream_id}", characters_url(dep)),
-        auth: auth(dep),
-        json_body: None,
-    }
-}
-
-/// A character as the upstream describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Character {
-    /// Upstream id (`char_…`).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Creation time, unix seconds.
-    pub created_at: u64,
-}
-
 /// Reads a character object.
 pub fn parse_character(body: &[u8]) -> Result<Character, UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("the character call answered with a non-JSON body"))?;
-    let id = value
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| valid_id(id))
-        .ok_or_else(|| garbage("the character has no valid id"))?;
-    Ok(Character {
-        id: id.to_owned(),
-        name: value
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        created_at: value.get("created_at").and_then(Value::as_u64).unwrap_or(0),
-    })
-}
-
-/// The delete call.
-pub fn delete_request(dep: &Deployment, upstream_id: &str) -> UpstreamRequest {
-    UpstreamRequest {
-        method: Method::Delete,
-        url: format!("{}/{upstream_id}", videos_url(dep)),
-        auth: auth(dep),
-        json_body: None,
+    let character: Character = serde_json::from_slice(body)
+        .map_err(|_| garbage("the character call answered without a readable character"))?;
+    if !valid_id(&character.id) {
+        return Err(garbage("the character has no valid id"));
     }
-}
-
-/// The content call for `variant`.
-pub fn content_request(dep: &Deployment, upstream_id: &str, variant: Variant) -> UpstreamRequest {
-    UpstreamRequest {
-        method: Method::Get,
-        url: format!(
-            "{}/{upstream_id}/content?variant={}",
-            videos_url(dep),
-            variant.as_str()
-        ),
-        auth: auth(dep),
-        json_body: None,
-    }
+    Ok(character)
 }
 
 fn garbage(message: &str) -> UpstreamError {
@@ -324,6 +519,8 @@ pub fn open_character(
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::video::Operation;
+    use serde_json::Value;
 
     fn dep(provider: &str) -> Deployment {
         Config::parse(&std::format!(
@@ -339,7 +536,7 @@ mod tests {
     fn creates_on_openai_and_azure_paths() {
         let req = CreateVideo::parse_json(br#"{"prompt":"a cat","seconds":"8","size":"1280x720"}"#)
             .unwrap();
-        let call = create_request(&req, &dep("openai"), &[]).unwrap();
+        let call = OPENAI.create_request(&req, &dep("openai"), &[]).unwrap();
         assert_eq!(
             (call.url.as_str(), call.auth),
             ("https://res.example/v1/videos", Auth::Bearer)
@@ -349,14 +546,15 @@ mod tests {
             body,
             serde_json::json!({"model":"sora-2","prompt":"a cat","seconds":"8","size":"1280x720"})
         );
-        let call = create_request(&req, &dep("azure"), &[]).unwrap();
+        let call = AZURE.create_request(&req, &dep("azure"), &[]).unwrap();
         assert_eq!(
             (call.url.as_str(), call.auth),
             ("https://res.example/openai/v1/videos", Auth::AzureApiKey)
         );
         let veo_only = CreateVideo::parse_json(br#"{"prompt":"x","seed":1}"#).unwrap();
         assert_eq!(
-            create_request(&veo_only, &dep("openai"), &[])
+            OPENAI
+                .create_request(&veo_only, &dep("openai"), &[])
                 .unwrap_err()
                 .param
                 .as_deref(),
@@ -364,7 +562,8 @@ mod tests {
         );
         let bad_seconds = CreateVideo::parse_json(br#"{"prompt":"x","seconds":"6"}"#).unwrap();
         assert_eq!(
-            create_request(&bad_seconds, &dep("openai"), &[])
+            OPENAI
+                .create_request(&bad_seconds, &dep("openai"), &[])
                 .unwrap_err()
                 .code,
             ErrorCode::UnsupportedValue
@@ -410,7 +609,9 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::ContentPolicy);
         assert!(parse_video(b"<html>").is_err());
         assert_eq!(
-            content_request(&dep("openai"), "v", Variant::Thumbnail).url,
+            OPENAI
+                .content_request(&dep("openai"), "v", Variant::Thumbnail)
+                .url,
             "https://res.example/v1/videos/v/content?variant=thumbnail"
         );
     }

@@ -1,21 +1,22 @@
 //! What the Gemini API and Vertex AI share about Veo: the sizes it
-//! renders, the request body built from an OpenAI-shaped request, and the
-//! one reader of its long-running operations' state.
+//! renders, the typed `predictLongRunning` body ([`Request`]) built from an
+//! OpenAI-shaped request or parsed from a Google-shaped one, and the typed
+//! long-running operation ([`Operation`]) both answer with.
 //!
 //! [`super::gemini`] and [`super::vertex`] both import this module and
-//! neither imports the other's Veo pieces, so the two providers stay
-//! independent (the Gemini module only names Vertex's create call for
-//! Google-shaped bodies sent to a Vertex deployment).
+//! neither imports the other, so the two providers stay independent.
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
-use serde_json::{Map, Value};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 
-use super::{CreateVideo, Operation, Size};
+use super::{CreateVideo, Size};
 use crate::config::Deployment;
-use crate::errors::{ClientError, ErrorCode};
+use crate::errors::{ClientError, ErrorCode, UpstreamError};
 
 /// Sizes Veo can render, as (size, aspectRatio, resolution).
 pub const SIZES: &[(Size, &str, &str)] = &[
@@ -75,13 +76,247 @@ pub const DEFAULT_SIZE: Size = Size {
     height: 720,
 };
 
-/// The Veo request body (`instances` + `parameters`) for `req`, shared by
-/// the Gemini API and Vertex AI, with the duration and size it asks for.
-pub fn veo_body(req: &CreateVideo, dep: &Deployment) -> Result<(Value, u32, Size), ClientError> {
-    let mut parameters = Map::new();
+/// A `predictLongRunning` body, as reelay sends it and as it accepts it
+/// from Google-shaped clients. Unknown and duplicate fields are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Request<'a> {
+    /// Exactly what to generate (reelay reads and sends the first one).
+    pub instances: Vec<Instance<'a>>,
+    /// Generation settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Parameters<'a>>,
+}
+
+/// One `instances[]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Instance<'a> {
+    /// The text prompt (may be absent for image-to-video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Cow<'a, str>>,
+    /// First frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image<'a>>,
+    /// Last frame (interpolation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_frame: Option<Image<'a>>,
+    /// A video to extend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoInput<'a>>,
+    /// Reference images (asset or style).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_images: Option<Vec<ReferenceImage<'a>>>,
+    /// `config`, which some hand-written clients put here and the Veo API
+    /// ignores: accepted, never sent upstream.
+    #[serde(default, skip_serializing)]
+    pub config: Option<IgnoredAny>,
+}
+
+/// An image given inline (`bytesBase64Encoded`) or by Cloud Storage URI (Vertex).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Image<'a> {
+    /// Standard base64 of the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_base64_encoded: Option<Cow<'a, str>>,
+    /// `gs://bucket/object`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs_uri: Option<Cow<'a, str>>,
+    /// `image/png`, `image/jpeg`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<Cow<'a, str>>,
+}
+
+/// A video input (the source of an extension).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VideoInput<'a> {
+    /// A Gemini file URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<Cow<'a, str>>,
+    /// `gs://bucket/object` (Vertex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs_uri: Option<Cow<'a, str>>,
+    /// Inline bytes, standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_base64_encoded: Option<Cow<'a, str>>,
+    /// `video/mp4`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<Cow<'a, str>>,
+}
+
+/// A `referenceImages[]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReferenceImage<'a> {
+    /// The image.
+    pub image: Image<'a>,
+    /// `asset` or `style`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_type: Option<Cow<'a, str>>,
+}
+
+/// `parameters`: every setting Veo documents on either API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Parameters<'a> {
+    /// Length in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u32>,
+    /// `16:9` or `9:16`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspect_ratio: Option<Cow<'a, str>>,
+    /// `720p`, `1080p` or `4k`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Cow<'a, str>>,
+    /// What the video should not contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<Cow<'a, str>>,
+    /// `allow_all`, `allow_adult` or `dont_allow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_generation: Option<Cow<'a, str>>,
+    /// Deterministic seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u32>,
+    /// Number of videos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_count: Option<u32>,
+    /// Let the model rewrite the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enhance_prompt: Option<bool>,
+    /// Generate sound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate_audio: Option<bool>,
+    /// Where Vertex writes the videos (`gs://bucket/prefix/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_uri: Option<Cow<'a, str>>,
+    /// Frames per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<u32>,
+    /// `optimized` or `lossless`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression_quality: Option<Cow<'a, str>>,
+    /// How an input image is fitted (`pad`, `crop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize_mode: Option<Cow<'a, str>>,
+}
+
+/// A Google long-running operation whose result is `R` (the two APIs put
+/// their videos in differently shaped results). Unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Operation<R> {
+    /// `models/…/operations/…` or `projects/…/operations/…`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Finished?
+    #[serde(default)]
+    pub done: bool,
+    /// The result, once done without error.
+    #[serde(default = "none")]
+    pub response: Option<R>,
+    /// The failure, once done with one.
+    #[serde(default)]
+    pub error: Option<Status>,
+}
+
+fn none<R>() -> Option<R> {
+    None
+}
+
+/// A `google.rpc.Status`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Status {
+    /// gRPC code (2, UNKNOWN, when absent).
+    #[serde(default = "unknown_code")]
+    pub code: i64,
+    /// Google's message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+const fn unknown_code() -> i64 {
+    2
+}
+
+/// What both APIs say about safety-filtered videos.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RaiFilter {
+    /// How many videos the filter removed.
+    #[serde(default)]
+    pub rai_media_filtered_count: u32,
+    /// Google's reason texts.
+    #[serde(default)]
+    pub rai_media_filtered_reasons: Vec<String>,
+}
+
+impl RaiFilter {
+    /// Safety-filtered videos as the content-policy failure they are,
+    /// with Google's reason text; `None` when nothing was filtered.
+    pub fn failure(&self) -> Option<UpstreamError> {
+        if self.rai_media_filtered_count == 0 {
+            return None;
+        }
+        let message = if self.rai_media_filtered_reasons.is_empty() {
+            String::from("the provider's safety filter blocked the generated video")
+        } else {
+            self.rai_media_filtered_reasons.join(" ")
+        };
+        Some(UpstreamError {
+            kind: crate::errors::ErrorKind::ContentPolicy,
+            retry: crate::errors::Retry::Never,
+            scope: crate::errors::Scope::Request,
+            status: None,
+            upstream_code: Some(String::from("RAI_MEDIA_FILTERED")),
+            message,
+        })
+    }
+}
+
+/// Reads an operation of either API.
+pub fn read_operation<R: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<Operation<R>, UpstreamError> {
+    serde_json::from_slice(body).map_err(|e| {
+        super::upstream_garbage(&if e.is_data() {
+            format!("{what} answered with an unreadable operation: {e}")
+        } else {
+            format!("{what} answered with a non-JSON body")
+        })
+    })
+}
+
+/// The state of an operation that is not done yet or ended in `error`;
+/// `None` once it is done without one (the caller reads the result).
+pub(crate) fn lro_state<R>(operation: &Operation<R>) -> Option<super::Operation> {
+    if !operation.done {
+        return Some(super::Operation::Running { progress: None });
+    }
+    let err = operation.error.as_ref()?;
+    let message = err
+        .message
+        .as_deref()
+        .unwrap_or("the video operation failed");
+    Some(super::Operation::Failed(
+        crate::errors::classify_operation_error(err.code, message),
+    ))
+}
+
+/// The body for `req` (borrowing its prompt and image, nothing copied),
+/// with the duration and size it asks for.
+pub fn request<'a>(
+    req: &'a CreateVideo,
+    dep: &Deployment,
+) -> Result<(Request<'a>, u32, Size), ClientError> {
+    let mut parameters = Parameters {
+        sample_count: Some(1),
+        ..Parameters::default()
+    };
     let seconds = match req.seconds {
         Some(s) if dep.video_seconds.contains(&s) => {
-            parameters.insert("durationSeconds".to_owned(), Value::from(s));
+            parameters.duration_seconds = Some(s);
             s
         }
         Some(s) => {
@@ -99,7 +334,7 @@ pub fn veo_body(req: &CreateVideo, dep: &Deployment) -> Result<(Value, u32, Size
             )
             .with_param("seconds"));
         }
-        None => dep.video_seconds.iter().copied().max().unwrap_or(8),
+        None => default_seconds(dep),
     };
     let size = match req.size {
         Some(size) => {
@@ -115,55 +350,301 @@ pub fn veo_body(req: &CreateVideo, dep: &Deployment) -> Result<(Value, u32, Size
                 )
                 .with_param("size"));
             };
-            parameters.insert("aspectRatio".to_owned(), Value::from(*aspect));
-            parameters.insert("resolution".to_owned(), Value::from(*resolution));
+            parameters.aspect_ratio = Some(Cow::Borrowed(aspect));
+            parameters.resolution = Some(Cow::Borrowed(resolution));
             size
         }
         None => DEFAULT_SIZE,
     };
-    if let Some(neg) = &req.negative_prompt {
-        parameters.insert("negativePrompt".to_owned(), Value::from(neg.as_str()));
-    }
-    if let Some(p) = &req.person_generation {
-        parameters.insert("personGeneration".to_owned(), Value::from(p.as_str()));
-    }
-    if let Some(seed) = req.seed {
-        parameters.insert("seed".to_owned(), Value::from(seed));
-    }
-    parameters.insert("sampleCount".to_owned(), Value::from(1));
-    let mut instance = Map::new();
-    instance.insert("prompt".to_owned(), Value::from(req.prompt.as_str()));
-    if let Some(image) = &req.input_reference {
-        instance.insert(
-            "image".to_owned(),
-            serde_json::json!({"bytesBase64Encoded": image.base64, "mimeType": image.mime_type}),
-        );
-    }
-    let body = serde_json::json!({
-        "instances": [instance],
-        "parameters": parameters,
-    });
+    parameters.negative_prompt = req.negative_prompt.as_deref().map(Cow::Borrowed);
+    parameters.person_generation = req.person_generation.as_deref().map(Cow::Borrowed);
+    parameters.seed = req.seed;
+    let instance = Instance {
+        prompt: Some(Cow::Borrowed(&req.prompt)),
+        image: req.input_reference.as_ref().map(|image| Image {
+            bytes_base64_encoded: Some(Cow::Borrowed(&image.base64)),
+            gcs_uri: None,
+            mime_type: Some(Cow::Borrowed(image.mime_type)),
+        }),
+        ..Instance::default()
+    };
+    let body = Request {
+        instances: vec![instance],
+        parameters: Some(parameters),
+    };
     Ok((body, seconds, size))
 }
 
-/// The state of a Google long-running operation that is not done yet or
-/// ended in `error`; `None` once it is done without one (the caller reads
-/// the provider-specific result).
-pub(crate) fn lro_state(operation: &Value) -> Option<Operation> {
-    if !operation
-        .get("done")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        return Some(Operation::Running { progress: None });
+/// The extension of a finished video, given by its URI (a Gemini file).
+pub fn extend<'a>(
+    dep: &Deployment,
+    prompt: &'a str,
+    seconds: Option<u32>,
+    video_uri: String,
+) -> Result<Request<'a>, ClientError> {
+    if let Some(seconds) = seconds {
+        if !dep.video_seconds.contains(&seconds) {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!("`seconds` {seconds} is not available for this model"),
+            )
+            .with_param("seconds"));
+        }
     }
-    let err = operation.get("error")?;
-    let code = err.get("code").and_then(Value::as_i64).unwrap_or(2);
-    let message = err
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("the video operation failed");
-    Some(Operation::Failed(crate::errors::classify_operation_error(
-        code, message,
-    )))
+    Ok(Request {
+        instances: vec![Instance {
+            prompt: Some(Cow::Borrowed(prompt)),
+            video: Some(VideoInput {
+                uri: Some(Cow::Owned(video_uri)),
+                ..VideoInput::default()
+            }),
+            ..Instance::default()
+        }],
+        parameters: Some(Parameters {
+            sample_count: Some(1),
+            duration_seconds: seconds,
+            ..Parameters::default()
+        }),
+    })
+}
+
+/// The longest duration `dep` renders (Veo's default), or 8.
+fn default_seconds(dep: &Deployment) -> u32 {
+    dep.video_seconds.iter().copied().max().unwrap_or(8)
+}
+
+/// A Google-shaped body, checked: the typed request to send, with the
+/// prompt, duration and size to seal into the id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// What goes upstream (serialized from this value, never the client's bytes).
+    pub request: Request<'static>,
+    /// `instances[0].prompt` (empty for image-only requests).
+    pub prompt: String,
+    /// `parameters.durationSeconds`, or the deployment's default.
+    pub seconds: u32,
+    /// From `parameters.aspectRatio` + `parameters.resolution`.
+    pub size: Size,
+}
+
+/// Parses and checks a Google-shaped `predictLongRunning` body for `dep`,
+/// with errors Google's clients can read: invalid JSON, unknown or
+/// duplicate fields and wrong types are a 400 naming the field; values the
+/// deployment cannot render are a 400 `unsupported_value`.
+pub fn check_native(body: &[u8], dep: &Deployment) -> Result<Checked, ClientError> {
+    let request: Request<'static> = serde_json::from_slice(body).map_err(native_error)?;
+    let instance = request.instances.first().ok_or_else(|| {
+        native_invalid(
+            "instances",
+            "`instances` must be a non-empty array of objects",
+        )
+    })?;
+    let prompt = match (&instance.prompt, &instance.image) {
+        (Some(p), _) => String::from(p.as_ref()),
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            return Err(native_invalid(
+                "instances[0].prompt",
+                "`instances[0].prompt` must be a string",
+            ))
+        }
+    };
+    let params = request.parameters.as_ref();
+    let seconds = match params.and_then(|p| p.duration_seconds) {
+        None => default_seconds(dep),
+        Some(s) if dep.video_seconds.contains(&s) => s,
+        Some(_) => {
+            let allowed: Vec<String> = dep.video_seconds.iter().map(|s| format!("{s}")).collect();
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!(
+                    "`parameters.durationSeconds` must be one of {} for this model",
+                    allowed.join(", ")
+                ),
+            )
+            .with_param("parameters.durationSeconds"));
+        }
+    };
+    let aspect = params
+        .and_then(|p| p.aspect_ratio.as_deref())
+        .unwrap_or("16:9");
+    let resolution = params
+        .and_then(|p| p.resolution.as_deref())
+        .unwrap_or("720p");
+    let size = SIZES
+        .iter()
+        .find(|(_, a, r)| *a == aspect && *r == resolution)
+        .map(|(size, _, _)| *size)
+        .ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!("aspectRatio {aspect:?} with resolution {resolution:?} is not available; use 16:9 or 9:16 with 720p, 1080p or 4k"),
+            )
+            .with_param("parameters.aspectRatio")
+        })?;
+    Ok(Checked {
+        request,
+        prompt,
+        seconds,
+        size,
+    })
+}
+
+/// serde's error on a Google-shaped body, as a 400: syntax errors are
+/// `invalid_json`; unknown, duplicate or mistyped fields `invalid_request`
+/// with the field serde names as `param`.
+fn native_error(e: serde_json::Error) -> ClientError {
+    if !e.is_data() {
+        return ClientError::new(
+            ErrorCode::InvalidJson,
+            format!("Invalid JSON payload received. {e}"),
+        );
+    }
+    let text = format!("{e}");
+    let err = ClientError::new(
+        ErrorCode::InvalidRequest,
+        format!("Invalid JSON payload received. {text}"),
+    );
+    // "unknown field `x`, …" / "duplicate field `x`" / "missing field `x`".
+    let field = ["unknown field `", "duplicate field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match field {
+        Some(name) => err.with_param(name),
+        None => err,
+    }
+}
+
+fn native_invalid(param: &str, message: &str) -> ClientError {
+    ClientError::new(ErrorCode::InvalidRequest, message).with_param(param)
+}
+
+/// Veo renders only the video itself.
+pub(crate) fn check_variant(variant: super::Variant) -> Result<(), ClientError> {
+    match variant {
+        super::Variant::Video => Ok(()),
+        super::Variant::Thumbnail | super::Variant::Spritesheet => Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "Veo produces only the video itself; `variant` thumbnail and spritesheet are not available for this video",
+        )
+        .with_param("variant")),
+    }
+}
+
+/// Veo has no remix or edit.
+pub(crate) fn no_remix() -> ClientError {
+    ClientError::new(
+        ErrorCode::UnsupportedValue,
+        "Veo cannot remix or edit an existing video; create a new one, or extend this one with POST /v1/videos/extensions",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn dep() -> Deployment {
+        Config::parse(
+            r#"{"model_groups":[{"name":"veo","deployments":[{"id":"g","provider":"gemini","model":"veo-3.1-generate-preview","credential":"K","api_base":"http://127.0.0.1:9"}]}]}"#,
+        )
+        .unwrap()
+        .model_groups[0]
+            .deployments[0]
+            .clone()
+    }
+
+    fn refused(body: &str) -> ClientError {
+        check_native(body.as_bytes(), &dep()).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        for (body, field) in [
+            (r#"{"instances":[{"prompt":"x"}],"extra":1}"#, "extra"),
+            (r#"{"instances":[{"prompt":"x","colour":"red"}]}"#, "colour"),
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"numberOfVideos":2}}"#,
+                "numberOfVideos",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","image":{"bytesBase64Encoded":"AA","url":"u"}}]}"#,
+                "url",
+            ),
+        ] {
+            let err = refused(body);
+            assert_eq!(err.code, ErrorCode::InvalidRequest, "{body}");
+            assert_eq!(err.param.as_deref(), Some(field), "{body}");
+            assert!(err.message.contains(field), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn duplicate_fields_are_refused_by_name() {
+        for (body, field) in [
+            (
+                r#"{"instances":[{"prompt":"a cat","prompt":"a dog"}]}"#,
+                "prompt",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"seed":1,"seed":2}}"#,
+                "seed",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x"}],"instances":[{"prompt":"y"}]}"#,
+                "instances",
+            ),
+        ] {
+            let err = refused(body);
+            assert_eq!(err.code, ErrorCode::InvalidRequest, "{body}");
+            assert_eq!(err.param.as_deref(), Some(field), "{body}");
+            assert!(err.message.contains("duplicate field"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn mistyped_values_and_bad_json_are_distinguished() {
+        assert_eq!(refused("{").code, ErrorCode::InvalidJson);
+        assert_eq!(
+            refused(r#"{"instances":[{"prompt":"x"}],"parameters":{"seed":"one"}}"#).code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            refused(r#"{"instances":[{}]}"#).param.as_deref(),
+            Some("instances[0].prompt")
+        );
+    }
+
+    #[test]
+    fn what_is_sent_is_what_was_checked() {
+        // The seed client's ignored `config` is accepted and never sent;
+        // everything else is serialized from the checked value.
+        let body = r#"{"instances":[{"prompt":"a lighthouse","config":{"duration":"8s"}}],"parameters":{"durationSeconds":6}}"#;
+        let checked = check_native(body.as_bytes(), &dep()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&checked.request).unwrap(),
+            r#"{"instances":[{"prompt":"a lighthouse"}],"parameters":{"durationSeconds":6}}"#
+        );
+        assert_eq!(
+            (checked.prompt.as_str(), checked.seconds),
+            ("a lighthouse", 6)
+        );
+    }
+
+    #[test]
+    fn the_openai_body_borrows_the_image() {
+        let mut req = CreateVideo::parse_json(br#"{"prompt":"x"}"#).unwrap();
+        req.input_reference = Some(super::super::ImageInput {
+            mime_type: "image/png",
+            base64: String::from("iVBORw0KGgo="),
+        });
+        let (body, _, _) = request(&req, &dep()).unwrap();
+        let image = body.instances[0].image.as_ref().unwrap();
+        assert!(matches!(
+            image.bytes_base64_encoded,
+            Some(Cow::Borrowed(b)) if core::ptr::eq(b, req.input_reference.as_ref().unwrap().base64.as_str())
+        ));
+    }
 }

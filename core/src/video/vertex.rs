@@ -1,4 +1,7 @@
-//! Veo on Vertex AI.
+//! Veo on Vertex AI: its base URL and service-account auth, the typed
+//! answers it gives ([`Operation`], [`Response`]) and the calls reelay makes
+//! (the create body is [`veo::Request`], shared with the Gemini API; the
+//! poll body is [`FetchOperation`]).
 //!
 //! | step | upstream call |
 //! |---|---|
@@ -12,19 +15,138 @@
 //! filtering is `response.raiMediaFilteredCount` (Vertex puts it at the
 //! top of `response`, not under `generateVideoResponse`).
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::veo::{lro_state, veo_body};
-use super::{Content, CreateVideo, Operation, Size, VideoHandle};
+use super::veo::{self, lro_state, RaiFilter};
+use super::{
+    Content, CreateVideo, Created, FollowUp, FollowUpKind, GoogleShape, Size, Variant, VideoApi,
+    VideoHandle,
+};
 use crate::config::{Deployment, VertexSettings};
 use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::plan::{Auth, Method, UpstreamRequest};
+
+/// The `fetchPredictOperation` body (also what Vertex clients send the gateway).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FetchOperation<'a> {
+    /// The operation's full name.
+    pub operation_name: Cow<'a, str>,
+}
+
+/// A Vertex operation (`fetchPredictOperation`'s answer).
+pub type Operation = veo::Operation<Response>;
+
+/// `response` of a finished operation.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// One per video.
+    #[serde(default)]
+    pub videos: Vec<Video>,
+    /// Safety filtering.
+    #[serde(flatten)]
+    pub rai: RaiFilter,
+}
+
+/// A generated video: in the bucket, or inline.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Video {
+    /// `gs://bucket/object` (with `storageUri`).
+    #[serde(default)]
+    pub gcs_uri: Option<String>,
+    /// The bytes, standard base64 (without `storageUri`).
+    #[serde(default)]
+    pub bytes_base64_encoded: Option<String>,
+    /// `video/mp4`.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+}
+
+/// Veo on Vertex AI.
+#[derive(Debug, Clone, Copy)]
+pub struct Api;
+
+impl VideoApi for Api {
+    fn create(
+        &self,
+        req: &CreateVideo,
+        dep: &Deployment,
+        _characters: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+        create_request(req, dep)
+    }
+
+    fn parse_created(&self, body: &[u8]) -> Result<Created, UpstreamError> {
+        parse_create_response(body).map(|name| Created {
+            upstream_id: name,
+            seconds: None,
+            size: None,
+        })
+    }
+
+    fn poll(&self, dep: &Deployment, handle: &VideoHandle) -> Result<UpstreamRequest, ClientError> {
+        poll_request(dep, handle)
+    }
+
+    fn parse_poll(&self, body: &[u8]) -> Result<super::Operation, UpstreamError> {
+        parse_operation(body)
+    }
+
+    fn check_variant(&self, variant: Variant) -> Result<(), ClientError> {
+        veo::check_variant(variant)
+    }
+
+    fn content(
+        &self,
+        dep: &Deployment,
+        file: &str,
+        _variant: Variant,
+    ) -> Result<Content, ClientError> {
+        content_source(dep, file)
+    }
+
+    fn check_follow_up(&self, kind: FollowUpKind) -> Result<(), ClientError> {
+        match kind {
+            FollowUpKind::Remix | FollowUpKind::Edit => Err(veo::no_remix()),
+            FollowUpKind::Extend => Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                "extending a Vertex AI video is not supported by this gateway version",
+            )),
+        }
+    }
+
+    fn follow_up(
+        &self,
+        _dep: &Deployment,
+        follow: &FollowUp,
+        _source: &VideoHandle,
+        _files: &[String],
+    ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+        self.check_follow_up(follow.kind)?;
+        Err(ClientError::from_code(ErrorCode::UnsupportedValue))
+    }
+
+    fn google_shape(&self) -> Option<GoogleShape> {
+        Some(GoogleShape::Vertex)
+    }
+
+    fn veo_call(
+        &self,
+        dep: &Deployment,
+        body: &veo::Request<'_>,
+    ) -> Result<UpstreamRequest, ClientError> {
+        create_call(dep, super::to_json(body)?)
+    }
+}
 
 fn settings(dep: &Deployment) -> Result<&VertexSettings, ClientError> {
     dep.vertex.as_ref().ok_or_else(|| {
@@ -48,19 +170,15 @@ pub fn create_request(
     dep: &Deployment,
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
     let v = settings(dep)?;
-    let (mut body, seconds, size) = veo_body(req, dep)?;
-    if let (Some(uri), Some(params)) = (
-        &v.storage_uri,
-        body.get_mut("parameters").and_then(Value::as_object_mut),
-    ) {
-        params.insert("storageUri".to_owned(), Value::from(uri.as_str()));
+    let (mut body, seconds, size) = veo::request(req, dep)?;
+    if let (Some(uri), Some(params)) = (&v.storage_uri, body.parameters.as_mut()) {
+        params.storage_uri = Some(Cow::Borrowed(uri));
     }
-    Ok((create_call(dep, body.to_string())?, seconds, size))
+    Ok((create_call(dep, super::to_json(&body)?)?, seconds, size))
 }
 
-/// `predictLongRunning` on `dep` with a ready JSON body (also used for
-/// Google-shaped requests passed through).
-pub fn create_call(dep: &Deployment, json_body: String) -> Result<UpstreamRequest, ClientError> {
+/// `predictLongRunning` on `dep` with a ready JSON body.
+fn create_call(dep: &Deployment, json_body: String) -> Result<UpstreamRequest, ClientError> {
     let v = settings(dep)?;
     Ok(UpstreamRequest {
         method: Method::Post,
@@ -86,9 +204,9 @@ pub fn native_operation(body: &[u8], name: &str) -> Result<Value, UpstreamError>
 
 /// Reads the operation name (`projects/…/operations/…`).
 pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("predictLongRunning answered with a non-JSON body"))?;
-    match value.get("name").and_then(Value::as_str) {
+    let op: veo::Operation<serde::de::IgnoredAny> =
+        veo::read_operation(body, "predictLongRunning")?;
+    match op.name {
         Some(name)
             if name.starts_with("projects/")
                 && name.len() <= 512
@@ -97,7 +215,7 @@ pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
                 })
                 && !name.split('/').any(|seg| seg.is_empty() || seg == "..") =>
         {
-            Ok(name.to_owned())
+            Ok(name)
         }
         _ => Err(garbage(
             "predictLongRunning answered without a valid operation name",
@@ -111,11 +229,14 @@ pub fn poll_request(
     handle: &VideoHandle,
 ) -> Result<UpstreamRequest, ClientError> {
     let v = settings(dep)?;
+    let body = FetchOperation {
+        operation_name: Cow::Borrowed(&handle.operation),
+    };
     Ok(UpstreamRequest {
         method: Method::Post,
         url: format!("{}:fetchPredictOperation", model_url(dep, v)),
         auth: Auth::GoogleServiceAccount,
-        json_body: Some(serde_json::json!({ "operationName": handle.operation }).to_string()),
+        json_body: Some(super::to_json(&body)?),
     })
 }
 
@@ -124,38 +245,27 @@ const INLINE: &str = "inline:";
 
 /// Maps a Vertex operation to a state. Generated files are `gs://…` URIs,
 /// or `inline:{i}` for videos returned as bytes.
-pub fn parse_operation(body: &[u8]) -> Result<Operation, UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("fetchPredictOperation answered with a non-JSON body"))?;
-    if let Some(state) = lro_state(&value) {
+pub fn parse_operation(body: &[u8]) -> Result<super::Operation, UpstreamError> {
+    let op: Operation = veo::read_operation(body, "fetchPredictOperation")?;
+    if let Some(state) = lro_state(&op) {
         return Ok(state);
     }
-    let response = value.get("response");
+    let response = op.response.unwrap_or_default();
     let files: Vec<String> = response
-        .and_then(|r| r.get("videos"))
-        .and_then(Value::as_array)
-        .map(|videos| {
-            videos
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    match (
-                        v.get("gcsUri").and_then(Value::as_str),
-                        v.get("bytesBase64Encoded"),
-                    ) {
-                        (Some(uri), _) if uri.starts_with("gs://") => Some(uri.to_owned()),
-                        (None, Some(_)) => Some(format!("{INLINE}{i}")),
-                        _ => None,
-                    }
-                })
-                .collect()
+        .videos
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| match (&v.gcs_uri, &v.bytes_base64_encoded) {
+            (Some(uri), _) if uri.starts_with("gs://") => Some(uri.clone()),
+            (None, Some(_)) => Some(format!("{INLINE}{i}")),
+            _ => None,
         })
-        .unwrap_or_default();
+        .collect();
     if !files.is_empty() {
-        return Ok(Operation::Succeeded(files));
+        return Ok(super::Operation::Succeeded(files));
     }
-    if let Some(failure) = super::rai_failure(response) {
-        return Ok(Operation::Failed(failure));
+    if let Some(failure) = response.rai.failure() {
+        return Ok(super::Operation::Failed(failure));
     }
     Err(garbage("the operation finished without videos or an error"))
 }
@@ -189,23 +299,18 @@ pub fn content_source(dep: &Deployment, file: &str) -> Result<Content, ClientErr
 
 /// The `index`-th inline video of a finished operation, decoded.
 pub fn inline_video(body: &[u8], index: usize) -> Result<(Vec<u8>, String), UpstreamError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| garbage("fetchPredictOperation answered with a non-JSON body"))?;
-    let video = value
-        .pointer(&format!("/response/videos/{index}"))
+    let op: Operation = veo::read_operation(body, "fetchPredictOperation")?;
+    let video = op
+        .response
+        .and_then(|r| r.videos.into_iter().nth(index))
         .ok_or_else(|| garbage("the operation has no such video"))?;
     let data = video
-        .get("bytesBase64Encoded")
-        .and_then(Value::as_str)
+        .bytes_base64_encoded
         .ok_or_else(|| garbage("the video has no bytes"))?;
     let bytes = STANDARD
         .decode(data.as_bytes())
         .map_err(|_| garbage("the video bytes are not valid base64"))?;
-    let mime = video
-        .get("mimeType")
-        .and_then(Value::as_str)
-        .unwrap_or("video/mp4")
-        .to_owned();
+    let mime = video.mime_type.unwrap_or_else(|| "video/mp4".to_owned());
     Ok((bytes, mime))
 }
 
@@ -231,6 +336,7 @@ fn garbage(message: &str) -> UpstreamError {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::video::Operation;
 
     fn dep(storage: bool) -> Deployment {
         let storage = if storage {

@@ -4,10 +4,11 @@
 // (`char_…`, purpose-bound, owner-bound), so a create that names characters
 // is pinned to the deployment holding them.
 
-use reelay_core::config::{Deployment, Provider};
+use reelay_core::config::Deployment;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::retry::Resend;
 use reelay_core::seal::{Purpose, Sealed};
+use reelay_core::video;
 use reelay_core::video::openai::{self, Character};
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;
@@ -71,10 +72,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Respon
     let policy = caller.policy()?;
     let mut route = upstream::new_work(cx, &config, &policy, group, Resend::OnlyIfRejected);
     let first = upstream::first_attempt(&mut route)?;
-    if !matches!(
-        first.deployment.provider,
-        Provider::OpenAi | Provider::Azure
-    ) {
+    if !video::supports_characters(first.deployment) {
         return Err(ClientError::new(
             ErrorCode::UnsupportedValue,
             format!("characters are a Sora feature; model {model:?} is served by Veo"),
@@ -123,7 +121,7 @@ pub(super) async fn retrieve(
     let mut response = upstream::send(
         cx,
         deployment,
-        &openai::character_request(deployment, &upstream_id),
+        &video::characters_api(deployment)?.character_request(deployment, &upstream_id),
     )
     .await?;
     let body = response
@@ -179,16 +177,10 @@ async fn send_character(
     deployment: &Deployment,
     form: &JsValue,
 ) -> Result<worker::Response, Failure> {
-    if !matches!(deployment.provider, Provider::OpenAi | Provider::Azure) {
-        return Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            "characters are a Sora feature; this deployment serves Veo",
-        )
-        .into());
-    }
+    let sora = video::characters_api(deployment)?;
     let headers = Headers::new();
     let credential = upstream::credential(cx, deployment)?;
-    match openai::auth_of(deployment) {
+    match sora.auth() {
         reelay_core::plan::Auth::AzureApiKey => headers.set("api-key", &credential),
         _ => headers.set("authorization", &format!("Bearer {credential}")),
     }
@@ -202,7 +194,7 @@ async fn send_character(
     init.with_method(worker::Method::Post)
         .with_headers(headers)
         .with_body(Some(form.clone()));
-    let request = Request::new_with_init(&openai::characters_url(deployment), &init)
+    let request = Request::new_with_init(&sora.characters_url(deployment), &init)
         .or_internal("building the character request")?;
     upstream::send_classified(cx, request, deployment.timeout_ms, &deployment.id).await
 }

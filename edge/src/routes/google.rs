@@ -9,11 +9,11 @@
 // point back at the gateway with a lowercase token Google's SDKs accept.
 // Errors are Google-shaped (`respond::error` with the Google dialect).
 
-use reelay_core::config::{Deployment, Provider};
+use reelay_core::config::Deployment;
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::seal::{id_to_token, token_to_id, Purpose};
-use reelay_core::video::{gemini, Variant};
+use reelay_core::video::{self, gemini, GoogleShape, Variant};
 use worker::{Method, Request, Response};
 
 use super::videos::{
@@ -73,7 +73,8 @@ async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, Cl
 }
 
 /// Starts a job from a Google-shaped `predictLongRunning` body (Gemini or
-/// Vertex routes): the body passes through to a deployment `require` accepts.
+/// Vertex routes): the body is parsed into the typed Veo request, checked,
+/// and that typed value is sent to a deployment `require` accepts.
 pub(super) async fn submit_native(
     req: &mut Request,
     cx: &Ctx,
@@ -86,7 +87,7 @@ pub(super) async fn submit_native(
     let body = read_body(req, config.max_body_bytes).await?;
     submit(cx, &config, &mut caller, model, |dep| {
         require(dep)?;
-        let native = gemini::native_create_request(&body, dep)?;
+        let native = video::native_create_request(&body, dep)?;
         Ok(Planned {
             request: native.request,
             seconds: native.seconds,
@@ -154,17 +155,7 @@ async fn file(req: &mut Request, cx: &Ctx, token: &str) -> Result<Response, Clie
 /// Google's shapes are Veo-on-Gemini's own; other providers' jobs are only
 /// reachable through `/v1/videos`.
 fn require_gemini(dep: &Deployment) -> Result<(), ClientError> {
-    if dep.provider == Provider::Gemini {
-        Ok(())
-    } else {
-        Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            format!(
-                "this model is served by {}, not Gemini; use the /v1/videos API for it",
-                dep.provider.as_str()
-            ),
-        ))
-    }
+    video::require_google_shape(dep, GoogleShape::Gemini)
 }
 
 /// `scheme://host[:port]` of the request, for URLs that point back here.

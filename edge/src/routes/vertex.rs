@@ -7,11 +7,10 @@
 // the client's upstream. Operation names end in the sealed video id (the
 // same jobs `/v1/videos` sees). Errors are Google-shaped.
 
-use reelay_core::config::{Deployment, Provider};
+use reelay_core::config::Deployment;
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::video::vertex;
-use serde_json::Value;
+use reelay_core::video::{self, vertex, GoogleShape};
 use worker::{Method, Request, Response};
 
 use super::videos::{live_record, open_job, remember_status, status_of};
@@ -60,14 +59,7 @@ fn route_not_found() -> ClientError {
 }
 
 fn require_vertex(dep: &Deployment) -> Result<(), ClientError> {
-    if dep.provider == Provider::VertexAi {
-        Ok(())
-    } else {
-        Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            format!("this model is served by {}, not Vertex AI; use /v1/videos (or /gemini/ for Gemini models)", dep.provider.as_str()),
-        ))
-    }
+    video::require_google_shape(dep, GoogleShape::Vertex)
 }
 
 async fn create(
@@ -87,19 +79,21 @@ async fn fetch(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, true).await?;
     let body = read_body(req, 64 * 1024).await?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        ClientError::new(
-            ErrorCode::InvalidJson,
-            format!("Invalid JSON payload received. {e}"),
-        )
+    let fetch: vertex::FetchOperation<'_> = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!("`operationName` (a string) is required and the only field: {e}"),
+            )
+            .with_param("operationName")
+        } else {
+            ClientError::new(
+                ErrorCode::InvalidJson,
+                format!("Invalid JSON payload received. {e}"),
+            )
+        }
     })?;
-    let name = value
-        .get("operationName")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            ClientError::new(ErrorCode::InvalidRequest, "`operationName` is required")
-                .with_param("operationName")
-        })?;
+    let name = fetch.operation_name.as_ref();
     let id = name.rsplit('/').next().unwrap_or_default();
     let job = open_job(cx, &config, &caller, id)?;
     require_vertex(job.deployment)?;

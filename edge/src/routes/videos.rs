@@ -82,14 +82,6 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             )
             .with_param("characters")
         })?;
-        let (request_plan, seconds, size) =
-            video::create_request(&request, deployment, &upstream_ids)?;
-        let planned = Planned {
-            request: request_plan,
-            seconds,
-            size,
-            prompt: request.prompt.clone(),
-        };
         let route = RoutePlan::pinned(
             deployment,
             group,
@@ -102,7 +94,16 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             &mut caller,
             &model,
             route,
-            |_| Ok(planned.clone()),
+            |dep| {
+                let (request_plan, seconds, size) =
+                    video::create_request(&request, dep, &upstream_ids)?;
+                Ok(Planned {
+                    request: request_plan,
+                    seconds,
+                    size,
+                    prompt: request.prompt.clone(),
+                })
+            },
             None,
         )
         .await?
@@ -123,7 +124,6 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
 }
 
 /// What a route plans for the chosen deployment.
-#[derive(Clone)]
 pub(super) struct Planned {
     pub(super) request: UpstreamRequest,
     pub(super) seconds: u32,
@@ -670,7 +670,7 @@ pub(super) async fn follow_up(
     authorize_model(cx, &config, &caller, source.group)?;
     video::check_follow_up(source.deployment, kind)?;
     // Veo extends a finished video's file; Sora takes its own id.
-    let files = if source.deployment.provider == reelay_core::config::Provider::Gemini {
+    let files = if video::follow_up_needs_files(source.deployment, kind) {
         let (operation, record) = join(
             poll(cx, source.deployment, &source.handle),
             jobs::load(&cx.env, &source.record_name),
@@ -696,15 +696,7 @@ pub(super) async fn follow_up(
         live_record(jobs::load(&cx.env, &source.record_name).await?)?;
         Vec::new()
     };
-    let (request, seconds, size) =
-        video::follow_up_request(source.deployment, &follow, &source.handle, &files)?;
     let remixed_from = (kind == FollowUpKind::Remix).then(|| follow.source_id.clone());
-    let planned = Planned {
-        request,
-        seconds,
-        size,
-        prompt: follow.prompt.clone(),
-    };
     let group = config
         .group(source.group)
         .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))?;
@@ -720,7 +712,16 @@ pub(super) async fn follow_up(
         &mut caller,
         source.group,
         route,
-        |_| Ok(planned.clone()),
+        |dep| {
+            let (request, seconds, size) =
+                video::follow_up_request(dep, &follow, &source.handle, &files)?;
+            Ok(Planned {
+                request,
+                seconds,
+                size,
+                prompt: follow.prompt.clone(),
+            })
+        },
         remixed_from.clone(),
     )
     .await?;
