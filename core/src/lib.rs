@@ -29,6 +29,7 @@
 //! | settings | [`config`] | the gateway config: parsing and validating it into plain settings types; [`config::policy`]: quota policy and prices as written |
 //! | features | [`errors`] | upstream error classification, client errors and their rendering |
 //! | features | [`plan`] | the upstream calls core asks the host to make |
+//! | features | [`provider`] | the provider layer's facts outside video: where each provider serves the OpenAI-shaped and Live APIs, its credential header, its model names |
 //! | features | [`route`] | which deployment of a model group serves new work |
 //! | features | [`retry`] | retries, fallbacks and cooldowns after an upstream failure |
 //! | features | [`quota`] | quota arithmetic: limits, charges, refunds, settlements |
@@ -97,6 +98,7 @@ pub mod errors;
 pub mod google_auth;
 pub mod keys;
 pub mod plan;
+pub mod provider;
 pub mod quota;
 pub mod realtime;
 pub mod responses;

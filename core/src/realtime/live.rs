@@ -47,20 +47,21 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Deployment, Provider};
+use crate::config::Deployment;
+#[cfg(test)]
+use crate::config::Provider;
 use crate::encoding::hex;
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::Auth;
+use crate::provider;
 use crate::seal::{self, owner_of, Keys, Purpose, NONCE_LEN, OWNER_LEN};
 use crate::time::days_from_civil;
 
-/// Gemini's Live method (API key).
-pub const GEMINI_METHOD: &str =
-    "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
-/// Vertex's Live service and method.
-pub const VERTEX_METHOD: &str =
-    "google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+/// Gemini's Live method (API key) and Vertex's Live service and method.
+pub use crate::provider::{
+    GEMINI_LIVE_METHOD as GEMINI_METHOD, VERTEX_LIVE_METHOD as VERTEX_METHOD,
+};
 /// What a gateway-minted token's `name` starts with.
 pub const AUTH_TOKEN_NAME_PREFIX: &str = "auth_tokens/";
 /// Prefix of reelay's Live tokens (after `auth_tokens/`).
@@ -235,40 +236,12 @@ pub struct LivePlan {
 
 /// The upstream model resource for `dep`.
 pub fn upstream_model(dep: &Deployment) -> Result<String, ClientError> {
-    match (dep.provider, &dep.vertex) {
-        (Provider::Gemini, _) => Ok(format!("models/{}", dep.model)),
-        (Provider::VertexAi, Some(v)) => Ok(format!(
-            "projects/{}/locations/{}/publishers/google/models/{}",
-            v.project, v.location, dep.model
-        )),
-        (Provider::VertexAi, None) => Err(ClientError::new(
-            ErrorCode::ConfigInvalid,
-            format!("Vertex deployment {:?} has no project and location", dep.id),
-        )),
-        (other, _) => Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            format!(
-                "this model is served by a {} deployment, which has no Live API",
-                other.as_str()
-            ),
-        )
-        .with_param("setup.model")),
-    }
+    provider::live_api(dep, "setup.model").map(|api| api.model)
 }
 
 /// Plans the upstream socket on `dep` for `setup` (its model rewritten).
 pub fn plan_live(dep: &Deployment, setup: &Setup) -> Result<LivePlan, ClientError> {
-    let model = upstream_model(dep)?;
-    let (url, auth) = match dep.provider {
-        Provider::VertexAi => (
-            format!("{}/ws/{VERTEX_METHOD}", dep.api_base),
-            Auth::GoogleServiceAccount,
-        ),
-        _ => (
-            format!("{}/ws/{GEMINI_METHOD}", dep.api_base),
-            Auth::GoogleApiKey,
-        ),
-    };
+    let provider::LiveApi { url, auth, model } = provider::live_api(dep, "setup.model")?;
     let mut inner = setup.setup.clone();
     inner.insert("model".into(), Value::from(model));
     let mut message = setup.message.clone();

@@ -32,9 +32,10 @@ pub mod ws;
 use alloc::format;
 use alloc::string::String;
 
-use crate::config::{Deployment, Provider};
+use crate::config::Deployment;
 use crate::errors::{ClientError, ErrorCode};
 use crate::plan::Auth;
+use crate::provider;
 
 pub use token::{TokenClaims, UpstreamKey, TOKEN_PREFIX};
 
@@ -99,31 +100,28 @@ pub const ALL_KINDS: &[SessionKind] = &[SessionKind::Realtime, SessionKind::Tran
 /// The Realtime API base of a deployment: `{api_base}/v1/realtime` on
 /// OpenAI, `{api_base}/openai/v1/realtime` on Azure (GA, no `api-version`).
 fn realtime_base(dep: &Deployment) -> String {
-    match dep.provider {
-        Provider::Azure => format!("{}/openai/v1/realtime", dep.api_base),
-        _ => format!("{}/v1/realtime", dep.api_base),
+    match provider::openai_api(dep) {
+        Some(api) => format!("{}/realtime", api.base),
+        None => format!("{}/v1/realtime", dep.api_base),
     }
 }
 
 /// How the deployment's own credential is sent (server-side calls).
 fn deployment_auth(dep: &Deployment) -> Auth {
-    match dep.provider {
-        Provider::Azure => Auth::AzureApiKey,
-        _ => Auth::Bearer,
-    }
+    provider::openai_api(dep).map_or(Auth::Bearer, |api| api.auth)
 }
 
 /// Refuses deployments that cannot serve the OpenAI Realtime API.
 fn check_provider(dep: &Deployment, model: &str, param: &str) -> Result<(), ClientError> {
-    match dep.provider {
-        Provider::OpenAi | Provider::Azure => Ok(()),
-        other => Err(ClientError::new(
-            ErrorCode::UnsupportedValue,
-            format!(
-                "model {model:?} is served by a {} deployment, which has no OpenAI Realtime API",
-                other.as_str()
-            ),
-        )
-        .with_param(param)),
+    if provider::openai_api(dep).is_some() {
+        return Ok(());
     }
+    Err(ClientError::new(
+        ErrorCode::UnsupportedValue,
+        format!(
+            "model {model:?} is served by a {} deployment, which has no OpenAI Realtime API",
+            dep.provider.as_str()
+        ),
+    )
+    .with_param(param))
 }

@@ -36,10 +36,13 @@ use super::session::{invalid, model_at, set_model};
 use super::token::{TokenClaims, UpstreamKey};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
-use crate::config::{Config, Deployment, ModelGroup, Provider};
+#[cfg(test)]
+use crate::config::Provider;
+use crate::config::{Config, Deployment, ModelGroup};
 use crate::encoding::percent_decode;
 use crate::errors::{ClientError, Dialect, ErrorCode};
 use crate::plan::Auth;
+use crate::provider;
 
 /// The browser subprotocol carrying a key: `openai-insecure-api-key.<key>`.
 pub const INSECURE_KEY_PROTOCOL: &str = "openai-insecure-api-key.";
@@ -205,13 +208,12 @@ pub fn query_escape(value: &str) -> String {
 fn session_url(dep: &Deployment, kind: SessionKind) -> String {
     let base = realtime_base(dep);
     let model = query_escape(&dep.model);
-    match (kind, dep.provider) {
-        // OpenAI takes a transcription session's model from its config.
-        (SessionKind::Transcription, Provider::OpenAi) => {
-            format!("{base}?intent=transcription")
-        }
-        (SessionKind::Transcription, _) => format!("{base}?intent=transcription&model={model}"),
-        (SessionKind::Realtime, _) => format!("{base}?model={model}"),
+    // OpenAI takes a transcription session's model from its config.
+    let model_in_url = provider::openai_api(dep).is_none_or(|api| api.transcription_model_in_url);
+    match kind {
+        SessionKind::Transcription if !model_in_url => format!("{base}?intent=transcription"),
+        SessionKind::Transcription => format!("{base}?intent=transcription&model={model}"),
+        SessionKind::Realtime => format!("{base}?model={model}"),
     }
 }
 

@@ -9,10 +9,11 @@ use alloc::string::{String, ToString};
 
 use serde_json::Value;
 
-use crate::config::{AffinityUnavailable, Config, Deployment, ModelGroup, Provider};
+use crate::config::{AffinityUnavailable, Config, Deployment, ModelGroup};
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::{Auth, Method, UpstreamRequest};
+use crate::provider;
 
 /// What a `POST /v1/responses` body asks for, beyond its markers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +73,9 @@ pub fn create_shape(body: &[u8]) -> Result<CreateShape, ClientError> {
 
 /// The base URL of `/v1/responses` on `dep`, or why it has none.
 fn base(dep: &Deployment) -> Result<String, ClientError> {
-    match dep.provider {
-        Provider::OpenAi => Ok(format!("{}/v1/responses", dep.api_base)),
-        Provider::Azure => Ok(format!("{}/openai/v1/responses", dep.api_base)),
-        Provider::Gemini | Provider::VertexAi => Err(ClientError::new(
+    match provider::openai_api(dep) {
+        Some(api) => Ok(format!("{}/responses", api.base)),
+        None => Err(ClientError::new(
             ErrorCode::UnsupportedValue,
             format!(
                 "deployment {:?} is a {} deployment, which does not serve the Responses API",
@@ -88,10 +88,7 @@ fn base(dep: &Deployment) -> Result<String, ClientError> {
 }
 
 fn auth(dep: &Deployment) -> Auth {
-    match dep.provider {
-        Provider::Azure => Auth::AzureApiKey,
-        _ => Auth::Bearer,
-    }
+    provider::openai_api(dep).map_or(Auth::Bearer, |api| api.auth)
 }
 
 /// Where a create goes, from the pin its markers carry.

@@ -26,7 +26,7 @@
 use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
-use reelay_core::config::{Deployment, Provider};
+use reelay_core::config::Deployment;
 use reelay_core::errors::{ClientError, Dialect, ErrorCode, ErrorKind};
 use reelay_core::plan::Auth;
 use reelay_core::quota::Outcome;
@@ -318,7 +318,7 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         let live = group
             .deployments
             .iter()
-            .any(|d| matches!(d.provider, Provider::Gemini | Provider::VertexAi));
+            .any(reelay_core::provider::has_live_api);
         if !live {
             return Err(ClientError::new(
                 ErrorCode::UnsupportedValue,

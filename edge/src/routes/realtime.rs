@@ -120,7 +120,9 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
             key: &key,
             key_hash: caller.hash,
             nonce: random_bytes::<12>()?,
-            now_secs: cx.now_secs(),
+            // The clock when the upstream's answer arrived, not when the
+            // request did: its `expires_at` was set after the request began.
+            now_secs: worker::Date::now().as_millis() / 1000,
         };
         let minted = finish_mint(&request, served_group, deployment, &body, &seal)
             .map_err(|e| upstream_failure(cx, e))?;
