@@ -48,6 +48,15 @@ impl From<ClientError> for Failure {
     }
 }
 
+/// Drops `secret` from a client error's message, should an upstream have
+/// echoed the credential it was sent.
+pub(crate) fn scrub(mut err: ClientError, secret: &str) -> ClientError {
+    if !secret.is_empty() && err.message.contains(secret) {
+        err.message = String::from(err.code.spec().default_message);
+    }
+    err
+}
+
 impl Failure {
     /// Drops `secret` from the failure's message, should an upstream have
     /// echoed the credential it was sent.
@@ -65,12 +74,7 @@ impl Failure {
                 }
                 Self::Upstream { error, answered }
             }
-            Self::Local(mut err) => {
-                if err.message.contains(secret) {
-                    err.message = String::from(err.code.spec().default_message);
-                }
-                Self::Local(err)
-            }
+            Self::Local(err) => Self::Local(scrub(err, secret)),
         }
     }
 

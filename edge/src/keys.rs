@@ -357,8 +357,10 @@ pub(crate) async fn identify(
             record: Rc::new(master_record(&hash, cx.now_ms)),
             is_master: true,
             token: None,
-            // The master key may use every model.
-            policy: compile(&master_record(&hash, 0), &config),
+            // The master key may use every model (no rules: all of them).
+            policy: AccessPolicy::compile::<&str>(&[], &config.access_groups)
+                .map(Rc::new)
+                .map_err(|_| ClientError::from_code(ErrorCode::Internal)),
         });
     }
     let (record, policy) = lookup(cx, &config, &hash)

@@ -21,7 +21,9 @@ use std::rc::Rc;
 use reelay_core::config::Config;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::KeyRecord;
-use reelay_core::quota::{micros_to_usd, Cost, Meter, Outcome, Settlement, Standing};
+use reelay_core::quota::{
+    micros_to_usd, must_ask_store, Cost, Meter, Outcome, Settlement, Standing,
+};
 use serde_json::Value;
 use worker::{Date, Env, Headers, Method, Request, RequestInit};
 
@@ -107,10 +109,10 @@ pub(crate) async fn admit(
     }
     let config = cx.config()?;
     let limits = caller.record.limits(&config.quota.defaults);
-    let limited = limits.rpm.is_some() || limits.max_parallel_requests.is_some();
     let metered = cost.has_counters();
     let freshness = keys::freshness(&caller.hash, cx.now_ms);
-    if !metered && !limited && freshness != keys::Freshness::Stale {
+    let confirmed = freshness != keys::Freshness::Stale;
+    if !must_ask_store(&cost, &limits, confirmed) {
         keys::count_unreported(&caller.hash);
         if freshness == keys::Freshness::Aging {
             refresh_later(cx, &config, caller);
@@ -286,7 +288,7 @@ pub(crate) fn flush(cx: &Ctx) {
     // Releasing a hold without a slot, or committing exactly what it
     // reserved, changes no counter: no call for it (the hold stays open,
     // charged as reserved, until the store drops it).
-    pending.retain(|p| p.slot || !changes_nothing(p));
+    pending.retain(|p| !p.settlement.changes_nothing(p.reserved.as_ref(), p.slot));
     if pending.is_empty() {
         return;
     }
@@ -315,20 +317,6 @@ pub(crate) fn flush(cx: &Ctx) {
                 worker::console_error!("settling quota holds failed: {detail}");
             }
         });
-    }
-}
-
-/// Whether settling `p` (whose hold took no slot) would leave every counter as it is.
-fn changes_nothing(p: &PendingSettlement) -> bool {
-    let counters = |c: Cost| Cost {
-        request: false,
-        slot: false,
-        ..c
-    };
-    match (p.settlement, p.reserved) {
-        (Settlement::Release, _) => true,
-        (Settlement::Commit { actual }, Some(reserved)) => counters(actual) == counters(reserved),
-        _ => false,
     }
 }
 

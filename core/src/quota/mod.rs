@@ -143,6 +143,19 @@ pub enum Settlement {
     },
 }
 
+/// Whether a host must ask the key's quota store before admitting a
+/// request that costs `cost` under `limits`: when it reserves metered work,
+/// when the key has a rate or parallel limit (counted exactly, one place),
+/// or when the host has not heard from the store about the key recently
+/// (`confirmed` false), since only the store knows of a revocation. Any
+/// other request is admitted by the host and counted with its next call.
+pub fn must_ask_store(cost: &Cost, limits: &Limits, confirmed: bool) -> bool {
+    cost.has_counters()
+        || limits.rpm.is_some()
+        || limits.max_parallel_requests.is_some()
+        || !confirmed
+}
+
 /// What became of a request's reserved work, as the host saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -155,6 +168,27 @@ pub enum Outcome {
 }
 
 impl Settlement {
+    /// Whether this settlement of a hold that reserved `reserved` (when the
+    /// host knows it) and took a parallel slot or not leaves every counter
+    /// as it is, so the host need not send it: a release without a slot, or
+    /// a commit of exactly what was reserved (the hold stays open, charged
+    /// as reserved, until the store drops it).
+    pub fn changes_nothing(&self, reserved: Option<&Cost>, slot: bool) -> bool {
+        if slot {
+            return false;
+        }
+        let counters = |c: &Cost| Cost {
+            request: false,
+            slot: false,
+            ..*c
+        };
+        match (self, reserved) {
+            (Self::Release, _) => true,
+            (Self::Commit { actual }, Some(reserved)) => counters(actual) == counters(reserved),
+            _ => false,
+        }
+    }
+
     /// The settlement of a hold whose request ended with `outcome`.
     pub fn for_outcome(outcome: Outcome) -> Self {
         match outcome {

@@ -648,3 +648,56 @@ fn a_lifetime_budget_says_it_never_resets() {
     assert_eq!(err.retry_after_ms, None);
     assert!(err.message.contains("does not reset"), "{}", err.message);
 }
+
+#[test]
+fn the_store_is_asked_only_when_exactness_or_revocation_needs_it() {
+    let none = Limits::default();
+    let rpm = Limits {
+        rpm: Some(10),
+        ..Limits::default()
+    };
+    let parallel = Limits {
+        max_parallel_requests: Some(2),
+        ..Limits::default()
+    };
+    assert!(!must_ask_store(&Cost::REQUEST, &none, true));
+    assert!(
+        must_ask_store(&Cost::REQUEST, &none, false),
+        "unconfirmed key"
+    );
+    assert!(
+        must_ask_store(&Cost::REQUEST, &rpm, true),
+        "rate counted exactly"
+    );
+    assert!(
+        must_ask_store(&Cost::REQUEST, &parallel, true),
+        "slots counted exactly"
+    );
+    assert!(
+        must_ask_store(&video(8), &none, true),
+        "metered work reserved"
+    );
+}
+
+#[test]
+fn settlements_that_change_no_counter_are_recognised() {
+    let reserved = video(8);
+    let release = Settlement::Release;
+    assert!(release.changes_nothing(Some(&reserved), false));
+    assert!(
+        !release.changes_nothing(Some(&reserved), true),
+        "frees a slot"
+    );
+    let same = Settlement::Commit {
+        actual: Cost {
+            request: false,
+            slot: false,
+            ..reserved
+        },
+    };
+    assert!(same.changes_nothing(Some(&reserved), false));
+    assert!(!same.changes_nothing(None, false), "reservation unknown");
+    let less = Settlement::Commit { actual: video(4) };
+    assert!(!less.changes_nothing(Some(&reserved), false));
+    assert!(!Settlement::Refund.changes_nothing(Some(&reserved), false));
+}

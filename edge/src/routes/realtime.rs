@@ -361,7 +361,7 @@ async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientErro
         let plan = plan_call_with_token(&claims, dep, offer.sdp, offer.session.as_deref())?;
         let response = send_call(cx, dep, &plan)
             .await
-            .map_err(|e| scrub(e, claims.upstream_key.expose()))?;
+            .map_err(|e| crate::fetch::scrub(e, claims.upstream_key.expose()))?;
         return answer_call(cx, response, &sealer, claims.owner(), &dep.id).await;
     }
 
@@ -395,14 +395,6 @@ async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientErro
 pub(super) fn served(cx: &Ctx, dep: &Deployment) {
     cx.log.borrow_mut().deployment = Some(dep.id.clone());
     cx.served.borrow_mut().replace((dep.id.clone(), 1));
-}
-
-/// Drops a secret from an error message, should an upstream have echoed it.
-fn scrub(mut err: ClientError, secret: &str) -> ClientError {
-    if !secret.is_empty() && err.message.contains(secret) {
-        err.message = String::from(err.code.spec().default_message);
-    }
-    err
 }
 
 /// Sends an upstream `calls` request (raw SDP or multipart), redirects not
