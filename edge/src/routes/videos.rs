@@ -24,7 +24,7 @@ use crate::keys::{self, Caller};
 use crate::pipeline;
 use crate::pipeline::authorize_model;
 use crate::quota;
-use crate::request::{check_declared_length, media_type, read_body};
+use crate::request::{media_type, read_body, read_form};
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 use reelay_core::quota::Outcome;
@@ -446,14 +446,10 @@ async fn poll_with_body(
     Ok((operation, body))
 }
 
+/// A multipart create: read bounded like a JSON body, its parts the JSON
+/// fields (an unknown or repeated part is refused, naming it).
 async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
-    check_declared_length(req, max)?;
-    let form = req.form_data().await.map_err(|_| {
-        ClientError::new(
-            ErrorCode::InvalidRequest,
-            "the multipart/form-data body could not be parsed",
-        )
-    })?;
+    let form = read_form(req, max, CREATE_FIELDS).await?;
     let mut fields = Map::new();
     let mut image = None;
     for name in CREATE_FIELDS {
