@@ -503,6 +503,11 @@ async fn unknown_and_repeated_multipart_parts_are_refused() {
         )
         .await;
     assert_eq!(answer.json()["name"], "Mochi", "{}", answer.text);
+    // The OpenAI SDK spells `input_reference={"image_url": …}` as a
+    // bracketed part: it is read as that object (it used to be dropped).
+    use base64::Engine as _;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let png_b64 = base64::engine::general_purpose::STANDARD.encode(&png);
     let answer = env
         .send(
             env.http
@@ -512,11 +517,19 @@ async fn unknown_and_repeated_multipart_parts_are_refused() {
                     Form::new()
                         .text("model", "veo-3.1")
                         .text("prompt", "a cat")
-                        .text("seconds", "8"),
+                        .text("seconds", "8")
+                        .text(
+                            "input_reference[image_url]",
+                            format!("data:image/png;base64,{png_b64}"),
+                        ),
                 ),
         )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
+    let sent = env.upstream(":predictLongRunning");
+    assert_eq!(sent.len(), 1);
+    let image = &sent[0].body_json().unwrap()["instances"][0]["image"];
+    assert_eq!(image["bytesBase64Encoded"], png_b64.as_str(), "{image}");
     env.stop().await;
 }
 
