@@ -24,7 +24,7 @@ use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::origin::validate_patterns;
 use crate::quota::Limits;
-use crate::seal::RESERVED_PREFIXES;
+use crate::seal::{RESERVED_PREFIXES, TOKEN_NAME_PREFIX};
 use crate::time::parse_duration;
 /// Old path of [`crate::time::rfc3339`], still used by the edge routes.
 pub use crate::time::rfc3339;
@@ -108,6 +108,22 @@ pub fn presented_key<'a>(p: &Presented<'a>, google_shaped: bool) -> Option<&'a s
     .into_iter()
     .flatten()
     .find(|k| !k.is_empty())
+}
+
+/// Every start a presented credential is read as a gateway token by: the
+/// token prefixes ([`RESERVED_PREFIXES`], one per token purpose) and
+/// Google's `auth_tokens/` name form ([`TOKEN_NAME_PREFIX`]).
+fn token_starts() -> impl Iterator<Item = &'static str> {
+    RESERVED_PREFIXES
+        .iter()
+        .copied()
+        .chain(core::iter::once(TOKEN_NAME_PREFIX))
+}
+
+/// The reserved start `key` has, if any: a custom virtual key may not look
+/// like a token the gateway mints, or it would be read as one.
+pub fn reserved_prefix(key: &str) -> Option<&'static str> {
+    token_starts().find(|p| key.starts_with(p))
 }
 
 /// A reference to a key in an admin request: the key itself or its `token`
@@ -234,10 +250,13 @@ impl GenerateRequest {
         deny_unknown(&obj, &[KEY_FIELDS, POLICY_FIELDS].concat())?;
         let custom_key = match obj.get("key") {
             None | Some(Value::Null) => None,
-            Some(Value::String(k)) if RESERVED_PREFIXES.iter().any(|p| k.starts_with(p)) => {
+            Some(Value::String(k)) if reserved_prefix(k).is_some() => {
                 return Err(ClientError::new(
                     ErrorCode::InvalidRequest,
-                    format!("`key` may not start with {} (reserved for the gateway's tokens)", RESERVED_PREFIXES.join(" or ")),
+                    format!(
+                        "`key` may not start with {} (reserved for the gateway's tokens)",
+                        token_starts().collect::<Vec<_>>().join(" or ")
+                    ),
                 )
                 .with_param("key"))
             }
@@ -717,6 +736,44 @@ mod tests {
             &groups()
         )
         .is_err());
+    }
+
+    #[test]
+    fn custom_keys_may_not_take_any_form_a_token_is_presented_in() {
+        // Live clients present a Live token as `auth_tokens/lt_rl_…`, and
+        // every door that takes one reads anything starting `auth_tokens/`
+        // as a token: a key of that shape would never work there.
+        for key in [
+            "auth_tokens/lt_rl_abcdefghijklmnopqrstuvwxyz",
+            "auth_tokens/abcdefghijklmnopqrstuvwxyz",
+            "bt_rl_abcdefghijklmnopqrstuvwxyz",
+            "ek_rl_abcdefghijklmnopqrstuvwxyz",
+        ] {
+            let body = std::format!(r#"{{"key":"{key}"}}"#);
+            let err = GenerateRequest::parse(body.as_bytes(), &groups()).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("key"), "{key}");
+            for start in ["bt_rl_", "ek_rl_", "lt_rl_", "auth_tokens/"] {
+                assert!(err.message.contains(start), "{}", err.message);
+            }
+            assert!(reserved_prefix(key).is_some(), "{key}");
+        }
+        for purpose in crate::seal::Purpose::ALL {
+            let key = std::format!("{}abcdefghijklmnop", purpose.prefix());
+            assert_eq!(reserved_prefix(&key).is_some(), purpose.is_token(), "{key}");
+        }
+        // Look-alikes that no door reads as a token stay usable.
+        for key in [
+            "sk-auth_tokens/abcdefghij",
+            "AUTH_TOKENS/abcdefghijklmn",
+            "BT_RL_abcdefghijklmnop",
+        ] {
+            assert_eq!(reserved_prefix(key), None, "{key}");
+            let body = std::format!(r#"{{"key":"{key}"}}"#);
+            assert!(
+                GenerateRequest::parse(body.as_bytes(), &groups()).is_ok(),
+                "{key}"
+            );
+        }
     }
 
     #[test]

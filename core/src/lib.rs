@@ -28,6 +28,7 @@
 //! | rules | [`origin`] | browser origin and `allowed_origins` pattern syntax and matching |
 //! | settings | [`config`] | the gateway config: parsing and validating it into plain settings types; [`config::policy`]: quota policy and prices as written |
 //! | features | [`errors`] | upstream error classification, client errors and their rendering |
+//! | features | [`form`] | multipart forms: the parts a route accepts, each once |
 //! | features | [`plan`] | the upstream calls core asks the host to make |
 //! | features | [`provider`] | the provider layer's facts outside video: where each provider serves the OpenAI-shaped and Live APIs, its credential header, its model names |
 //! | features | [`route`] | which deployment of a model group serves new work |
@@ -95,6 +96,7 @@ pub mod authorize;
 pub mod browser_token;
 pub mod cors;
 pub mod errors;
+pub mod form;
 pub mod google_auth;
 pub mod keys;
 pub mod plan;

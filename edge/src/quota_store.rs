@@ -377,7 +377,10 @@ impl QuotaCounter {
                     ledger.reserve(&id, existing.as_ref(), &cost, &limits, &clock);
                 match decision {
                     Decision::Allowed(standings) => answer.standings = standings,
-                    Decision::Denied(denial) => answer.denial = Some(denial),
+                    Decision::Denied(denial, standings) => {
+                        answer.denial = Some(denial);
+                        answer.standings = standings;
+                    }
                 }
                 if let Some(hold) = hold {
                     store_hold(&sql, &hold, now_ms)?;

@@ -348,6 +348,8 @@ pub struct ClientError {
     pub param: Option<String>,
     /// How long the client should wait before retrying, when known.
     pub retry_after_ms: Option<u64>,
+    /// The methods the route allows (the `Allow` header of a 405).
+    pub allow: Option<String>,
 }
 
 impl ClientError {
@@ -358,7 +360,20 @@ impl ClientError {
             message: message.into(),
             param: None,
             retry_after_ms: None,
+            allow: None,
         }
+    }
+
+    /// The 405 for `method` on a route that allows only `allowed`, with
+    /// its `Allow` header. Unknown methods (WebDAV's `PROPFIND`, …) get it
+    /// too: a route never serves one as another.
+    pub fn method_not_allowed(method: &str, allowed: &[&str]) -> Self {
+        let mut err = Self::new(
+            ErrorCode::MethodNotAllowed,
+            alloc::format!("{method} is not allowed here; use {}", allowed.join(" or ")),
+        );
+        err.allow = Some(allowed.join(", "));
+        err
     }
 
     /// An error with the code's default message.
@@ -464,6 +479,21 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert!((400..600).contains(&code.spec().status));
         }
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let err = ClientError::method_not_allowed("PROPFIND", &["GET", "POST"]);
+        assert_eq!(err.status(), 405);
+        assert_eq!(err.code, ErrorCode::MethodNotAllowed);
+        assert_eq!(err.allow.as_deref(), Some("GET, POST"));
+        assert!(
+            err.message.starts_with("PROPFIND is not allowed"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("GET or POST"), "{}", err.message);
+        assert_eq!(ClientError::from_code(ErrorCode::Internal).allow, None);
     }
 
     #[test]

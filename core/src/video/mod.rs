@@ -217,7 +217,69 @@ pub const CREATE_FIELDS: &[&str] = &[
     "user",
 ];
 
+/// The parts a multipart create may have: every create field (text;
+/// `input_reference` also as an image file), and the members of
+/// `input_reference`'s object form as the OpenAI SDK spells them in a form.
+pub const CREATE_FORM_PARTS: &[&str] = &[
+    "characters",
+    "input_reference",
+    "input_reference[image_url]",
+    "input_reference[file_id]",
+    "model",
+    "prompt",
+    "seconds",
+    "size",
+    "negative_prompt",
+    "person_generation",
+    "seed",
+    "user",
+];
+
 impl CreateVideo {
+    /// Validates a multipart create from its text parts (the host checked
+    /// their names against [`CREATE_FORM_PARTS`]) and the image of an
+    /// `input_reference` file part. A text `input_reference` may hold the
+    /// object form as JSON; `input_reference[image_url]` and
+    /// `input_reference[file_id]` are its members; both at once are refused.
+    pub fn from_form(
+        text_parts: &[(&str, String)],
+        image: Option<ImageInput>,
+    ) -> Result<Self, ClientError> {
+        let mut fields = Map::new();
+        let mut members = Map::new();
+        for (name, text) in text_parts {
+            if let Some(member) = name
+                .strip_prefix("input_reference[")
+                .and_then(|rest| rest.strip_suffix(']'))
+            {
+                members.insert(member.into(), Value::from(text.as_str()));
+            } else if *name == "input_reference" {
+                let value =
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.as_str()));
+                fields.insert((*name).into(), value);
+            } else {
+                fields.insert((*name).into(), Value::from(text.as_str()));
+            }
+        }
+        let given = usize::from(image.is_some())
+            + usize::from(fields.contains_key("input_reference"))
+            + usize::from(!members.is_empty());
+        if given > 1 {
+            return Err(invalid(
+                "input_reference",
+                "`input_reference` is given more than once (as a file, a text part or `input_reference[…]` parts): send one",
+            ));
+        }
+        if !members.is_empty() {
+            fields.insert("input_reference".into(), Value::Object(members));
+        }
+        let mut request = Self::from_fields(&fields)?;
+        if image.is_some() {
+            request.input_reference = image;
+        }
+        Ok(request)
+    }
+
     /// Parses a JSON create body with precise errors.
     pub fn parse_json(body: &[u8]) -> Result<Self, ClientError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
@@ -1104,6 +1166,63 @@ mod tests {
     use std::string::ToString;
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    #[test]
+    fn multipart_creates_read_the_json_fields_and_the_sdks_object_form() {
+        for name in CREATE_FIELDS {
+            assert!(CREATE_FORM_PARTS.contains(name), "{name}");
+        }
+        let text = |parts: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            parts.iter().map(|(n, v)| (*n, (*v).to_string())).collect()
+        };
+        let url = std::format!("data:image/png;base64,{}", STANDARD.encode(PNG));
+        let img = ImageInput::from_bytes(PNG).unwrap();
+        // The OpenAI SDK sends `input_reference={"image_url": …}` as a
+        // bracketed part; a text part may hold the object as JSON.
+        let object = std::format!(r#"{{"image_url":"{url}"}}"#);
+        for parts in [
+            text(&[
+                ("prompt", "a cat"),
+                ("seconds", "8"),
+                ("input_reference[image_url]", &url),
+            ]),
+            text(&[
+                ("prompt", "a cat"),
+                ("seconds", "8"),
+                ("input_reference", &object),
+            ]),
+        ] {
+            let req = CreateVideo::from_form(&parts, None).unwrap();
+            assert_eq!(req.input_reference, Some(img.clone()));
+            assert_eq!(req.seconds, Some(8));
+        }
+        let req = CreateVideo::from_form(&text(&[("prompt", "a cat")]), Some(img.clone())).unwrap();
+        assert_eq!(req.input_reference, Some(img.clone()));
+        let err = CreateVideo::from_form(
+            &text(&[("prompt", "x"), ("input_reference[file_id]", "file_1")]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnsupportedValue);
+        // One reference, given one way.
+        for (parts, image) in [
+            (
+                text(&[("prompt", "x"), ("input_reference[image_url]", &url)]),
+                Some(img.clone()),
+            ),
+            (
+                text(&[
+                    ("prompt", "x"),
+                    ("input_reference", &object),
+                    ("input_reference[image_url]", &url),
+                ]),
+                None,
+            ),
+        ] {
+            let err = CreateVideo::from_form(&parts, image).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("input_reference"));
+        }
+    }
 
     #[test]
     fn reference_images_are_validated_by_content() {

@@ -33,7 +33,7 @@ pub(super) async fn dispatch(
     cx: &Ctx,
     rest: &[&str],
 ) -> Result<Response, ClientError> {
-    let method = req.method();
+    let method = crate::request::method(req);
     match rest {
         [version, "models", action] if is_version(version) && action.ends_with(":predictLongRunning") => {
             crate::request::allow(&method, &[Method::Post])?;
@@ -84,6 +84,9 @@ pub(super) async fn submit_native(
     let config = cx.config()?;
     // Admitted once the job's cost is known (in `submit`).
     let mut caller = keys::identify(req, cx, true).await?;
+    // The model is in the path: a key that may not use it is refused
+    // before its body is read.
+    pipeline::authorize_model(cx, &config, &caller, model)?;
     let body = read_body(req, config.max_body_bytes).await?;
     submit(cx, &config, &mut caller, model, |dep| {
         require(dep)?;

@@ -31,7 +31,7 @@ pub(super) async fn dispatch(
         [version, "projects", project, "locations", location, "publishers", "google", "models", action]
             if matches!(*version, "v1" | "v1beta1") =>
         {
-            crate::request::allow(&req.method(), &[Method::Post])?;
+            crate::request::allow(&crate::request::method(req), &[Method::Post])?;
             let (model, verb) = action.rsplit_once(':').ok_or_else(route_not_found)?;
             let model = percent_decode(model).ok_or_else(|| {
                 ClientError::new(

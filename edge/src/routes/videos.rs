@@ -13,9 +13,9 @@ use reelay_core::video::{
     self as video, vertex, Content, FollowUp, FollowUpKind, Operation, Variant,
 };
 use reelay_core::video::{
-    CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
+    CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FORM_PARTS,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use worker::{FormEntry, Headers, Request, Response};
 
 use crate::context::Ctx;
@@ -24,7 +24,7 @@ use crate::keys::{self, Caller};
 use crate::pipeline;
 use crate::pipeline::authorize_model;
 use crate::quota;
-use crate::request::{check_declared_length, media_type, read_body};
+use crate::request::{media_type, read_body, read_form};
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 use reelay_core::quota::Outcome;
@@ -446,17 +446,14 @@ async fn poll_with_body(
     Ok((operation, body))
 }
 
+/// A multipart create: read bounded like a JSON body, its parts the JSON
+/// fields (an unknown or repeated part is refused, naming it; core reads
+/// the text parts and the image).
 async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
-    check_declared_length(req, max)?;
-    let form = req.form_data().await.map_err(|_| {
-        ClientError::new(
-            ErrorCode::InvalidRequest,
-            "the multipart/form-data body could not be parsed",
-        )
-    })?;
-    let mut fields = Map::new();
+    let form = read_form(req, max, CREATE_FORM_PARTS).await?;
+    let mut text_parts = Vec::new();
     let mut image = None;
-    for name in CREATE_FIELDS {
+    for name in CREATE_FORM_PARTS {
         match (*name, form.get(name)) {
             (_, None) => {}
             ("input_reference", Some(FormEntry::File(file))) => {
@@ -466,14 +463,7 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
                     .or_internal("reading the input_reference file")?;
                 image = Some(ImageInput::from_bytes(&bytes)?);
             }
-            // The object form sent as a text part: `{"image_url": "data:…"}`.
-            ("input_reference", Some(FormEntry::Field(text))) => {
-                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                fields.insert((*name).to_owned(), value);
-            }
-            (_, Some(FormEntry::Field(value))) => {
-                fields.insert((*name).to_owned(), Value::from(value));
-            }
+            (_, Some(FormEntry::Field(text))) => text_parts.push((*name, text)),
             (_, Some(FormEntry::File(_))) => {
                 return Err(ClientError::new(
                     ErrorCode::InvalidRequest,
@@ -483,11 +473,7 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
             }
         }
     }
-    let mut request = CreateVideo::from_fields(&fields)?;
-    if image.is_some() {
-        request.input_reference = image;
-    }
-    Ok(request)
+    CreateVideo::from_form(&text_parts, image)
 }
 
 pub(super) fn status_of(operation: Operation) -> VideoStatus {

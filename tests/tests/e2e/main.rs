@@ -23,3 +23,4 @@ mod quota;
 mod realtime;
 mod realtime_ws;
 mod responses;
+mod strict_inputs;
