@@ -245,6 +245,8 @@ error_codes! {
     InvalidRequest = "invalid_request", 400, "invalid_request_error", "INVALID_ARGUMENT", "the request is not valid";
     /// A value is valid in general but this deployment's provider cannot serve it.
     UnsupportedValue = "unsupported_value", 400, "invalid_request_error", "INVALID_ARGUMENT", "the provider cannot serve this value";
+    /// The request names a Cloud Storage location (`storageUri`, `gcsUri`) or a file URI the gateway did not issue to this key: storage is the gateway's.
+    StorageNotAllowed = "storage_not_allowed", 400, "invalid_request_error", "INVALID_ARGUMENT", "the gateway decides where videos are stored and reads only files it issued to this key";
     /// The body's content type is not one this route accepts.
     UnsupportedMediaType = "unsupported_media_type", 415, "invalid_request_error", "INVALID_ARGUMENT", "unsupported content type";
     /// The body is larger than the route accepts.

@@ -66,6 +66,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
                 request: request_plan,
                 seconds,
                 size,
+                count: 1,
                 prompt: request.prompt.clone(),
             })
         })
@@ -101,6 +102,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
                     request: request_plan,
                     seconds,
                     size,
+                    count: 1,
                     prompt: request.prompt.clone(),
                 })
             },
@@ -128,6 +130,8 @@ pub(super) struct Planned {
     pub(super) request: UpstreamRequest,
     pub(super) seconds: u32,
     pub(super) size: Size,
+    /// Videos the job makes (each charged `seconds`).
+    pub(super) count: u32,
     pub(super) prompt: String,
 }
 
@@ -159,7 +163,7 @@ pub(super) async fn submit(
 /// it), then seals, records and counts it. The job's cost (from the plan for
 /// the first deployment) is admitted with the request in one quota call; the
 /// upstream body is built once per attempt.
-async fn start<'c>(
+pub(super) async fn start<'c>(
     cx: &Ctx,
     caller: &mut Caller,
     model: &str,
@@ -172,18 +176,23 @@ async fn start<'c>(
     // Reserved before the upstream sees the job, refunded if it refuses it
     // (the pipeline's default), committed at the real length when the job
     // completes.
-    let cost = video::job_cost(first.deployment, first_plan.seconds, first_plan.size);
+    let cost = video::job_cost(
+        first.deployment,
+        first_plan.seconds,
+        first_plan.size,
+        first_plan.count,
+    );
     pipeline::admit(cx, caller, cost).await?;
     let first_id = first.deployment.id.clone();
     let mut prebuilt = Some(first_plan);
-    // What the attempt that was sent asked for (seconds, size, prompt).
-    let mut sent: Option<(u32, Size, String)> = None;
+    // What the attempt that was sent asked for (seconds, size, count, prompt).
+    let mut sent: Option<(u32, Size, u32, String)> = None;
     let served = upstream::send_from(cx, &mut route, first, |dep, _| {
         let planned = match prebuilt.take() {
             Some(p) if dep.id == first_id => p,
             _ => build(dep)?,
         };
-        sent = Some((planned.seconds, planned.size, planned.prompt));
+        sent = Some((planned.seconds, planned.size, planned.count, planned.prompt));
         Ok(planned.request)
     })
     .await?;
@@ -194,7 +203,7 @@ async fn start<'c>(
         .or_internal("reading the provider's answer")?;
     let created =
         video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
-    let (seconds, size, prompt) =
+    let (seconds, size, count, prompt) =
         sent.ok_or_else(|| ClientError::from_code(ErrorCode::Internal))?;
     // The job runs on: free the request's slot, keep the job's reservation.
     pipeline::settle(cx, Outcome::Accepted);
@@ -203,6 +212,7 @@ async fn start<'c>(
         operation: created.upstream_id,
         seconds: created.seconds.unwrap_or(seconds),
         size: created.size.unwrap_or(size),
+        count,
     };
     let created_at_ms = cx.now_ms;
     let id = cx
@@ -376,6 +386,31 @@ pub(super) async fn download(
         .body(body))
 }
 
+/// The generated files of one of the caller's jobs that is to be the
+/// input of a new one: 409 while it runs or after it failed.
+pub(super) async fn finished_files(
+    cx: &Ctx,
+    source: &OpenedJob<'_>,
+) -> Result<Vec<String>, ClientError> {
+    let (operation, record) = join(
+        poll(cx, source.deployment, &source.handle),
+        jobs::load(&cx.env, &source.record_name),
+    )
+    .await;
+    live_record(record?)?;
+    match operation? {
+        Operation::Succeeded(files) => Ok(files),
+        Operation::Failed(_) => Err(ClientError::new(
+            ErrorCode::VideoFailed,
+            "the source video failed, so it cannot be the input of a new video",
+        )),
+        _ => Err(ClientError::new(
+            ErrorCode::VideoNotReady,
+            "the source video is still being generated",
+        )),
+    }
+}
+
 pub(super) struct OpenedJob<'c> {
     pub(super) record_name: String,
     pub(super) sealed: Sealed,
@@ -501,7 +536,12 @@ pub(super) fn remember_status(
     record: &mut JobRecord,
     status: &VideoStatus,
 ) {
-    let cost = video::job_cost(job.deployment, job.handle.seconds, job.handle.size);
+    let cost = video::job_cost(
+        job.deployment,
+        job.handle.seconds,
+        job.handle.size,
+        job.handle.count,
+    );
     let seen = record.observe_end(status, cost);
     if !seen.changed {
         return;
@@ -657,27 +697,7 @@ pub(super) async fn follow_up(
     video::check_follow_up(source.deployment, kind)?;
     // Veo extends a finished video's file; Sora takes its own id.
     let files = if video::follow_up_needs_files(source.deployment, kind) {
-        let (operation, record) = join(
-            poll(cx, source.deployment, &source.handle),
-            jobs::load(&cx.env, &source.record_name),
-        )
-        .await;
-        live_record(record?)?;
-        match operation? {
-            Operation::Succeeded(files) => files,
-            Operation::Failed(_) => {
-                return Err(ClientError::new(
-                    ErrorCode::VideoFailed,
-                    "the source video failed, so it cannot be extended",
-                ))
-            }
-            _ => {
-                return Err(ClientError::new(
-                    ErrorCode::VideoNotReady,
-                    "the source video is still being generated",
-                ))
-            }
-        }
+        finished_files(cx, &source).await?
     } else {
         live_record(jobs::load(&cx.env, &source.record_name).await?)?;
         Vec::new()
@@ -705,6 +725,7 @@ pub(super) async fn follow_up(
                 request,
                 seconds,
                 size,
+                count: 1,
                 prompt: follow.prompt.clone(),
             })
         },

@@ -18,6 +18,7 @@ mod harness;
 
 mod browser_auth;
 mod gateway;
+mod google_doors;
 mod mock_selftest;
 mod quota;
 mod realtime;
