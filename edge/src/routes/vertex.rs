@@ -52,7 +52,7 @@ pub(super) async fn dispatch(
         [version, "files", action]
             if matches!(*version, "v1" | "v1beta1") && action.ends_with(":download") =>
         {
-            crate::request::allow(&req.method(), &[Method::Get])?;
+            crate::request::allow(&crate::request::method(req), &[Method::Get])?;
             let token = action.trim_end_matches(":download").to_owned();
             super::google::file(req, cx, &token, GoogleShape::Vertex).await
         }
