@@ -13,7 +13,9 @@
 // background after the response), and every answer may carry a newer record
 // or the revocation. So a deleted key stops working within a second
 // everywhere (at once in the isolate that deleted it), and a policy change
-// applies to metered requests at once.
+// applies to metered requests at once. A deletion also leaves a KV
+// revocation marker ([`mark_revoked`]) that `crate::quota` reads whenever
+// the key's object cannot vouch for it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

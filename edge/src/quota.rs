@@ -23,6 +23,8 @@
 
 use std::rc::Rc;
 
+use futures_util::future::join;
+
 use reelay_core::config::Config;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::{revocation_applies, revocation_name, KeyRecord};
@@ -164,7 +166,16 @@ pub(crate) async fn admit(
         },
     );
     let started = Date::now().as_millis();
-    let answer = match send(&cx.env, &caller.record.token, body).await {
+    // Lately after a store failed, it may have missed a deletion while it
+    // was unreachable: the key's revocation marker is read alongside.
+    let watching = store_failed_lately(cx.now_ms);
+    let sending = send(&cx.env, &caller.record.token, body);
+    let (sent, marker) = if watching {
+        join(sending, revoked_in_kv(&cx.env, &caller.record)).await
+    } else {
+        (sending.await, None)
+    };
+    let answer = match sent {
         Ok(answer) => answer,
         Err(detail) if metered => return Err(unavailable("reserving quota", &detail)),
         Err(detail) if unreachable == Unreachable::Refuse => {
@@ -172,7 +183,12 @@ pub(crate) async fn admit(
         }
         Err(detail) => {
             // The store cannot vouch for the key: its revocation marker can.
-            if revoked_in_kv(&cx.env, &caller.record).await.is_some() {
+            let marker = match marker {
+                Some(at_ms) => Some(at_ms),
+                None if watching => None,
+                None => revoked_in_kv(&cx.env, &caller.record).await,
+            };
+            if marker.is_some() {
                 keys::forget(&caller.hash);
                 return Err(revoked());
             }
@@ -186,15 +202,14 @@ pub(crate) async fn admit(
         keys::forget(&caller.hash);
         return Err(revoked());
     }
-    if store_failed_lately(cx.now_ms) {
-        // The store may have missed a deletion while it was unreachable.
-        if let Some(at_ms) = revoked_in_kv(&cx.env, &caller.record).await {
-            keys::forget(&caller.hash);
-            if let Err(detail) = revoke(cx, &caller.record.token, at_ms).await {
-                worker::console_error!("a key revocation is still pending: {detail}");
-            }
-            return Err(revoked());
+    if let Some(at_ms) = marker {
+        // The store vouched for a key deleted while it was unreachable: it
+        // learns of the deletion now.
+        keys::forget(&caller.hash);
+        if let Err(detail) = revoke(cx, &caller.record.token, at_ms).await {
+            worker::console_error!("a key revocation is still pending: {detail}");
         }
+        return Err(revoked());
     }
     if let Some(record) = answer.record {
         record.check_usable(cx.now_ms)?;

@@ -183,10 +183,14 @@ async fn a_key_deleted_while_its_quota_store_is_down_stops_and_stays_deleted() {
 
     // Another isolate (a fresh Worker on the same state), the stale record
     // still served, the store still down.
-    let mut gateway = Gateway::start(options(&mock, Some(&dir))).await.unwrap();
+    let gateway = Gateway::start(options(&mock, Some(&dir))).await.unwrap();
     assert_eq!(models(&http, &gateway, &key).await.0, 401);
-    // The store comes back, never told by the deleting isolate: it adopts
-    // the deletion; the key does not come back.
+    gateway.stop().await;
+
+    // The store comes back, never told (every attempt failed); a fresh
+    // isolate that saw no failure asks it about the stale record: the
+    // store adopts the deletion when it starts, and the key does not come back.
+    let mut gateway = Gateway::start(options(&mock, Some(&dir))).await.unwrap();
     switch_store(&mut gateway, false).await;
     for _ in 0..3 {
         let (status, body) = models(&http, &gateway, &key).await;
