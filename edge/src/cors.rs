@@ -64,30 +64,33 @@ fn marker(pattern: &str) -> String {
 }
 
 /// Records that a key lists these (canonical) patterns, so preflights from
-/// the origins they match are granted.
-pub(crate) async fn remember_listed(cx: &Ctx, patterns: &[String]) -> Result<(), ClientError> {
+/// the origins they match are granted. Best effort: the key is stored
+/// already, and a pattern left unrecorded only keeps its preflights
+/// refused (logged; the next update of the key records it again).
+pub(crate) async fn remember_listed(cx: &Ctx, patterns: &[String]) {
     if patterns.is_empty() {
-        return Ok(());
+        return;
     }
-    let kv = cx.env.kv(KV_BINDING).map_err(|e| storage(&e))?;
-    for pattern in patterns {
-        kv.put(&marker(pattern), "1")
-            .map_err(|e| storage(&e))?
-            .execute()
-            .await
-            .map_err(|e| storage(&e))?;
+    let Ok(kv) = cx.env.kv(KV_BINDING) else {
+        worker::console_error!("recording allowed origins: the key store cannot be opened");
+        return;
+    };
+    let writes = patterns.iter().map(|pattern| {
+        let kv = &kv;
+        async move {
+            match kv.put(&marker(pattern), "1") {
+                Ok(put) => put.execute().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    });
+    for result in join_all(writes).await {
+        if let Err(e) = result {
+            worker::console_error!("recording an allowed origin failed: {e}");
+        }
     }
     // This isolate learns at once (others within LISTING_TTL_MS).
     LISTED.with(|l| l.borrow_mut().clear());
-    Ok(())
-}
-
-fn storage(e: &dyn std::fmt::Display) -> ClientError {
-    worker::console_error!("storage error while recording allowed origins: {e}");
-    ClientError::new(
-        ErrorCode::StorageUnavailable,
-        "gateway storage is unavailable while recording the key's allowed origins; retry later",
-    )
 }
 
 /// Whether some key lists a pattern matching `origin` (KV, remembered per

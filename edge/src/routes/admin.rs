@@ -54,7 +54,7 @@ pub(super) async fn generate(req: &mut Request, cx: &Ctx) -> Result<Response, Cl
         keys::clear_revoked(cx, &record.token).await;
     }
     // Preflights from the key's origins are granted from now on.
-    crate::cors::remember_listed(cx, &record.allowed_origins).await?;
+    crate::cors::remember_listed(cx, &record.allowed_origins).await;
     let mut body = record.info();
     if let Value::Object(map) = &mut body {
         // The only time the key itself is ever returned.
@@ -121,7 +121,7 @@ pub(super) async fn update(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     request.apply(&mut record, cx.now_ms);
     quota::push_record(cx, &record).await?;
     keys::store(cx, &hash, &record).await?;
-    crate::cors::remember_listed(cx, &record.allowed_origins).await?;
+    crate::cors::remember_listed(cx, &record.allowed_origins).await;
     // In force at once in this isolate; elsewhere within a second (or at
     // the next metered request, whose admission returns it).
     keys::remember_newer(&hash, record.clone(), &config);
