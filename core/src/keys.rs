@@ -56,6 +56,30 @@ pub fn storage_name(hash: &[u8; 32]) -> String {
     format!("key:{}", hex(hash))
 }
 
+/// The storage (KV) name of the revocation marker of the key whose token
+/// (hex hash) is `token`: its value is the deletion time in Unix ms.
+///
+/// # Revocation
+///
+/// A key is deleted by writing this marker first, then telling its quota
+/// store (the source of truth for revocation) and removing its record. The
+/// marker is what makes a deletion stick when the store cannot be reached:
+/// a host that cannot ask the store reads it before letting the key
+/// through, and the store adopts it when it starts and at its next usage
+/// snapshot. A revocation applies to the records created before it
+/// ([`revocation_applies`]), so re-creating a custom key with `/key/generate`
+/// is not undone by a late revocation of the old one, and nothing else
+/// (an update, a stale record) brings a deleted key back.
+pub fn revocation_name(token: &str) -> String {
+    format!("revoked:{token}")
+}
+
+/// Whether a revocation made at `revoked_at_ms` ends a key whose record was
+/// created at `created_at_ms` (see [`revocation_name`]).
+pub fn revocation_applies(revoked_at_ms: u64, created_at_ms: u64) -> bool {
+    revoked_at_ms >= created_at_ms
+}
+
 /// The displayable, non-secret form of a key: `sk-reelay-Ab…wxyz`.
 pub fn masked(key: &str) -> String {
     let tail: String = key
@@ -828,5 +852,19 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_795_835_045_000), "2026-11-28T03:04:05Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+    #[test]
+    fn revocations_end_older_records_only() {
+        let token = hex(&key_hash("sk-reelay-x"));
+        assert_eq!(revocation_name(&token), format!("revoked:{token}"));
+        assert_ne!(
+            revocation_name(&token),
+            storage_name(&key_hash("sk-reelay-x"))
+        );
+        // Deleted after (or when) it was created: ended.
+        assert!(revocation_applies(2_000, 1_000));
+        assert!(revocation_applies(1_000, 1_000));
+        // A custom key re-created after the deletion is a new key.
+        assert!(!revocation_applies(1_000, 2_000));
     }
 }

@@ -23,6 +23,7 @@
 //! | base | [`encoding`] | base64url, hex, SHA-256, HMAC-SHA-256, constant-time comparison |
 //! | base | [`json`] | helpers over `serde_json` values (`type_name` for error messages) |
 //! | base | [`money`] | USD amounts ↔ integer micro-USD |
+//! | base | [`redact`] | removing secrets from upstream text: by value (the credentials and tokens the host knows), then by shape |
 //! | base | [`time`] | the calendar (`days_from_civil`), RFC 3339, HTTP-date, durations; [`time::tz`]: local days in IANA time zones |
 //! | rules | [`access`] | virtual-key model access rules and access groups: syntax, validation, matching |
 //! | rules | [`origin`] | browser origin and `allowed_origins` pattern syntax and matching |
@@ -82,6 +83,7 @@ extern crate std;
 pub mod encoding;
 pub mod json;
 pub mod money;
+pub mod redact;
 pub mod time;
 
 // Rule syntaxes under config.

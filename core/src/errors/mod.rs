@@ -21,6 +21,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::redact::Redactor;
+
 pub use classify::{classify_http, classify_operation_error, classify_transport, Transport};
 
 /// The small set of failure kinds every upstream error is sorted into.
@@ -131,6 +133,15 @@ pub struct UpstreamError {
 }
 
 impl UpstreamError {
+    /// This failure with every secret `redactor` knows (and every
+    /// secret-shaped run) removed from the upstream's text.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.redact(&self.message);
+        self.upstream_code = self.upstream_code.map(|c| redactor.redact(&c));
+        self
+    }
+
     /// The upstream answered with something the gateway cannot read (not
     /// JSON, a missing field, a redirect without a target, a refused
     /// upgrade): a gateway-kind failure of that deployment, worth another try.
@@ -355,6 +366,15 @@ pub struct ClientError {
 }
 
 impl ClientError {
+    /// This error with every secret `redactor` knows (and every
+    /// secret-shaped run) removed from its message and param.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.redact(&self.message);
+        self.param = self.param.map(|p| redactor.redact(&p));
+        self
+    }
+
     /// An error with `code` and a precise message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {

@@ -185,10 +185,13 @@ pub(super) fn open_token(
     kinds: &[SessionKind],
 ) -> Result<TokenClaims, ClientError> {
     let seal_keys = cx.seal_keys()?;
-    TokenClaims::open(&seal_keys, token, cx.now_secs(), kinds).map_err(|e| {
+    let claims = TokenClaims::open(&seal_keys, token, cx.now_secs(), kinds).map_err(|e| {
         worker::console_warn!("realtime token refused: {}", e.as_str());
         e.to_client(Purpose::RealtimeToken)
-    })
+    })?;
+    // The upstream ephemeral key inside is never passed on.
+    cx.remember_secret(claims.upstream_key.expose());
+    Ok(claims)
 }
 
 /// Checks the key that minted `claims` is still good *now*: not deleted or

@@ -19,6 +19,7 @@ mod harness;
 mod browser_auth;
 mod gateway;
 mod google_doors;
+mod keys_cors;
 mod mock_selftest;
 mod quota;
 mod realtime;
