@@ -1,8 +1,10 @@
 // Google's own Veo shapes, for clients that speak Gemini (google-genai,
 // @google/genai, hand-written clients like the seed's): under `/gemini/`
-//   POST v1beta/models/{model}:predictLongRunning   create (body checked, re-serialized)
-//   GET  v1beta/…/operations/{id}                   poll
-//   GET  v1beta/files/{token}:download              generated video bytes
+//   POST {v}/models/{model}:predictLongRunning   create (body checked, re-serialized)
+//   GET  {v}/…/operations/{id}                   poll
+//   GET  {v}/files/{token}:download              generated video bytes
+// where {v} is `v1beta`, `v1alpha` or `v1` (google-genai 3.x's default):
+// the gateway answers the same on all three.
 // The virtual key comes as `x-goog-api-key`, `?key=` or Bearer; the real
 // credential replaces it upstream. Operation names carry the same sealed
 // video id as `/v1/videos` (so both APIs see the same jobs), and file URIs
@@ -78,8 +80,9 @@ pub(super) async fn dispatch(
     }
 }
 
-fn is_version(segment: &str) -> bool {
-    matches!(segment, "v1beta" | "v1alpha")
+/// The Gemini API versions the gateway answers on (all alike).
+pub(super) fn is_version(segment: &str) -> bool {
+    matches!(segment, "v1" | "v1beta" | "v1alpha")
 }
 
 async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, ClientError> {
