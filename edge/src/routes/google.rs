@@ -9,6 +9,10 @@
 // credential replaces it upstream. Operation names carry the same sealed
 // video id as `/v1/videos` (so both APIs see the same jobs), and file URIs
 // point back at the gateway with a lowercase token Google's SDKs accept.
+// A model group served by Vertex answers here too: core translates the
+// Gemini API's operations to and from Vertex's (`video::gemini_operation`),
+// and its videos (in the gateway's bucket or inline) are served through
+// the same file URIs.
 // A create may name one of the caller's videos (by the file URI the
 // gateway handed out) as its input; it then runs on the deployment holding
 // that video. Errors are Google-shaped (`respond::error` with the Google
@@ -18,7 +22,7 @@ use reelay_core::config::Deployment;
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::retry::{Resend, RoutePlan};
-use reelay_core::video::{self, gemini, GoogleShape, Variant};
+use reelay_core::video::{self, GoogleShape, Variant};
 use worker::{Method, Request, Response};
 
 use super::videos::{
@@ -189,8 +193,8 @@ async fn operation(
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, true).await?;
     let job = open_job(cx, &config, &caller, id)?;
-    require_gemini(job.deployment)?;
-    let plan = gemini::poll_request(job.deployment, &job.handle);
+    video::require_google_shape(job.deployment, GoogleShape::Gemini)?;
+    let plan = video::poll_request(job.deployment, &job.handle)?;
     let (response, record) = futures_util::future::join(
         upstream::send(cx, job.deployment, &plan),
         jobs::load(&cx.env, &job.record_name),
@@ -201,13 +205,14 @@ async fn operation(
         .bytes()
         .await
         .or_internal("reading the provider's answer")?;
-    let state = gemini::parse_operation(&body).map_err(|e| upstream_failure(cx, e))?;
+    let base = format!("{}/gemini/{version}", origin_of(req)?);
+    let (state, view) = video::gemini_operation(job.deployment, &body, name, |index| {
+        file_uri(&base, id, index)
+    })
+    .map_err(|e| upstream_failure(cx, e))?;
     if let Some(record) = record.as_mut() {
         remember_status(cx, &caller, &job, record, &status_of(state));
     }
-    let base = format!("{}/gemini/{version}", origin_of(req)?);
-    let view = gemini::native_operation(&body, name, |index| file_uri(&base, id, index))
-        .map_err(|e| upstream_failure(cx, e))?;
     Ok(respond::json(200, &view))
 }
 
@@ -237,12 +242,6 @@ pub(super) async fn file(
     let job = open_job(cx, &config, &caller, &id)?;
     video::require_google_shape(job.deployment, shape)?;
     download(cx, &job, &id, index, Variant::Video).await
-}
-
-/// Google's shapes are Veo-on-Gemini's own; other providers' jobs are only
-/// reachable through `/v1/videos`.
-fn require_gemini(dep: &Deployment) -> Result<(), ClientError> {
-    video::require_google_shape(dep, GoogleShape::Gemini)
 }
 
 /// `scheme://host[:port]` of the request, for URLs that point back here.

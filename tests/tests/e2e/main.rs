@@ -18,6 +18,7 @@ mod harness;
 
 mod browser_auth;
 mod gateway;
+mod gemini_on_vertex;
 mod gemini_v1;
 mod google_doors;
 mod mock_selftest;
