@@ -89,6 +89,39 @@ def test_files_download_over_plain_http(gateway: Gateway, mock: Mock, key: str) 
     assert videos[0].video.video_bytes != videos[1].video.video_bytes
 
 
+def test_gemini_mode_on_a_vertex_group(gateway: Gateway, mock: Mock, key: str) -> None:
+    """google-genai 2.34 in Gemini-API mode on a group served by Vertex (Veo
+    left the Gemini API): the gateway creates and polls in Vertex's shape,
+    answers in the Gemini API's, and serves the inline result through its
+    own file URI to `files.download`."""
+    client = client_for(gateway, key)
+    op = client.models.generate_videos(
+        model="veo-vertex", prompt=PROMPT, config=types.GenerateVideosConfig(duration_seconds=8)
+    )
+    assert op.name is not None and op.name.startswith("models/veo-vertex/operations/video_"), op.name
+    (sent,) = upstream_creates(mock)
+    assert sent["path"] == (
+        "/v1/projects/mock-project/locations/us-central1/publishers/google/models/"
+        "veo-3.1-generate-001:predictLongRunning"
+    )
+    assert httpx.Response(200, content=sent["body"]).json()["parameters"]["durationSeconds"] == 8
+    for _ in range(10):
+        if op.done:
+            break
+        op = client.operations.get(op)
+    assert op.done and op.error is None, op
+    assert any(r["path"].endswith(":fetchPredictOperation") for r in mock.requests())
+    videos = op.response.generated_videos if op.response else None
+    assert videos and len(videos) == 1 and videos[0].video
+    assert videos[0].video.uri.startswith(f"{gateway.url}/gemini/v1beta/files/"), videos[0].video.uri
+    data = client.files.download(file=videos[0])
+    assert data[4:8] == b"ftyp"
+    other = client_for(gateway, gateway.new_key())
+    with pytest.raises(errors.ClientError) as e:
+        other.operations.get(op)
+    assert e.value.code == 404
+
+
 def test_errors_surface_as_sdk_errors(gateway: Gateway, mock: Mock, key: str) -> None:
     client = client_for(gateway, key)
     with pytest.raises(errors.ClientError) as e:

@@ -2,7 +2,7 @@
 //! `BidiGenerateContent` socket, and the Gemini ephemeral tokens it mints.
 //!
 //! **Paths** ([`live_route`]): Gemini's
-//! `/ws/google.ai.generativelanguage.{v1beta|v1alpha}.GenerativeService.BidiGenerateContent`
+//! `/ws/google.ai.generativelanguage.{v1|v1beta|v1alpha}.GenerativeService.BidiGenerateContent`
 //! (and `…BidiGenerateContentConstrained`, the ephemeral-token variant),
 //! also under `/gemini/`; Vertex's `/vertex_ai/live` and
 //! `/ws/google.cloud.aiplatform.{v1|v1beta1}.LlmBidiService/BidiGenerateContent`

@@ -857,10 +857,19 @@ pub fn supports_characters(dep: &Deployment) -> bool {
     provider::api(dep).sora().is_some()
 }
 
-/// Refuses a deployment that does not speak Google request `shape`
-/// natively: jobs of other providers are only reachable through `/v1/videos`.
+/// Refuses a deployment whose jobs cannot be driven through Google request
+/// `shape` (the client's door): jobs of non-Google providers are only
+/// reachable through `/v1/videos`. The Gemini door is also served by
+/// Vertex deployments, translated ([`gemini_operation`]): Veo left the
+/// Gemini API (2026-10-22) and lives on on Vertex, and clients written for
+/// the Gemini API's long-running operations (google-genai 2.x, the seed's
+/// `VEO3VideoGenerator`) keep working when the config serves their model
+/// there. The Vertex door is Vertex's only.
 pub fn require_google_shape(dep: &Deployment, shape: GoogleShape) -> Result<(), ClientError> {
-    if provider::api(dep).google_shape() == Some(shape) {
+    let native = provider::api(dep).google_shape();
+    let served = native == Some(shape)
+        || (shape == GoogleShape::Gemini && native == Some(GoogleShape::Vertex));
+    if served {
         return Ok(());
     }
     let other = match shape {
@@ -875,6 +884,34 @@ pub fn require_google_shape(dep: &Deployment, shape: GoogleShape) -> Result<(), 
             shape.name()
         ),
     ))
+}
+
+/// A job's upstream operation (`body`, the answer to [`poll_request`] on
+/// `dep`) as a Gemini-API client sees it: its state, and the Gemini-shaped
+/// operation to answer with — named `name` (the gateway's sealed name), every
+/// generated video at `file_uri(index)` (a gateway download URL, numbered as
+/// the state's files). A Gemini deployment's answer is relayed with those
+/// two replaced; a Vertex deployment's is translated
+/// ([`vertex::gemini_operation`]).
+pub fn gemini_operation(
+    dep: &Deployment,
+    body: &[u8],
+    name: &str,
+    file_uri: impl Fn(usize) -> String,
+) -> Result<(Operation, Value), UpstreamError> {
+    match provider::api(dep).google_shape() {
+        Some(GoogleShape::Gemini) => Ok((
+            gemini::parse_operation(body)?,
+            gemini::native_operation(body, name, file_uri)?,
+        )),
+        Some(GoogleShape::Vertex) => Ok((
+            vertex::parse_operation(body)?,
+            vertex::gemini_operation(body, name, file_uri)?,
+        )),
+        None => Err(upstream_garbage(
+            "this deployment has no Gemini-shaped operations",
+        )),
+    }
 }
 
 /// A create request in Google's own shape (from a Google SDK), checked and

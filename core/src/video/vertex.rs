@@ -261,6 +261,73 @@ pub fn native_operation(
     Ok(value)
 }
 
+/// `@type` of a finished Gemini-API video operation's `response`.
+const GEMINI_RESPONSE_TYPE: &str =
+    "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse";
+
+/// The upstream operation as a Gemini-API client expects it (the Gemini
+/// door served by Vertex): `{name}` while running; `{name, done, error}`
+/// on failure; `{name, done, response: {generateVideoResponse:
+/// {generatedSamples: [{video: {uri}}]}}}` once done, each video — in Cloud
+/// Storage or inline — at `file_uri(index)` (numbered as
+/// [`parse_operation`] numbers the files), and Vertex's safety-filter
+/// count and reasons kept. Read through the typed [`Operation`]: nothing
+/// else Vertex said (bucket paths, inline bytes) reaches the client.
+pub fn gemini_operation(
+    body: &[u8],
+    name: &str,
+    file_uri: impl Fn(usize) -> String,
+) -> Result<Value, UpstreamError> {
+    let op: Operation = veo::read_operation(body, "fetchPredictOperation")?;
+    let mut out = serde_json::Map::new();
+    out.insert("name".to_owned(), Value::from(name));
+    if !op.done {
+        return Ok(Value::Object(out));
+    }
+    out.insert("done".to_owned(), Value::Bool(true));
+    if let Some(error) = op.error {
+        let message = error
+            .message
+            .unwrap_or_else(|| "the video operation failed".to_owned());
+        out.insert(
+            "error".to_owned(),
+            serde_json::json!({ "code": error.code, "message": message }),
+        );
+        return Ok(Value::Object(out));
+    }
+    let response = op.response.unwrap_or_default();
+    let samples: Vec<Value> = response
+        .videos
+        .iter()
+        .filter(|v| match (&v.gcs_uri, &v.bytes_base64_encoded) {
+            (Some(uri), _) => uri.starts_with("gs://"),
+            (None, bytes) => bytes.is_some(),
+        })
+        .enumerate()
+        .map(|(index, _)| serde_json::json!({ "video": { "uri": file_uri(index) } }))
+        .collect();
+    let mut result = serde_json::Map::new();
+    result.insert("generatedSamples".to_owned(), Value::Array(samples));
+    if response.rai.rai_media_filtered_count > 0 {
+        result.insert(
+            "raiMediaFilteredCount".to_owned(),
+            Value::from(response.rai.rai_media_filtered_count),
+        );
+        result.insert(
+            "raiMediaFilteredReasons".to_owned(),
+            Value::from(response.rai.rai_media_filtered_reasons),
+        );
+    }
+    out.insert(
+        "response".to_owned(),
+        serde_json::json!({
+            "@type": GEMINI_RESPONSE_TYPE,
+            "generateVideoResponse": result,
+        }),
+    );
+    Ok(Value::Object(out))
+}
+
 /// Reads the operation name (`projects/…/operations/…`).
 pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
     let op: veo::Operation<serde::de::IgnoredAny> =
@@ -536,6 +603,53 @@ mod tests {
         assert_eq!(
             parse_operation(br#"{"name":"n","done":false}"#).unwrap(),
             Operation::Running { progress: None }
+        );
+    }
+
+    #[test]
+    fn gemini_operation_translates_vertex_results() {
+        let uri =
+            |i: usize| std::format!("https://gw/gemini/v1beta/files/t0{i}:download?alt=media");
+        let done = br#"{"name":"projects/p/x/operations/u","done":true,"response":{
+            "@type":"type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse",
+            "videos":[{"gcsUri":"gs://b/o/sample_0.mp4","mimeType":"video/mp4"},
+                      {"gcsUri":"https://elsewhere/x.mp4"},
+                      {"bytesBase64Encoded":"AAAA","mimeType":"video/mp4"}]}}"#;
+        let view = gemini_operation(done, "models/m/operations/video_1", uri).unwrap();
+        assert_eq!(
+            view,
+            serde_json::json!({"name": "models/m/operations/video_1", "done": true, "response": {
+                "@type": GEMINI_RESPONSE_TYPE,
+                "generateVideoResponse": {"generatedSamples": [
+                    {"video": {"uri": uri(0)}}, {"video": {"uri": uri(1)}}]}}})
+        );
+        // The same numbering as the files the gateway records.
+        assert_eq!(
+            parse_operation(done).unwrap(),
+            Operation::Succeeded(std::vec!["gs://b/o/sample_0.mp4".into(), "inline:2".into()])
+        );
+        let running = gemini_operation(br#"{"name":"n","done":false}"#, "g", uri).unwrap();
+        assert_eq!(running, serde_json::json!({"name": "g"}));
+        let failed = gemini_operation(
+            br#"{"name":"n","done":true,"error":{"code":3,"message":"bad prompt"}}"#,
+            "g",
+            uri,
+        )
+        .unwrap();
+        assert_eq!(
+            failed,
+            serde_json::json!({"name": "g", "done": true, "error": {"code": 3, "message": "bad prompt"}})
+        );
+        let filtered = gemini_operation(
+            br#"{"done":true,"response":{"raiMediaFilteredCount":1,"raiMediaFilteredReasons":["blocked"]}}"#,
+            "g",
+            uri,
+        )
+        .unwrap();
+        assert_eq!(
+            filtered["response"]["generateVideoResponse"],
+            serde_json::json!({"generatedSamples": [], "raiMediaFilteredCount": 1,
+                               "raiMediaFilteredReasons": ["blocked"]})
         );
     }
 }

@@ -1,12 +1,18 @@
 // Google's own Veo shapes, for clients that speak Gemini (google-genai,
 // @google/genai, hand-written clients like the seed's): under `/gemini/`
-//   POST v1beta/models/{model}:predictLongRunning   create (body checked, re-serialized)
-//   GET  v1beta/…/operations/{id}                   poll
-//   GET  v1beta/files/{token}:download              generated video bytes
+//   POST {v}/models/{model}:predictLongRunning   create (body checked, re-serialized)
+//   GET  {v}/…/operations/{id}                   poll
+//   GET  {v}/files/{token}:download              generated video bytes
+// where {v} is `v1beta`, `v1alpha` or `v1` (google-genai 3.x's default):
+// the gateway answers the same on all three.
 // The virtual key comes as `x-goog-api-key`, `?key=` or Bearer; the real
 // credential replaces it upstream. Operation names carry the same sealed
 // video id as `/v1/videos` (so both APIs see the same jobs), and file URIs
 // point back at the gateway with a lowercase token Google's SDKs accept.
+// A model group served by Vertex answers here too: core translates the
+// Gemini API's operations to and from Vertex's (`video::gemini_operation`),
+// and its videos (in the gateway's bucket or inline) are served through
+// the same file URIs.
 // A create may name one of the caller's videos (by the file URI the
 // gateway handed out) as its input; it then runs on the deployment holding
 // that video. Errors are Google-shaped (`respond::error` with the Google
@@ -16,7 +22,7 @@ use reelay_core::config::Deployment;
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::retry::{Resend, RoutePlan};
-use reelay_core::video::{self, gemini, GoogleShape, Variant};
+use reelay_core::video::{self, GoogleShape, Variant};
 use worker::{Method, Request, Response};
 
 use super::videos::{
@@ -78,8 +84,9 @@ pub(super) async fn dispatch(
     }
 }
 
-fn is_version(segment: &str) -> bool {
-    matches!(segment, "v1beta" | "v1alpha")
+/// The Gemini API versions the gateway answers on (all alike).
+pub(super) fn is_version(segment: &str) -> bool {
+    matches!(segment, "v1" | "v1beta" | "v1alpha")
 }
 
 async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, ClientError> {
@@ -186,8 +193,8 @@ async fn operation(
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, true).await?;
     let job = open_job(cx, &config, &caller, id)?;
-    require_gemini(job.deployment)?;
-    let plan = gemini::poll_request(job.deployment, &job.handle);
+    video::require_google_shape(job.deployment, GoogleShape::Gemini)?;
+    let plan = video::poll_request(job.deployment, &job.handle)?;
     let (response, record) = futures_util::future::join(
         upstream::send(cx, job.deployment, &plan),
         jobs::load(&cx.env, &job.record_name),
@@ -198,13 +205,14 @@ async fn operation(
         .bytes()
         .await
         .or_internal("reading the provider's answer")?;
-    let state = gemini::parse_operation(&body).map_err(|e| upstream_failure(cx, e))?;
+    let base = format!("{}/gemini/{version}", origin_of(req)?);
+    let (state, view) = video::gemini_operation(job.deployment, &body, name, |index| {
+        file_uri(&base, id, index)
+    })
+    .map_err(|e| upstream_failure(cx, e))?;
     if let Some(record) = record.as_mut() {
         remember_status(cx, &caller, &job, record, &status_of(state));
     }
-    let base = format!("{}/gemini/{version}", origin_of(req)?);
-    let view = gemini::native_operation(&body, name, |index| file_uri(&base, id, index))
-        .map_err(|e| upstream_failure(cx, e))?;
     Ok(respond::json(200, &view))
 }
 
@@ -234,12 +242,6 @@ pub(super) async fn file(
     let job = open_job(cx, &config, &caller, &id)?;
     video::require_google_shape(job.deployment, shape)?;
     download(cx, &job, &id, index, Variant::Video).await
-}
-
-/// Google's shapes are Veo-on-Gemini's own; other providers' jobs are only
-/// reachable through `/v1/videos`.
-fn require_gemini(dep: &Deployment) -> Result<(), ClientError> {
-    video::require_google_shape(dep, GoogleShape::Gemini)
 }
 
 /// `scheme://host[:port]` of the request, for URLs that point back here.

@@ -1,7 +1,7 @@
 // Gemini Live and Vertex Live, relayed, and the Gemini ephemeral tokens
 // reelay mints for them (`core::realtime::live` decides; this file does).
 //
-// Sockets: `/ws/google.ai.generativelanguage.{v1beta,v1alpha}.GenerativeService.BidiGenerateContent[Constrained]`
+// Sockets: `/ws/google.ai.generativelanguage.{v1,v1beta,v1alpha}.GenerativeService.BidiGenerateContent[Constrained]`
 // (also under `/gemini/`), `/vertex_ai/live` and
 // `/ws/google.cloud.aiplatform.{v1,v1beta1}.LlmBidiService/BidiGenerateContent`.
 // The caller is authenticated before the upgrade — a virtual key
@@ -19,7 +19,7 @@
 // caller's mistakes, 1011 for gateway and upstream failures, with
 // `"<code>: <message>"` as the reason.
 //
-// `POST /gemini/v1alpha/auth_tokens` (google-genai `client.auth_tokens.create`)
+// `POST /gemini/{v1,v1beta,v1alpha}/auth_tokens` (google-genai `client.auth_tokens.create`)
 // mints `auth_tokens/lt_rl_…` for the calling key: the locked setup's model is
 // checked against the key's rules now, and again at every connect.
 

@@ -120,7 +120,7 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             allow(&method, &[Method::Post, Method::Delete])?;
             admin::delete(req, cx).await
         }
-        (["gemini", "v1alpha" | "v1beta", "auth_tokens"], _) => {
+        (["gemini", version, "auth_tokens"], _) if google::is_version(version) => {
             allow(&method, &[Method::Post])?;
             live::mint(req, cx).await
         }

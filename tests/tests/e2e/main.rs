@@ -18,6 +18,8 @@ mod harness;
 
 mod browser_auth;
 mod gateway;
+mod gemini_on_vertex;
+mod gemini_v1;
 mod google_doors;
 mod keys_cors;
 mod mock_selftest;
