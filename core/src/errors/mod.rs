@@ -35,6 +35,9 @@ pub enum ErrorKind {
     PermissionDenied,
     /// The model, job or resource does not exist (or is not visible).
     NotFound,
+    /// The provider retired or shut down the deployment's model (or the
+    /// API serving it): this deployment will not serve it again.
+    Retired,
     /// The request itself is wrong; retrying it unchanged cannot help.
     BadRequest,
     /// Safety/moderation blocked the prompt or the output.
@@ -60,6 +63,7 @@ impl ErrorKind {
             Self::Authentication => "authentication",
             Self::PermissionDenied => "permission_denied",
             Self::NotFound => "not_found",
+            Self::Retired => "retired",
             Self::BadRequest => "bad_request",
             Self::ContentPolicy => "content_policy",
             Self::RateLimited => "rate_limited",
@@ -164,6 +168,7 @@ impl UpstreamError {
             ErrorKind::Authentication => ErrorCode::UpstreamAuthentication,
             ErrorKind::PermissionDenied => ErrorCode::UpstreamPermissionDenied,
             ErrorKind::NotFound => ErrorCode::UpstreamNotFound,
+            ErrorKind::Retired => ErrorCode::ModelRetired,
             ErrorKind::BadRequest => ErrorCode::UpstreamBadRequest,
             ErrorKind::ContentPolicy => ErrorCode::ContentPolicyViolation,
             ErrorKind::RateLimited => ErrorCode::UpstreamRateLimited,
@@ -178,6 +183,9 @@ impl UpstreamError {
                 "the provider rejected the gateway's credential for this deployment; \
                  ask the gateway operator to check it",
             ),
+            // The provider's words name its own model ids and projects;
+            // the route names the client's model (`ClientError::model_retired`).
+            ErrorKind::Retired => String::from(code.spec().default_message),
             _ if self.message.is_empty() => String::from(code.spec().default_message),
             _ => self.message.clone(),
         };
@@ -318,6 +326,8 @@ error_codes! {
     ContentPolicyViolation = "content_policy_violation", 400, "invalid_request_error", "INVALID_ARGUMENT", "the request was blocked by the provider's safety system";
     /// The upstream rejected the request as invalid.
     UpstreamBadRequest = "upstream_bad_request", 400, "invalid_request_error", "INVALID_ARGUMENT", "the provider rejected the request";
+    /// The provider retired or shut down the model (or its API) and no fallback could serve the request; the message names the model and, when configured, its successor.
+    ModelRetired = "model_retired", 410, "invalid_request_error", "NOT_FOUND", "the model has been retired by its provider";
     /// The upstream says the model or resource does not exist.
     UpstreamNotFound = "upstream_not_found", 404, "invalid_request_error", "NOT_FOUND", "the provider does not know this resource";
     /// The upstream is rate limiting this deployment; retry later.
@@ -396,6 +406,23 @@ impl ClientError {
         );
         err.allow = Some(allowed.join(", "));
         err
+    }
+
+    /// The `410 model_retired` for `model` (the group name the client
+    /// sent), naming `successor` (a configured group) when there is one.
+    pub fn model_retired(model: &str, successor: Option<&str>) -> Self {
+        let advice = match successor {
+            Some(next) => alloc::format!("use {next:?} instead"),
+            None => String::from("no successor is configured on this gateway"),
+        };
+        Self::new(
+            ErrorCode::ModelRetired,
+            alloc::format!(
+                "the model {model:?} has been retired by its provider and no fallback \
+                 could serve it; {advice}"
+            ),
+        )
+        .with_param("model")
     }
 
     /// An error with the code's default message.
@@ -539,6 +566,21 @@ mod tests {
         assert_eq!(v["error"]["details"][0]["reason"], "RATE_LIMIT_EXCEEDED");
         assert_eq!(v["error"]["details"][1]["retryDelay"], "1.500s");
         assert_eq!(err.retry_after_secs(), Some(2));
+    }
+
+    #[test]
+    fn model_retired_names_the_model_and_its_successor() {
+        let err = ClientError::model_retired("veo-3.0", Some("veo-3.1"));
+        assert_eq!((err.status(), err.code.as_str()), (410, "model_retired"));
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert!(err.message.contains("\"veo-3.0\""), "{}", err.message);
+        assert!(err.message.contains("use \"veo-3.1\""), "{}", err.message);
+        let none = ClientError::model_retired("sora-2", None);
+        assert!(none.message.contains("no successor"), "{}", none.message);
+        let google: serde_json::Value = serde_json::from_str(&err.render(Dialect::Google)).unwrap();
+        assert_eq!(google["error"]["code"], 410);
+        assert_eq!(google["error"]["status"], "NOT_FOUND");
+        assert_eq!(google["error"]["details"][0]["reason"], "MODEL_RETIRED");
     }
 
     #[test]

@@ -38,6 +38,10 @@
 //! Azure: `[[moderation]]` → the job ends `failed` (`moderation_blocked`),
 //! `[[blocked]]` → create answers 400 `moderation_blocked`.
 //!
+//! Models listed in [`MockOptions::retired_models`] get the provider's
+//! retirement answer instead (Gemini and Vertex `404 NOT_FOUND`, OpenAI's
+//! `404 model_not_found` "has been deprecated"; see `retired.rs`).
+//!
 //! Requests to the control routes (`/_mock/faults`, `/_mock/requests`,
 //! `/_mock/reset`, …) are neither recorded nor subject to faults. Blob downloads
 //! (`/_mock/blob/…`) are recorded (so tests can check what the gateway sent to
@@ -52,6 +56,7 @@ mod openai;
 mod ordered;
 mod realtime;
 mod responses;
+mod retired;
 mod vertex;
 mod video;
 
@@ -116,6 +121,10 @@ pub struct MockOptions {
     pub sse_chunk_sizes: Vec<usize>,
     /// Milliseconds to wait between SSE chunks (`0`: only yield).
     pub sse_chunk_delay_ms: u64,
+    /// Upstream model ids the provider has retired: every request naming
+    /// one (in its path or its body's `model`) gets the provider's
+    /// retirement answer (see `retired.rs`). Default: none.
+    pub retired_models: Vec<String>,
 }
 
 impl Default for MockOptions {
@@ -134,6 +143,7 @@ impl Default for MockOptions {
             ],
             sse_chunk_sizes: Vec::new(),
             sse_chunk_delay_ms: 0,
+            retired_models: Vec::new(),
         }
     }
 }
@@ -582,13 +592,17 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
         };
         shared.lock().requests.push(recorded);
     }
+    let retired = retired::answer(&shared.opts.retired_models, &path, &bytes);
     let req = Request::from_parts(parts, Body::from(bytes));
     if path.starts_with("/_mock/") {
         return next.run(req).await;
     }
     let action = shared.lock().take_fault(&path);
     match action {
-        None => next.run(req).await,
+        None => match retired {
+            Some(answer) => answer,
+            None => next.run(req).await,
+        },
         Some(FaultAction::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await

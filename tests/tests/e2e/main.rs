@@ -27,4 +27,5 @@ mod quota;
 mod realtime;
 mod realtime_ws;
 mod responses;
+mod retired;
 mod strict_inputs;
