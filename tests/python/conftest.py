@@ -202,6 +202,8 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
             group("veo-3.1-fast", "gemini-veo31-fast", "veo-3.1-fast-generate-preview"),
             # The model the seed's VEO3VideoGenerator asks for by name.
             group("veo-3.0-generate-preview", "gemini-veo30", "veo-3.0-generate-preview"),
+            # Gemini Omni through the Interactions API (the live group name too).
+            group("gemini-omni-1.1-flash", "gemini-omni", "gemini-omni-1.1-flash"),
             {
                 # Veo on Vertex AI, with the mock's service account and token endpoint.
                 "name": "veo-vertex",

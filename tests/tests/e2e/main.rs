@@ -19,6 +19,7 @@ mod harness;
 mod browser_auth;
 mod gateway;
 mod mock_selftest;
+mod omni;
 mod quota;
 mod realtime;
 mod realtime_ws;
