@@ -422,7 +422,7 @@ impl VideoApi for Api {
 
     fn parse_poll(&self, body: &[u8]) -> Result<super::Operation, UpstreamError> {
         let interaction: Interaction = read(body, "the interaction poll")?;
-        state(&interaction)
+        state(&interaction, self.host)
     }
 
     fn delete(&self, dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
@@ -778,7 +778,7 @@ fn videos<D>(blocks: &[OutputBlock<D>]) -> impl Iterator<Item = (Option<&str>, O
 }
 
 /// Where an interaction stands, in the provider-neutral terms.
-fn state(interaction: &Interaction) -> Result<super::Operation, UpstreamError> {
+fn state(interaction: &Interaction, host: Host) -> Result<super::Operation, UpstreamError> {
     use super::Operation;
     let status = interaction
         .status
@@ -800,7 +800,7 @@ fn state(interaction: &Interaction) -> Result<super::Operation, UpstreamError> {
             let blocks = output_blocks(interaction);
             let mut files = Vec::new();
             for (index, (uri, data)) in videos(blocks).enumerate() {
-                match (uri.and_then(file_name), data) {
+                match (uri.and_then(|uri| file_name(uri, host)), data) {
                     (Some(name), _) => files.push(name),
                     (None, Some(_)) => files.push(format!("{INLINE}{index}")),
                     (None, None) => {}
@@ -838,11 +838,13 @@ fn state(interaction: &Interaction) -> Result<super::Operation, UpstreamError> {
     }
 }
 
-/// The file name of a generated video's `uri`: a Gemini file id
-/// (`…/files/{id}` or `…/files/{id}:download?alt=media`) or a `gs://`
-/// object; anything else is not followed.
-fn file_name(uri: &str) -> Option<String> {
-    if let Some(object) = uri.strip_prefix("gs://") {
+/// The file name of a generated video's `uri`: on the Gemini API a file id
+/// (`…/files/{id}` or `…/files/{id}:download?alt=media`, downloaded from
+/// the deployment's own base), on Vertex a `gs://` object; anything else is
+/// not followed.
+fn file_name(uri: &str, host: Host) -> Option<String> {
+    if host == Host::Vertex {
+        let object = uri.strip_prefix("gs://")?;
         let ok = object
             .split_once('/')
             .is_some_and(|(bucket, name)| !bucket.is_empty() && !name.is_empty());
@@ -1216,9 +1218,15 @@ mod tests {
         let gcs = r#"{"status":"completed","steps":[{"type":"model_output","content":[
             {"type":"video","uri":"gs://out/omni/v1_a/video.mp4"}]}]}"#;
         assert_eq!(
-            poll(gcs),
+            VERTEX.parse_poll(gcs.as_bytes()).unwrap(),
             Operation::Succeeded(std::vec!["gs://out/omni/v1_a/video.mp4".into()])
         );
+        // Each host follows only its own kind of file.
+        assert!(matches!(poll(gcs), Operation::Failed(_)));
+        assert!(matches!(
+            VERTEX.parse_poll(done.as_bytes()).unwrap(),
+            Operation::Failed(_)
+        ));
         // A uri the gateway would not follow is no file.
         let foreign = r#"{"status":"completed","steps":[{"type":"model_output","content":[
             {"type":"video","uri":"https://evil.example/x.mp4"}]}]}"#;
