@@ -591,6 +591,10 @@ pub trait VideoApi: Sync {
     fn cancel(&self, _dep: &Deployment, _handle: &VideoHandle) -> Option<UpstreamRequest> {
         None
     }
+    /// Whether `err`, answered to a delete, means the job is already gone upstream.
+    fn already_gone(&self, err: &ClientError) -> bool {
+        err.code == ErrorCode::UpstreamNotFound
+    }
     /// Whether `variant` can be served (checked before any upstream call).
     fn check_variant(&self, _variant: Variant) -> Result<(), ClientError> {
         Ok(())
@@ -716,6 +720,13 @@ pub fn delete_request(dep: &Deployment, handle: &VideoHandle) -> Option<Upstream
 /// already finished) does not stop the delete.
 pub fn cancel_request(dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
     provider::api(dep).cancel(dep, handle)
+}
+
+/// Whether `err`, answered to [`delete_request`], means the job was already
+/// gone upstream (a 404; on the Interactions API a 400 "Invalid interaction
+/// name"), so the delete is done.
+pub fn already_gone(dep: &Deployment, err: &ClientError) -> bool {
+    provider::api(dep).already_gone(err)
 }
 
 /// The `index`-th inline video in a finished job's status answer

@@ -575,6 +575,16 @@ impl VideoApi for Api {
     fn omni(&self) -> Option<&Api> {
         Some(self)
     }
+
+    /// An unknown interaction is a 400 "Invalid interaction name", not a 404.
+    fn already_gone(&self, err: &ClientError) -> bool {
+        err.code == ErrorCode::UpstreamNotFound
+            || (err.code == ErrorCode::UpstreamBadRequest
+                && err
+                    .message
+                    .to_ascii_lowercase()
+                    .contains("invalid interaction name"))
+    }
 }
 
 impl Api {
@@ -1404,6 +1414,12 @@ mod tests {
             "https://storage.googleapis.com/storage/v1/b/out/o/omni%2Fv1_a%2Fvideo.mp4?alt=media"
         );
         assert!(GEMINI.check_variant(Variant::Thumbnail).is_err());
+        let gone = ClientError::new(
+            ErrorCode::UpstreamBadRequest,
+            "Invalid interaction name: interactions/v1_a",
+        );
+        assert!(GEMINI.already_gone(&gone));
+        assert!(!GEMINI.already_gone(&ClientError::new(ErrorCode::UpstreamBadRequest, "bad")));
         let cancel = GEMINI
             .cancel(
                 &g,

@@ -668,12 +668,12 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
         }
     }
     // Delete upstream first where the provider can: if that fails, the job
-    // stays visible and the client can retry; an upstream 404 means it is
-    // already gone there.
+    // stays visible and the client can retry; an upstream "not found" means
+    // it is already gone there.
     if let Some(plan) = video::delete_request(job.deployment, &job.handle) {
         match upstream::send(cx, job.deployment, &plan).await {
             Ok(_) => {}
-            Err(e) if e.code == ErrorCode::UpstreamNotFound => {}
+            Err(e) if video::already_gone(job.deployment, &e) => {}
             Err(e) => return Err(e),
         }
     }

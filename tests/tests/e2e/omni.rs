@@ -655,3 +655,49 @@ async fn vertex_omni_returns_inline_bytes_without_a_bucket() {
     .await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_already_gone_upstream_deletes_cleanly() {
+    let env = start(1).await;
+    let key = env.new_key(json!({})).await;
+    let video: Value = env
+        .create_video(&key, json!({"model": GROUP, "prompt": "a heron"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = video["id"].as_str().unwrap().to_owned();
+    assert_eq!(finished(&env, &key, &id).await["status"], "completed");
+    // Deleted upstream behind the gateway's back (or by an earlier delete
+    // whose record write failed): the Interactions API answers 400
+    // "Invalid interaction name" for it, which is "already gone".
+    let poll = env
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path.starts_with("/v1beta/interactions/"))
+        .unwrap();
+    let gone = env
+        .http
+        .delete(format!("{}{}", env.mock.base_url(), poll.path))
+        .header("x-goog-api-key", GEMINI_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 200);
+    let resp = env
+        .http
+        .delete(env.url(&format!("/v1/videos/{id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    expect_error(
+        env.get(&key, &format!("/v1/videos/{id}")).await,
+        404,
+        "video_not_found",
+    )
+    .await;
+    env.stop().await;
+}
