@@ -95,8 +95,10 @@
 //! whitespace and cut to at most [`MAX_MESSAGE_BYTES`] bytes on a character
 //! boundary (ending in `…` when cut). Upstreams do not echo credentials
 //! (OpenAI masks keys as `sk-proj-****abcd`), and as a second line of
-//! defence anything that looks like a key (`sk-…`, `AIza…`, `ya29.…`) is
-//! replaced by `[redacted]`. A body with no usable message (empty, HTML,
+//! defence anything that looks like a key (`sk-…`, `AIza…`, `ya29.…`;
+//! [`crate::redact::find_shape`]) is replaced by `[redacted]`. The host
+//! removes the credentials it knows by value ([`crate::redact::Redactor`],
+//! [`UpstreamError::redacted`]). A body with no usable message (empty, HTML,
 //! unknown JSON) gets a short description such as "upstream answered 502
 //! with a non-JSON body", never the raw bytes.
 //!
@@ -105,6 +107,7 @@
 //! `errors[].reason`); for operation errors, the canonical gRPC name.
 
 use super::{ErrorKind, Retry, Scope, UpstreamError};
+use crate::redact::{find_shape, REDACTED};
 use crate::time::parse_http_date;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -855,10 +858,10 @@ fn clean_message(msg: &str) -> String {
     let mut out = String::with_capacity(head.min(MAX_MESSAGE_BYTES + 16));
     let mut rest = &msg[..head];
     while !rest.is_empty() && out.len() <= MAX_MESSAGE_BYTES {
-        match find_secret(rest) {
+        match find_shape(rest) {
             Some((start, end)) => {
                 out.push_str(&rest[..start]);
-                out.push_str("[redacted]");
+                out.push_str(REDACTED);
                 rest = &rest[end..];
             }
             None => {
@@ -869,38 +872,6 @@ fn clean_message(msg: &str) -> String {
     }
     truncate_message(&mut out);
     out
-}
-
-/// The byte range of the first run that looks like a credential: an OpenAI
-/// key (`sk-…`), a Google API key (`AIza…`) or an OAuth access token
-/// (`ya29.…`), starting a word and long enough to be real.
-fn find_secret(s: &str) -> Option<(usize, usize)> {
-    const PREFIXES: [(&str, usize); 3] = [("sk-", 20), ("AIza", 30), ("ya29.", 20)];
-    let bytes = s.as_bytes();
-    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    for start in 0..bytes.len() {
-        if start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
-            continue;
-        }
-        for (prefix, min_len) in PREFIXES {
-            if bytes[start..].starts_with(prefix.as_bytes()) {
-                let run = bytes[start..]
-                    .iter()
-                    .take_while(|b| is_key_byte(**b))
-                    .count();
-                let run = run
-                    - bytes[start..start + run]
-                        .iter()
-                        .rev()
-                        .take_while(|b| **b == b'.')
-                        .count();
-                if run >= min_len {
-                    return Some((start, start + run));
-                }
-            }
-        }
-    }
-    None
 }
 
 fn truncate_message(s: &mut String) {

@@ -21,6 +21,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::redact::Redactor;
+
 pub use classify::{classify_http, classify_operation_error, classify_transport, Transport};
 
 /// The small set of failure kinds every upstream error is sorted into.
@@ -131,6 +133,15 @@ pub struct UpstreamError {
 }
 
 impl UpstreamError {
+    /// This failure with every secret `redactor` knows (and every
+    /// secret-shaped run) removed from the upstream's text.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.redact(&self.message);
+        self.upstream_code = self.upstream_code.map(|c| redactor.redact(&c));
+        self
+    }
+
     /// The upstream answered with something the gateway cannot read (not
     /// JSON, a missing field, a redirect without a target, a refused
     /// upgrade): a gateway-kind failure of that deployment, worth another try.
@@ -245,6 +256,8 @@ error_codes! {
     InvalidRequest = "invalid_request", 400, "invalid_request_error", "INVALID_ARGUMENT", "the request is not valid";
     /// A value is valid in general but this deployment's provider cannot serve it.
     UnsupportedValue = "unsupported_value", 400, "invalid_request_error", "INVALID_ARGUMENT", "the provider cannot serve this value";
+    /// The request names a Cloud Storage location (`storageUri`, `gcsUri`) or a file URI the gateway did not issue to this key: storage is the gateway's.
+    StorageNotAllowed = "storage_not_allowed", 400, "invalid_request_error", "INVALID_ARGUMENT", "the gateway decides where videos are stored and reads only files it issued to this key";
     /// The body's content type is not one this route accepts.
     UnsupportedMediaType = "unsupported_media_type", 415, "invalid_request_error", "INVALID_ARGUMENT", "unsupported content type";
     /// The body is larger than the route accepts.
@@ -350,9 +363,20 @@ pub struct ClientError {
     pub param: Option<String>,
     /// How long the client should wait before retrying, when known.
     pub retry_after_ms: Option<u64>,
+    /// The methods the route allows (the `Allow` header of a 405).
+    pub allow: Option<String>,
 }
 
 impl ClientError {
+    /// This error with every secret `redactor` knows (and every
+    /// secret-shaped run) removed from its message and param.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.redact(&self.message);
+        self.param = self.param.map(|p| redactor.redact(&p));
+        self
+    }
+
     /// An error with `code` and a precise message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
@@ -360,7 +384,20 @@ impl ClientError {
             message: message.into(),
             param: None,
             retry_after_ms: None,
+            allow: None,
         }
+    }
+
+    /// The 405 for `method` on a route that allows only `allowed`, with
+    /// its `Allow` header. Unknown methods (WebDAV's `PROPFIND`, …) get it
+    /// too: a route never serves one as another.
+    pub fn method_not_allowed(method: &str, allowed: &[&str]) -> Self {
+        let mut err = Self::new(
+            ErrorCode::MethodNotAllowed,
+            alloc::format!("{method} is not allowed here; use {}", allowed.join(" or ")),
+        );
+        err.allow = Some(allowed.join(", "));
+        err
     }
 
     /// An error with the code's default message.
@@ -466,6 +503,21 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert!((400..600).contains(&code.spec().status));
         }
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let err = ClientError::method_not_allowed("PROPFIND", &["GET", "POST"]);
+        assert_eq!(err.status(), 405);
+        assert_eq!(err.code, ErrorCode::MethodNotAllowed);
+        assert_eq!(err.allow.as_deref(), Some("GET, POST"));
+        assert!(
+            err.message.starts_with("PROPFIND is not allowed"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("GET or POST"), "{}", err.message);
+        assert_eq!(ClientError::from_code(ErrorCode::Internal).allow, None);
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub use crate::provider::{
     GEMINI_LIVE_METHOD as GEMINI_METHOD, VERTEX_LIVE_METHOD as VERTEX_METHOD,
 };
 /// What a gateway-minted token's `name` starts with.
-pub const AUTH_TOKEN_NAME_PREFIX: &str = "auth_tokens/";
+pub const AUTH_TOKEN_NAME_PREFIX: &str = seal::TOKEN_NAME_PREFIX;
 /// Prefix of reelay's Live tokens (after `auth_tokens/`).
 pub const LIVE_TOKEN_PREFIX: &str = Purpose::LiveToken.prefix();
 /// Largest setup frame accepted (a setup with tools and long instructions).

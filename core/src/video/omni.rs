@@ -1328,6 +1328,7 @@ mod tests {
             operation: "v1_src".into(),
             seconds: 8,
             size: DEFAULT_SIZE,
+            count: 1,
         };
         let follow = |kind, json: &[u8]| {
             FollowUp::parse(
@@ -1427,6 +1428,7 @@ mod tests {
                     operation: "v1_a".into(),
                     seconds: 8,
                     size: DEFAULT_SIZE,
+                    count: 1,
                 },
             )
             .unwrap();

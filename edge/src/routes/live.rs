@@ -168,7 +168,7 @@ async fn session(cx: Ctx, server: WebSocket, mut who: Who, kind: &'static str) {
                 guard: None,
                 first_upstream: Some(started.plan.setup.clone()),
                 deadline_ms,
-                secrets: vec![started.secret],
+                secrets: [crate::redaction::values(&cx), vec![started.secret]].concat(),
                 model: cx.log.borrow().model.clone(),
                 deployment: Some(started.dep.id.clone()),
             };
@@ -274,6 +274,7 @@ async fn dial(cx: &Ctx, dep: &Deployment, plan: &LivePlan) -> Result<(WebSocket,
             let mut refused = None;
             for _ in 0..2 {
                 let token = credentials::google_token(cx, dep).await?;
+                cx.remember_secret(&token);
                 let bearer = format!("Bearer {token}");
                 let headers = [("authorization", bearer.as_str())];
                 match relay::connect_attempt(cx, &plan.url, &headers, dep.timeout_ms, &dep.id).await

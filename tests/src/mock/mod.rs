@@ -255,6 +255,14 @@ pub enum FaultAction {
     /// retryable), no `retry-after`. On Google paths: like
     /// [`FaultAction::GoogleDailyQuota`].
     OpenaiInsufficientQuota,
+    /// An error answer (`status`) whose message repeats the credential the
+    /// request carried (`api-key`, `Authorization: Bearer`, `x-goog-api-key`
+    /// or `?key=`), in the path's provider's shape — as an upstream that
+    /// echoes what it was sent would answer (Azure has).
+    EchoCredential {
+        /// HTTP status code (a 400 keeps the message in the client's error).
+        status: u16,
+    },
     /// Google's per-day quota 429: like [`FaultAction::GoogleRateLimit`] but
     /// quotaId `GenerateRequestsPerDayPerProjectPerModel`. Like the real API it
     /// still carries a short `RetryInfo` (`"35s"`): tell daily from per-minute
@@ -471,6 +479,46 @@ impl MockState {
     }
 }
 
+/// [`FaultAction::EchoCredential`]: an error naming the credential `req` carried.
+fn echo_credential(req: &Request, path: &str, status: u16) -> Response {
+    let headers = req.headers();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let query_key = req.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "key")
+            .map(|(_, v)| v)
+    });
+    let credential = header("api-key")
+        .or_else(|| header("x-goog-api-key"))
+        .or_else(|| header("authorization").map(|v| v.trim_start_matches("Bearer ").to_owned()))
+        .or(query_key)
+        .unwrap_or_default();
+    let body = if path.starts_with("/openai/") {
+        serde_json::json!({"error": {"code": "BadRequest",
+            "message": format!("The api-key {credential} is not valid for this resource.")}})
+    } else if path.starts_with("/v1/") && !path.starts_with("/v1/projects/") {
+        serde_json::json!({"error": {"message": format!("Invalid credential provided: {credential}."),
+            "type": "invalid_request_error", "param": null, "code": null}})
+    } else {
+        serde_json::json!({"error": {"code": status, "status": "INVALID_ARGUMENT",
+            "message": format!("API key {credential} is not valid for this request.")}})
+    };
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        code,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// Control routes: not recorded, never faulted.
 fn is_control(path: &str) -> bool {
     path.starts_with("/_mock/") && !path.starts_with("/_mock/blob/")
@@ -553,6 +601,7 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
         }
+        Some(FaultAction::EchoCredential { status }) => echo_credential(&req, &path, status),
         Some(action) => responses::fault_response(&action, &path)
             .unwrap_or_else(|| google::fault_response(&action, &path)),
     }

@@ -18,9 +18,12 @@ mod harness;
 
 mod browser_auth;
 mod gateway;
+mod google_doors;
+mod keys_cors;
 mod mock_selftest;
 mod omni;
 mod quota;
 mod realtime;
 mod realtime_ws;
 mod responses;
+mod strict_inputs;
