@@ -23,6 +23,7 @@ mod gemini_v1;
 mod google_doors;
 mod keys_cors;
 mod mock_selftest;
+mod omni;
 mod quota;
 mod realtime;
 mod realtime_ws;
