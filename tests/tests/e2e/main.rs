@@ -29,4 +29,5 @@ mod realtime;
 mod realtime_ws;
 mod responses;
 mod retired;
+mod shipped_config;
 mod strict_inputs;
