@@ -26,3 +26,4 @@ mod realtime;
 mod realtime_ws;
 mod responses;
 mod strict_inputs;
+mod vertex_ga;
