@@ -250,7 +250,8 @@ async fn invalid_ga_values_are_refused_by_field() {
         assert_eq!(answer.status, 400, "{body}: {}", answer.text);
         let err = answer.json();
         assert_eq!(
-            err["error"]["details"][0]["reason"], reason,
+            err["error"]["details"][0]["reason"],
+            reason.to_ascii_uppercase(),
             "{body}: {err}"
         );
         assert_eq!(
