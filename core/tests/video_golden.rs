@@ -12,7 +12,7 @@
 //! | `answers/` | `{case}.upstream.json`: a provider's status answer | `{case}.video.json`: the OpenAI video object reelay renders |
 //!
 //! The case name's prefix picks the deployment (`gemini_`, `vertex_inline_`,
-//! `vertex_`, `openai_`, `azure_`, and Gemini Omni's `omni_` and
+//! `vertex_lite_` (Veo 3.1 Lite), `vertex_`, `openai_`, `azure_`, and Gemini Omni's `omni_` and
 //! `vertex_omni_`); a follow-up's kind is the word after it
 //! (`remix`, `edit`, `extend`). Every input must have its output and every
 //! output its input. `UPDATE_GOLDENS=1 cargo test -p reelay-core --test
@@ -33,7 +33,8 @@ const CONFIG: &str = r#"{"model_groups":[
   {"name":"veo","deployments":[{"id":"gemini","provider":"gemini","model":"veo-3.1-generate-preview","credential":"K"}]},
   {"name":"veo-vertex","deployments":[
     {"id":"vertex","provider":"vertex_ai","model":"veo-3.1-generate-001","credential":"SA","project":"proj","location":"us-central1","storage_uri":"gs://out/veo/"},
-    {"id":"vertex_inline","provider":"vertex_ai","model":"veo-3.1-generate-001","credential":"SA","project":"proj","location":"us-central1"}]},
+    {"id":"vertex_inline","provider":"vertex_ai","model":"veo-3.1-generate-001","credential":"SA","project":"proj","location":"us-central1"},
+    {"id":"vertex_lite","provider":"vertex_ai","model":"veo-3.1-lite-generate-001","credential":"SA","project":"proj","location":"us-central1","storage_uri":"gs://out/veo/"}]},
   {"name":"sora","deployments":[
     {"id":"openai","provider":"openai","model":"sora-2","credential":"K"},
     {"id":"azure","provider":"azure","model":"sora-2","credential":"K","api_base":"https://res.openai.azure.com"}]},
@@ -44,6 +45,7 @@ const CONFIG: &str = r#"{"model_groups":[
 fn deployment(config: &Config, case: &str) -> Deployment {
     let id = [
         "vertex_inline",
+        "vertex_lite",
         "vertex_omni",
         "omni",
         "gemini",
@@ -136,8 +138,10 @@ fn openai_creates_translate_to_each_provider() {
     let config = Config::parse(CONFIG).unwrap();
     check("create", ".client.json", ".upstream.txt", |case, body| {
         let dep = deployment(&config, case);
-        let req = CreateVideo::parse_json(body).unwrap();
-        call(video::create_request(&req, &dep, &[]))
+        match CreateVideo::parse_json(body) {
+            Ok(req) => call(video::create_request(&req, &dep, &[])),
+            Err(e) => error(&e),
+        }
     });
 }
 
@@ -170,9 +174,13 @@ fn follow_ups_translate_to_each_provider() {
             };
             let follow = FollowUp::parse(kind, body, path_id).unwrap();
             let files = if video::follow_up_needs_files(&dep, kind) {
-                // A Vertex source's video is a Cloud Storage object.
-                let file = if case.starts_with("vertex_") {
+                // What each provider's finished source lists as its files.
+                let file = if case.starts_with("vertex_inline_") {
+                    "inline:0"
+                } else if case.starts_with("vertex_omni_") {
                     "gs://out/omni/video_source_upstream/video_0.mp4"
+                } else if case.starts_with("vertex_") {
+                    "gs://out/veo/op1/sample_0.mp4"
                 } else {
                     "abc123def"
                 };

@@ -289,8 +289,9 @@ impl Prices {
     }
 
     /// The price of `seconds` of video whose shorter side is `height`
-    /// pixels (`None` when unknown): the resolution's own price, else the
-    /// flat one, else free.
+    /// pixels (`None` when unknown): the resolution's own price (`"4k"` is
+    /// 2160), else the flat one, else the dearest resolution listed (a
+    /// resolution without a price is never free when others have one).
     pub fn video(&self, seconds: u64, height: Option<u32>) -> u64 {
         let per_second = height
             .and_then(|h| {
@@ -300,13 +301,22 @@ impl Prices {
                     .map(|(_, p)| *p)
             })
             .or(self.video_per_second)
+            .or_else(|| {
+                self.video_per_second_by_resolution
+                    .iter()
+                    .map(|(_, p)| *p)
+                    .max()
+            })
             .unwrap_or(0);
         per_second.saturating_mul(seconds)
     }
 }
 
-/// `"720p"` → 720.
+/// `"720p"` → 720; `"4k"` (Veo's name for 3840x2160) → 2160.
 fn resolution_height(label: &str) -> Option<u32> {
+    if label.eq_ignore_ascii_case("4k") {
+        return Some(2160);
+    }
     label
         .strip_suffix('p')
         .and_then(|n| n.parse().ok())
@@ -389,5 +399,21 @@ mod tests {
         assert!(Prices::parse(&obj(json!({"video_per_second_by_resolution": {"hd": 1}}))).is_err());
         assert!(Prices::parse(&obj(json!({"per_token": 1}))).is_err());
         assert!(Prices::parse(&obj(json!({"video_per_second": "1"}))).is_err());
+    }
+
+    #[test]
+    fn four_k_has_its_own_price_and_is_never_free() {
+        let prices = Prices::parse(&obj(json!({
+            "video_per_second_by_resolution": {"720p": 0.4, "1080p": 0.6, "4k": 0.8}
+        })))
+        .unwrap();
+        // A 3840x2160 job's short side is 2160: the "4k" price.
+        assert_eq!(prices.video(8, Some(2160)), 6_400_000);
+        // Without its own price or a flat one, the dearest listed.
+        let prices = Prices::parse(&obj(json!({
+            "video_per_second_by_resolution": {"720p": 0.4, "1080p": 0.6}
+        })))
+        .unwrap();
+        assert_eq!(prices.video(8, Some(2160)), 4_800_000);
     }
 }

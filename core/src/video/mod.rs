@@ -20,6 +20,9 @@
 //! | `negative_prompt` | `parameters.negativePrompt` |
 //! | `person_generation` | `parameters.personGeneration` |
 //! | `seed` | `parameters.seed` |
+//! | `generate_audio` | `parameters.generateAudio` |
+//! | `last_frame` (`{"image_url": "data:…"}`) | `instances[0].lastFrame` |
+//! | `reference_images` (up to 3) | `instances[0].referenceImages[]` (`asset`) |
 //! | status `queued/in_progress/completed/failed` | operation not done / done with samples / done with `error` or safety-filtered |
 //!
 //! The video id handed to the client is sealed ([`crate::seal`]) and
@@ -122,9 +125,19 @@ pub struct CreateVideo {
     pub seed: Option<u32>,
     /// First frame to animate (`input_reference`).
     pub input_reference: Option<ImageInput>,
+    /// Last frame (`last_frame`, Veo 3.1: interpolation from the first).
+    pub last_frame: Option<ImageInput>,
+    /// Subject images (`reference_images`, Veo 3.1 `asset` references).
+    pub reference_images: Vec<ImageInput>,
+    /// Veo `generateAudio`.
+    pub generate_audio: Option<bool>,
     /// Character ids (`characters: [{"id"}]`) as the client sent them (sealed).
     pub characters: Vec<String>,
 }
+
+/// Most `reference_images` a create may carry (Veo 3.1 takes up to 3
+/// subject images).
+pub const MAX_REFERENCE_IMAGES: usize = 3;
 
 /// Largest reference image accepted, in bytes (before base64).
 pub const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
@@ -142,18 +155,23 @@ impl ImageInput {
     /// Validates raw bytes (a multipart file part). The type is sniffed from
     /// the content, since clients often label files `application/octet-stream`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ClientError> {
+        Self::from_bytes_as(bytes, "input_reference")
+    }
+
+    /// [`Self::from_bytes`] for the field `param`.
+    fn from_bytes_as(bytes: &[u8], param: &str) -> Result<Self, ClientError> {
         if bytes.len() > MAX_IMAGE_BYTES {
             return Err(invalid(
-                "input_reference",
-                format!("`input_reference` is larger than {MAX_IMAGE_BYTES} bytes"),
+                param,
+                format!("`{param}` is larger than {MAX_IMAGE_BYTES} bytes"),
             ));
         }
         let mime_type = sniff_image(bytes).ok_or_else(|| {
             ClientError::new(
                 ErrorCode::UnsupportedValue,
-                "`input_reference` must be a PNG, JPEG or WebP image",
+                format!("`{param}` must be a PNG, JPEG or WebP image"),
             )
-            .with_param("input_reference")
+            .with_param(param)
         })?;
         Ok(Self {
             mime_type,
@@ -164,44 +182,39 @@ impl ImageInput {
     /// Parses the JSON form `{"image_url": "data:image/png;base64,…"}`.
     /// Remote URLs and `file_id` are refused: the gateway does not fetch
     /// arbitrary URLs for clients and has no Files API.
-    fn from_json(value: &Value) -> Result<Self, ClientError> {
-        let unsupported = |msg: &str| {
-            ClientError::new(ErrorCode::UnsupportedValue, msg).with_param("input_reference")
-        };
+    fn from_json(value: &Value, param: &str) -> Result<Self, ClientError> {
+        let unsupported =
+            |msg: &str| ClientError::new(ErrorCode::UnsupportedValue, msg).with_param(param);
         let Value::Object(obj) = value else {
-            return Err(invalid("input_reference", "`input_reference` must be an object like {\"image_url\": \"data:image/png;base64,…\"} or a multipart file"));
+            return Err(invalid(param, format!("`{param}` must be an object like {{\"image_url\": \"data:image/png;base64,…\"}} or a multipart file")));
         };
         if obj.contains_key("file_id") {
-            return Err(unsupported("`input_reference.file_id` is not supported; send the image as a data: URL or a multipart file"));
+            return Err(unsupported(&format!("`{param}.file_id` is not supported; send the image as a data: URL or a multipart file")));
         }
         let Some(Value::String(url)) = obj.get("image_url") else {
-            return Err(invalid(
-                "input_reference",
-                "`input_reference.image_url` is required",
-            ));
+            return Err(invalid(param, format!("`{param}.image_url` is required")));
         };
         let Some(rest) = url.strip_prefix("data:") else {
-            return Err(unsupported("`input_reference.image_url` must be a data: URL; the gateway does not fetch remote images"));
+            return Err(unsupported(&format!(
+                "`{param}.image_url` must be a data: URL; the gateway does not fetch remote images"
+            )));
         };
         let (meta, data) = rest
             .split_once(',')
-            .ok_or_else(|| invalid("input_reference", "the data: URL has no comma"))?;
+            .ok_or_else(|| invalid(param, "the data: URL has no comma"))?;
         if !meta.ends_with(";base64") {
-            return Err(invalid(
-                "input_reference",
-                "the data: URL must be base64-encoded",
-            ));
+            return Err(invalid(param, "the data: URL must be base64-encoded"));
         }
         if data.len() > MAX_IMAGE_BYTES / 3 * 4 + 4 {
             return Err(invalid(
-                "input_reference",
-                format!("`input_reference` is larger than {MAX_IMAGE_BYTES} bytes"),
+                param,
+                format!("`{param}` is larger than {MAX_IMAGE_BYTES} bytes"),
             ));
         }
         let bytes = STANDARD
             .decode(data.trim().as_bytes())
-            .map_err(|_| invalid("input_reference", "the data: URL's base64 is not valid"))?;
-        Self::from_bytes(&bytes)
+            .map_err(|_| invalid(param, "the data: URL's base64 is not valid"))?;
+        Self::from_bytes_as(&bytes, param)
     }
 }
 
@@ -229,6 +242,9 @@ pub const CREATE_FIELDS: &[&str] = &[
     "negative_prompt",
     "person_generation",
     "seed",
+    "generate_audio",
+    "last_frame",
+    "reference_images",
     "user",
 ];
 
@@ -247,6 +263,9 @@ pub const CREATE_FORM_PARTS: &[&str] = &[
     "negative_prompt",
     "person_generation",
     "seed",
+    "generate_audio",
+    "last_frame",
+    "reference_images",
     "user",
 ];
 
@@ -268,7 +287,7 @@ impl CreateVideo {
                 .and_then(|rest| rest.strip_suffix(']'))
             {
                 members.insert(member.into(), Value::from(text.as_str()));
-            } else if *name == "input_reference" {
+            } else if ["input_reference", "last_frame", "reference_images"].contains(name) {
                 let value =
                     serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.as_str()));
                 fields.insert((*name).into(), value);
@@ -437,7 +456,41 @@ impl CreateVideo {
         };
         let input_reference = match obj.get("input_reference") {
             None | Some(Value::Null) => None,
-            Some(value) => Some(ImageInput::from_json(value)?),
+            Some(value) => Some(ImageInput::from_json(value, "input_reference")?),
+        };
+        let last_frame = match obj.get("last_frame") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(ImageInput::from_json(value, "last_frame")?),
+        };
+        let reference_images = match obj.get("reference_images") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) if items.len() <= MAX_REFERENCE_IMAGES => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| ImageInput::from_json(item, &format!("reference_images[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => {
+                return Err(invalid(
+                    "reference_images",
+                    format!("`reference_images` must be a list of at most {MAX_REFERENCE_IMAGES} images like {{\"image_url\": \"data:image/png;base64,…\"}}"),
+                ))
+            }
+        };
+        let generate_audio = match obj.get("generate_audio") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            // Multipart text parts.
+            Some(Value::String(s)) if s == "true" => Some(true),
+            Some(Value::String(s)) if s == "false" => Some(false),
+            Some(other) => {
+                return Err(invalid(
+                    "generate_audio",
+                    format!(
+                        "`generate_audio` must be true or false, got {}",
+                        type_name(other)
+                    ),
+                ))
+            }
         };
         Ok(Self {
             model,
@@ -448,6 +501,9 @@ impl CreateVideo {
             person_generation,
             seed,
             input_reference,
+            last_frame,
+            reference_images,
+            generate_audio,
             characters,
         })
     }

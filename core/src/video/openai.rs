@@ -275,6 +275,9 @@ impl Api {
             (req.negative_prompt.is_some(), "negative_prompt"),
             (req.person_generation.is_some(), "person_generation"),
             (req.seed.is_some(), "seed"),
+            (req.generate_audio.is_some(), "generate_audio"),
+            (req.last_frame.is_some(), "last_frame"),
+            (!req.reference_images.is_empty(), "reference_images"),
         ] {
             if value {
                 return Err(ClientError::new(

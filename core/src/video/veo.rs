@@ -76,6 +76,96 @@ pub const DEFAULT_SIZE: Size = Size {
     height: 720,
 };
 
+/// What one Veo model accepts beyond the common parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Renders `resolution: "4k"` (3840x2160, 2160x3840).
+    pub four_k: bool,
+    /// Takes `instances[0].lastFrame` (first-and-last-frame interpolation).
+    pub last_frame: bool,
+    /// Most subject (`asset`) reference images; 0 when none are taken.
+    pub max_asset_images: usize,
+}
+
+/// Models the gateway does not know (previews on the Gemini API): every
+/// parameter goes through, and the upstream decides.
+pub const OPEN_CAPABILITIES: Capabilities = Capabilities {
+    four_k: true,
+    last_frame: true,
+    max_asset_images: 3,
+};
+
+/// Veo 3.1 on Vertex AI, per model id. 4k on the GA `-001` ids is not
+/// confirmed by Google's pages (they say "preview models only"); the SDK
+/// sends it and the gateway allows it on the two full models (Vertex
+/// answers a model that cannot with a 400, relayed as `upstream_bad_request`).
+/// Lite is listed with extension only: no 4k, no last frame, no references.
+pub const CAPABILITIES: &[(&str, Capabilities)] = &[
+    ("veo-3.1-generate-001", OPEN_CAPABILITIES),
+    ("veo-3.1-fast-generate-001", OPEN_CAPABILITIES),
+    (
+        "veo-3.1-lite-generate-001",
+        Capabilities {
+            four_k: false,
+            last_frame: false,
+            max_asset_images: 0,
+        },
+    ),
+];
+
+/// The capabilities of upstream model `model`.
+pub fn capabilities(model: &str) -> Capabilities {
+    CAPABILITIES
+        .iter()
+        .find(|(id, _)| *id == model)
+        .map_or(OPEN_CAPABILITIES, |(_, caps)| *caps)
+}
+
+/// `personGeneration` values passed through (Cloud pages say `disallow`,
+/// the SDK `dont_allow`: both are kept as sent).
+pub const PERSON_GENERATION: &[&str] = &["allow_all", "allow_adult", "dont_allow", "disallow"];
+
+/// `referenceType` of a subject image (the SDK sends `ASSET`, Cloud's
+/// REST examples `asset`); `style` was Veo 2 only (retired).
+const ASSET: &str = "asset";
+
+/// Checks what `model` cannot render: a 4k `resolution`, a last frame,
+/// more subject images than it takes. `fields` names the request's fields
+/// in the caller's dialect: (resolution, lastFrame, referenceImages).
+fn check_capabilities(
+    model: &str,
+    resolution: Option<&str>,
+    last_frame: bool,
+    asset_images: usize,
+    fields: (&str, &str, &str),
+) -> Result<(), ClientError> {
+    let caps = capabilities(model);
+    let refuse = |param: &str, what: &str| {
+        Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!("{model} does not support {what}"),
+        )
+        .with_param(param))
+    };
+    if resolution == Some("4k") && !caps.four_k {
+        return refuse(fields.0, "4k output; use 720p or 1080p");
+    }
+    if last_frame && !caps.last_frame {
+        return refuse(fields.1, "a last frame");
+    }
+    if asset_images > caps.max_asset_images {
+        return if caps.max_asset_images == 0 {
+            refuse(fields.2, "reference images")
+        } else {
+            refuse(
+                fields.2,
+                &format!("more than {} reference images", caps.max_asset_images),
+            )
+        };
+    }
+    Ok(())
+}
+
 /// A `predictLongRunning` body, as reelay sends it and as it accepts it
 /// from Google-shaped clients. Unknown and duplicate fields are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -356,15 +446,41 @@ pub fn request<'a>(
         }
         None => DEFAULT_SIZE,
     };
+    if req.last_frame.is_some() && req.input_reference.is_none() {
+        return Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            "`last_frame` needs the first frame too: send `input_reference`",
+        )
+        .with_param("last_frame"));
+    }
+    check_capabilities(
+        &dep.model,
+        parameters.resolution.as_deref(),
+        req.last_frame.is_some(),
+        req.reference_images.len(),
+        ("size", "last_frame", "reference_images"),
+    )?;
     parameters.negative_prompt = req.negative_prompt.as_deref().map(Cow::Borrowed);
     parameters.person_generation = req.person_generation.as_deref().map(Cow::Borrowed);
     parameters.seed = req.seed;
+    parameters.generate_audio = req.generate_audio;
+    let image = |image: &'a super::ImageInput| Image {
+        bytes_base64_encoded: Some(Cow::Borrowed(&image.base64)),
+        gcs_uri: None,
+        mime_type: Some(Cow::Borrowed(image.mime_type)),
+    };
     let instance = Instance {
         prompt: Some(Cow::Borrowed(&req.prompt)),
-        image: req.input_reference.as_ref().map(|image| Image {
-            bytes_base64_encoded: Some(Cow::Borrowed(&image.base64)),
-            gcs_uri: None,
-            mime_type: Some(Cow::Borrowed(image.mime_type)),
+        image: req.input_reference.as_ref().map(image),
+        last_frame: req.last_frame.as_ref().map(image),
+        reference_images: (!req.reference_images.is_empty()).then(|| {
+            req.reference_images
+                .iter()
+                .map(|reference| ReferenceImage {
+                    image: image(reference),
+                    reference_type: Some(Cow::Borrowed(ASSET)),
+                })
+                .collect()
         }),
         ..Instance::default()
     };
@@ -444,7 +560,13 @@ pub struct Native {
 /// the gateway's own generated files (`…/files/{token}…`, as the gateway
 /// hands them out) as `instances[0].video`, which becomes [`Native::source`].
 pub fn parse_native(body: &[u8]) -> Result<Native, ClientError> {
-    let mut request: Request<'static> = serde_json::from_slice(body).map_err(native_error)?;
+    let mut request: Request<'static> = serde_json::from_slice(body).map_err(|e| {
+        let err = native_error(e);
+        match (err.param.is_none(), mistyped_parameter(body)) {
+            (true, Some(param)) => err.with_param(param),
+            _ => err,
+        }
+    })?;
     let instance = match request.instances.as_slice() {
         [instance] => instance,
         [] => {
@@ -478,11 +600,13 @@ pub fn parse_native(body: &[u8]) -> Result<Native, ClientError> {
             &format!("instances[0].referenceImages[{i}].image"),
         )?;
     }
+    check_native_instance(instance)?;
     let source = match &instance.video {
         Some(video) => video_source(video)?,
         None => None,
     };
     let params = request.parameters.get_or_insert_with(Parameters::default);
+    check_native_parameters(params)?;
     if params.storage_uri.is_some() {
         return Err(storage_not_allowed(
             "parameters.storageUri",
@@ -515,6 +639,19 @@ impl Native {
     /// Values the deployment cannot render are a 400 `unsupported_value`.
     pub fn check_for(&self, dep: &Deployment) -> Result<(u32, Size), ClientError> {
         let params = self.request.parameters.as_ref();
+        if let Some(instance) = self.request.instances.first() {
+            check_capabilities(
+                &dep.model,
+                params.and_then(|p| p.resolution.as_deref()),
+                instance.last_frame.is_some(),
+                instance.reference_images.as_ref().map_or(0, Vec::len),
+                (
+                    "parameters.resolution",
+                    "instances[0].lastFrame",
+                    "instances[0].referenceImages",
+                ),
+            )?;
+        }
         let seconds = match params.and_then(|p| p.duration_seconds) {
             None => default_seconds(dep),
             Some(s) if dep.video_seconds.contains(&s) => s,
@@ -550,6 +687,90 @@ impl Native {
             })?;
         Ok((seconds, size))
     }
+}
+
+/// `instances[0]` rules that hold for every model: a last frame needs a
+/// first one, at most 3 reference images, each a subject (`asset`) image.
+fn check_native_instance(instance: &Instance<'_>) -> Result<(), ClientError> {
+    if instance.last_frame.is_some() && instance.image.is_none() {
+        return Err(native_invalid(
+            "instances[0].lastFrame",
+            "`instances[0].lastFrame` needs the first frame too: send `instances[0].image`",
+        ));
+    }
+    let references = instance.reference_images.as_deref().unwrap_or_default();
+    if references.len() > super::MAX_REFERENCE_IMAGES {
+        return Err(native_invalid(
+            "instances[0].referenceImages",
+            &format!(
+                "`instances[0].referenceImages` holds at most {} images",
+                super::MAX_REFERENCE_IMAGES
+            ),
+        ));
+    }
+    for (i, reference) in references.iter().enumerate() {
+        match reference.reference_type.as_deref() {
+            Some(kind) if kind.eq_ignore_ascii_case(ASSET) => {}
+            other => {
+                return Err(ClientError::new(
+                    ErrorCode::UnsupportedValue,
+                    format!("`instances[0].referenceImages[{i}].referenceType` must be \"asset\" (Veo 3.1 takes subject images; style images were Veo 2 only), got {other:?}"),
+                )
+                .with_param(format!("instances[0].referenceImages[{i}].referenceType")))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `parameters` values every Veo 3.1 model must see in their documented
+/// sets (checked here so the answer names the field).
+fn check_native_parameters(params: &Parameters<'_>) -> Result<(), ClientError> {
+    let one_of = |name: &str, value: Option<&str>, allowed: &[&str], exact: bool| match value {
+        Some(v)
+            if !allowed.iter().any(|a| {
+                if exact {
+                    *a == v
+                } else {
+                    a.eq_ignore_ascii_case(v)
+                }
+            }) =>
+        {
+            Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                format!(
+                    "`parameters.{name}` must be one of {}; got {v:?}",
+                    allowed.join(", ")
+                ),
+            )
+            .with_param(format!("parameters.{name}")))
+        }
+        _ => Ok(()),
+    };
+    one_of(
+        "resolution",
+        params.resolution.as_deref(),
+        &["720p", "1080p", "4k"],
+        true,
+    )?;
+    one_of(
+        "personGeneration",
+        params.person_generation.as_deref(),
+        PERSON_GENERATION,
+        true,
+    )?;
+    one_of(
+        "compressionQuality",
+        params.compression_quality.as_deref(),
+        &["OPTIMIZED", "LOSSLESS"],
+        false,
+    )?;
+    one_of(
+        "resizeMode",
+        params.resize_mode.as_deref(),
+        &["CROP", "PAD"],
+        false,
+    )
 }
 
 /// Images are sent as bytes: a Cloud Storage image would be read with the
@@ -630,6 +851,22 @@ fn native_error(e: serde_json::Error) -> ClientError {
         Some(name) => err.with_param(name),
         None => err,
     }
+}
+
+/// The `parameters.*` field holding a value of the wrong type or range
+/// (serde names no field for those): `parameters.seed` for `-1`, …
+fn mistyped_parameter(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let params = value.get("parameters")?.as_object()?;
+    let u32_field = |v: &serde_json::Value| v.as_u64().is_some_and(|n| u32::try_from(n).is_ok());
+    params
+        .iter()
+        .find(|(name, v)| match name.as_str() {
+            "durationSeconds" | "seed" | "sampleCount" | "fps" => !u32_field(v),
+            "enhancePrompt" | "generateAudio" => !v.is_boolean(),
+            _ => !v.is_string(),
+        })
+        .map(|(name, _)| format!("parameters.{name}"))
 }
 
 fn native_invalid(param: &str, message: &str) -> ClientError {
@@ -919,5 +1156,197 @@ mod tests {
             image.bytes_base64_encoded,
             Some(Cow::Borrowed(b)) if core::ptr::eq(b, req.input_reference.as_ref().unwrap().base64.as_str())
         ));
+    }
+
+    fn vertex(model: &str) -> Deployment {
+        Config::parse(&std::format!(
+            r#"{{"model_groups":[{{"name":"v","deployments":[{{"id":"v","provider":"vertex_ai","model":"{model}","credential":"SA","project":"p"}}]}}]}}"#
+        ))
+        .unwrap()
+        .model_groups[0]
+            .deployments[0]
+            .clone()
+    }
+
+    const PNG: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==";
+
+    #[test]
+    fn every_ga_parameter_maps_from_the_openai_fields() {
+        let body = std::format!(
+            r#"{{"prompt":"a fox","seconds":"6","size":"2160x3840","negative_prompt":"blur","seed":42,
+                "person_generation":"allow_adult","generate_audio":false,
+                "input_reference":{{"image_url":"{PNG}"}},"last_frame":{{"image_url":"{PNG}"}},
+                "reference_images":[{{"image_url":"{PNG}"}},{{"image_url":"{PNG}"}}]}}"#
+        );
+        let req = CreateVideo::parse_json(body.as_bytes()).unwrap();
+        let (body, seconds, size) = request(&req, &vertex("veo-3.1-generate-001")).unwrap();
+        assert_eq!((seconds, size.to_wire()), (6, String::from("2160x3840")));
+        let json: serde_json::Value = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json["parameters"],
+            serde_json::json!({"durationSeconds":6,"aspectRatio":"9:16","resolution":"4k",
+                "negativePrompt":"blur","personGeneration":"allow_adult","seed":42,
+                "sampleCount":1,"generateAudio":false})
+        );
+        let instance = &json["instances"][0];
+        assert_eq!(instance["lastFrame"]["mimeType"], "image/png");
+        assert_eq!(instance["referenceImages"].as_array().unwrap().len(), 2);
+        assert_eq!(instance["referenceImages"][1]["referenceType"], "asset");
+    }
+
+    #[test]
+    fn openai_fields_a_model_cannot_take_are_refused_by_name() {
+        let one = |body: &str, model: &str| {
+            let req = CreateVideo::parse_json(body.as_bytes())?;
+            request(&req, &vertex(model)).map(|_| ())
+        };
+        let input = std::format!(r#""input_reference":{{"image_url":"{PNG}"}}"#);
+        for (body, model, code, param) in [
+            (
+                String::from(r#"{"prompt":"x","size":"3840x2160"}"#),
+                "veo-3.1-lite-generate-001",
+                ErrorCode::UnsupportedValue,
+                "size",
+            ),
+            (
+                std::format!(r#"{{"prompt":"x",{input},"last_frame":{{"image_url":"{PNG}"}}}}"#),
+                "veo-3.1-lite-generate-001",
+                ErrorCode::UnsupportedValue,
+                "last_frame",
+            ),
+            (
+                std::format!(r#"{{"prompt":"x","last_frame":{{"image_url":"{PNG}"}}}}"#),
+                "veo-3.1-generate-001",
+                ErrorCode::InvalidRequest,
+                "last_frame",
+            ),
+            (
+                std::format!(r#"{{"prompt":"x","reference_images":[{{"image_url":"{PNG}"}}]}}"#),
+                "veo-3.1-lite-generate-001",
+                ErrorCode::UnsupportedValue,
+                "reference_images",
+            ),
+            (
+                std::format!(
+                    r#"{{"prompt":"x","reference_images":[{{"image_url":"{PNG}"}},{{"image_url":"{PNG}"}},{{"image_url":"{PNG}"}},{{"image_url":"{PNG}"}}]}}"#
+                ),
+                "veo-3.1-generate-001",
+                ErrorCode::InvalidRequest,
+                "reference_images",
+            ),
+            (
+                String::from(
+                    r#"{"prompt":"x","reference_images":[{"image_url":"https://x/y.png"}]}"#,
+                ),
+                "veo-3.1-generate-001",
+                ErrorCode::UnsupportedValue,
+                "reference_images[0]",
+            ),
+            (
+                String::from(r#"{"prompt":"x","generate_audio":"yes"}"#),
+                "veo-3.1-generate-001",
+                ErrorCode::InvalidRequest,
+                "generate_audio",
+            ),
+            (
+                String::from(r#"{"prompt":"x","seed":-1}"#),
+                "veo-3.1-generate-001",
+                ErrorCode::InvalidRequest,
+                "seed",
+            ),
+        ] {
+            let err = one(&body, model).unwrap_err();
+            assert_eq!(
+                (err.code, err.param.as_deref()),
+                (code, Some(param)),
+                "{body}"
+            );
+        }
+        // 4k on the full GA models (unconfirmed upstream, allowed here).
+        for model in ["veo-3.1-generate-001", "veo-3.1-fast-generate-001"] {
+            one(r#"{"prompt":"x","size":"3840x2160"}"#, model).unwrap();
+        }
+    }
+
+    #[test]
+    fn native_ga_parameters_are_checked_by_field() {
+        for (body, code, param) in [
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"resolution":"8k"}}"#,
+                ErrorCode::UnsupportedValue,
+                "parameters.resolution",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"personGeneration":"everyone"}}"#,
+                ErrorCode::UnsupportedValue,
+                "parameters.personGeneration",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"compressionQuality":"tiny"}}"#,
+                ErrorCode::UnsupportedValue,
+                "parameters.compressionQuality",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","lastFrame":{"bytesBase64Encoded":"AA"}}]}"#,
+                ErrorCode::InvalidRequest,
+                "instances[0].lastFrame",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","referenceImages":[{"image":{"bytesBase64Encoded":"AA"},"referenceType":"style"}]}]}"#,
+                ErrorCode::UnsupportedValue,
+                "instances[0].referenceImages[0].referenceType",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","referenceImages":[{"image":{"bytesBase64Encoded":"AA"}},{"image":{"bytesBase64Encoded":"AA"}},{"image":{"bytesBase64Encoded":"AA"}},{"image":{"bytesBase64Encoded":"AA"}}]}]}"#,
+                ErrorCode::InvalidRequest,
+                "instances[0].referenceImages",
+            ),
+        ] {
+            let err = refused(body);
+            assert_eq!(
+                (err.code, err.param.as_deref()),
+                (code, Some(param)),
+                "{body}"
+            );
+        }
+        // Per model: 4k, last frame and references on lite.
+        let lite = vertex("veo-3.1-lite-generate-001");
+        for (body, param) in [
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"resolution":"4k"}}"#,
+                "parameters.resolution",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","image":{"bytesBase64Encoded":"AA"},"lastFrame":{"bytesBase64Encoded":"AA"}}]}"#,
+                "instances[0].lastFrame",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","referenceImages":[{"image":{"bytesBase64Encoded":"AA"},"referenceType":"ASSET"}]}]}"#,
+                "instances[0].referenceImages",
+            ),
+        ] {
+            let native = parse_native(body.as_bytes()).unwrap();
+            native.check_for(&vertex("veo-3.1-generate-001")).unwrap();
+            let err = native.check_for(&lite).unwrap_err();
+            assert_eq!(
+                (err.code, err.param.as_deref()),
+                (ErrorCode::UnsupportedValue, Some(param)),
+                "{body}"
+            );
+        }
+        // Every GA parameter at once passes unchanged (SDK's upper-case enums too).
+        let all = r#"{"instances":[{"prompt":"x","image":{"bytesBase64Encoded":"AA","mimeType":"image/png"},"lastFrame":{"bytesBase64Encoded":"AA","mimeType":"image/png"},"referenceImages":[{"image":{"bytesBase64Encoded":"AA"},"referenceType":"ASSET"}]}],"parameters":{"durationSeconds":8,"aspectRatio":"16:9","resolution":"4k","negativePrompt":"n","personGeneration":"disallow","seed":4294967295,"sampleCount":4,"generateAudio":true,"compressionQuality":"OPTIMIZED","resizeMode":"PAD","fps":24,"enhancePrompt":true}}"#;
+        let native = parse_native(all.as_bytes()).unwrap();
+        assert_eq!(
+            native
+                .check_for(&vertex("veo-3.1-generate-001"))
+                .unwrap()
+                .1
+                .width,
+            3840
+        );
+        let sent: serde_json::Value = serde_json::to_value(&native.request).unwrap();
+        let given: serde_json::Value = serde_json::from_str(all).unwrap();
+        assert_eq!(sent, given);
     }
 }

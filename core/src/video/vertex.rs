@@ -117,22 +117,23 @@ impl VideoApi for Api {
     fn check_follow_up(&self, kind: FollowUpKind) -> Result<(), ClientError> {
         match kind {
             FollowUpKind::Remix | FollowUpKind::Edit => Err(veo::no_remix()),
-            FollowUpKind::Extend => Err(ClientError::new(
-                ErrorCode::UnsupportedValue,
-                "extending a Vertex AI video is not supported by this gateway version",
-            )),
+            FollowUpKind::Extend => Ok(()),
         }
+    }
+
+    fn follow_up_needs_files(&self, kind: FollowUpKind) -> bool {
+        kind == FollowUpKind::Extend
     }
 
     fn follow_up(
         &self,
-        _dep: &Deployment,
+        dep: &Deployment,
         follow: &FollowUp,
-        _source: &VideoHandle,
-        _files: &[String],
+        source: &VideoHandle,
+        files: &[String],
     ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
         self.check_follow_up(follow.kind)?;
-        Err(ClientError::from_code(ErrorCode::UnsupportedValue))
+        extend_request(dep, follow, source, files)
     }
 
     fn google_shape(&self) -> Option<GoogleShape> {
@@ -347,6 +348,67 @@ pub fn parse_create_response(body: &[u8]) -> Result<String, UpstreamError> {
             "predictLongRunning answered without a valid operation name",
         )),
     }
+}
+
+/// Seconds a Veo extension on Vertex AI adds (fixed by the model).
+pub const EXTENSION_SECONDS: u32 = 7;
+
+/// Longest video Veo on Vertex AI extends.
+pub const MAX_EXTENSION_SOURCE_SECONDS: u32 = 30;
+
+/// Extends a finished video (`POST /v1/videos/extensions`): the source's
+/// first generated file, by its Cloud Storage object
+/// (`instances[0].video.gcsUri`), continued by [`EXTENSION_SECONDS`].
+/// `seconds` must be that; the new job is sealed (and charged) as the
+/// whole extended video, at the source's size.
+pub fn extend_request(
+    dep: &Deployment,
+    follow: &FollowUp,
+    source: &VideoHandle,
+    files: &[String],
+) -> Result<(UpstreamRequest, u32, Size), ClientError> {
+    if follow.seconds.is_some_and(|s| s != EXTENSION_SECONDS) {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!("Veo on Vertex AI extends a video by {EXTENSION_SECONDS} seconds; send `seconds`: \"{EXTENSION_SECONDS}\""),
+        )
+        .with_param("seconds"));
+    }
+    if source.seconds > MAX_EXTENSION_SOURCE_SECONDS {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            format!("Veo on Vertex AI extends videos of at most {MAX_EXTENSION_SOURCE_SECONDS} seconds; this one is {}", source.seconds),
+        )
+        .with_param("video"));
+    }
+    let file = files
+        .first()
+        .ok_or_else(|| ClientError::from_code(ErrorCode::VideoNotReady))?;
+    if !file.starts_with("gs://") {
+        return Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "this video was returned inline (its deployment has no `storage_uri`): Vertex AI extends only videos in Cloud Storage",
+        )
+        .with_param("video"));
+    }
+    let video = Api.video_input(dep, file)?;
+    let mut body = veo::Request {
+        instances: alloc::vec![veo::Instance {
+            prompt: Some(Cow::Borrowed(&follow.prompt)),
+            video: Some(video),
+            ..veo::Instance::default()
+        }],
+        parameters: Some(veo::Parameters {
+            sample_count: Some(1),
+            ..veo::Parameters::default()
+        }),
+    };
+    with_storage(settings(dep)?, &mut body);
+    Ok((
+        create_call(dep, super::to_json(&body)?)?,
+        source.seconds + EXTENSION_SECONDS,
+        source.size,
+    ))
 }
 
 /// The `fetchPredictOperation` call.
@@ -651,5 +713,67 @@ mod tests {
             serde_json::json!({"generatedSamples": [], "raiMediaFilteredCount": 1,
                                "raiMediaFilteredReasons": ["blocked"]})
         );
+    }
+
+    #[test]
+    fn extensions_continue_the_stored_video_by_seven_seconds() {
+        let source = VideoHandle {
+            operation: "projects/p/x/operations/1".into(),
+            seconds: 8,
+            size: Size {
+                width: 3840,
+                height: 2160,
+            },
+            count: 1,
+        };
+        let follow = |seconds: &str| {
+            FollowUp::parse(
+                FollowUpKind::Extend,
+                std::format!(r#"{{"prompt":"and on","seconds":"{seconds}","video":{{"id":"v"}}}}"#)
+                    .as_bytes(),
+                None,
+            )
+            .unwrap()
+        };
+        assert_eq!(Api.check_follow_up(FollowUpKind::Extend), Ok(()));
+        assert!(Api.follow_up_needs_files(FollowUpKind::Extend));
+        let files = [String::from("gs://out/veo/1/sample_0.mp4")];
+        let (call, seconds, size) =
+            extend_request(&dep(true), &follow("7"), &source, &files).unwrap();
+        assert!(call
+            .url
+            .ends_with("/models/veo-3.1-generate-001:predictLongRunning"));
+        assert_eq!(
+            call.json_body.as_deref(),
+            Some(
+                r#"{"instances":[{"prompt":"and on","video":{"gcsUri":"gs://out/veo/1/sample_0.mp4","mimeType":"video/mp4"}}],"parameters":{"sampleCount":1,"storageUri":"gs://out/veo/"}}"#
+            )
+        );
+        assert_eq!((seconds, size), (15, source.size));
+        // Charged as the whole 15 s 4k video.
+        let mut priced = dep(true);
+        priced.prices = crate::config::policy::Prices::parse(
+            serde_json::json!({"video_per_second_by_resolution": {"1080p": 0.4, "4k": 0.6}})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let cost = crate::video::job_cost(&priced, seconds, size, 1);
+        assert_eq!((cost.video_seconds, cost.spend_micros), (15, 9_000_000));
+        for (seconds, files, handle_seconds, param) in [
+            ("8", &files[..], 8, "seconds"),
+            ("7", &[String::from("inline:0")][..], 8, "video"),
+            ("7", &files[..], 31, "video"),
+        ] {
+            let source = VideoHandle {
+                seconds: handle_seconds,
+                ..source.clone()
+            };
+            let err = extend_request(&dep(false), &follow(seconds), &source, files).unwrap_err();
+            assert_eq!(
+                (err.code, err.param.as_deref()),
+                (ErrorCode::UnsupportedValue, Some(param))
+            );
+        }
     }
 }

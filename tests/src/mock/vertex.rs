@@ -6,6 +6,8 @@
 //! |---|---|
 //! | `Authorization: Bearer <token>` | only tokens issued by `POST /token` and unexpired; else 401 `UNAUTHENTICATED` |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | validates like Gemini plus Vertex-only fields; `{"name":"projects/{p}/locations/{l}/publishers/google/models/{m}/operations/<uuid>"}` |
+//! | GA fields | instance fields `prompt`, `image`, `lastFrame` (needs `image`), `video`, `referenceImages` (≤ 3, `asset`), `mask`; unknown names 400; `personGeneration`, `seed` (uint32), `generateAudio` checked; `-lite-` models refuse 4k, `lastFrame`, `referenceImages` |
+//! | extension (`instances[0].video.gcsUri`) | the object must exist in the mock bucket; the operation's result is served like any other |
 //! | model not `veo-*` | 404 "Publisher Model `…` was not found or your project does not have access to it. …" |
 //! | `POST …/models/{m}:fetchPredictOperation` `{"operationName":"<name>"}` | `{"name"}` until [`MockOptions::polls_until_done`](super::MockOptions) polls, then `done` |
 //! | done, no `storageUri` | `videos[i] = {"bytesBase64Encoded":…,"mimeType":"video/mp4"}` |
@@ -178,11 +180,189 @@ fn split_storage_uri(uri: &str) -> Option<(String, String)> {
     Some((bucket.to_owned(), prefix))
 }
 
+/// Instance fields Veo 3.1 on Vertex AI takes.
+const INSTANCE_FIELDS: &[&str] = &[
+    "prompt",
+    "image",
+    "lastFrame",
+    "video",
+    "referenceImages",
+    "mask",
+];
+
+/// Models without 4k, last frame or subject images (Veo 3.1 Lite).
+fn is_lite(model: &str) -> bool {
+    model.contains("-lite-")
+}
+
+fn unknown_name(field: &str, at: &str) -> GoogleError {
+    google::invalid_argument(format!(
+        "Invalid JSON payload received. Unknown name \"{field}\" at '{at}': Cannot find field."
+    ))
+}
+
+/// An image or video input: known fields only, exactly one source.
+fn check_media(value: &Value, at: &str) -> Result<(), GoogleError> {
+    let Value::Object(media) = value else {
+        return Err(google::invalid_argument(format!(
+            "Invalid value at '{at}': must be an object."
+        )));
+    };
+    if let Some(k) = media
+        .keys()
+        .find(|k| !["bytesBase64Encoded", "gcsUri", "mimeType"].contains(&k.as_str()))
+    {
+        return Err(unknown_name(k, at));
+    }
+    if media.contains_key("bytesBase64Encoded") == media.contains_key("gcsUri") {
+        return Err(google::invalid_argument(format!(
+            "{at}: exactly one of bytesBase64Encoded or gcsUri must be set."
+        )));
+    }
+    Ok(())
+}
+
+/// What Vertex checks beyond the shared Veo fields: the instance's fields
+/// and inputs, the GA parameters' values, what `model` can do, and that
+/// an extension's `video.gcsUri` is an object in the (mock) bucket.
+fn check_ga(shared: &Shared, body: &[u8], model: &str) -> Result<(), GoogleError> {
+    let root: Value = serde_json::from_slice(body)
+        .map_err(|_| google::invalid_argument("Invalid JSON payload received."))?;
+    let instance = root
+        .pointer("/instances/0")
+        .and_then(Value::as_object)
+        .ok_or_else(|| google::invalid_argument("instances[0] must be an object."))?;
+    if let Some(k) = instance
+        .keys()
+        .find(|k| !INSTANCE_FIELDS.contains(&k.as_str()))
+    {
+        return Err(unknown_name(k, "instances[0]"));
+    }
+    for field in ["image", "lastFrame", "video"] {
+        if let Some(v) = instance.get(field) {
+            check_media(v, &format!("instances[0].{field}"))?;
+        }
+    }
+    if instance.contains_key("lastFrame") {
+        if is_lite(model) {
+            return Err(google::invalid_argument(format!(
+                "lastFrame is not supported by {model}."
+            )));
+        }
+        if !instance.contains_key("image") {
+            return Err(google::invalid_argument(
+                "lastFrame requires instances[0].image (the first frame).",
+            ));
+        }
+    }
+    if let Some(refs) = instance.get("referenceImages") {
+        let refs = refs.as_array().ok_or_else(|| {
+            google::invalid_argument(
+                "Invalid value at 'instances[0].referenceImages': must be a list.",
+            )
+        })?;
+        if is_lite(model) && !refs.is_empty() {
+            return Err(google::invalid_argument(format!(
+                "referenceImages is not supported by {model}."
+            )));
+        }
+        if refs.len() > 3 {
+            return Err(google::invalid_argument(
+                "At most 3 asset reference images are supported.",
+            ));
+        }
+        for (i, r) in refs.iter().enumerate() {
+            let at = format!("instances[0].referenceImages[{i}]");
+            let r = r.as_object().ok_or_else(|| {
+                google::invalid_argument(format!("Invalid value at '{at}': must be an object."))
+            })?;
+            if let Some(k) = r
+                .keys()
+                .find(|k| !["image", "referenceType"].contains(&k.as_str()))
+            {
+                return Err(unknown_name(k, &at));
+            }
+            check_media(
+                r.get("image").unwrap_or(&Value::Null),
+                &format!("{at}.image"),
+            )?;
+            match r.get("referenceType").and_then(Value::as_str) {
+                Some(t) if t.eq_ignore_ascii_case("asset") => {}
+                _ => {
+                    return Err(google::invalid_argument(format!(
+                        "{at}.referenceType: only asset reference images are supported by {model}."
+                    )))
+                }
+            }
+        }
+    }
+    let params = root.get("parameters").and_then(Value::as_object);
+    let param = |name: &str| params.and_then(|p| p.get(name));
+    if param("resolution").and_then(Value::as_str) == Some("4k") && is_lite(model) {
+        return Err(google::invalid_argument(format!(
+            "Resolution 4k is not supported by {model}."
+        )));
+    }
+    if let Some(v) = param("personGeneration") {
+        if !matches!(
+            v.as_str(),
+            Some("allow_all" | "allow_adult" | "dont_allow" | "disallow")
+        ) {
+            return Err(google::invalid_argument(format!(
+                "Unsupported value {v} for `personGeneration`."
+            )));
+        }
+    }
+    if let Some(v) = param("seed") {
+        if v.as_u64().is_none_or(|n| u32::try_from(n).is_err()) {
+            return Err(google::invalid_argument(format!(
+                "Invalid value at 'parameters.seed' (TYPE_UINT32), {v}"
+            )));
+        }
+    }
+    for name in ["generateAudio", "enhancePrompt"] {
+        if param(name).is_some_and(|v| !v.is_boolean()) {
+            return Err(google::invalid_argument(format!(
+                "Invalid value at 'parameters.{name}' (TYPE_BOOL)"
+            )));
+        }
+    }
+    if param("negativePrompt").is_some_and(|v| !v.is_string()) {
+        return Err(google::invalid_argument(
+            "Invalid value at 'parameters.negativePrompt' (TYPE_STRING)",
+        ));
+    }
+    // An extension reads its source from the bucket.
+    if let Some(uri) = instance.get("video").and_then(|v| v.get("gcsUri")) {
+        {
+            let found = uri
+                .as_str()
+                .and_then(|u| u.strip_prefix("gs://"))
+                .and_then(|u| u.split_once('/'))
+                .is_some_and(|(b, o)| {
+                    shared
+                        .lock()
+                        .gcs
+                        .contains_key(&(b.to_owned(), o.to_owned()))
+                });
+            if !found {
+                return Err(google::invalid_argument(format!(
+                    "The video {uri} could not be read from Cloud Storage."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn create(shared: &Shared, resource: &str, model: &str, body: &[u8]) -> Response {
     let req = match gemini::validate_with(body, VERTEX) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    if let Err(e) = check_ga(shared, body, model) {
+        return e.into_response();
+    }
     let name = {
         let mut state = shared.lock();
         state.counter += 1;

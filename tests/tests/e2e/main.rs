@@ -31,3 +31,4 @@ mod responses;
 mod retired;
 mod shipped_config;
 mod strict_inputs;
+mod vertex_ga;
