@@ -30,4 +30,5 @@ mod realtime_ws;
 mod responses;
 mod retired;
 mod shipped_config;
+mod socket_lifetime;
 mod strict_inputs;
