@@ -543,6 +543,9 @@ pub(crate) enum Watch {
 /// The object closes it with [`WATCH_REVOKED`] when the key is revoked and
 /// sends a [`WatchNotice`] when its record changes.
 pub(crate) async fn watch(env: &Env, token: &str) -> Watch {
+    if crate::faults::quota_store_down(env).await {
+        return Watch::Unreachable("the quota store is switched off (test fault)".to_owned());
+    }
     let stub = match env
         .durable_object(BINDING)
         .and_then(|ns| ns.get_by_name(token))
