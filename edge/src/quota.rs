@@ -11,6 +11,10 @@
 // requests within a second). Everything else is admitted from the isolate's
 // cache (`crate::keys`) and counted into the key's totals with the next call.
 //
+// A relayed WebSocket session also holds a watch on its key's object
+// ([`watch`]): one round trip when the session starts, none while it runs;
+// the object ends the watch the moment the key is revoked.
+//
 // Failure policy: when the DO cannot be reached, a plain request is let
 // through (fail open, logged) unless the key's KV revocation marker says it
 // was deleted, but anything metered — a video job, a realtime session,
@@ -32,11 +36,12 @@ use reelay_core::quota::{
     micros_to_usd, must_ask_store, Cost, Meter, Outcome, Settlement, Standing,
 };
 use serde_json::Value;
-use worker::{Date, Env, Headers, Method, Request, RequestInit};
+use worker::{Date, Env, Headers, Method, Request, RequestInit, WebSocket};
 
 use crate::context::{Ctx, PendingSettlement, KV_BINDING};
 use crate::keys::{self, Caller};
-use crate::quota_store::{Answer, Call, Op, SettleItem, BINDING};
+use crate::quota_store::{Answer, Call, Op, SettleItem, BINDING, WATCH_REFUSED};
+pub(crate) use crate::quota_store::{WatchNotice, WATCH_REVOKED};
 
 fn call_body(config: &Config, record: &KeyRecord, uncounted: u64, op: Op) -> String {
     call_text(config, &record.token, Some(record), uncounted, op)
@@ -521,4 +526,50 @@ pub(crate) fn revoke_later(cx: &Ctx, token: String, at_ms: u64) {
             }
         }
     });
+}
+
+/// How opening a watch on a key's object went.
+pub(crate) enum Watch {
+    /// The object accepted it: the socket (not accepted yet on this side,
+    /// so its listeners can be registered first).
+    Watching(WebSocket),
+    /// The key is revoked.
+    Revoked,
+    /// The object could not be reached.
+    Unreachable(String),
+}
+
+/// Opens a watch on the object of the key with this token: one round trip.
+/// The object closes it with [`WATCH_REVOKED`] when the key is revoked and
+/// sends a [`WatchNotice`] when its record changes.
+pub(crate) async fn watch(env: &Env, token: &str) -> Watch {
+    if crate::faults::quota_store_down(env).await {
+        return Watch::Unreachable("the quota store is switched off (test fault)".to_owned());
+    }
+    let stub = match env
+        .durable_object(BINDING)
+        .and_then(|ns| ns.get_by_name(token))
+    {
+        Ok(stub) => stub,
+        Err(e) => return Watch::Unreachable(format!("addressing the quota store: {e}")),
+    };
+    let headers = Headers::new();
+    let _ = headers.set("upgrade", "websocket");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let req = match Request::new_with_init("https://quota/watch", &init) {
+        Ok(req) => req,
+        Err(e) => return Watch::Unreachable(format!("building a quota watch: {e}")),
+    };
+    match stub.fetch_with_request(req).await {
+        Ok(resp) if resp.status_code() == WATCH_REFUSED => Watch::Revoked,
+        Ok(resp) => {
+            let status = resp.status_code();
+            match resp.websocket() {
+                Some(ws) if status == 101 => Watch::Watching(ws),
+                _ => Watch::Unreachable(format!("the quota store answered a watch with {status}")),
+            }
+        }
+        Err(e) => Watch::Unreachable(format!("watching the quota store: {e}")),
+    }
 }

@@ -15,6 +15,13 @@
 // minute) writes a usage snapshot to KV (`usage:<token>`) and drops old
 // holds.
 //
+// Watches: a relayed WebSocket session holds a watch on its key's object
+// (`GET` with `Upgrade: websocket`, accepted with the hibernation API, so an
+// idle watch costs the object no memory or duration). A revoked key's object
+// refuses the watch (`410`); a revocation closes every watch with
+// [`WATCH_REVOKED`]; a pushed record sends each watch its expiry
+// ([`WatchNotice`]). The relay needs no polling: one round trip per session.
+//
 // Failure policy: when the DO cannot be reached, a plain request is let
 // through (fail open, logged) but anything metered — a video job, a
 // realtime session, spend — is refused with `503 quota_unavailable`
@@ -33,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{
     durable_object, Date, DurableObject, Env, Method, Request, Response, SqlStorage,
-    SqlStorageValue, State,
+    SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use crate::context::KV_BINDING;
@@ -45,6 +52,19 @@ const CLOSED_HOLD_TTL_MS: u64 = 2 * 86_400_000;
 /// Open holds nobody settled (a video job never polled again) stay charged
 /// at their reserved amounts and are closed after this long.
 const OPEN_HOLD_TTL_MS: u64 = 7 * 86_400_000;
+
+/// The close code with which a key's object ends its watches when the key
+/// is revoked (any other end of a watch is a lost connection).
+pub(crate) const WATCH_REVOKED: u16 = 4001;
+/// The status with which a revoked key's object refuses a watch.
+pub(crate) const WATCH_REFUSED: u16 = 410;
+
+/// What a key's object tells its watches when the key's record changes.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct WatchNotice {
+    /// The key's expiry, Unix ms (`None`: it never expires).
+    pub(crate) expires_at_ms: Option<u64>,
+}
 
 /// Exact per-key quota state.
 #[durable_object]
@@ -174,6 +194,9 @@ impl DurableObject for QuotaCounter {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.method() == Method::Get && is_upgrade(&req) {
+            return self.watch().await;
+        }
         if req.method() != Method::Post {
             return Response::error("method not allowed", 405);
         }
@@ -242,6 +265,39 @@ impl DurableObject for QuotaCounter {
         }
         Response::ok("")
     }
+
+    async fn websocket_message(
+        &self,
+        _ws: WebSocket,
+        _message: WebSocketIncomingMessage,
+    ) -> worker::Result<()> {
+        // Watches only listen.
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
+        // The session ended: finish the closing handshake (it may already be).
+        let _ = ws.close(Some(1000), Some("session ended"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        Ok(())
+    }
+}
+
+fn is_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get("upgrade")
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// The object's state as stored (a legacy revocation flag `1` reads as a
@@ -337,6 +393,55 @@ fn count_token_use(sql: &SqlStorage, id: &str, max: u32, until_ms: u64) -> worke
 }
 
 impl QuotaCounter {
+    /// Accepts a watch on the key, unless it is revoked (a KV revocation
+    /// marker is adopted first, once per lifetime, as for a call); sends it
+    /// the expiry of the record the admin API last pushed, if any.
+    async fn watch(&self) -> worker::Result<Response> {
+        let sql = self.state.storage().sql();
+        if !self.marker_checked.replace(true) {
+            if let Some(token) = meta(&sql, "token") {
+                if let Some(at_ms) = self.revocation_marker(&token).await {
+                    self.adopt_revocation(at_ms, None)?;
+                }
+            }
+        }
+        let (revoked, expires_at_ms) = {
+            let mut cache = self.cache.borrow_mut();
+            let cached = cache.get_or_insert_with(|| load_cached(&sql));
+            (
+                cached.revoked_at.is_some(),
+                cached.record.as_ref().map(|r| r.expires_at_ms),
+            )
+        };
+        if revoked {
+            return Response::error("revoked", WATCH_REFUSED);
+        }
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        if let Some(expires_at_ms) = expires_at_ms {
+            let notice = serde_json::to_string(&WatchNotice { expires_at_ms })?;
+            let _ = pair.server.send_with_str(notice);
+        }
+        Response::from_websocket(pair.client)
+    }
+
+    /// Tells every watch the key's current expiry.
+    fn notify(&self, expires_at_ms: Option<u64>) {
+        let Ok(notice) = serde_json::to_string(&WatchNotice { expires_at_ms }) else {
+            return;
+        };
+        for ws in self.state.get_websockets() {
+            let _ = ws.send_with_str(&notice);
+        }
+    }
+
+    /// Ends every watch: the key is revoked.
+    fn close_watches(&self) {
+        for ws in self.state.get_websockets() {
+            let _ = ws.close(Some(WATCH_REVOKED), Some("revoked"));
+        }
+    }
+
     /// The deletion time in the key's KV revocation marker, if there is one.
     async fn revocation_marker(&self, token: &str) -> Option<u64> {
         let kv = self.env.kv(KV_BINDING).ok()?;
@@ -363,6 +468,7 @@ impl QuotaCounter {
         if revocation_applies(at_ms, created) && cached.revoked_at.is_none_or(|r| r < at_ms) {
             set_meta(&sql, "revoked", &at_ms.to_string())?;
             cached.revoked_at = Some(at_ms);
+            self.close_watches();
         }
         Ok(())
     }
@@ -394,6 +500,7 @@ impl QuotaCounter {
                         }
                     }
                     set_meta(&sql, "record", &serde_json::to_string(&record)?)?;
+                    self.notify(record.expires_at_ms);
                     cached.record = Some(record);
                 }
                 sql.exec("DELETE FROM meta WHERE name = 'revoked'", None)?;
@@ -412,6 +519,7 @@ impl QuotaCounter {
                 let at_ms = cached.revoked_at.map_or(at_ms, |r| r.max(at_ms));
                 set_meta(&sql, "revoked", &at_ms.to_string())?;
                 cached.revoked_at = Some(at_ms);
+                self.close_watches();
                 return Ok(Answer {
                     revoked: true,
                     ..Answer::default()

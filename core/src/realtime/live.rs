@@ -80,6 +80,17 @@ pub const DEFAULT_EXPIRE_MS: u64 = 30 * 60 * 1000;
 pub const MAX_EXPIRE_MS: u64 = 20 * 3600 * 1000;
 /// Default window to start sessions (Google's): 60 seconds.
 pub const DEFAULT_NEW_SESSION_MS: u64 = 60 * 1000;
+/// How long a Live socket may stay open without sending its setup frame.
+pub const SETUP_TIMEOUT_MS: u64 = 10 * 1000;
+
+/// The error closing a Live socket that sent no setup frame within
+/// [`SETUP_TIMEOUT_MS`] (1008, as every caller mistake).
+pub fn setup_timed_out() -> ClientError {
+    setup_error(format!(
+        "no `setup` message arrived within {} s of connecting; send it first",
+        SETUP_TIMEOUT_MS / 1000
+    ))
+}
 
 /// Which Live API a path serves (the client's dialect; any Live deployment
 /// may serve either).
@@ -677,6 +688,15 @@ mod tests {
             }),
             prices: Prices::default(),
         }
+    }
+
+    #[test]
+    fn a_missing_setup_closes_as_a_policy_violation() {
+        let e = setup_timed_out();
+        assert_eq!(e.param.as_deref(), Some("setup"));
+        let (code, reason) = crate::realtime::ws::close_for(&e);
+        assert_eq!(code, crate::realtime::ws::CLOSE_POLICY);
+        assert!(reason.starts_with("invalid_request: no `setup` message arrived within 10 s"));
     }
 
     #[test]

@@ -22,8 +22,11 @@
 //! - [`live`]: Gemini Live and Vertex Live (`BidiGenerateContent`): paths,
 //!   the setup frame and its model rewrite, and the Gemini ephemeral tokens
 //!   (`auth_tokens/lt_rl_…`) reelay mints itself.
+//! - [`lifetime`]: how long a relayed socket lives — until its key or token
+//!   expires or its key is deleted — and the errors that close it.
 
 pub mod calls;
+pub mod lifetime;
 pub mod live;
 pub mod session;
 pub mod token;

@@ -25,10 +25,11 @@
 //!   carrying the same JSON error as the HTTP routes. Browsers cannot read
 //!   an HTTP refusal of an upgrade, but they do see close codes and reasons.
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::calls::OpenedCall;
@@ -41,6 +42,7 @@ use crate::config::Provider;
 use crate::config::{Config, Deployment, ModelGroup};
 use crate::encoding::percent_decode;
 use crate::errors::{ClientError, Dialect, ErrorCode};
+use crate::json::type_name;
 use crate::plan::Auth;
 use crate::provider;
 use crate::redact::Redactor;
@@ -59,7 +61,8 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// Internal error: gateway and upstream failures.
 pub const CLOSE_INTERNAL: u16 = 1011;
-/// Longest `session.update` frame the guard parses; longer ones are refused.
+/// Longest client event the guard reads (the Workers runtime receives at
+/// most 1 MiB per message); longer text frames are refused.
 pub const MAX_GUARDED_FRAME: usize = 1024 * 1024;
 
 /// What a client offered in `Sec-WebSocket-Protocol`.
@@ -189,7 +192,7 @@ pub struct WsPlan {
     pub url: String,
     /// Credential to attach.
     pub credential: WsCredential,
-    /// What to enforce on frames, `None` for a sideband socket.
+    /// What to enforce on frames.
     pub guard: Option<SessionGuard>,
 }
 
@@ -261,9 +264,14 @@ pub fn plan_with_token(
     })
 }
 
-/// A sideband socket on the call `call` holds on `dep`, with the
-/// deployment's own key (the only credential that may attach).
-pub fn plan_sideband(dep: &Deployment, call: &OpenedCall) -> Result<WsPlan, ClientError> {
+/// A sideband socket on the call `call` holds on `dep` (of the model group
+/// `group`), with the deployment's own key (the only credential that may
+/// attach). Its `session.update` frames are guarded like any socket's.
+pub fn plan_sideband(
+    group: &str,
+    dep: &Deployment,
+    call: &OpenedCall,
+) -> Result<WsPlan, ClientError> {
     check_provider(dep, &call.call_id, "call_id")?;
     Ok(WsPlan {
         url: format!(
@@ -272,7 +280,7 @@ pub fn plan_sideband(dep: &Deployment, call: &OpenedCall) -> Result<WsPlan, Clie
             query_escape(&call.call_id)
         ),
         credential: WsCredential::Deployment(deployment_auth(dep)),
-        guard: None,
+        guard: Some(SessionGuard::new(SessionKind::Realtime, group, &dep.model)),
     })
 }
 
@@ -330,41 +338,95 @@ impl SessionGuard {
         self
     }
 
-    /// A text frame from the client.
+    /// A text frame from the client. Every one is read as an event: a JSON
+    /// object of at most [`MAX_GUARDED_FRAME`] bytes with a string `type`
+    /// (read with escapes decoded, a repeated `type` refused), else it is
+    /// refused and never relayed. A `session.update` is parsed whole, its
+    /// model checked, and relayed as re-serialized from what was checked
+    /// (so a repeated key cannot show the upstream another value).
     pub fn client_text(&self, text: &str) -> Verdict {
-        if !text.contains("session.update") {
-            return Verdict::Pass;
-        }
         if text.len() > MAX_GUARDED_FRAME {
             return Verdict::Refuse(ClientError::new(
                 ErrorCode::PayloadTooLarge,
-                format!("a session.update event is limited to {MAX_GUARDED_FRAME} bytes"),
+                format!("a client event is limited to {MAX_GUARDED_FRAME} bytes"),
             ));
         }
-        let Some(mut event) = event_of(text, &["session.update"]) else {
+        if !is_object_text(text.as_bytes()) {
+            return Verdict::Refuse(invalid("type", "a client event must be a JSON object"));
+        }
+        match serde_json::from_str::<EventType<'_>>(text) {
+            Ok(event) if event.kind == SESSION_UPDATE => self.session_update(text),
+            Ok(_) => Verdict::Pass,
+            Err(e) if e.is_syntax() || e.is_eof() => Verdict::Refuse(ClientError::new(
+                ErrorCode::InvalidJson,
+                format!("a client event must be a JSON object: {e}"),
+            )),
+            Err(e) => Verdict::Refuse(invalid(
+                "type",
+                format!("a client event must be a JSON object with one string `type`: {e}"),
+            )),
+        }
+    }
+
+    /// A binary frame from the client: audio passes as it is, but a frame
+    /// that reads as a JSON event (a server may parse binary frames as
+    /// events too) is guarded like a text frame; a rewrite goes up as text.
+    pub fn client_binary(&self, bytes: &[u8]) -> Verdict {
+        if bytes.len() > MAX_GUARDED_FRAME || !is_object_text(bytes) {
             return Verdict::Pass;
+        }
+        match serde_json::from_slice::<EventType<'_>>(bytes) {
+            Ok(event) if event.kind == SESSION_UPDATE => match core::str::from_utf8(bytes) {
+                Ok(text) => self.session_update(text),
+                Err(_) => Verdict::Pass,
+            },
+            _ => Verdict::Pass,
+        }
+    }
+
+    fn session_update(&self, text: &str) -> Verdict {
+        let mut event = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(event)) => event,
+            _ => {
+                return Verdict::Refuse(ClientError::new(
+                    ErrorCode::InvalidJson,
+                    "a session.update event must be a JSON object",
+                ))
+            }
         };
-        let Some(Value::Object(session)) = event.get_mut("session") else {
-            return Verdict::Pass;
+        let session = match event.get_mut("session") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(session)) => Some(session),
+            Some(other) => {
+                let got = type_name(other);
+                return Verdict::Refuse(invalid(
+                    "session",
+                    format!("`session` must be an object, got {got}"),
+                ));
+            }
         };
         let (_, param) = self.kind.model_path();
         let param = format!("session.{}", param.trim_start_matches("session."));
-        match model_at(session, self.kind) {
-            Err(e) => Verdict::Refuse(e),
-            Ok(None) => Verdict::Pass,
-            Ok(Some(m)) if m == self.upstream_model => Verdict::Pass,
-            Ok(Some(m)) if m == self.group => {
-                set_model(session, self.kind, &self.upstream_model);
-                Verdict::Rewrite(Value::Object(event).to_string())
+        if let Some(session) = session {
+            match model_at(session, self.kind) {
+                Err(e) => return Verdict::Refuse(e),
+                Ok(None) => {}
+                Ok(Some(m)) if m == self.upstream_model => {}
+                Ok(Some(m)) if m == self.group => {
+                    set_model(session, self.kind, &self.upstream_model);
+                }
+                Ok(Some(m)) => {
+                    return Verdict::Refuse(invalid(
+                        &param,
+                        format!(
+                            "names {m:?}, but this session is {:?}; a realtime socket cannot change model",
+                            self.group
+                        ),
+                    ))
+                }
             }
-            Ok(Some(m)) => Verdict::Refuse(invalid(
-                &param,
-                format!(
-                    "names {m:?}, but this session is {:?}; a realtime socket cannot change model",
-                    self.group
-                ),
-            )),
         }
+        Verdict::Rewrite(Value::Object(event).to_string())
     }
 
     /// A text frame from the upstream: an event carrying an `error` is
@@ -393,6 +455,23 @@ impl SessionGuard {
             _ => Verdict::Pass,
         }
     }
+}
+
+/// The `session.update` client event's type.
+const SESSION_UPDATE: &str = "session.update";
+
+/// A client event's `type`, read without building the event (the other
+/// fields are skipped, not kept; a repeated `type` is an error).
+#[derive(Deserialize)]
+struct EventType<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+}
+
+/// Whether `bytes` start like a JSON object (an event is never an array,
+/// which a derived struct would also accept).
+fn is_object_text(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// The event object if `text` is a JSON object whose `type` is one of `types`.
@@ -561,7 +640,7 @@ mod tests {
             call_id: "rtc_a b".into(),
         };
         assert_eq!(
-            plan_sideband(&d, &call).unwrap().url,
+            plan_sideband("gpt-realtime", &d, &call).unwrap().url,
             "http://127.0.0.1:9/v1/realtime?call_id=rtc_a%20b"
         );
     }
@@ -573,10 +652,14 @@ mod tests {
             g.client_text(r#"{"type":"response.create"}"#),
             Verdict::Pass
         );
-        assert_eq!(
-            g.client_text(r#"{"type":"session.update","session":{"instructions":"x"}}"#),
-            Verdict::Pass
-        );
+        // A session.update without a model goes up as it was checked.
+        let Verdict::Rewrite(t) =
+            g.client_text(r#"{"type":"session.update","session":{"instructions":"x"}}"#)
+        else {
+            panic!("expected the checked event")
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(v["session"]["instructions"], "x");
         let Verdict::Rewrite(t) =
             g.client_text(r#"{"type":"session.update","session":{"model":"gpt-realtime"}}"#)
         else {
@@ -603,6 +686,138 @@ mod tests {
             panic!("expected a rewrite")
         };
         assert!(t.contains("whisper-up"));
+    }
+
+    fn refused(v: Verdict) -> ClientError {
+        match v {
+            Verdict::Refuse(e) => e,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_guard_reads_escaped_types_and_keys() {
+        let g = SessionGuard::new(SessionKind::Realtime, "gpt-realtime", "gpt-rt-up");
+        // However `type` or its key is spelt, a session.update naming
+        // another model is refused.
+        for text in [
+            r#"{"type":"session\u002eupdate","session":{"model":"gpt-5"}}"#,
+            r#"{"type":"\u0073ession.update","session":{"model":"gpt-5"}}"#,
+            r#"{"\u0074ype":"session.update","session":{"model":"gpt-5"}}"#,
+            r#" {"session":{"model":"gpt-5"},"type":"session.update"}"#,
+            r#"{"type":"session.update","session":{"\u006dodel":"gpt-5"}}"#,
+        ] {
+            let e = refused(g.client_text(text));
+            assert_eq!(e.param.as_deref(), Some("session.model"), "{text}");
+        }
+        // An escaped group name is rewritten, the escape gone.
+        let Verdict::Rewrite(t) = g.client_text(
+            r#"{"type":"session\u002eupdate","session":{"model":"gpt\u002drealtime"}}"#,
+        ) else {
+            panic!("expected a rewrite")
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(v["type"], "session.update");
+        assert_eq!(v["session"]["model"], "gpt-rt-up");
+        // A repeated key: a repeated `type` is refused; a repeated
+        // `session` goes up once, as checked.
+        let e = refused(g.client_text(
+            r#"{"type":"response.create","type":"session.update","session":{"model":"gpt-5"}}"#,
+        ));
+        assert_eq!(e.param.as_deref(), Some("type"));
+        let e = refused(g.client_text(
+            r#"{"type":"session.update","session":{"model":"gpt-realtime"},"session":{"model":"gpt-5"}}"#,
+        ));
+        assert_eq!(e.param.as_deref(), Some("session.model"));
+        let Verdict::Rewrite(t) = g.client_text(
+            r#"{"type":"session.update","session":{"model":"gpt-5"},"session":{"instructions":"x"}}"#,
+        ) else {
+            panic!("expected the checked event")
+        };
+        assert!(!t.contains("gpt-5"), "{t}");
+        assert_eq!(t.matches("\"session\"").count(), 1, "{t}");
+    }
+
+    #[test]
+    fn the_guard_refuses_what_is_not_an_event() {
+        let g = SessionGuard::new(SessionKind::Realtime, "gpt-realtime", "gpt-rt-up");
+        assert_eq!(
+            refused(g.client_text("{not json")).code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            refused(g.client_text(r#"{"type":"session.update""#)).code,
+            ErrorCode::InvalidJson
+        );
+        for text in [
+            r#"["session.update",{"model":"gpt-5"}]"#,
+            r#""session.update""#,
+            r#"{"session":{"model":"gpt-5"}}"#,
+            r#"{"type":7}"#,
+            "",
+        ] {
+            let e = refused(g.client_text(text));
+            assert_eq!(e.code, ErrorCode::InvalidRequest, "{text}");
+            assert_eq!(e.param.as_deref(), Some("type"), "{text}");
+        }
+        let e = refused(g.client_text(r#"{"type":"session.update","session":"gpt-5"}"#));
+        assert_eq!(e.param.as_deref(), Some("session"));
+        // Other events pass unchanged, whatever else they hold.
+        let append = format!(
+            r#"{{"type":"input_audio_buffer.append","audio":"{}","note":"session.update"}}"#,
+            "A".repeat(64 * 1024)
+        );
+        assert_eq!(g.client_text(&append), Verdict::Pass);
+        // Oversize frames are refused before they are read.
+        let big = format!(
+            r#"{{"type":"response.create","x":"{}"}}"#,
+            "a".repeat(MAX_GUARDED_FRAME)
+        );
+        assert_eq!(
+            refused(g.client_text(&big)).code,
+            ErrorCode::PayloadTooLarge
+        );
+    }
+
+    #[test]
+    fn binary_frames_that_are_events_are_guarded() {
+        let g = SessionGuard::new(SessionKind::Realtime, "gpt-realtime", "gpt-rt-up");
+        let audio: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(g.client_binary(&audio), Verdict::Pass);
+        assert_eq!(g.client_binary(b"{ not json"), Verdict::Pass);
+        assert_eq!(
+            g.client_binary(br#"{"type":"response.create"}"#),
+            Verdict::Pass
+        );
+        let e = refused(
+            g.client_binary(br#"{"type":"session\u002eupdate","session":{"model":"gpt-5"}}"#),
+        );
+        assert_eq!(e.param.as_deref(), Some("session.model"));
+        let Verdict::Rewrite(t) =
+            g.client_binary(br#"{"type":"session.update","session":{"model":"gpt-realtime"}}"#)
+        else {
+            panic!("expected a rewrite")
+        };
+        assert!(t.contains("gpt-rt-up"));
+    }
+
+    #[test]
+    fn sidebands_are_guarded() {
+        let call = OpenedCall {
+            deployment: "d1".into(),
+            call_id: "rtc_1".into(),
+        };
+        let plan = plan_sideband("gpt-realtime", &dep(Provider::OpenAi), &call).unwrap();
+        let guard = plan.guard.expect("a sideband is guarded");
+        let e =
+            refused(guard.client_text(r#"{"type":"session.update","session":{"model":"gpt-5"}}"#));
+        assert_eq!(e.param.as_deref(), Some("session.model"));
+        let Verdict::Rewrite(t) =
+            guard.client_text(r#"{"type":"session.update","session":{"model":"gpt-realtime"}}"#)
+        else {
+            panic!("expected a rewrite")
+        };
+        assert!(t.contains("gpt-realtime-2025-08-28"));
     }
 
     #[test]

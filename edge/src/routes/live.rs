@@ -17,7 +17,10 @@
 // rewritten, and frames are relayed both ways. Refusals close the socket
 // like Google does: 1008 (policy) or 1007 (unreadable setup) for the
 // caller's mistakes, 1011 for gateway and upstream failures, with
-// `"<code>: <message>"` as the reason.
+// `"<code>: <message>"` as the reason. A socket that sends no setup within
+// `SETUP_TIMEOUT_MS` (10 s) is closed (1008). A relayed session ends with
+// its key or token (`relay::Lifetime`): at the key's or the token's expiry,
+// or when the key is deleted.
 //
 // `POST /gemini/{v1,v1beta,v1alpha}/auth_tokens` (google-genai `client.auth_tokens.create`)
 // mints `auth_tokens/lt_rl_…` for the calling key: the locked setup's model is
@@ -30,9 +33,11 @@ use reelay_core::config::Deployment;
 use reelay_core::errors::{ClientError, Dialect, ErrorCode, ErrorKind};
 use reelay_core::plan::Auth;
 use reelay_core::quota::Outcome;
+use reelay_core::realtime::lifetime::Credential;
 use reelay_core::realtime::live::{
-    auth_token_answer, plan_live, AuthTokenRequest, LivePlan, LiveRoute, LiveTokenClaims, Setup,
-    AUTH_TOKEN_NAME_PREFIX, LIVE_TOKEN_PREFIX, MAX_AUTH_TOKEN_BODY,
+    auth_token_answer, plan_live, setup_timed_out, AuthTokenRequest, LivePlan, LiveRoute,
+    LiveTokenClaims, Setup, AUTH_TOKEN_NAME_PREFIX, LIVE_TOKEN_PREFIX, MAX_AUTH_TOKEN_BODY,
+    SETUP_TIMEOUT_MS,
 };
 use reelay_core::realtime::ws::{authorize, query_pairs};
 use reelay_core::retry::Resend;
@@ -41,7 +46,7 @@ use worker::{Headers, Request, Response, WebSocket};
 
 use super::realtime::TokenOwner;
 use super::realtime::{describe, session_cost, session_only, token_owner};
-use super::relay::{self, Frame, Session};
+use super::relay::{self, First, Frame, Lifetime, Session};
 use crate::context::{random_bytes, Ctx};
 use crate::credentials;
 use crate::keys::Caller;
@@ -150,24 +155,21 @@ async fn session(cx: Ctx, server: WebSocket, mut who: Who, kind: &'static str) {
             return;
         }
     };
-    let frame = match relay::first_frame(&mut events).await {
-        Ok(Some(frame)) => frame,
+    let started = match relay::first_frame(&mut events, SETUP_TIMEOUT_MS).await {
+        First::Frame(frame) => start(&cx, &mut who, &frame).await,
+        First::TimedOut => Err(setup_timed_out()),
         // The client left before its setup.
-        Ok(None) | Err(()) => return,
+        First::Gone => return,
     };
-    match start(&cx, &mut who, &frame).await {
+    match started {
         Ok(started) => {
-            let deadline_ms = match &who {
-                Who::Token(token) => Some(token.0.expires_at_ms),
-                Who::Key(_) => None,
-            };
             let session = Session {
                 request_id: cx.request_id.clone(),
                 kind,
                 dialect: Dialect::Google,
                 guard: None,
                 first_upstream: Some(started.plan.setup.clone()),
-                deadline_ms,
+                lifetime: started.lifetime,
                 secrets: [crate::redaction::values(&cx), vec![started.secret]].concat(),
                 model: cx.log.borrow().model.clone(),
                 deployment: Some(started.dep.id.clone()),
@@ -194,6 +196,7 @@ struct Started {
     plan: LivePlan,
     dep: Deployment,
     secret: String,
+    lifetime: Lifetime,
 }
 
 /// Checks the setup, meters the session and opens the upstream socket; the
@@ -246,6 +249,16 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
             }
         }
     }
+    // The session lives until its key or token expires or the key is deleted.
+    let lifetime = match &*who {
+        Who::Key(caller) => Lifetime::of_caller(cx, caller).await?,
+        Who::Token(token) => {
+            let (claims, owner) = &**token;
+            let record = owner.caller.as_ref().map(|c| &*c.record);
+            let until = Some(claims.expires_at_ms);
+            Lifetime::start(cx, Credential::LiveToken, record, until).await?
+        }
+    };
     // Dialing is new work: it moves on only after an upstream refused it.
     let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
         let plan = plan_live(dep, &setup)?;
@@ -260,6 +273,7 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
         plan,
         dep: served.deployment.clone(),
         secret,
+        lifetime,
     })
 }
 

@@ -202,6 +202,15 @@ pub(super) async fn check_owner(
     config: &Config,
     claims: &TokenClaims,
 ) -> Result<Rc<AccessPolicy>, ClientError> {
+    checked_owner(cx, config, claims).await.map(|o| o.policy)
+}
+
+/// [`check_owner`], returning the key as it stands (for a session's lifetime).
+pub(super) async fn checked_owner(
+    cx: &Ctx,
+    config: &Config,
+    claims: &TokenClaims,
+) -> Result<TokenOwner, ClientError> {
     cx.log.borrow_mut().model = Some(claims.model.clone());
     let owner = token_owner(
         cx,
@@ -219,7 +228,7 @@ pub(super) async fn check_owner(
             ),
         ));
     }
-    Ok(owner.policy)
+    Ok(owner)
 }
 
 /// The key behind a token, as it stands now.

@@ -16,23 +16,31 @@
 //
 // The subprotocol `realtime` is answered when offered; the key subprotocol
 // is never echoed. Revocation between mint and connect is seen here (the
-// owning key is checked in its quota Durable Object on every connect).
+// owning key is checked in its quota Durable Object on every connect), and
+// after it the session's `relay::Lifetime` ends it: at the key's or the
+// token's expiry, or when the key is deleted. Every client text frame,
+// sidebands included, passes core's `SessionGuard`.
+
+use std::rc::Rc;
 
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use reelay_core::plan::Auth;
 use reelay_core::quota::Outcome;
 use reelay_core::realtime::calls::{check_call_access, open_call_id};
+use reelay_core::realtime::lifetime::Credential;
 use reelay_core::realtime::ws::{
     authorize, plan_sideband, plan_with_key, plan_with_token, Subprotocols, WsCredential, WsPlan,
     WsQuery,
 };
-use reelay_core::realtime::TOKEN_PREFIX;
+use reelay_core::realtime::{TokenClaims, TOKEN_PREFIX};
 use reelay_core::retry::Resend;
 use worker::{Headers, Method, Request, RequestInit, Response, WebSocket};
 
-use super::realtime::{check_owner, describe, open_token, presented_token, served, session_cost};
-use super::relay::{self, Session};
+use super::realtime::{
+    checked_owner, describe, open_token, presented_token, served, session_cost, TokenOwner,
+};
+use super::relay::{self, Lifetime, Session};
 use crate::context::Ctx;
 use crate::keys::{self, Caller};
 use crate::pipeline;
@@ -45,6 +53,7 @@ struct Opened {
     plan: WsPlan,
     dep: Deployment,
     secret: String,
+    lifetime: Lifetime,
 }
 
 /// `GET /v1/realtime` with `Upgrade: websocket`.
@@ -62,7 +71,7 @@ pub(super) async fn connect(req: &mut Request, cx: &Ctx) -> Result<Response, Cli
                 guard: (opened.plan.guard.clone())
                     .map(|g| g.redacting(crate::redaction::redactor(cx))),
                 first_upstream: None,
-                deadline_ms: None,
+                lifetime: opened.lifetime,
                 secrets: [crate::redaction::values(cx), vec![opened.secret]].concat(),
                 model: cx.log.borrow().model.clone(),
                 deployment: Some(opened.dep.id.clone()),
@@ -101,7 +110,7 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
     if let Some(token) = token {
         // A browser with a reelay token: always the deployment that minted it.
         let claims = open_token(cx, &token, query.token_kinds())?;
-        check_owner(cx, &config, &claims).await?;
+        let owner = checked_owner(cx, &config, &claims).await?;
         let (_, dep) = config.deployment(&claims.deployment).ok_or_else(|| {
             ClientError::new(
                 ErrorCode::InvalidRealtimeToken,
@@ -110,7 +119,8 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
         })?;
         served(cx, dep);
         let plan = plan_with_token(&claims, dep, &query)?;
-        return dial(cx, dep, plan).await;
+        let lifetime = token_lifetime(cx, &owner, &claims).await?;
+        return dial(cx, dep, plan, lifetime).await;
     }
 
     // A virtual key: access check, routing, one realtime session reserved
@@ -131,14 +141,23 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
     // A deployment that cannot serve the socket fails here, before anything is reserved.
     plan_with_key(&model, first.deployment, &query)?;
     pipeline::admit(cx, &mut caller, session_cost(first.deployment)).await?;
+    let lifetime = Lifetime::of_caller(cx, &caller).await?;
     // Dialing is new work: it moves on only after an upstream refused it.
     let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
         let plan = plan_with_key(&model, dep, &query)?;
-        dial_attempt(cx, dep, plan).await
+        let (upstream, secret) = dial_attempt(cx, dep, &plan).await?;
+        Ok((upstream, secret, plan))
     })
     .await?;
     pipeline::settle(cx, Outcome::Done(session_cost(served.deployment)));
-    Ok(served.value)
+    let (upstream, secret, plan) = served.value;
+    Ok(Opened {
+        upstream,
+        plan,
+        dep: served.deployment.clone(),
+        secret,
+        lifetime,
+    })
 }
 
 /// The virtual key in the headers, or in the browser subprotocol.
@@ -181,16 +200,21 @@ async fn sideband(
     call_id: &str,
 ) -> Result<Opened, ClientError> {
     let sealer = cx.seal_keys()?;
-    let (owner, policy) = match token {
+    let (owner, policy, lifetime) = match token {
         Some(token) => {
             let claims = open_token(cx, token, reelay_core::realtime::ALL_KINDS)?;
-            let policy = check_owner(cx, config, &claims).await?;
-            (claims.owner(), policy)
+            let key = checked_owner(cx, config, &claims).await?;
+            let lifetime = token_lifetime(cx, &key, &claims).await?;
+            (claims.owner(), Rc::clone(&key.policy), lifetime)
         }
         None => {
             let caller = caller(req, cx, protocols).await?;
             let policy = caller.policy()?;
-            (caller.owner(), policy)
+            (
+                caller.owner(),
+                policy,
+                Lifetime::of_caller(cx, &caller).await?,
+            )
         }
     };
     let call = open_call_id(&sealer, call_id, &owner)?;
@@ -203,20 +227,48 @@ async fn sideband(
     cx.log.borrow_mut().model = Some(group.name.clone());
     check_call_access(group, &policy)?;
     served(cx, dep);
-    let plan = plan_sideband(dep, &call)?;
-    dial(cx, dep, plan).await
+    let plan = plan_sideband(&group.name, dep, &call)?;
+    dial(cx, dep, plan, lifetime).await
+}
+
+/// The lifetime of a session opened with the realtime token `claims`,
+/// minted by `owner`'s key.
+async fn token_lifetime(
+    cx: &Ctx,
+    owner: &TokenOwner,
+    claims: &TokenClaims,
+) -> Result<Lifetime, ClientError> {
+    let record = owner.caller.as_ref().map(|c| &*c.record);
+    let expires_at_ms = claims.expires_at.saturating_mul(1000);
+    Lifetime::start(cx, Credential::RealtimeToken, record, Some(expires_at_ms)).await
 }
 
 /// Opens the upstream socket of `plan`.
-async fn dial(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened, ClientError> {
-    dial_attempt(cx, dep, plan)
+async fn dial(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: WsPlan,
+    lifetime: Lifetime,
+) -> Result<Opened, ClientError> {
+    let (upstream, secret) = dial_attempt(cx, dep, &plan)
         .await
-        .map_err(|f| f.into_client(cx))
+        .map_err(|f| f.into_client(cx))?;
+    Ok(Opened {
+        upstream,
+        plan,
+        dep: dep.clone(),
+        secret,
+        lifetime,
+    })
 }
 
 /// One attempt of [`dial`], its failure (scrubbed of the credential) left
 /// for failover to judge.
-async fn dial_attempt(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened, Failure> {
+async fn dial_attempt(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: &WsPlan,
+) -> Result<(WebSocket, String), Failure> {
     let (name, secret) = match &plan.credential {
         WsCredential::Ephemeral(key) => ("authorization", key.expose().to_owned()),
         WsCredential::Deployment(Auth::AzureApiKey) => ("api-key", upstream::credential(cx, dep)?),
@@ -237,10 +289,5 @@ async fn dial_attempt(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened
     )
     .await
     .map_err(|f| f.scrubbed(&secret))?;
-    Ok(Opened {
-        upstream,
-        plan,
-        dep: dep.clone(),
-        secret,
-    })
+    Ok((upstream, secret))
 }

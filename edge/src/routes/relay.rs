@@ -4,36 +4,43 @@
 // to send headers on an outbound socket), refusing a client socket (accept,
 // one error event for OpenAI clients, close with a code and reason), and
 // the relay itself — text and binary frames both ways, `session.update`
-// guarded by core, closes propagated with their code and reason (close
-// codes that may not be sent become 1000/1011), an optional deadline, and
-// one log line when the session ends (counts and codes, never a payload or
-// a reason).
+// guarded by core (every client text frame, and binary frames that read as
+// events), closes propagated with their code and reason (close codes that
+// may not be sent become 1000/1011), the session's lifetime (it ends with
+// its key or token: expiry timer and a watch on the key's quota object, see
+// [`Lifetime`]), and one log line when the session ends (counts and codes,
+// never a payload or a reason).
 //
 // Binary frames: with this compatibility date the runtime delivers binary
 // messages as Blob unless `binaryType` is `arraybuffer`, which every socket
 // here sets before it is accepted; a Blob that arrives anyway is read
 // through its `arrayBuffer()`.
 
+use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use reelay_core::errors::{ClientError, Dialect, ErrorCode, UpstreamError};
+use reelay_core::keys::KeyRecord;
+use reelay_core::realtime::lifetime::{self as limits, Credential};
 use reelay_core::realtime::ws::{
     close_for, close_reason, error_event, relayable_close, scrub, SessionGuard, Verdict,
-    CLOSE_INTERNAL, CLOSE_POLICY,
+    CLOSE_INTERNAL,
 };
 use worker::js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    Date, Delay, EventStream, Headers, Method, Request, RequestInit, Response, WebSocket,
+    Date, Delay, Env, EventStream, Headers, Method, Request, RequestInit, Response, WebSocket,
     WebSocketPair, WebsocketEvent,
 };
 
 use crate::context::Ctx;
 use crate::fetch::{self, Failure};
+use crate::keys::Caller;
+use crate::quota::{self, WatchNotice, WATCH_REVOKED};
 
 /// The longest delay a runtime timer takes.
 const MAX_TIMER_MS: u64 = i32::MAX as u64;
@@ -237,21 +244,40 @@ fn send(ws: &WebSocket, frame: &Frame) -> bool {
     }
 }
 
+/// How waiting for a client's first message ended.
+pub(crate) enum First {
+    /// Its first frame.
+    Frame(Frame),
+    /// The client closed (or its socket failed) first.
+    Gone,
+    /// Nothing came within the time allowed.
+    TimedOut,
+}
+
 /// The next message from a client socket before the relay starts (a Live
-/// setup frame): `Ok(None)` when the client closed first.
-pub(crate) async fn first_frame(events: &mut EventStream<'_>) -> Result<Option<Frame>, ()> {
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(WebsocketEvent::Message(msg)) => {
+/// setup frame), within `within_ms`.
+pub(crate) async fn first_frame(events: &mut EventStream<'_>, within_ms: u64) -> First {
+    let mut timer = pin!(Delay::from(Duration::from_millis(
+        within_ms.min(MAX_TIMER_MS)
+    )));
+    loop {
+        let next = poll_fn(|task| {
+            if timer.as_mut().poll(task).is_ready() {
+                return Poll::Ready(None);
+            }
+            events.poll_next_unpin(task).map(Some)
+        })
+        .await;
+        match next {
+            None => return First::TimedOut,
+            Some(Some(Ok(WebsocketEvent::Message(msg)))) => {
                 if let Some(frame) = frame_of(&msg).await {
-                    return Ok(Some(frame));
+                    return First::Frame(frame);
                 }
             }
-            Ok(WebsocketEvent::Close(_)) => return Ok(None),
-            Err(_) => return Err(()),
+            Some(Some(Ok(WebsocketEvent::Close(_)) | Err(_)) | None) => return First::Gone,
         }
     }
-    Ok(None)
 }
 
 /// How to run one relayed session.
@@ -266,13 +292,155 @@ pub(crate) struct Session {
     pub(crate) guard: Option<SessionGuard>,
     /// Frames to send upstream first (a rewritten Live setup).
     pub(crate) first_upstream: Option<String>,
-    /// Unix ms at which the session is closed (a Live token's `expireTime`).
-    pub(crate) deadline_ms: Option<u64>,
+    /// When the session must end: its credential's expiry, its key's
+    /// deletion (see [`Lifetime`]).
+    pub(crate) lifetime: Lifetime,
     /// Values that must never reach the client (scrubbed from close reasons).
     pub(crate) secrets: Vec<String>,
     /// Model group and deployment, for the log line.
     pub(crate) model: Option<String>,
     pub(crate) deployment: Option<String>,
+}
+
+/// How long a relayed session may live, kept by one mechanism for every
+/// socket: a local timer at the earlier of its key's and its token's expiry
+/// (core's [`limits::Lifetime`]), and a watch on its key's quota object,
+/// which the object closes the moment the key is deleted — wherever the
+/// deletion happened. No polling: one round trip when the session starts.
+/// A watch lost for another reason is opened again (up to
+/// [`REWATCH_DELAYS_MS`], within a second); if the object cannot be reached
+/// the session is closed (fail closed, like every metered request).
+pub(crate) struct Lifetime {
+    limits: limits::Lifetime,
+    /// The key's object (`None` for the master key, which cannot be
+    /// deleted): environment and key token.
+    key: Option<(Env, String)>,
+    /// The open watch, not yet accepted on this side.
+    watch: Option<WebSocket>,
+    /// Watches opened (quota-object round trips), for the log line.
+    watches_opened: u32,
+}
+
+/// Waits before each attempt at opening a lost watch again.
+const REWATCH_DELAYS_MS: [u64; 3] = [0, 200, 400];
+
+impl Lifetime {
+    /// The lifetime of a session opened with `credential` for the key
+    /// `record` (`None`: the master key), whose token (if any) expires at
+    /// `token_expires_at_ms`. Opens the watch on the key's quota object: a
+    /// deleted key, or an object that cannot be reached, refuses the session.
+    pub(crate) async fn start(
+        cx: &Ctx,
+        credential: Credential,
+        record: Option<&KeyRecord>,
+        token_expires_at_ms: Option<u64>,
+    ) -> Result<Self, ClientError> {
+        let limits = limits::Lifetime::new(
+            credential,
+            record.and_then(|r| r.expires_at_ms),
+            token_expires_at_ms,
+        );
+        if let Some(err) = limits.expired(Date::now().as_millis()) {
+            return Err(err);
+        }
+        let mut lifetime = Self {
+            limits,
+            key: record.map(|r| (cx.env.clone(), r.token.clone())),
+            watch: None,
+            watches_opened: 0,
+        };
+        if lifetime.key.is_some() {
+            let watch = lifetime.open_watch().await?;
+            lifetime.watch = Some(watch);
+        }
+        Ok(lifetime)
+    }
+
+    /// The lifetime of a session opened by `caller` with its own key (or a
+    /// browser token of it; the master key is never revoked).
+    pub(crate) async fn of_caller(cx: &Ctx, caller: &Caller) -> Result<Self, ClientError> {
+        if caller.is_master {
+            return Self::start(cx, Credential::Key, None, None).await;
+        }
+        match &caller.token {
+            Some(claims) => {
+                let token_expires_at_ms = claims.expires_at_secs.saturating_mul(1000);
+                let record = Some(&*caller.record);
+                Self::start(
+                    cx,
+                    Credential::BrowserToken,
+                    record,
+                    Some(token_expires_at_ms),
+                )
+                .await
+            }
+            None => Self::start(cx, Credential::Key, Some(&caller.record), None).await,
+        }
+    }
+
+    /// One attempt at watching the key's object: the error ending the
+    /// session when the key is revoked or its object cannot be reached.
+    async fn open_watch(&mut self) -> Result<WebSocket, ClientError> {
+        let Some((env, token)) = &self.key else {
+            return Err(self.limits.unvouched());
+        };
+        self.watches_opened += 1;
+        match quota::watch(env, token).await {
+            quota::Watch::Watching(ws) => Ok(ws),
+            quota::Watch::Revoked => Err(self.limits.revoked()),
+            quota::Watch::Unreachable(detail) => {
+                worker::console_error!("watching a key's quota store failed: {detail}");
+                Err(self.limits.unvouched())
+            }
+        }
+    }
+
+    /// Opens a lost watch again, a few times within a second.
+    async fn rewatch(&mut self) -> Result<WebSocket, ClientError> {
+        let mut last = self.limits.unvouched();
+        for wait in REWATCH_DELAYS_MS {
+            if wait > 0 {
+                Delay::from(Duration::from_millis(wait)).await;
+            }
+            match self.open_watch().await {
+                Ok(ws) => return Ok(ws),
+                Err(err) if err.code == ErrorCode::QuotaUnavailable => last = err,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last)
+    }
+
+    /// A timer firing when the clock ends the session.
+    fn timer(&self) -> Delay {
+        // Timers take at most 2^31 - 1 ms (a longer delay fires at once).
+        let wait_ms = self
+            .limits
+            .ends_at_ms()
+            .map_or(MAX_TIMER_MS, |at| {
+                at.saturating_sub(Date::now().as_millis())
+            })
+            .min(MAX_TIMER_MS);
+        Delay::from(Duration::from_millis(wait_ms))
+    }
+}
+
+impl Drop for Lifetime {
+    /// A session that never started relaying (its upstream refused) lets
+    /// go of its watch, so the key's object does not keep it.
+    fn drop(&mut self) {
+        if let Some(ws) = self.watch.take() {
+            let _ = ws.accept();
+            let _ = ws.close(Some(1000), Some("session not started"));
+        }
+    }
+}
+
+/// Listens to a watch and accepts it (listeners first, as for the upstream).
+fn listen(watch: &WebSocket) -> Option<EventStream<'_>> {
+    let events = watch.events().ok()?;
+    watch.accept().ok()?;
+    Some(events)
 }
 
 /// Where a relayed session stands, for its log line.
@@ -285,8 +453,26 @@ struct Counts {
     refused: u64,
 }
 
+/// What woke the relay.
+enum Next {
+    Watch(Option<worker::Result<WebsocketEvent>>),
+    Deadline,
+    Client(Option<worker::Result<WebsocketEvent>>),
+    Upstream(Option<worker::Result<WebsocketEvent>>),
+}
+
+/// Ends a session for `err` (its key or token expired or was revoked):
+/// the upstream is closed, the client gets `err` (an `error` event on
+/// OpenAI sockets, then the close code and reason core picks).
+fn end_for(client: &WebSocket, upstream: &WebSocket, err: &ClientError, dialect: Dialect) -> u16 {
+    let _ = upstream.close(Some(1000), Some("session ended"));
+    close_with(client, err, dialect);
+    close_for(err).0
+}
+
 /// Relays between the accepted client socket (whose `events` are already
-/// being listened to) and the upstream socket until either side closes.
+/// being listened to) and the upstream socket until either side closes or
+/// the session's [`Lifetime`] ends it.
 pub(crate) async fn pump(
     client: &WebSocket,
     client_events: &mut EventStream<'_>,
@@ -316,107 +502,158 @@ pub(crate) async fn pump(
             return;
         }
     }
-    // Timers take at most 2^31 - 1 ms (a longer delay fires at once).
-    let wait_ms = session
-        .deadline_ms
-        .map_or(MAX_TIMER_MS, |at| {
-            at.saturating_sub(Date::now().as_millis())
-        })
-        .min(MAX_TIMER_MS);
-    let mut deadline = pin!(Delay::from(Duration::from_millis(wait_ms)));
-    let ended: (&str, u16);
-    loop {
-        let both = select(client_events.next(), upstream_events.next());
-        let next = match select(both, deadline.as_mut()).await {
-            Either::Left((inner, _)) => inner,
-            Either::Right(_) => {
-                let err = ClientError::from_code(ErrorCode::LiveTokenExpired);
-                let (_, reason) = close_for(&err);
-                let _ = upstream.close(Some(1000), Some("session deadline"));
-                let _ = client.close(Some(CLOSE_POLICY), Some(reason));
-                ended = ("deadline", CLOSE_POLICY);
-                break;
-            }
+    let mut lifetime = session.lifetime;
+    let mut watch = lifetime.watch.take();
+    let mut deadline = pin!(lifetime.timer());
+    let dialect = session.dialect;
+    let ended: (&str, u16) = 'session: loop {
+        let mut watch_events = match &watch {
+            Some(ws) => match listen(ws) {
+                Some(events) => Some(events),
+                None => {
+                    let err = lifetime.limits.unvouched();
+                    break 'session ("unvouched", end_for(client, &upstream, &err, dialect));
+                }
+            },
+            None => None,
         };
-        match next {
-            // From the client.
-            Either::Left((event, _)) => match event {
-                Some(Ok(WebsocketEvent::Message(msg))) => {
-                    let Some(frame) = frame_of(&msg).await else {
-                        continue;
-                    };
-                    let frame = match (&frame, &session.guard) {
-                        (Frame::Text(text), Some(guard)) => match guard.client_text(text) {
+        loop {
+            // Ends first: a busy socket never delays its revocation.
+            let next = poll_fn(|task| {
+                if let Some(events) = watch_events.as_mut() {
+                    if let Poll::Ready(event) = events.poll_next_unpin(task) {
+                        return Poll::Ready(Next::Watch(event));
+                    }
+                }
+                if deadline.as_mut().poll(task).is_ready() {
+                    return Poll::Ready(Next::Deadline);
+                }
+                if let Poll::Ready(event) = client_events.poll_next_unpin(task) {
+                    return Poll::Ready(Next::Client(event));
+                }
+                if let Poll::Ready(event) = upstream_events.poll_next_unpin(task) {
+                    return Poll::Ready(Next::Upstream(event));
+                }
+                Poll::Pending
+            })
+            .await;
+            match next {
+                Next::Watch(Some(Ok(WebsocketEvent::Message(msg)))) => {
+                    // The key's record changed: its expiry may have moved.
+                    let notice = msg
+                        .text()
+                        .and_then(|t| serde_json::from_str::<WatchNotice>(&t).ok());
+                    if let Some(notice) = notice {
+                        lifetime.limits.key_expiry_changed(notice.expires_at_ms);
+                        deadline.set(lifetime.timer());
+                    }
+                }
+                Next::Watch(Some(Ok(WebsocketEvent::Close(close))))
+                    if close.code() == WATCH_REVOKED =>
+                {
+                    let err = lifetime.limits.revoked();
+                    break 'session ("revoked", end_for(client, &upstream, &err, dialect));
+                }
+                // Lost for another reason: watched again below.
+                Next::Watch(_) => break,
+                Next::Deadline => match lifetime.limits.expired(Date::now().as_millis()) {
+                    Some(err) => {
+                        break 'session ("expired", end_for(client, &upstream, &err, dialect))
+                    }
+                    None => deadline.set(lifetime.timer()),
+                },
+                // From the client.
+                Next::Client(event) => match event {
+                    Some(Ok(WebsocketEvent::Message(msg))) => {
+                        let Some(frame) = frame_of(&msg).await else {
+                            continue;
+                        };
+                        let verdict = match (&frame, &session.guard) {
+                            (Frame::Text(text), Some(guard)) => guard.client_text(text),
+                            (Frame::Binary(bytes), Some(guard)) => guard.client_binary(bytes),
+                            _ => Verdict::Pass,
+                        };
+                        let frame = match verdict {
                             Verdict::Pass => frame,
                             Verdict::Rewrite(t) => Frame::Text(t),
                             Verdict::Refuse(err) => {
                                 counts.refused += 1;
-                                if session.dialect == Dialect::OpenAi {
+                                if dialect == Dialect::OpenAi {
                                     let _ = client.send_with_str(error_event(&err));
                                 }
                                 continue;
                             }
-                        },
-                        _ => frame,
-                    };
-                    counts.frames_up += 1;
-                    counts.bytes_up += frame.len() as u64;
-                    if !send(&upstream, &frame) {
-                        let _ = client
-                            .close(Some(CLOSE_INTERNAL), Some("the provider's socket closed"));
-                        ended = ("upstream_gone", CLOSE_INTERNAL);
-                        break;
+                        };
+                        counts.frames_up += 1;
+                        counts.bytes_up += frame.len() as u64;
+                        if !send(&upstream, &frame) {
+                            let _ = client
+                                .close(Some(CLOSE_INTERNAL), Some("the provider's socket closed"));
+                            break 'session ("upstream_gone", CLOSE_INTERNAL);
+                        }
                     }
-                }
-                Some(Ok(WebsocketEvent::Close(close))) => {
-                    let code = relayable_close(close.code(), close.was_clean());
-                    let reason = close_reason(&scrub(&close.reason(), &secrets));
-                    let _ = upstream.close(Some(code), Some(reason));
-                    ended = ("client", code);
-                    break;
-                }
-                Some(Err(_)) | None => {
-                    let _ = upstream.close(Some(1000), Some("client gone"));
-                    ended = ("client_error", CLOSE_INTERNAL);
-                    break;
-                }
-            },
-            // From the upstream.
-            Either::Right((event, _)) => match event {
-                Some(Ok(WebsocketEvent::Message(msg))) => {
-                    let Some(frame) = frame_of(&msg).await else {
-                        continue;
-                    };
-                    let frame = match (&frame, &session.guard) {
-                        (Frame::Text(text), Some(guard)) => match guard.upstream_text(text) {
-                            Verdict::Rewrite(t) => Frame::Text(t),
-                            _ => frame,
-                        },
-                        _ => frame,
-                    };
-                    counts.frames_down += 1;
-                    counts.bytes_down += frame.len() as u64;
-                    if !send(client, &frame) {
+                    Some(Ok(WebsocketEvent::Close(close))) => {
+                        let code = relayable_close(close.code(), close.was_clean());
+                        let reason = close_reason(&scrub(&close.reason(), &secrets));
+                        let _ = upstream.close(Some(code), Some(reason));
+                        break 'session ("client", code);
+                    }
+                    Some(Err(_)) | None => {
                         let _ = upstream.close(Some(1000), Some("client gone"));
-                        ended = ("client_gone", 1000);
-                        break;
+                        break 'session ("client_error", CLOSE_INTERNAL);
                     }
-                }
-                Some(Ok(WebsocketEvent::Close(close))) => {
-                    let code = relayable_close(close.code(), close.was_clean());
-                    let reason = close_reason(&scrub(&close.reason(), &secrets));
-                    let _ = client.close(Some(code), Some(reason));
-                    ended = ("upstream", code);
-                    break;
-                }
-                Some(Err(_)) | None => {
-                    let _ =
-                        client.close(Some(CLOSE_INTERNAL), Some("the provider's socket failed"));
-                    ended = ("upstream_error", CLOSE_INTERNAL);
-                    break;
-                }
-            },
+                },
+                // From the upstream.
+                Next::Upstream(event) => match event {
+                    Some(Ok(WebsocketEvent::Message(msg))) => {
+                        let Some(frame) = frame_of(&msg).await else {
+                            continue;
+                        };
+                        let frame = match (&frame, &session.guard) {
+                            (Frame::Text(text), Some(guard)) => match guard.upstream_text(text) {
+                                Verdict::Rewrite(t) => Frame::Text(t),
+                                _ => frame,
+                            },
+                            _ => frame,
+                        };
+                        counts.frames_down += 1;
+                        counts.bytes_down += frame.len() as u64;
+                        if !send(client, &frame) {
+                            let _ = upstream.close(Some(1000), Some("client gone"));
+                            break 'session ("client_gone", 1000);
+                        }
+                    }
+                    Some(Ok(WebsocketEvent::Close(close))) => {
+                        let code = relayable_close(close.code(), close.was_clean());
+                        let reason = close_reason(&scrub(&close.reason(), &secrets));
+                        let _ = client.close(Some(code), Some(reason));
+                        break 'session ("upstream", code);
+                    }
+                    Some(Err(_)) | None => {
+                        let _ = client
+                            .close(Some(CLOSE_INTERNAL), Some("the provider's socket failed"));
+                        break 'session ("upstream_error", CLOSE_INTERNAL);
+                    }
+                },
+            }
         }
+        // The watch was lost (the object restarted, the connection broke).
+        drop(watch_events);
+        watch = None;
+        match lifetime.rewatch().await {
+            Ok(ws) => watch = Some(ws),
+            Err(err) => {
+                let by = if err.code == ErrorCode::QuotaUnavailable {
+                    "unvouched"
+                } else {
+                    "revoked"
+                };
+                break 'session (by, end_for(client, &upstream, &err, dialect));
+            }
+        }
+    };
+    if let Some(ws) = &watch {
+        let _ = ws.close(Some(1000), Some("session ended"));
     }
     let line = serde_json::json!({
         "ts": reelay_core::keys::rfc3339(started),
@@ -433,6 +670,7 @@ pub(crate) async fn pump(
         "bytes_up": counts.bytes_up,
         "bytes_down": counts.bytes_down,
         "frames_refused": counts.refused,
+        "key_watches": lifetime.watches_opened,
     });
     worker::console_log!("{line}");
     drop(upstream_events);

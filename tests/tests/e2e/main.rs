@@ -30,5 +30,6 @@ mod realtime_ws;
 mod responses;
 mod retired;
 mod shipped_config;
+mod socket_lifetime;
 mod strict_inputs;
 mod vertex_ga;
