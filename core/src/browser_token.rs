@@ -31,6 +31,10 @@
 //! them, and so can other tokens of the same parent), and deleting the parent
 //! key revokes its tokens at the next request.
 //!
+//! A token may mint the gateway's realtime and Live tokens; what it mints
+//! never exceeds it ([`Minter`]): no later expiry, the same origin binding,
+//! the same model rules.
+//!
 //! # Format
 //!
 //! A MAC'd [`Purpose::BrowserToken`] value of [`crate::seal`] (`bt_rl_` +
@@ -125,21 +129,7 @@ impl Claims {
     /// Checks the token's origin binding against the request's `Origin`
     /// (`None` when the request carries none: see the module docs).
     pub fn check_origin(&self, request_origin: Option<&str>) -> Result<(), ClientError> {
-        let (Some(bound), Some(sent)) = (&self.origin, request_origin) else {
-            return Ok(());
-        };
-        let same = Origin::parse(sent.trim()).is_ok_and(|o| o.serialize() == *bound);
-        if same {
-            Ok(())
-        } else {
-            Err(ClientError::new(
-                ErrorCode::OriginNotAllowed,
-                format!(
-                    "this browser token is bound to origin {bound}; a page on {} may not use it",
-                    sent.trim()
-                ),
-            ))
-        }
+        check_bound_origin(self.origin.as_deref(), request_origin, "browser token")
     }
 
     /// The token id as hex, for logs.
@@ -204,6 +194,77 @@ impl Claims {
             origin: (!origin.is_empty()).then_some(origin),
             models,
         })
+    }
+}
+
+/// Checks a credential's origin binding (`bound`, serialized) against the
+/// request's `Origin` header (`sent`): a request carrying another origin is
+/// refused; one carrying none is not (see the module docs). `credential`
+/// names the credential in the refusal ("browser token", "realtime token").
+pub fn check_bound_origin(
+    bound: Option<&str>,
+    sent: Option<&str>,
+    credential: &str,
+) -> Result<(), ClientError> {
+    let (Some(bound), Some(sent)) = (bound, sent) else {
+        return Ok(());
+    };
+    let same = Origin::parse(sent.trim()).is_ok_and(|o| o.serialize() == bound);
+    if same {
+        Ok(())
+    } else {
+        Err(ClientError::new(
+            ErrorCode::OriginNotAllowed,
+            format!(
+                "this {credential} is bound to origin {bound}; a page on {} may not use it",
+                sent.trim()
+            ),
+        ))
+    }
+}
+
+/// Who mints a gateway token (a realtime `ek_rl_…` or a Live `lt_rl_…`),
+/// and so what that token may not exceed.
+///
+/// A token minted with a virtual key (or the master key) has the limits it
+/// was asked for. A token minted with a browser token never exceeds the
+/// browser token: it expires no later, is bound to the same origin, is
+/// narrowed by the same model rules (on top of the key's current rules, at
+/// every use) and belongs to the same visitor. Uses are not a browser
+/// token's limit (it has none besides its lifetime), and every session a
+/// minted token starts is metered on the key.
+#[derive(Debug, Clone, Copy)]
+pub enum Minter<'a> {
+    /// A virtual key or the master key.
+    Key,
+    /// A browser token, by its claims.
+    BrowserToken(&'a Claims),
+}
+
+impl Minter<'_> {
+    /// The expiry (unix ms) of a token asked to expire at `asked_ms`: no
+    /// later than the minter's own.
+    pub fn clamp_expiry_ms(&self, asked_ms: u64) -> u64 {
+        match self {
+            Self::Key => asked_ms,
+            Self::BrowserToken(claims) => asked_ms.min(claims.expires_at_secs.saturating_mul(1000)),
+        }
+    }
+
+    /// The origin a minted token is bound to: the minter's binding.
+    pub fn origin(&self) -> Option<&str> {
+        match self {
+            Self::Key => None,
+            Self::BrowserToken(claims) => claims.origin.as_deref(),
+        }
+    }
+
+    /// The model rules a minted token is narrowed by (empty: none).
+    pub fn models(&self) -> &[String] {
+        match self {
+            Self::Key => &[],
+            Self::BrowserToken(claims) => &claims.models,
+        }
     }
 }
 

@@ -349,19 +349,7 @@ pub(crate) async fn identify(
     let config = cx.config()?;
     let hash = key_hash(key);
     if is_master_hash(cx, &hash) {
-        cx.log.borrow_mut().key_token = Some(String::from("master"));
-        // The master key has no origins of its own: only the config's.
-        cors::check(cx, &config, &[])?;
-        return Ok(Caller {
-            hash,
-            record: Rc::new(master_record(&hash, cx.now_ms)),
-            is_master: true,
-            token: None,
-            // The master key may use every model (no rules: all of them).
-            policy: AccessPolicy::compile::<&str>(&[], &config.access_groups)
-                .map(Rc::new)
-                .map_err(|_| ClientError::from_code(ErrorCode::Internal)),
-        });
+        return master_caller(cx, &config, hash);
     }
     let (record, policy) = lookup(cx, &config, &hash)
         .await?
@@ -379,14 +367,35 @@ pub(crate) async fn identify(
     })
 }
 
+/// The master key as a caller: every model, no origins of its own (only
+/// the config's), never metered.
+fn master_caller(cx: &Ctx, config: &Config, hash: [u8; 32]) -> Result<Caller, ClientError> {
+    cx.log.borrow_mut().key_token = Some(String::from("master"));
+    cors::check(cx, config, &[])?;
+    Ok(Caller {
+        hash,
+        record: Rc::new(master_record(&hash, cx.now_ms)),
+        is_master: true,
+        token: None,
+        // The master key may use every model (no rules: all of them).
+        policy: AccessPolicy::compile::<&str>(&[], &config.access_groups)
+            .map(Rc::new)
+            .map_err(|_| ClientError::from_code(ErrorCode::Internal)),
+    })
+}
+
 /// Identifies the key with `hash` that minted a gateway token (realtime,
-/// Live), as this isolate knows it: `None` when it no longer exists. Checks
-/// the request's origin against the key's; admission confirms the rest.
+/// Live), as this isolate knows it: `None` when it no longer exists (the
+/// master key is always there). Checks the request's origin against the
+/// key's; admission confirms the rest.
 pub(crate) async fn identify_minter(
     cx: &Ctx,
     config: &Config,
     hash: &[u8; 32],
 ) -> Result<Option<Caller>, ClientError> {
+    if is_master_hash(cx, hash) {
+        return master_caller(cx, config, *hash).map(Some);
+    }
     let Some((record, policy)) = lookup(cx, config, hash).await? else {
         return Ok(None);
     };

@@ -544,6 +544,7 @@ mod tests {
             deployment: dep.into(),
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new("ek_abc"),
+            origin: None,
         }
     }
 

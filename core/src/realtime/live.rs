@@ -38,6 +38,14 @@
 //! own ephemeral tokens are never minted (the real key stays in the gateway,
 //! which swaps it in upstream). Counting uses needs state: the host counts
 //! them under the token id in the owning key's quota store.
+//!
+//! A token minted with a browser token never exceeds it
+//! ([`crate::browser_token::Minter`]): both expiries are capped at the
+//! browser token's, and the token carries its origin binding
+//! ([`LiveTokenClaims::check_origin`]) and its model rules
+//! ([`LiveTokenClaims::narrowing`], applied on top of the key's rules at
+//! every connect, so a setup the token leaves open cannot name a model the
+//! browser token could not use).
 //! [`LiveTokenClaims::effective_setup`] applies the lock to a client's setup.
 
 use alloc::borrow::ToOwned;
@@ -47,6 +55,8 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
+use crate::access::{AccessGroups, AccessPolicy};
+use crate::browser_token::{check_bound_origin, Minter};
 use crate::config::Deployment;
 #[cfg(test)]
 use crate::config::Provider;
@@ -429,21 +439,58 @@ pub struct LiveTokenClaims {
     pub setup: Option<Map<String, Value>>,
     /// Locked fields; empty with a setup = all of it.
     pub field_mask: Vec<String>,
+    /// The one origin the token works from (a minting browser token's
+    /// binding); `None` = unbound.
+    pub origin: Option<String>,
+    /// Model rules narrowing the key's at every connect (a minting browser
+    /// token's); empty = none.
+    pub models: Vec<String>,
 }
 
 impl LiveTokenClaims {
     /// The claims a mint of `request` by `key_hash` seals (`nonce`: 12 fresh
-    /// random bytes, also the token's id).
-    pub fn mint(request: &AuthTokenRequest, key_hash: [u8; 32], nonce: [u8; NONCE_LEN]) -> Self {
+    /// random bytes, also the token's id), within what `minter` may grant:
+    /// a browser token's expiry, origin binding and model rules.
+    pub fn mint(
+        request: &AuthTokenRequest,
+        key_hash: [u8; 32],
+        nonce: [u8; NONCE_LEN],
+        minter: Minter<'_>,
+    ) -> Self {
+        let expires_at_ms = minter.clamp_expiry_ms(request.expires_at_ms);
         Self {
             id: nonce,
             key_hash,
-            expires_at_ms: request.expires_at_ms,
-            new_sessions_until_ms: request.new_sessions_until_ms,
+            expires_at_ms,
+            new_sessions_until_ms: request.new_sessions_until_ms.min(expires_at_ms),
             uses: request.uses,
             setup: request.setup.clone(),
             field_mask: request.field_mask.clone(),
+            origin: minter.origin().map(str::to_owned),
+            models: minter.models().to_vec(),
         }
+    }
+
+    /// The token's own model rules compiled under `groups`, or `None` when
+    /// it carries none (it then reaches what its key may use).
+    pub fn narrowing(&self, groups: &AccessGroups) -> Result<Option<AccessPolicy>, ClientError> {
+        if self.models.is_empty() {
+            return Ok(None);
+        }
+        AccessPolicy::compile(&self.models, groups)
+            .map(Some)
+            .map_err(|e| {
+                ClientError::new(
+                    ErrorCode::ModelAccessDenied,
+                    format!("this ephemeral token's model rules are not valid under the current config: {e}"),
+                )
+            })
+    }
+
+    /// Checks the token's origin binding against the request's `Origin`
+    /// (requests without one pass, as for browser tokens).
+    pub fn check_origin(&self, request_origin: Option<&str>) -> Result<(), ClientError> {
+        check_bound_origin(self.origin.as_deref(), request_origin, "ephemeral token")
     }
 
     /// The token id as text (where its uses are counted).
@@ -537,8 +584,16 @@ impl LiveTokenClaims {
             "u": self.uses,
             "m": self.field_mask,
         });
-        if let (Some(setup), Value::Object(map)) = (&self.setup, &mut plain) {
-            map.insert("s".into(), Value::Object(setup.clone()));
+        if let Value::Object(map) = &mut plain {
+            if let Some(setup) = &self.setup {
+                map.insert("s".into(), Value::Object(setup.clone()));
+            }
+            if let Some(origin) = &self.origin {
+                map.insert("o".into(), Value::from(origin.as_str()));
+            }
+            if !self.models.is_empty() {
+                map.insert("r".into(), Value::from(self.models.clone()));
+            }
         }
         keys.seal_aead(Purpose::LiveToken, &self.id, plain.to_string().as_bytes())
     }
@@ -576,6 +631,18 @@ fn parse_claims(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<LiveTokenClaims> {
         Some(Value::Object(s)) => Some(s.clone()),
         Some(_) => return None,
     };
+    let origin = match map.get("o") {
+        None => None,
+        Some(o) => Some(o.as_str()?.to_owned()),
+    };
+    let models = match map.get("r") {
+        None => Vec::new(),
+        Some(r) => r
+            .as_array()?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?,
+    };
     Some(LiveTokenClaims {
         id,
         key_hash,
@@ -584,12 +651,15 @@ fn parse_claims(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<LiveTokenClaims> {
         uses: u32::try_from(map.get("u")?.as_u64()?).ok()?,
         setup,
         field_mask,
+        origin,
+        models,
     })
 }
 
 /// The `auth_tokens` answer: Google's `AuthToken` with the token's name
-/// and the times and uses it was minted with.
-pub fn auth_token_answer(token: &str, request: &AuthTokenRequest) -> Value {
+/// and the times and uses it was minted with (`claims`: as sealed, after
+/// any clamp by its minter).
+pub fn auth_token_answer(token: &str, claims: &LiveTokenClaims) -> Value {
     let mut answer = Map::new();
     answer.insert(
         "name".into(),
@@ -597,13 +667,13 @@ pub fn auth_token_answer(token: &str, request: &AuthTokenRequest) -> Value {
     );
     answer.insert(
         "expireTime".into(),
-        Value::from(crate::time::rfc3339(request.expires_at_ms)),
+        Value::from(crate::time::rfc3339(claims.expires_at_ms)),
     );
     answer.insert(
         "newSessionExpireTime".into(),
-        Value::from(crate::time::rfc3339(request.new_sessions_until_ms)),
+        Value::from(crate::time::rfc3339(claims.new_sessions_until_ms)),
     );
-    answer.insert("uses".into(), Value::from(request.uses));
+    answer.insert("uses".into(), Value::from(claims.uses));
     Value::Object(answer)
 }
 
@@ -844,7 +914,7 @@ mod tests {
         let key = Keys::derive(&[9u8; 32]).unwrap();
         let r = request(json!({"uses": 2, "bidiGenerateContentSetup": {"model": "models/gemini-live",
             "generationConfig": {"temperature": 0.1}}, "fieldMask": ["generationConfig.temperature"]})).unwrap();
-        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12]);
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key);
         let token = claims.seal(&key).unwrap();
         assert!(token.starts_with(LIVE_TOKEN_PREFIX));
         let opened = LiveTokenClaims::open(&key, &format!("auth_tokens/{token}"), NOW).unwrap();
@@ -879,9 +949,60 @@ mod tests {
             LiveTokenClaims::open(&key, &odd, NOW).unwrap_err(),
             seal::Error::Malformed
         );
-        let answer = auth_token_answer(&token, &r);
+        let answer = auth_token_answer(&token, &claims);
         assert_eq!(answer["name"], format!("auth_tokens/{token}"));
         assert_eq!(answer["uses"], 2);
+    }
+
+    #[test]
+    fn a_browser_token_mints_nothing_that_outlives_it_or_reaches_further() {
+        let key = Keys::derive(&[9u8; 32]).unwrap();
+        let bt = crate::browser_token::Claims {
+            parent_hash: [4; 32],
+            issued_at_secs: NOW / 1000,
+            expires_at_secs: NOW / 1000 + 10,
+            id: [1; 8],
+            origin: Some("https://app.example.com".into()),
+            models: std::vec!["gemini-live".into()],
+        };
+        // Asked: 20 hours, 1 hour of new sessions, unlimited uses.
+        let r = request(json!({"expireTime": keys_time(NOW + MAX_EXPIRE_MS),
+            "newSessionExpireTime": keys_time(NOW + 3_600_000), "uses": 0}))
+        .unwrap();
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::BrowserToken(&bt));
+        assert_eq!(claims.expires_at_ms, NOW + 10_000);
+        assert_eq!(claims.new_sessions_until_ms, NOW + 10_000);
+        assert_eq!(claims.origin.as_deref(), Some("https://app.example.com"));
+        assert_eq!(claims.models, ["gemini-live"]);
+        let answer = auth_token_answer("lt_rl_x", &claims);
+        assert_eq!(answer["expireTime"], keys_time(NOW + 10_000));
+        assert_eq!(answer["newSessionExpireTime"], keys_time(NOW + 10_000));
+        // Sealed and opened with its bounds; dead once the browser token is.
+        let token = claims.seal(&key).unwrap();
+        let opened = LiveTokenClaims::open(&key, &token, NOW).unwrap();
+        assert_eq!(opened, claims);
+        assert_eq!(
+            LiveTokenClaims::open(&key, &token, NOW + 10_000).unwrap_err(),
+            seal::Error::Expired((NOW + 10_000) / 1000)
+        );
+        assert!(opened.check_origin(Some("https://app.example.com")).is_ok());
+        assert_eq!(
+            opened
+                .check_origin(Some("https://evil.example.com"))
+                .unwrap_err()
+                .code,
+            ErrorCode::OriginNotAllowed
+        );
+        let groups = AccessGroups::new();
+        let everything = AccessPolicy::compile::<&str>(&[], &groups).unwrap();
+        let narrowed = everything.narrowed(opened.narrowing(&groups).unwrap().unwrap());
+        assert!(narrowed.allows("gemini-live"));
+        assert!(!narrowed.allows("vertex-live"));
+        // A key's token keeps what it asked for and narrows nothing.
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key);
+        assert_eq!(claims.expires_at_ms, NOW + MAX_EXPIRE_MS);
+        assert_eq!(claims.origin, None);
+        assert!(claims.narrowing(&groups).unwrap().is_none());
     }
 
     #[test]
@@ -889,7 +1010,7 @@ mod tests {
         let client = Setup::parse(br#"{"setup":{"model":"models/other","generationConfig":{"temperature":0.9,"topK":3},"systemInstruction":{"parts":[{"text":"hi"}]}}}"#).unwrap();
         let r = request(json!({"bidiGenerateContentSetup": {"model": "models/gemini-live",
             "generationConfig": {"temperature": 0.1}}, "fieldMask": "generationConfig.temperature,systemInstruction"})).unwrap();
-        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12]);
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key);
         let s = claims.effective_setup(&client);
         assert_eq!(s.group_name().unwrap(), "gemini-live");
         assert_eq!(s.object()["generationConfig"]["temperature"], 0.1);
@@ -897,14 +1018,14 @@ mod tests {
         assert!(s.object().get("systemInstruction").is_none());
         // No mask: the token's setup replaces the client's.
         let r = request(json!({"bidiGenerateContentSetup": {"model": "gemini-live"}})).unwrap();
-        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12]).effective_setup(&client);
+        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key).effective_setup(&client);
         assert_eq!(
             Value::Object(s.object().clone()),
             json!({"model": "gemini-live"})
         );
         // No setup: the client's.
         let r = request(json!({})).unwrap();
-        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12]).effective_setup(&client);
+        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key).effective_setup(&client);
         assert_eq!(s.group_name().unwrap(), "other");
     }
 }

@@ -14,6 +14,7 @@
 //! | deployment id | the SDP offer goes to the deployment that minted the ephemeral key, never re-routed |
 //! | model group | the access rules are re-checked against the name the key was allowed |
 //! | upstream ephemeral key | sent upstream as `Authorization: Bearer ek_…`; never in the clear |
+//! | origin binding (optional) | a token minted with an origin-bound browser token works only from that origin |
 //!
 //! Wire format: an encrypted [`Purpose::RealtimeToken`] value of
 //! [`crate::seal`] (`ek_rl_` + base64url of `version ‖ nonce ‖ AES-256-GCM
@@ -31,7 +32,14 @@
 //! 1 + n bytes   deployment id (length byte, then bytes)
 //! 1 + m bytes   model group name (length byte, then bytes)
 //! 2 + k bytes   upstream ephemeral key (big-endian u16 length, then bytes)
+//! optional, only in tokens minted with a browser token:
+//! 1 + o bytes   origin binding (length byte, then bytes; 0 = unbound)
 //! ```
+//!
+//! A token minted with a browser token never exceeds it
+//! ([`crate::browser_token::Minter`]): its expiry is the sooner of the
+//! upstream's and the browser token's, and it carries the browser token's
+//! origin binding, checked at every use ([`TokenClaims::check_origin`]).
 //!
 //! Opening checks, in order: size and prefix, base64, version, the GCM tag
 //! (constant time, by the AEAD), the plaintext layout, the session kind
@@ -45,7 +53,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::SessionKind;
+use crate::browser_token::check_bound_origin;
 use crate::encoding::hex;
+use crate::errors::ClientError;
 use crate::seal::{self, owner_of, Keys, Purpose, OWNER_LEN};
 
 pub use crate::seal::NONCE_LEN;
@@ -98,6 +108,9 @@ pub struct TokenClaims {
     pub model: String,
     /// The upstream ephemeral key.
     pub upstream_key: UpstreamKey,
+    /// The one origin the token works from (inherited from the browser
+    /// token that minted it); `None` = unbound.
+    pub origin: Option<String>,
 }
 
 impl TokenClaims {
@@ -109,6 +122,12 @@ impl TokenClaims {
     /// The owning key's public `token` (hex SHA-256), as stored in KV.
     pub fn key_token(&self) -> String {
         hex(&self.key_hash)
+    }
+
+    /// Checks the token's origin binding against the request's `Origin`
+    /// (requests without one pass, as for browser tokens).
+    pub fn check_origin(&self, request_origin: Option<&str>) -> Result<(), ClientError> {
+        check_bound_origin(self.origin.as_deref(), request_origin, "realtime token")
     }
 }
 
@@ -141,6 +160,10 @@ impl TokenClaims {
                 .to_be_bytes(),
         );
         plain.extend_from_slice(upstream);
+        if let Some(origin) = &self.origin {
+            plain.push(u8::try_from(origin.len()).map_err(too_long)?);
+            plain.extend_from_slice(origin.as_bytes());
+        }
         keys.seal_aead(Purpose::RealtimeToken, nonce, &plain)
     }
 
@@ -209,7 +232,17 @@ fn parse_plaintext(plain: &[u8]) -> Option<TokenClaims> {
     let mut len = [0u8; 2];
     len.copy_from_slice(r.take(2)?);
     let upstream = r.text(usize::from(u16::from_be_bytes(len)))?;
-    if !r.0.is_empty() || upstream.is_empty() {
+    if upstream.is_empty() {
+        return None;
+    }
+    // Tokens minted with a browser token carry its origin binding.
+    let origin = if r.0.is_empty() {
+        None
+    } else {
+        let n = usize::from(r.byte()?);
+        Some(r.text(n)?).filter(|o| !o.is_empty())
+    };
+    if !r.0.is_empty() {
         return None;
     }
     Some(TokenClaims {
@@ -219,6 +252,7 @@ fn parse_plaintext(plain: &[u8]) -> Option<TokenClaims> {
         deployment,
         model,
         upstream_key: UpstreamKey(upstream),
+        origin,
     })
 }
 
@@ -249,6 +283,7 @@ mod tests {
             deployment: "openai-realtime".into(),
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new(EK),
+            origin: None,
         }
     }
 
@@ -525,6 +560,7 @@ mod tests {
             let c = TokenClaims {
                 kind, expires_at, key_hash: hash, deployment, model,
                 upstream_key: UpstreamKey::new(ek),
+            origin: None,
             };
             let t = c.seal(&key(), &nonce).unwrap();
             prop_assert_eq!(TokenClaims::open(&key(), &t, expires_at - 1, BOTH), Ok(c));

@@ -529,6 +529,7 @@ mod tests {
             deployment: "d1".into(),
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new("ek_123"),
+            origin: None,
         };
         let d = dep(Provider::OpenAi);
         let ok = WsQuery::parse("model=gpt-realtime").unwrap();

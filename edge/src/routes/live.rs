@@ -25,7 +25,8 @@
 
 use std::rc::Rc;
 
-use reelay_core::access::AccessPolicy;
+use reelay_core::access::{AccessGroups, AccessPolicy};
+use reelay_core::browser_token::Minter;
 use reelay_core::config::Deployment;
 use reelay_core::errors::{ClientError, Dialect, ErrorCode, ErrorKind};
 use reelay_core::plan::Auth;
@@ -86,17 +87,23 @@ enum Who {
 }
 
 impl Who {
-    fn policy(&self) -> Result<Rc<AccessPolicy>, ClientError> {
+    /// The caller's rules: a key's (narrowed by a browser token's), or a
+    /// token's key's now, narrowed by the rules of a browser token that
+    /// minted it.
+    fn policy(&self, groups: &AccessGroups) -> Result<Rc<AccessPolicy>, ClientError> {
         match self {
             Self::Key(caller) => caller.policy(),
-            Self::Token(token) => Ok(Rc::clone(&token.1.policy)),
+            Self::Token(token) => match token.0.narrowing(groups)? {
+                Some(narrowing) => Ok(Rc::new((*token.1.policy).clone().narrowed(narrowing))),
+                None => Ok(Rc::clone(&token.1.policy)),
+            },
         }
     }
 
-    fn caller_mut(&mut self) -> Option<&mut Caller> {
+    fn caller_mut(&mut self) -> &mut Caller {
         match self {
-            Self::Key(caller) => Some(caller.as_mut()),
-            Self::Token(token) => token.1.caller.as_mut(),
+            Self::Key(caller) => caller.as_mut(),
+            Self::Token(token) => &mut token.1.caller,
         }
     }
 }
@@ -133,6 +140,8 @@ async fn identify(req: &Request, cx: &Ctx) -> Result<Who, ClientError> {
             worker::console_warn!("live token refused: {}", e.as_str());
             e.to_client(Purpose::LiveToken)
         })?;
+        // A token minted with an origin-bound browser token works from there only.
+        claims.check_origin(crate::cors::token_origin(cx))?;
         let owner = token_owner(cx, &config, &claims.key_hash, ErrorCode::InvalidLiveToken).await?;
         return Ok(Who::Token(Box::new((claims, owner))));
     }
@@ -214,7 +223,7 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
     };
     let name = setup.group_name()?.to_owned();
     cx.log.borrow_mut().model = Some(name.clone());
-    let policy = who.policy()?;
+    let policy = who.policy(&config.access_groups)?;
     let group = authorize(&config, &policy, &name, "setup.model").map_err(|e| match &*who {
         Who::Key(caller) => describe(e, caller),
         Who::Token(..) => e,
@@ -227,23 +236,20 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
 
     // One realtime session (and its price) on the key — the request that
     // opened the socket was admitted before the upgrade — and one use of a token.
-    if let Some(caller) = who.caller_mut() {
-        pipeline::admit(cx, caller, session_only(dep)).await?;
-    }
+    pipeline::admit(cx, who.caller_mut(), session_only(dep)).await?;
     if let Who::Token(token) = &*who {
+        // Uses are counted for every token, the master key's too.
         let (claims, owner) = &**token;
-        if let Some(caller) = &owner.caller {
-            let left = quota::count_use(
-                cx,
-                &caller.record,
-                &claims.id_hex(),
-                claims.uses,
-                claims.expires_at_ms,
-            )
-            .await?;
-            if !left {
-                return Err(ClientError::from_code(ErrorCode::LiveTokenUsedUp));
-            }
+        let left = quota::count_use(
+            cx,
+            &owner.caller.record,
+            &claims.id_hex(),
+            claims.uses,
+            claims.expires_at_ms,
+        )
+        .await?;
+        if !left {
+            return Err(ClientError::from_code(ErrorCode::LiveTokenUsedUp));
         }
     }
     // Dialing is new work: it moves on only after an upstream refused it.
@@ -327,7 +333,12 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
             .with_param("bidiGenerateContentSetup.model"));
         }
     }
-    let claims = LiveTokenClaims::mint(&request, caller.hash, random_bytes::<12>()?);
+    // A browser token mints nothing that outlives or outreaches it.
+    let minter = caller
+        .token
+        .as_ref()
+        .map_or(Minter::Key, Minter::BrowserToken);
+    let claims = LiveTokenClaims::mint(&request, caller.hash, random_bytes::<12>()?, minter);
     let token = claims.seal(&key).map_err(|e| {
         worker::console_warn!("live token not sealed: {}", e.as_str());
         ClientError::new(
@@ -341,5 +352,5 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
     Ok(Response::builder()
         .with_status(200)
         .with_headers(headers)
-        .fixed(auth_token_answer(&token, &request).to_string().into_bytes()))
+        .fixed(auth_token_answer(&token, &claims).to_string().into_bytes()))
 }

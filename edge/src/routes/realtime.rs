@@ -17,6 +17,7 @@
 use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
+use reelay_core::browser_token::Minter;
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::Auth;
@@ -119,6 +120,11 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
         let seal = SealWith {
             key: &key,
             key_hash: caller.hash,
+            // A browser token mints nothing that outlives or outreaches it.
+            minter: caller
+                .token
+                .as_ref()
+                .map_or(Minter::Key, Minter::BrowserToken),
             nonce: random_bytes::<12>()?,
             // The clock when the upstream's answer arrived, not when the
             // request did: its `expires_at` was set after the request began.
@@ -178,17 +184,21 @@ pub(super) fn presented_token(req: &Request) -> Option<String> {
     found
 }
 
-/// Opens a token for one of `kinds` (tag, purpose, expiry).
+/// Opens a token for one of `kinds` (tag, purpose, expiry) and checks its
+/// origin binding against the request.
 pub(super) fn open_token(
     cx: &Ctx,
     token: &str,
     kinds: &[SessionKind],
 ) -> Result<TokenClaims, ClientError> {
     let seal_keys = cx.seal_keys()?;
-    TokenClaims::open(&seal_keys, token, cx.now_secs(), kinds).map_err(|e| {
+    let claims = TokenClaims::open(&seal_keys, token, cx.now_secs(), kinds).map_err(|e| {
         worker::console_warn!("realtime token refused: {}", e.as_str());
         e.to_client(Purpose::RealtimeToken)
-    })
+    })?;
+    // A token minted with an origin-bound browser token works from there only.
+    claims.check_origin(crate::cors::token_origin(cx))?;
+    Ok(claims)
 }
 
 /// Checks the key that minted `claims` is still good *now*: not deleted or
@@ -223,8 +233,8 @@ pub(super) async fn check_owner(
 pub(super) struct TokenOwner {
     /// Its current access rules.
     pub(super) policy: Rc<AccessPolicy>,
-    /// The key (for quota); `None` for the master key, which is not metered.
-    pub(super) caller: Option<Caller>,
+    /// The key (for quota and token uses; the master key is not metered).
+    pub(super) caller: Caller,
 }
 
 /// Loads the key with `key_hash` that minted a token and checks it is still
@@ -236,18 +246,6 @@ pub(super) async fn token_owner(
     key_hash: &[u8; 32],
     invalid: ErrorCode,
 ) -> Result<TokenOwner, ClientError> {
-    let groups = &config.access_groups;
-    if keys::is_master(cx, key_hash) {
-        cx.log.borrow_mut().key_token = Some(String::from("master"));
-        // A page using the token must be on an allowed origin (CORS).
-        crate::cors::check(cx, config, &[])?;
-        let policy = AccessPolicy::compile::<&str>(&[], groups)
-            .map_err(|_| ClientError::from_code(ErrorCode::Internal))?;
-        return Ok(TokenOwner {
-            policy: Rc::new(policy),
-            caller: None,
-        });
-    }
     let kind = if invalid == ErrorCode::InvalidRealtimeToken {
         "realtime token"
     } else {
@@ -282,7 +280,7 @@ pub(super) async fn token_owner(
         })?;
     Ok(TokenOwner {
         policy: caller.policy()?,
-        caller: Some(caller),
+        caller,
     })
 }
 

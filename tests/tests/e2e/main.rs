@@ -18,6 +18,7 @@ mod harness;
 
 mod browser_auth;
 mod gateway;
+mod minting;
 mod mock_selftest;
 mod quota;
 mod realtime;

@@ -408,6 +408,7 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
         deployment: "openai-rt".into(),
         model: "gpt-realtime".into(),
         upstream_key: UpstreamKey::new("ek_0123456789abcdef0123456789abcdef"),
+        origin: None,
     }
     .seal(
         &Keys::derive(b"another-sealing-key-0123456789abcdef0123").unwrap(),
