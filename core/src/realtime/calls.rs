@@ -538,6 +538,7 @@ mod tests {
 
     fn claims(dep: &str) -> TokenClaims {
         TokenClaims {
+            id: [0; 12],
             kind: SessionKind::Realtime,
             expires_at: u64::MAX,
             key_hash: [1; 32],

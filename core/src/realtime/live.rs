@@ -65,6 +65,7 @@ use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::Auth;
 use crate::provider;
+use crate::quota::TokenUse;
 use crate::seal::{self, owner_of, Keys, Purpose, NONCE_LEN, OWNER_LEN};
 use crate::time::days_from_civil;
 
@@ -496,6 +497,17 @@ impl LiveTokenClaims {
     /// The token id as text (where its uses are counted).
     pub fn id_hex(&self) -> String {
         hex(&self.id)
+    }
+
+    /// One session started with the token: one of its `uses`, counted
+    /// under its id until it expires (each session is also metered on the
+    /// key that minted it).
+    pub fn session_use(&self) -> TokenUse {
+        TokenUse {
+            id: self.id_hex(),
+            max: self.uses,
+            until_ms: self.expires_at_ms,
+        }
     }
 
     /// The owner fingerprint, as in sealed ids.

@@ -263,6 +263,7 @@ pub fn finish_mint(
     // Nor later than a browser token that minted it.
     let expires_at = seal.minter.clamp_expiry_ms(expires_at.saturating_mul(1000)) / 1000;
     let claims = TokenClaims {
+        id: seal.nonce,
         kind: request.kind,
         expires_at,
         key_hash: seal.key_hash,
@@ -272,7 +273,7 @@ pub fn finish_mint(
         origin: seal.minter.origin().map(ToOwned::to_owned),
     };
     let token = claims
-        .seal(seal.key, &seal.nonce)
+        .seal(seal.key)
         .map_err(|_| upstream_garbage("the client secret could not be sealed"))?;
 
     answer.insert("value".into(), Value::from(token.as_str()));

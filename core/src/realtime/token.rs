@@ -56,6 +56,7 @@ use super::SessionKind;
 use crate::browser_token::check_bound_origin;
 use crate::encoding::hex;
 use crate::errors::ClientError;
+use crate::quota::TokenUse;
 use crate::seal::{self, owner_of, Keys, Purpose, OWNER_LEN};
 
 pub use crate::seal::NONCE_LEN;
@@ -96,6 +97,10 @@ impl fmt::Debug for UpstreamKey {
 /// What a realtime token binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenClaims {
+    /// The token's id: the nonce it is sealed with (12 fresh random bytes
+    /// from the host; a nonce must never repeat under one key), where its
+    /// one use is counted.
+    pub id: [u8; NONCE_LEN],
     /// The token's purpose: the session kind it was minted for.
     pub kind: SessionKind,
     /// Expiry, unix seconds (never later than the upstream's).
@@ -119,6 +124,17 @@ impl TokenClaims {
         owner_of(&self.key_hash)
     }
 
+    /// The one session this token may start, counted under its id until
+    /// it expires: a realtime token is single-use (its session was charged
+    /// when it was minted, so each mint pays for exactly one session).
+    pub fn session_use(&self) -> TokenUse {
+        TokenUse {
+            id: hex(&self.id),
+            max: 1,
+            until_ms: self.expires_at.saturating_mul(1000),
+        }
+    }
+
     /// The owning key's public `token` (hex SHA-256), as stored in KV.
     pub fn key_token(&self) -> String {
         hex(&self.key_hash)
@@ -132,12 +148,11 @@ impl TokenClaims {
 }
 
 impl TokenClaims {
-    /// Seals the claims with `nonce` (12 fresh random bytes from the host;
-    /// a nonce must never repeat under one key). [`seal::Error::Unsupported`]
+    /// Seals the claims with their `id` as the nonce. [`seal::Error::Unsupported`]
     /// when a field is longer than the format allows (deployment or model
     /// over 255 bytes, upstream key empty or over [`MAX_UPSTREAM_KEY_LEN`]);
     /// config validation and [`super::session`] keep them far shorter.
-    pub fn seal(&self, keys: &Keys, nonce: &[u8; NONCE_LEN]) -> Result<String, seal::Error> {
+    pub fn seal(&self, keys: &Keys) -> Result<String, seal::Error> {
         let deployment = self.deployment.as_bytes();
         let model = self.model.as_bytes();
         let upstream = self.upstream_key.expose().as_bytes();
@@ -164,7 +179,7 @@ impl TokenClaims {
             plain.push(u8::try_from(origin.len()).map_err(too_long)?);
             plain.extend_from_slice(origin.as_bytes());
         }
-        keys.seal_aead(Purpose::RealtimeToken, nonce, &plain)
+        keys.seal_aead(Purpose::RealtimeToken, &self.id, &plain)
     }
 
     /// Opens `token` for one of the `allowed` session kinds at `now` (unix
@@ -180,10 +195,10 @@ impl TokenClaims {
         now_secs: u64,
         allowed: &[SessionKind],
     ) -> Result<Self, seal::Error> {
-        let (_, plain) = keys.open_aead(Purpose::RealtimeToken, token)?;
+        let (id, plain) = keys.open_aead(Purpose::RealtimeToken, token)?;
         // Authentic from here on: a layout error means a bug or a future
         // format, never an attacker's choice.
-        let claims = parse_plaintext(&plain).ok_or(seal::Error::Malformed)?;
+        let claims = parse_plaintext(id, &plain).ok_or(seal::Error::Malformed)?;
         if !allowed.contains(&claims.kind) {
             return Err(seal::Error::WrongPurpose);
         }
@@ -218,7 +233,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn parse_plaintext(plain: &[u8]) -> Option<TokenClaims> {
+fn parse_plaintext(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<TokenClaims> {
     let mut r = Reader(plain);
     let kind = SessionKind::from_byte(r.byte()?)?;
     let mut expiry = [0u8; 8];
@@ -246,6 +261,7 @@ fn parse_plaintext(plain: &[u8]) -> Option<TokenClaims> {
         return None;
     }
     Some(TokenClaims {
+        id,
         kind,
         expires_at: u64::from_be_bytes(expiry),
         key_hash,
@@ -277,6 +293,7 @@ mod tests {
 
     fn claims() -> TokenClaims {
         TokenClaims {
+            id: [3; NONCE_LEN],
             kind: SessionKind::Realtime,
             expires_at: NOW + 600,
             key_hash: [0xab; 32],
@@ -288,7 +305,7 @@ mod tests {
     }
 
     fn token() -> String {
-        claims().seal(&key(), &[3u8; NONCE_LEN]).unwrap()
+        claims().seal(&key()).unwrap()
     }
 
     const BOTH: &[SessionKind] = &[SessionKind::Realtime, SessionKind::Transcription];
@@ -321,13 +338,24 @@ mod tests {
 
     #[test]
     fn nonces_make_tokens_differ() {
-        let a = claims().seal(&key(), &[1u8; NONCE_LEN]).unwrap();
-        let b = claims().seal(&key(), &[2u8; NONCE_LEN]).unwrap();
+        let with_id = |id| TokenClaims { id, ..claims() };
+        let a = with_id([1u8; NONCE_LEN]).seal(&key()).unwrap();
+        let b = with_id([2u8; NONCE_LEN]).seal(&key()).unwrap();
         assert_ne!(a, b);
-        assert_eq!(
-            TokenClaims::open(&key(), &a, NOW, BOTH),
-            TokenClaims::open(&key(), &b, NOW, BOTH)
+        let (a, b) = (
+            TokenClaims::open(&key(), &a, NOW, BOTH).unwrap(),
+            TokenClaims::open(&key(), &b, NOW, BOTH).unwrap(),
         );
+        assert_eq!((a.id, b.id), ([1; NONCE_LEN], [2; NONCE_LEN]));
+        assert_eq!(
+            TokenClaims {
+                id: b.id,
+                ..a.clone()
+            },
+            b
+        );
+        assert_ne!(a.session_use().id, b.session_use().id);
+        assert_eq!(a.session_use().max, 1);
     }
 
     #[test]
@@ -344,7 +372,7 @@ mod tests {
             expires_at: 0,
             ..claims()
         }
-        .seal(&key(), &[0; NONCE_LEN])
+        .seal(&key())
         .unwrap();
         assert_eq!(
             TokenClaims::open(&key(), &zero, 0, BOTH),
@@ -367,7 +395,7 @@ mod tests {
             kind: SessionKind::Transcription,
             ..claims()
         }
-        .seal(&key(), &[5; NONCE_LEN])
+        .seal(&key())
         .unwrap();
         assert_eq!(
             TokenClaims::open(&key(), &tr, NOW, &[SessionKind::Realtime]),
@@ -489,33 +517,24 @@ mod tests {
             deployment: "d".repeat(256),
             ..claims()
         };
-        assert_eq!(
-            long.seal(&key(), &[0; NONCE_LEN]),
-            Err(seal::Error::Unsupported)
-        );
+        assert_eq!(long.seal(&key()), Err(seal::Error::Unsupported));
         let long = TokenClaims {
             upstream_key: UpstreamKey::new("k".repeat(MAX_UPSTREAM_KEY_LEN + 1)),
             ..claims()
         };
-        assert_eq!(
-            long.seal(&key(), &[0; NONCE_LEN]),
-            Err(seal::Error::Unsupported)
-        );
+        assert_eq!(long.seal(&key()), Err(seal::Error::Unsupported));
         let empty = TokenClaims {
             upstream_key: UpstreamKey::new(""),
             ..claims()
         };
-        assert_eq!(
-            empty.seal(&key(), &[0; NONCE_LEN]),
-            Err(seal::Error::Unsupported)
-        );
+        assert_eq!(empty.seal(&key()), Err(seal::Error::Unsupported));
         let max = TokenClaims {
             deployment: "d".repeat(255),
             model: "m".repeat(255),
             upstream_key: UpstreamKey::new("k".repeat(MAX_UPSTREAM_KEY_LEN)),
             ..claims()
         };
-        let t = max.seal(&key(), &[0; NONCE_LEN]).unwrap();
+        let t = max.seal(&key()).unwrap();
         assert!(t.len() <= MAX_TOKEN_LEN, "{}", t.len());
         assert_eq!(TokenClaims::open(&key(), &t, NOW, BOTH).unwrap(), max);
     }
@@ -558,11 +577,11 @@ mod tests {
             nonce in proptest::array::uniform12(any::<u8>()),
         ) {
             let c = TokenClaims {
-                kind, expires_at, key_hash: hash, deployment, model,
+                id: nonce, kind, expires_at, key_hash: hash, deployment, model,
                 upstream_key: UpstreamKey::new(ek),
             origin: None,
             };
-            let t = c.seal(&key(), &nonce).unwrap();
+            let t = c.seal(&key()).unwrap();
             prop_assert_eq!(TokenClaims::open(&key(), &t, expires_at - 1, BOTH), Ok(c));
         }
 

@@ -523,6 +523,7 @@ mod tests {
     #[test]
     fn token_plans_refuse_another_model() {
         let claims = TokenClaims {
+            id: [0; 12],
             kind: SessionKind::Realtime,
             expires_at: 10,
             key_hash: [1; 32],

@@ -10,8 +10,9 @@
 // checked against its owning key *now*). The model arrives in the first
 // frame, so the rest happens right after it: the setup (with a token's
 // locked fields applied) names a model group the key must be allowed, it is
-// routed, one realtime session is reserved on the key (a token's use is
-// counted in its key's quota Durable Object), the upstream socket is opened
+// routed, the socket is admitted in one call to the key's quota Durable
+// Object (the request, one realtime session and a token's use together;
+// the use given back if the session does not start), the upstream socket is opened
 // with the deployment's credential (Gemini API key, or a Vertex bearer token
 // minted from the service account), the setup goes up with its model
 // rewritten, and frames are relayed both ways. Refusals close the socket
@@ -41,11 +42,11 @@ use reelay_core::seal::Purpose;
 use worker::{Headers, Request, Response, WebSocket};
 
 use super::realtime::TokenOwner;
-use super::realtime::{describe, session_cost, session_only, token_owner};
+use super::realtime::{describe, owner_refusal, session_cost, token_owner};
 use super::relay::{self, Frame, Session};
 use crate::context::{random_bytes, Ctx};
 use crate::credentials;
-use crate::keys::Caller;
+use crate::keys::{self, Caller};
 use crate::pipeline;
 use crate::quota;
 use crate::request::read_body;
@@ -99,13 +100,6 @@ impl Who {
             },
         }
     }
-
-    fn caller_mut(&mut self) -> &mut Caller {
-        match self {
-            Self::Key(caller) => caller.as_mut(),
-            Self::Token(token) => &mut token.1.caller,
-        }
-    }
 }
 
 /// A Live socket (`route` from the path).
@@ -145,9 +139,9 @@ async fn identify(req: &Request, cx: &Ctx) -> Result<Who, ClientError> {
         let owner = token_owner(cx, &config, &claims.key_hash, ErrorCode::InvalidLiveToken).await?;
         return Ok(Who::Token(Box::new((claims, owner))));
     }
-    Ok(Who::Key(Box::new(
-        pipeline::authenticate(req, cx, true).await?,
-    )))
+    // Admitted with its session once the setup names the model: one call
+    // to the key's quota object for the whole socket.
+    Ok(Who::Key(Box::new(keys::identify(req, cx, true).await?)))
 }
 
 /// The session after the `101`: wait for the setup, check, connect, relay.
@@ -234,22 +228,24 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
     plan_live(first.deployment, &setup)?;
     let dep = first.deployment;
 
-    // One realtime session (and its price) on the key — the request that
-    // opened the socket was admitted before the upgrade — and one use of a token.
-    pipeline::admit(cx, who.caller_mut(), session_only(dep)).await?;
-    if let Who::Token(token) = &*who {
-        // Uses are counted for every token, the master key's too.
-        let (claims, owner) = &**token;
-        let left = quota::count_use(
-            cx,
-            &owner.caller.record,
-            &claims.id_hex(),
-            claims.uses,
-            claims.expires_at_ms,
-        )
-        .await?;
-        if !left {
-            return Err(ClientError::from_code(ErrorCode::LiveTokenUsedUp));
+    // The socket's one admission: the request, one realtime session (and
+    // its price) on the key, and one use of a token (the master key's
+    // tokens count their uses too), in one call to the key's quota object;
+    // refunded (and the use given back) unless the upstream session starts.
+    match who {
+        Who::Key(caller) => pipeline::admit(cx, caller, session_cost(dep)).await?,
+        Who::Token(token) => {
+            let (claims, owner) = &mut **token;
+            let used = ClientError::from_code(ErrorCode::LiveTokenUsedUp);
+            pipeline::admit_token_use(
+                cx,
+                &mut owner.caller,
+                session_cost(dep),
+                &claims.session_use(),
+                used,
+            )
+            .await
+            .map_err(|e| owner_refusal(ErrorCode::InvalidLiveToken, e))?;
         }
     }
     // Dialing is new work: it moves on only after an upstream refused it.

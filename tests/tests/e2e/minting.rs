@@ -2,7 +2,10 @@
 //! (`ek_rl_`) or a Gemini Live token (`lt_rl_`) minted with a browser token
 //! never exceeds it — it expires no later, works only from the browser
 //! token's origin and reaches only its models — and a Live token's `uses`
-//! hold whoever minted it, the master key included.
+//! hold whoever minted it, the master key included. One credential, one
+//! metered session: a realtime token starts one session (call or socket),
+//! however many requests race for it, and a Live token's sessions each
+//! count on its key; a session the upstream refused gives its use back.
 
 use std::time::Duration;
 
@@ -12,7 +15,7 @@ use reelay_core::encoding::sha256;
 use reelay_core::realtime::live::parse_rfc3339_ms;
 use reelay_core::seal::Keys;
 use reelay_tests::gateway::GatewayOptions;
-use reelay_tests::mock::{MockOptions, MockUpstream};
+use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -170,6 +173,17 @@ impl Env {
         )
         .await
     }
+
+    /// `POST /v1/realtime/calls` with the token, from a server.
+    async fn call(&self, token: &str) -> Answer {
+        self.send(
+            self.req(Method::POST, "/v1/realtime/calls")
+                .bearer_auth(token)
+                .header("content-type", "application/sdp")
+                .body(SDP_OFFER),
+        )
+        .await
+    }
 }
 
 fn time_ms(value: &Value) -> u64 {
@@ -281,6 +295,172 @@ async fn live_tokens_minted_by_the_master_key_honour_their_uses() {
     let mut ws = env.live_socket(&name, None).await;
     let refused = env.live_setup(&mut ws, "gemini-live").await.unwrap_err();
     assert!(refused.starts_with("live_token_used_up"), "{refused}");
+    env.assert_no_leaks().await;
+    env.stop().await;
+}
+
+impl Env {
+    /// The key's realtime sessions today, from `/key/info`.
+    async fn sessions_today(&self, key: &str) -> u64 {
+        let info = self
+            .send(self.req(Method::GET, "/key/info").bearer_auth(key))
+            .await
+            .ok();
+        info["info"]["usage"]["today"]["realtime_sessions"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// A realtime socket with `token` as Bearer: `Ok` once the upstream's
+    /// `session.created` arrives, else the refusal's error code.
+    async fn realtime_socket(&self, token: &str) -> Result<(), String> {
+        let mut request = self.ws_url("/v1/realtime").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let frame = tokio::time::timeout(Duration::from_secs(15), socket.next())
+            .await
+            .expect("a frame within 15 s");
+        let Some(Ok(Message::Text(text))) = frame else {
+            panic!("expected an event, got {frame:?}");
+        };
+        self.record(text.as_str().to_owned());
+        let event: Value = serde_json::from_str(text.as_str()).unwrap();
+        let _ = socket.close(None).await;
+        match event["type"].as_str() {
+            Some("session.created") => Ok(()),
+            _ => Err(event["error"]["code"].as_str().unwrap_or("").to_owned()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_realtime_token_starts_one_session() {
+    let env = start().await;
+    let key = env
+        .new_key(json!({"models": ["gpt-realtime"], "realtime_sessions_per_day": 10}))
+        .await;
+    let token = env.realtime_token(&key, "gpt-realtime").await;
+    assert_eq!(
+        env.sessions_today(&key).await,
+        1,
+        "the mint pays for one session"
+    );
+
+    // Eight calls race for the token: one session starts.
+    let calls = (0..8).map(|_| env.call(&token));
+    let answers = futures_util::future::join_all(calls).await;
+    let started = answers.iter().filter(|a| a.status == 201).count();
+    assert_eq!(
+        started,
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    for answer in answers.iter().filter(|a| a.status != 201) {
+        answer.expect_error(401, "realtime_token_used");
+    }
+    assert_eq!(env.upstream("/v1/realtime/calls").len(), 1);
+    // Nor a socket afterwards.
+    assert_eq!(
+        env.realtime_socket(&token).await.unwrap_err(),
+        "realtime_token_used"
+    );
+    assert_eq!(env.sessions_today(&key).await, 1);
+
+    // A socket spends a token too; a call cannot follow it.
+    let token = env.realtime_token(&key, "gpt-realtime").await;
+    env.realtime_socket(&token).await.unwrap();
+    assert_eq!(
+        env.realtime_socket(&token).await.unwrap_err(),
+        "realtime_token_used"
+    );
+    env.call(&token)
+        .await
+        .expect_error(401, "realtime_token_used");
+
+    // A call the upstream refused started no session: the use is given back.
+    let token = env.realtime_token(&key, "gpt-realtime").await;
+    env.mock.push_fault(Fault::new(
+        "/v1/realtime/calls",
+        1,
+        FaultAction::ServerError { status: 503 },
+    ));
+    let refused = env.call(&token).await;
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    let mut given_back = false;
+    for _ in 0..50 {
+        // The give-back is settled after the refusal's response.
+        let answer = env.call(&token).await;
+        if answer.status == 201 {
+            given_back = true;
+            break;
+        }
+        answer.expect_error(401, "realtime_token_used");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(given_back, "the refused call's use was not given back");
+    assert_eq!(env.sessions_today(&key).await, 3);
+    env.assert_no_leaks().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn every_live_token_session_counts_and_refused_ones_give_their_use_back() {
+    let env = start().await;
+    let key = env
+        .new_key(json!({"models": ["gemini-live"], "realtime_sessions_per_day": 2}))
+        .await;
+    // One use; the upstream refuses the first session: the use comes back.
+    let body = env
+        .mint_live_from(&key, None, json!({"uses": 1}))
+        .await
+        .ok();
+    let name = body["name"].as_str().unwrap().to_owned();
+    env.mock.push_fault(Fault::new(
+        "BidiGenerateContent",
+        1,
+        FaultAction::Status {
+            status: 400,
+            headers: Vec::new(),
+            body: json!({"error": {"code": 400, "message": "bad setup", "status": "INVALID_ARGUMENT"}})
+                .to_string(),
+        },
+    ));
+    let mut ws = env.live_socket(&name, None).await;
+    let refused = env.live_setup(&mut ws, "gemini-live").await.unwrap_err();
+    assert!(!refused.starts_with("live_token_used_up"), "{refused}");
+    let mut started = false;
+    for _ in 0..50 {
+        // The give-back is settled once the refused session ends.
+        let mut ws = env.live_socket(&name, None).await;
+        match env.live_setup(&mut ws, "gemini-live").await {
+            Ok(()) => {
+                ws.close(None).await.unwrap();
+                started = true;
+                break;
+            }
+            Err(reason) => assert!(reason.starts_with("live_token_used_up"), "{reason}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started, "the refused session's use was not given back");
+    assert_eq!(env.sessions_today(&key).await, 1);
+
+    // Unlimited uses: every session is one of the key's sessions a day.
+    let body = env
+        .mint_live_from(&key, None, json!({"uses": 0}))
+        .await
+        .ok();
+    let name = body["name"].as_str().unwrap().to_owned();
+    let mut ws = env.live_socket(&name, None).await;
+    env.live_setup(&mut ws, "gemini-live").await.unwrap();
+    ws.close(None).await.unwrap();
+    let mut ws = env.live_socket(&name, None).await;
+    let refused = env.live_setup(&mut ws, "gemini-live").await.unwrap_err();
+    assert!(refused.starts_with("realtime_quota_exceeded"), "{refused}");
+    assert_eq!(env.sessions_today(&key).await, 2);
     env.assert_no_leaks().await;
     env.stop().await;
 }
