@@ -27,7 +27,7 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::{
     key_hash, plausible_key, presented_key, storage_name, KeyRecord, Presented,
 };
-use reelay_core::seal::{owner_of, Purpose, OWNER_LEN};
+use reelay_core::seal::{Owner, Purpose};
 use serde_json::Map;
 use worker::Request;
 
@@ -259,8 +259,13 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    pub(crate) fn owner(&self) -> [u8; OWNER_LEN] {
-        owner_of(&self.hash)
+    /// Who state this caller creates belongs to, and what it may open: the
+    /// key, for a browser token's subject when a token calls.
+    pub(crate) fn owner(&self) -> Owner {
+        match &self.token {
+            Some(claims) => claims.owner(),
+            None => Owner::of(&self.hash, None),
+        }
     }
 
     /// The caller's compiled access rules under the current config: the

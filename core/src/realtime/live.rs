@@ -66,7 +66,7 @@ use crate::json::type_name;
 use crate::plan::Auth;
 use crate::provider;
 use crate::quota::TokenUse;
-use crate::seal::{self, owner_of, Keys, Purpose, NONCE_LEN, OWNER_LEN};
+use crate::seal::{self, Keys, Owner, Purpose, NONCE_LEN, SUBJECT_LEN};
 use crate::time::days_from_civil;
 
 /// Gemini's Live method (API key) and Vertex's Live service and method.
@@ -446,6 +446,8 @@ pub struct LiveTokenClaims {
     /// Model rules narrowing the key's at every connect (a minting browser
     /// token's); empty = none.
     pub models: Vec<String>,
+    /// The visitor it acts for (a minting browser token's subject).
+    pub subject: Option<[u8; SUBJECT_LEN]>,
 }
 
 impl LiveTokenClaims {
@@ -469,6 +471,7 @@ impl LiveTokenClaims {
             field_mask: request.field_mask.clone(),
             origin: minter.origin().map(str::to_owned),
             models: minter.models().to_vec(),
+            subject: minter.subject(),
         }
     }
 
@@ -510,9 +513,10 @@ impl LiveTokenClaims {
         }
     }
 
-    /// The owner fingerprint, as in sealed ids.
-    pub fn owner(&self) -> [u8; OWNER_LEN] {
-        owner_of(&self.key_hash)
+    /// Who the sessions it starts belong to: its key, for the visitor a
+    /// minting browser token acted for.
+    pub fn owner(&self) -> Owner {
+        Owner::of(&self.key_hash, self.subject)
     }
 
     /// The setup a session runs with: the client's, with the locked fields
@@ -606,6 +610,9 @@ impl LiveTokenClaims {
             if !self.models.is_empty() {
                 map.insert("r".into(), Value::from(self.models.clone()));
             }
+            if let Some(subject) = &self.subject {
+                map.insert("j".into(), Value::from(hex(subject)));
+            }
         }
         keys.seal_aead(Purpose::LiveToken, &self.id, plain.to_string().as_bytes())
     }
@@ -647,6 +654,10 @@ fn parse_claims(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<LiveTokenClaims> {
         None => None,
         Some(o) => Some(o.as_str()?.to_owned()),
     };
+    let subject = match map.get("j") {
+        None => None,
+        Some(j) => Some(crate::encoding::hex_decode(j.as_str()?)?.try_into().ok()?),
+    };
     let models = match map.get("r") {
         None => Vec::new(),
         Some(r) => r
@@ -665,6 +676,7 @@ fn parse_claims(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<LiveTokenClaims> {
         field_mask,
         origin,
         models,
+        subject,
     })
 }
 
@@ -976,6 +988,7 @@ mod tests {
             id: [1; 8],
             origin: Some("https://app.example.com".into()),
             models: std::vec!["gemini-live".into()],
+            subject: [6; SUBJECT_LEN],
         };
         // Asked: 20 hours, 1 hour of new sessions, unlimited uses.
         let r = request(json!({"expireTime": keys_time(NOW + MAX_EXPIRE_MS),
@@ -986,6 +999,7 @@ mod tests {
         assert_eq!(claims.new_sessions_until_ms, NOW + 10_000);
         assert_eq!(claims.origin.as_deref(), Some("https://app.example.com"));
         assert_eq!(claims.models, ["gemini-live"]);
+        assert_eq!(claims.owner(), bt.owner());
         let answer = auth_token_answer("lt_rl_x", &claims);
         assert_eq!(answer["expireTime"], keys_time(NOW + 10_000));
         assert_eq!(answer["newSessionExpireTime"], keys_time(NOW + 10_000));

@@ -271,6 +271,7 @@ pub fn finish_mint(
         model: group.name.clone(),
         upstream_key: UpstreamKey::new(ephemeral.clone()),
         origin: seal.minter.origin().map(ToOwned::to_owned),
+        subject: seal.minter.subject(),
     };
     let token = claims
         .seal(seal.key)
@@ -510,6 +511,7 @@ mod tests {
             id: [1; 8],
             origin: Some("https://app.example.com".into()),
             models: std::vec!["gpt-realtime".into()],
+            subject: [6; crate::seal::SUBJECT_LEN],
         };
         let m = finish_by(
             &p,
@@ -525,6 +527,8 @@ mod tests {
         let claims = TokenClaims::open(&key(), token, NOW, &[SessionKind::Realtime]).unwrap();
         assert_eq!(claims.expires_at, NOW + 10);
         assert_eq!(claims.origin.as_deref(), Some("https://app.example.com"));
+        assert_eq!(claims.subject, Some([6; crate::seal::SUBJECT_LEN]));
+        assert_eq!(claims.owner(), bt.owner(), "its calls are the visitor's");
         assert!(claims.check_origin(Some("https://app.example.com")).is_ok());
         assert!(claims.check_origin(None).is_ok());
         assert_eq!(
@@ -554,6 +558,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(claims.origin, None);
+        assert_eq!(claims.subject, None);
     }
 
     #[test]

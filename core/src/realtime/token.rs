@@ -15,6 +15,7 @@
 //! | model group | the access rules are re-checked against the name the key was allowed |
 //! | upstream ephemeral key | sent upstream as `Authorization: Bearer ek_…`; never in the clear |
 //! | origin binding (optional) | a token minted with an origin-bound browser token works only from that origin |
+//! | subject (optional) | the visitor a browser token that minted it acts for: the calls it starts are theirs |
 //!
 //! Wire format: an encrypted [`Purpose::RealtimeToken`] value of
 //! [`crate::seal`] (`ek_rl_` + base64url of `version ‖ nonce ‖ AES-256-GCM
@@ -34,6 +35,7 @@
 //! 2 + k bytes   upstream ephemeral key (big-endian u16 length, then bytes)
 //! optional, only in tokens minted with a browser token:
 //! 1 + o bytes   origin binding (length byte, then bytes; 0 = unbound)
+//! 16 bytes      the browser token's subject fingerprint
 //! ```
 //!
 //! A token minted with a browser token never exceeds it
@@ -57,7 +59,7 @@ use crate::browser_token::check_bound_origin;
 use crate::encoding::hex;
 use crate::errors::ClientError;
 use crate::quota::TokenUse;
-use crate::seal::{self, owner_of, Keys, Purpose, OWNER_LEN};
+use crate::seal::{self, Keys, Owner, Purpose, SUBJECT_LEN};
 
 pub use crate::seal::NONCE_LEN;
 
@@ -116,12 +118,16 @@ pub struct TokenClaims {
     /// The one origin the token works from (inherited from the browser
     /// token that minted it); `None` = unbound.
     pub origin: Option<String>,
+    /// The visitor it acts for (a minting browser token's subject); `None`
+    /// for a key's token.
+    pub subject: Option<[u8; SUBJECT_LEN]>,
 }
 
 impl TokenClaims {
-    /// The owner fingerprint, as in sealed ids.
-    pub fn owner(&self) -> [u8; OWNER_LEN] {
-        owner_of(&self.key_hash)
+    /// Who the calls the token starts belong to: its key, for the visitor
+    /// a minting browser token acted for.
+    pub fn owner(&self) -> Owner {
+        Owner::of(&self.key_hash, self.subject)
     }
 
     /// The one session this token may start, counted under its id until
@@ -175,9 +181,13 @@ impl TokenClaims {
                 .to_be_bytes(),
         );
         plain.extend_from_slice(upstream);
-        if let Some(origin) = &self.origin {
+        if self.origin.is_some() || self.subject.is_some() {
+            let origin = self.origin.as_deref().unwrap_or("");
             plain.push(u8::try_from(origin.len()).map_err(too_long)?);
             plain.extend_from_slice(origin.as_bytes());
+        }
+        if let Some(subject) = &self.subject {
+            plain.extend_from_slice(subject);
         }
         keys.seal_aead(Purpose::RealtimeToken, &self.id, &plain)
     }
@@ -250,16 +260,22 @@ fn parse_plaintext(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<TokenClaims> {
     if upstream.is_empty() {
         return None;
     }
-    // Tokens minted with a browser token carry its origin binding.
+    // Tokens minted with a browser token carry its origin binding and subject.
     let origin = if r.0.is_empty() {
         None
     } else {
         let n = usize::from(r.byte()?);
         Some(r.text(n)?).filter(|o| !o.is_empty())
     };
-    if !r.0.is_empty() {
-        return None;
-    }
+    let subject = match r.0.len() {
+        0 => None,
+        SUBJECT_LEN => {
+            let mut subject = [0u8; SUBJECT_LEN];
+            subject.copy_from_slice(r.take(SUBJECT_LEN)?);
+            Some(subject)
+        }
+        _ => return None,
+    };
     Some(TokenClaims {
         id,
         kind,
@@ -269,6 +285,7 @@ fn parse_plaintext(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<TokenClaims> {
         model,
         upstream_key: UpstreamKey(upstream),
         origin,
+        subject,
     })
 }
 
@@ -301,6 +318,7 @@ mod tests {
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new(EK),
             origin: None,
+            subject: None,
         }
     }
 
@@ -319,7 +337,7 @@ mod tests {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         let opened = TokenClaims::open(&key(), &t, NOW, BOTH).unwrap();
         assert_eq!(opened, claims());
-        assert_eq!(opened.owner(), [0xab; OWNER_LEN]);
+        assert_eq!(opened.owner(), Owner::key([0xab; crate::seal::OWNER_LEN]));
         assert_eq!(opened.key_token(), "ab".repeat(32));
     }
 
@@ -580,6 +598,7 @@ mod tests {
                 id: nonce, kind, expires_at, key_hash: hash, deployment, model,
                 upstream_key: UpstreamKey::new(ek),
             origin: None,
+            subject: None,
             };
             let t = c.seal(&key()).unwrap();
             prop_assert_eq!(TokenClaims::open(&key(), &t, expires_at - 1, BOTH), Ok(c));

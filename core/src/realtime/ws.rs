@@ -531,6 +531,7 @@ mod tests {
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new("ek_123"),
             origin: None,
+            subject: None,
         };
         let d = dep(Provider::OpenAi);
         let ok = WsQuery::parse("model=gpt-realtime").unwrap();

@@ -30,7 +30,7 @@ use reelay_core::realtime::calls::{
 use reelay_core::realtime::session::{finish_mint, ClientSecretRequest, SealWith};
 use reelay_core::realtime::{SessionKind, TokenClaims, ALL_KINDS, TOKEN_PREFIX};
 use reelay_core::retry::Resend;
-use reelay_core::seal::{Keys, Purpose, OWNER_LEN};
+use reelay_core::seal::{Keys, Owner, Purpose};
 use worker::wasm_bindgen::JsValue;
 use worker::{
     FormData, FormEntry, Headers, Method, Request, RequestInit, RequestRedirect, Response,
@@ -505,7 +505,7 @@ async fn answer_call(
     cx: &Ctx,
     mut response: Response,
     sealer: &Keys,
-    owner: [u8; OWNER_LEN],
+    owner: Owner,
     deployment: &str,
 ) -> Result<Response, ClientError> {
     let status = response.status_code();

@@ -24,3 +24,4 @@ mod quota;
 mod realtime;
 mod realtime_ws;
 mod responses;
+mod visitors;

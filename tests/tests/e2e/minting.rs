@@ -86,6 +86,7 @@ fn short_browser_token(key: &str, lifetime_secs: u64, models: &[&str]) -> (Strin
         id: [7; 8],
         origin: Some(APP.into()),
         models: models.iter().map(|m| (*m).to_owned()).collect(),
+        subject: [7; reelay_core::seal::SUBJECT_LEN],
     }
     .seal(&Keys::derive(SEALING_KEY.as_bytes()).unwrap())
     .unwrap();

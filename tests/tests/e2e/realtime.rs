@@ -410,6 +410,7 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
         model: "gpt-realtime".into(),
         upstream_key: UpstreamKey::new("ek_0123456789abcdef0123456789abcdef"),
         origin: None,
+        subject: None,
     }
     .seal(&Keys::derive(b"another-sealing-key-0123456789abcdef0123").unwrap())
     .unwrap();
