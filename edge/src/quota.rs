@@ -161,6 +161,9 @@ async fn admit_with(
     }
     let config = cx.config()?;
     // The master key is not metered: only its tokens' uses are counted.
+    // What the route asked for still decides which settlements change
+    // nothing (its commit does not; a refund gives the use back).
+    let asked = cost;
     let (cost, defaults) = if caller.is_master {
         (Cost::default(), Policy::default())
     } else {
@@ -240,7 +243,7 @@ async fn admit_with(
             hold: cx.hold_id.clone(),
             settlement: Settlement::Refund,
             slot: cost.slot && limits.max_parallel_requests.is_some(),
-            reserved: Some(cost),
+            reserved: Some(asked),
             token_use: use_of.map(|u| u.id.clone()),
         });
     }
