@@ -192,6 +192,7 @@ fn bench_affinity(c: &mut Criterion) {
             width: 1280,
             height: 720,
         },
+        count: 1,
     };
     let sealed = Sealed {
         purpose: Purpose::Video,

@@ -57,6 +57,22 @@ pub fn with_rules(err: ClientError, rules: &[String]) -> ClientError {
     ClientError { message, ..err }
 }
 
+/// Adds what the caller may use to an access denial: a key's rules as
+/// written ([`with_rules`]); for a browser token (`token_rules`), only the
+/// token's own rules, or nothing when it has none — a token's holder never
+/// learns its parent key's rules.
+pub fn with_callers_rules(
+    err: ClientError,
+    key_rules: &[String],
+    token_rules: Option<&[String]>,
+) -> ClientError {
+    match token_rules {
+        None => with_rules(err, key_rules),
+        Some([]) => err,
+        Some(own) => with_rules(err, own),
+    }
+}
+
 /// The groups new work on `group` may be routed to, in order: the group,
 /// then those of its fallbacks the caller may also use (and that exist).
 pub fn new_work_groups<'c>(
@@ -139,6 +155,28 @@ mod tests {
         );
         let missing = ClientError::from_code(ErrorCode::ModelNotFound);
         assert_eq!(with_rules(missing.clone(), &rules), missing);
+    }
+
+    #[test]
+    fn a_browser_tokens_denial_lists_only_its_own_rules() {
+        let config = config();
+        let err = model_group(&config, &policy(&["veo-3.1"]), "sora-2", "model").unwrap_err();
+        let key = [String::from("veo-*"), String::from("secret-model-*")];
+        let token = [String::from("veo-3.1")];
+        let by_key = with_callers_rules(err.clone(), &key, None);
+        assert!(
+            by_key.message.contains("secret-model-*"),
+            "{}",
+            by_key.message
+        );
+        let by_token = with_callers_rules(err.clone(), &key, Some(&token));
+        assert_eq!(
+            by_token.message,
+            "this key may not use model \"sora-2\"; it may use: veo-3.1"
+        );
+        let unnarrowed = with_callers_rules(err.clone(), &key, Some(&[]));
+        assert_eq!(unnarrowed, err);
+        assert!(!unnarrowed.message.contains("veo-*"));
     }
 
     #[test]

@@ -160,6 +160,10 @@ pub struct ModelGroup {
     pub deployments: Vec<Deployment>,
     /// Groups tried in order when every deployment of this one failed.
     pub fallbacks: Vec<String>,
+    /// The group clients should move to once the provider retires this
+    /// one's model: named in the `410 model_retired` answer (it is not
+    /// routed to; list it in `fallbacks` for that).
+    pub successor: Option<String>,
 }
 
 /// The validated gateway config.
@@ -217,6 +221,9 @@ pub struct RetrySettings {
     pub cooldown_ms: u64,
     /// No new attempt starts after this long since the request began.
     pub deadline_ms: u64,
+    /// How long a deployment whose provider said its model is retired is
+    /// left out of new work (per isolate; a config change starts new ones).
+    pub retired_cooldown_ms: u64,
 }
 
 impl Default for RetrySettings {
@@ -228,6 +235,7 @@ impl Default for RetrySettings {
             backoff_max_ms: 4_000,
             cooldown_ms: 30_000,
             deadline_ms: 60_000,
+            retired_cooldown_ms: 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -365,6 +373,18 @@ impl Config {
                 }
             }
             model_groups[i].fallbacks = fallbacks;
+            let successor = Obj::new(group, format!("model_groups[{i}]"))?
+                .optional_str("successor")?
+                .map(ToOwned::to_owned);
+            if let Some(name) = &successor {
+                if name == &model_groups[i].name || !model_groups.iter().any(|g| &g.name == name) {
+                    return Err(ConfigError::new(
+                        format!("model_groups[{i}].successor"),
+                        format!("names {name:?}, which is not another configured model group"),
+                    ));
+                }
+            }
+            model_groups[i].successor = successor;
         }
         let router = match root.get("router") {
             Some(value) => parse_router(value)?,
@@ -428,7 +448,7 @@ fn parse_group(
     deployment_ids: &mut Vec<String>,
 ) -> Result<ModelGroup, ConfigError> {
     let obj = Obj::new(value, path.to_owned())?;
-    obj.deny_unknown(&["name", "deployments", "fallbacks"])?;
+    obj.deny_unknown(&["name", "deployments", "fallbacks", "successor"])?;
     let name = obj.required_str("name")?;
     check_model_name(name, &format!("{path}.name"))?;
     let list = obj.required_array("deployments")?;
@@ -455,6 +475,7 @@ fn parse_group(
         name: name.to_owned(),
         deployments,
         fallbacks: Vec::new(),
+        successor: None,
     })
 }
 
@@ -610,6 +631,7 @@ fn parse_router(value: &Value) -> Result<RouterSettings, ConfigError> {
         "backoff_max_ms",
         "cooldown_ms",
         "deadline_ms",
+        "retired_cooldown_ms",
         "affinity_unavailable",
     ])?;
     let d = RetrySettings::default();
@@ -627,6 +649,9 @@ fn parse_router(value: &Value) -> Result<RouterSettings, ConfigError> {
         backoff_max_ms: ms("backoff_max_ms", d.backoff_max_ms)?,
         cooldown_ms: ms("cooldown_ms", d.cooldown_ms)?,
         deadline_ms: ms("deadline_ms", d.deadline_ms)?,
+        retired_cooldown_ms: obj
+            .optional_u32("retired_cooldown_ms", 0, 7 * 24 * 60 * 60 * 1000)?
+            .map_or(d.retired_cooldown_ms, u64::from),
     };
     let affinity_unavailable = match obj.optional_str("affinity_unavailable")? {
         None | Some("fail") => AffinityUnavailable::Fail,
@@ -1073,6 +1098,34 @@ mod tests {
                 got.starts_with(expected),
                 "for {text}\n got: {got}\nwant: {expected}"
             );
+        }
+    }
+
+    #[test]
+    fn successors_name_another_group_and_retired_cooldowns_are_bounded() {
+        let two = |a_extra: &str, router: &str| {
+            std::format!(
+                r#"{{"model_groups": [
+                  {{"name": "a", {a_extra} "deployments": [{{"id": "x", "provider": "gemini", "model": "m", "credential": "K"}}]}},
+                  {{"name": "b", "deployments": [{{"id": "y", "provider": "vertex_ai", "model": "m", "credential": "K", "project": "p"}}]}}]
+                  {router}}}"#
+            )
+        };
+        let cfg = Config::parse(&two(r#""successor": "b","#, "")).unwrap();
+        assert_eq!(cfg.group("a").unwrap().successor.as_deref(), Some("b"));
+        assert_eq!(cfg.group("b").unwrap().successor, None);
+        assert_eq!(cfg.router.retry.retired_cooldown_ms, 86_400_000);
+        let cfg =
+            Config::parse(&two("", r#", "router": {"retired_cooldown_ms": 3600000}"#)).unwrap();
+        assert_eq!(cfg.router.retry.retired_cooldown_ms, 3_600_000);
+        for (extra, router, want) in [
+            (r#""successor": "c","#, "", "REELAY_CONFIG.model_groups[0].successor: names \"c\", which is not another configured model group"),
+            (r#""successor": "a","#, "", "REELAY_CONFIG.model_groups[0].successor: names \"a\""),
+            (r#""successor": 3,"#, "", "REELAY_CONFIG.model_groups[0].successor: expected a string"),
+            ("", r#", "router": {"retired_cooldown_ms": 604800001}"#, "REELAY_CONFIG.router.retired_cooldown_ms: expected an integer in 0..=604800000"),
+        ] {
+            let got = err(&two(extra, router));
+            assert!(got.starts_with(want), "got: {got}\nwant: {want}");
         }
     }
 

@@ -8,21 +8,31 @@
 //!
 //! # What the gateway grants
 //!
+//! No response grants an origin that the caller's credential does not
+//! allow, errors included: `Access-Control-Allow-Origin` never reflects an
+//! arbitrary `Origin`.
+//!
 //! - **Preflight** (`OPTIONS` with `Origin` and
 //!   `Access-Control-Request-Method`): browsers send no credentials, so the
 //!   gateway cannot know which key will be used. It grants the standard
-//!   methods and the headers the SDKs send to **any syntactically valid
-//!   origin** ([`preflight`]) and enforces the key's list on the actual
-//!   request. A preflight from `null` or a malformed origin is refused.
+//!   methods and the headers the SDKs send only to an origin that the
+//!   config's `cors.allowed_origins` or **some key's** `allowed_origins`
+//!   matches ([`preflight`]; the host says whether a key lists it, see
+//!   [`crate::origin::Origin::matching_patterns`]), and enforces the
+//!   caller's own list on the actual request. Any other origin, `null` or a
+//!   malformed one is refused (`403 origin_not_allowed`, no grant).
 //! - **Actual requests** with an `Origin` other than the gateway's own: the
 //!   key's `allowed_origins` (plus the config's `cors.allowed_origins`, for
-//!   every key) must match, else `403 origin_not_allowed` before any quota or
-//!   upstream work. Allowed requests get `Access-Control-Allow-Origin`
-//!   (the origin echoed, never `*`) and `Access-Control-Expose-Headers`.
-//! - **Errors** (status ≥ 400, `origin_not_allowed` included) carry the grant
-//!   for any valid origin, so a page can show the JSON error instead of an
-//!   opaque network failure. An error body never holds anything the caller's
-//!   credential could not already read.
+//!   every key, and within a browser token's origin binding) must match,
+//!   else `403 origin_not_allowed` before any quota or upstream work.
+//! - **Which responses are granted** ([`grants`]): once the credential's
+//!   check passed ([`OriginVerdict::Allowed`]), every response, errors
+//!   (`429`, `403` for a model, …) included; once it failed
+//!   ([`OriginVerdict::Denied`]), none — the page sees a CORS failure, which
+//!   is what a denied page should see; before any credential was checked
+//!   (`401` for a missing or unknown key, `404`, `405`, …), only an origin
+//!   the config allows for every key. The grant is the origin echoed, never
+//!   `*`, with `Access-Control-Expose-Headers`.
 //! - Every response carries `Vary: Origin`. No
 //!   `Access-Control-Allow-Credentials`: the gateway authenticates with
 //!   headers, never cookies.
@@ -198,12 +208,31 @@ pub fn grant_headers(origin: &Origin) -> [(&'static str, String); 2] {
     ]
 }
 
-/// Whether an actual response is granted to `origin`: `allowed` is whether
-/// the authenticated key's list (or the config's) allowed it; errors are
-/// always readable by a valid origin (see the module docs).
-pub fn grants(origin: &RequestOrigin, allowed: bool, status: u16) -> Option<&Origin> {
-    match origin {
-        RequestOrigin::Cross(o) if allowed || status >= 400 => Some(o),
+/// Where the request's `Origin` stands with the caller's credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OriginVerdict {
+    /// No credential has been checked (yet): a missing or unknown key, an
+    /// unknown route, a refused method.
+    #[default]
+    Unchecked,
+    /// The credential's origins (key, config, token binding) allow it.
+    Allowed,
+    /// The credential's origins do not allow it.
+    Denied,
+}
+
+/// Whether a response (of any status) is granted to `origin`: when the
+/// caller's credential allowed it, or, before any credential was checked,
+/// when `everyone` (the config's `cors.allowed_origins`) allows it. Never
+/// after the credential refused it.
+pub fn grants<'o>(
+    origin: &'o RequestOrigin,
+    verdict: OriginVerdict,
+    everyone: &AllowedOrigins,
+) -> Option<&'o Origin> {
+    match (origin, verdict) {
+        (RequestOrigin::Cross(o), OriginVerdict::Allowed) => Some(o),
+        (RequestOrigin::Cross(o), OriginVerdict::Unchecked) if everyone.allows(o) => Some(o),
         _ => None,
     }
 }
@@ -228,15 +257,32 @@ pub enum PreflightAnswer {
     Plain,
     /// `204` with these headers.
     Granted(Vec<(&'static str, String)>),
-    /// The origin can never be granted (`null`, malformed): the error.
+    /// The origin is not granted (`null`, malformed, or allowed by neither
+    /// the config nor any key): the error, answered without a grant.
     Refused(ClientError),
 }
 
-/// Decides a preflight: any valid origin is granted the standard methods
-/// and those of the requested headers the gateway accepts (requested
-/// headers it does not accept are left out, so the browser refuses the
-/// request and names the header in its console).
-pub fn preflight(req: PreflightRequest<'_>, max_age_secs: u32) -> PreflightAnswer {
+/// The origin of a CORS preflight, when it is one and the origin is valid:
+/// the host looks up whether some key lists it before calling [`preflight`].
+pub fn preflight_origin(req: &PreflightRequest<'_>) -> Option<Origin> {
+    match (req.origin, req.request_method) {
+        (Some(origin), Some(_)) => Origin::parse(origin.trim()).ok(),
+        _ => None,
+    }
+}
+
+/// Decides a preflight: an origin that `everyone` (the config's list)
+/// allows, or that some key lists (`listed_by_a_key`, the host's lookup of
+/// [`preflight_origin`]), is granted the standard methods and those of the
+/// requested headers the gateway accepts (requested headers it does not
+/// accept are left out, so the browser refuses the request and names the
+/// header in its console). Any other origin is refused.
+pub fn preflight(
+    req: PreflightRequest<'_>,
+    max_age_secs: u32,
+    everyone: &AllowedOrigins,
+    listed_by_a_key: bool,
+) -> PreflightAnswer {
     let (Some(origin), Some(_method)) = (req.origin, req.request_method) else {
         return PreflightAnswer::Plain;
     };
@@ -249,6 +295,15 @@ pub fn preflight(req: PreflightRequest<'_>, max_age_secs: u32) -> PreflightAnswe
             ))
         }
     };
+    if !listed_by_a_key && !everyone.allows(&origin) {
+        return PreflightAnswer::Refused(ClientError::new(
+            ErrorCode::OriginNotAllowed,
+            format!(
+                "CORS preflight refused: no key (and not the gateway's config) allows origin {}",
+                origin.serialize()
+            ),
+        ));
+    }
     let mut allowed_headers: Vec<String> = Vec::new();
     for name in req
         .request_headers
@@ -336,13 +391,23 @@ mod tests {
     }
 
     #[test]
-    fn grants_follow_the_verdict_and_errors_are_readable() {
+    fn grants_follow_the_verdict_errors_included() {
+        use OriginVerdict::{Allowed, Denied, Unchecked};
         let cross = RequestOrigin::Cross(o("https://app.example.com"));
-        assert!(grants(&cross, true, 200).is_some());
-        assert!(grants(&cross, false, 200).is_none());
-        assert!(grants(&cross, false, 403).is_some());
-        assert!(grants(&RequestOrigin::Invalid, true, 403).is_none());
-        assert!(grants(&RequestOrigin::SameOrigin, true, 200).is_none());
+        let none = AllowedOrigins::default();
+        let config = vec!["https://app.example.com".to_string()];
+        let everyone = AllowedOrigins::compile([config.as_slice()]);
+        assert!(grants(&cross, Allowed, &none).is_some());
+        // A credential's refusal is never granted, even to a config origin.
+        assert!(grants(&cross, Denied, &none).is_none());
+        assert!(grants(&cross, Denied, &everyone).is_none());
+        // Before any credential (401, 404, 405): only the config's origins.
+        assert!(grants(&cross, Unchecked, &none).is_none());
+        assert!(grants(&cross, Unchecked, &everyone).is_some());
+        let evil = RequestOrigin::Cross(o("https://evil.net"));
+        assert!(grants(&evil, Unchecked, &everyone).is_none());
+        assert!(grants(&RequestOrigin::Invalid, Allowed, &everyone).is_none());
+        assert!(grants(&RequestOrigin::SameOrigin, Allowed, &everyone).is_none());
         let [acao, expose] = grant_headers(&o("https://app.example.com"));
         assert_eq!(acao.1, "https://app.example.com");
         for h in [
@@ -360,7 +425,8 @@ mod tests {
     }
 
     #[test]
-    fn preflights_grant_valid_origins_and_known_headers() {
+    fn preflights_grant_listed_origins_and_known_headers() {
+        let none = AllowedOrigins::default();
         let answer = preflight(
             PreflightRequest {
                 origin: Some("https://app.example.com"),
@@ -370,6 +436,8 @@ mod tests {
                 ),
             },
             600,
+            &none,
+            true,
         );
         let PreflightAnswer::Granted(headers) = answer else {
             panic!("not granted: {answer:?}");
@@ -397,7 +465,7 @@ mod tests {
         assert!(get("access-control-allow-credentials").is_none());
 
         assert_eq!(
-            preflight(PreflightRequest::default(), 600),
+            preflight(PreflightRequest::default(), 600, &none, false),
             PreflightAnswer::Plain
         );
         assert_eq!(
@@ -406,7 +474,9 @@ mod tests {
                     origin: Some("https://app.example.com"),
                     ..PreflightRequest::default()
                 },
-                600
+                600,
+                &none,
+                false,
             ),
             PreflightAnswer::Plain
         );
@@ -418,12 +488,36 @@ mod tests {
                     request_headers: None,
                 },
                 600,
+                &none,
+                true,
             );
             assert!(
                 matches!(&answer, PreflightAnswer::Refused(e) if e.code == ErrorCode::OriginNotAllowed),
                 "{bad}: {answer:?}"
             );
         }
+        // An origin neither the config nor any key lists is not granted.
+        let request = PreflightRequest {
+            origin: Some("https://evil.net"),
+            request_method: Some("POST"),
+            request_headers: Some("authorization"),
+        };
+        assert_eq!(preflight_origin(&request), Some(o("https://evil.net")));
+        let answer = preflight(request, 600, &none, false);
+        assert!(
+            matches!(&answer, PreflightAnswer::Refused(e) if e.code == ErrorCode::OriginNotAllowed),
+            "{answer:?}"
+        );
+        let config = vec![
+            "https://*.evil.net".to_string(),
+            "https://evil.net".to_string(),
+        ];
+        let everyone = AllowedOrigins::compile([config.as_slice()]);
+        assert!(matches!(
+            preflight(request, 600, &everyone, false),
+            PreflightAnswer::Granted(_)
+        ));
+        assert_eq!(preflight_origin(&PreflightRequest::default()), None);
         assert!(is_allowed_request_header("x-stainless-retry-count"));
         assert!(!is_allowed_request_header("x-stainless-"));
         assert!(!is_allowed_request_header("cookie"));

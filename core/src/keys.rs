@@ -24,7 +24,7 @@ use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::origin::validate_patterns;
 use crate::quota::Limits;
-use crate::seal::RESERVED_PREFIXES;
+use crate::seal::{RESERVED_PREFIXES, TOKEN_NAME_PREFIX};
 use crate::time::parse_duration;
 /// Old path of [`crate::time::rfc3339`], still used by the edge routes.
 pub use crate::time::rfc3339;
@@ -54,6 +54,30 @@ pub fn key_hash(key: &str) -> [u8; 32] {
 /// The storage (KV) name of the record of the key with this hash.
 pub fn storage_name(hash: &[u8; 32]) -> String {
     format!("key:{}", hex(hash))
+}
+
+/// The storage (KV) name of the revocation marker of the key whose token
+/// (hex hash) is `token`: its value is the deletion time in Unix ms.
+///
+/// # Revocation
+///
+/// A key is deleted by writing this marker first, then telling its quota
+/// store (the source of truth for revocation) and removing its record. The
+/// marker is what makes a deletion stick when the store cannot be reached:
+/// a host that cannot ask the store reads it before letting the key
+/// through, and the store adopts it when it starts and at its next usage
+/// snapshot. A revocation applies to the records created before it
+/// ([`revocation_applies`]), so re-creating a custom key with `/key/generate`
+/// is not undone by a late revocation of the old one, and nothing else
+/// (an update, a stale record) brings a deleted key back.
+pub fn revocation_name(token: &str) -> String {
+    format!("revoked:{token}")
+}
+
+/// Whether a revocation made at `revoked_at_ms` ends a key whose record was
+/// created at `created_at_ms` (see [`revocation_name`]).
+pub fn revocation_applies(revoked_at_ms: u64, created_at_ms: u64) -> bool {
+    revoked_at_ms >= created_at_ms
 }
 
 /// The displayable, non-secret form of a key: `sk-reelay-Ab…wxyz`.
@@ -108,6 +132,22 @@ pub fn presented_key<'a>(p: &Presented<'a>, google_shaped: bool) -> Option<&'a s
     .into_iter()
     .flatten()
     .find(|k| !k.is_empty())
+}
+
+/// Every start a presented credential is read as a gateway token by: the
+/// token prefixes ([`RESERVED_PREFIXES`], one per token purpose) and
+/// Google's `auth_tokens/` name form ([`TOKEN_NAME_PREFIX`]).
+fn token_starts() -> impl Iterator<Item = &'static str> {
+    RESERVED_PREFIXES
+        .iter()
+        .copied()
+        .chain(core::iter::once(TOKEN_NAME_PREFIX))
+}
+
+/// The reserved start `key` has, if any: a custom virtual key may not look
+/// like a token the gateway mints, or it would be read as one.
+pub fn reserved_prefix(key: &str) -> Option<&'static str> {
+    token_starts().find(|p| key.starts_with(p))
 }
 
 /// A reference to a key in an admin request: the key itself or its `token`
@@ -234,10 +274,13 @@ impl GenerateRequest {
         deny_unknown(&obj, &[KEY_FIELDS, POLICY_FIELDS].concat())?;
         let custom_key = match obj.get("key") {
             None | Some(Value::Null) => None,
-            Some(Value::String(k)) if RESERVED_PREFIXES.iter().any(|p| k.starts_with(p)) => {
+            Some(Value::String(k)) if reserved_prefix(k).is_some() => {
                 return Err(ClientError::new(
                     ErrorCode::InvalidRequest,
-                    format!("`key` may not start with {} (reserved for the gateway's tokens)", RESERVED_PREFIXES.join(" or ")),
+                    format!(
+                        "`key` may not start with {} (reserved for the gateway's tokens)",
+                        token_starts().collect::<Vec<_>>().join(" or ")
+                    ),
                 )
                 .with_param("key"))
             }
@@ -720,6 +763,44 @@ mod tests {
     }
 
     #[test]
+    fn custom_keys_may_not_take_any_form_a_token_is_presented_in() {
+        // Live clients present a Live token as `auth_tokens/lt_rl_…`, and
+        // every door that takes one reads anything starting `auth_tokens/`
+        // as a token: a key of that shape would never work there.
+        for key in [
+            "auth_tokens/lt_rl_abcdefghijklmnopqrstuvwxyz",
+            "auth_tokens/abcdefghijklmnopqrstuvwxyz",
+            "bt_rl_abcdefghijklmnopqrstuvwxyz",
+            "ek_rl_abcdefghijklmnopqrstuvwxyz",
+        ] {
+            let body = std::format!(r#"{{"key":"{key}"}}"#);
+            let err = GenerateRequest::parse(body.as_bytes(), &groups()).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("key"), "{key}");
+            for start in ["bt_rl_", "ek_rl_", "lt_rl_", "auth_tokens/"] {
+                assert!(err.message.contains(start), "{}", err.message);
+            }
+            assert!(reserved_prefix(key).is_some(), "{key}");
+        }
+        for purpose in crate::seal::Purpose::ALL {
+            let key = std::format!("{}abcdefghijklmnop", purpose.prefix());
+            assert_eq!(reserved_prefix(&key).is_some(), purpose.is_token(), "{key}");
+        }
+        // Look-alikes that no door reads as a token stay usable.
+        for key in [
+            "sk-auth_tokens/abcdefghij",
+            "AUTH_TOKENS/abcdefghijklmn",
+            "BT_RL_abcdefghijklmnop",
+        ] {
+            assert_eq!(reserved_prefix(key), None, "{key}");
+            let body = std::format!(r#"{{"key":"{key}"}}"#);
+            assert!(
+                GenerateRequest::parse(body.as_bytes(), &groups()).is_ok(),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
     fn presented_key_prefers_bearer_and_limits_query_keys() {
         let p = Presented {
             authorization: Some("Bearer  sk-a "),
@@ -771,5 +852,19 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_795_835_045_000), "2026-11-28T03:04:05Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+    #[test]
+    fn revocations_end_older_records_only() {
+        let token = hex(&key_hash("sk-reelay-x"));
+        assert_eq!(revocation_name(&token), format!("revoked:{token}"));
+        assert_ne!(
+            revocation_name(&token),
+            storage_name(&key_hash("sk-reelay-x"))
+        );
+        // Deleted after (or when) it was created: ended.
+        assert!(revocation_applies(2_000, 1_000));
+        assert!(revocation_applies(1_000, 1_000));
+        // A custom key re-created after the deletion is a new key.
+        assert!(!revocation_applies(1_000, 2_000));
     }
 }

@@ -23,11 +23,13 @@
 //! | base | [`encoding`] | base64url, hex, SHA-256, HMAC-SHA-256, constant-time comparison |
 //! | base | [`json`] | helpers over `serde_json` values (`type_name` for error messages) |
 //! | base | [`money`] | USD amounts ↔ integer micro-USD |
+//! | base | [`redact`] | removing secrets from upstream text: by value (the credentials and tokens the host knows), then by shape |
 //! | base | [`time`] | the calendar (`days_from_civil`), RFC 3339, HTTP-date, durations; [`time::tz`]: local days in IANA time zones |
 //! | rules | [`access`] | virtual-key model access rules and access groups: syntax, validation, matching |
 //! | rules | [`origin`] | browser origin and `allowed_origins` pattern syntax and matching |
 //! | settings | [`config`] | the gateway config: parsing and validating it into plain settings types; [`config::policy`]: quota policy and prices as written |
 //! | features | [`errors`] | upstream error classification, client errors and their rendering |
+//! | features | [`form`] | multipart forms: the parts a route accepts, each once |
 //! | features | [`plan`] | the upstream calls core asks the host to make |
 //! | features | [`provider`] | the provider layer's facts outside video: where each provider serves the OpenAI-shaped and Live APIs, its credential header, its model names |
 //! | features | [`route`] | which deployment of a model group serves new work |
@@ -81,6 +83,7 @@ extern crate std;
 pub mod encoding;
 pub mod json;
 pub mod money;
+pub mod redact;
 pub mod time;
 
 // Rule syntaxes under config.
@@ -95,6 +98,7 @@ pub mod authorize;
 pub mod browser_token;
 pub mod cors;
 pub mod errors;
+pub mod form;
 pub mod google_auth;
 pub mod keys;
 pub mod plan;

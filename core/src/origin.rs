@@ -123,6 +123,49 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// The canonical text ([`OriginPattern::canonical`]) of every pattern
+    /// that matches this origin: the exact origin, its host on any port, and
+    /// `*.suffix` (on this port or any) for each suffix of at least two
+    /// labels, the [`MAX_WILDCARD_SUFFIX_LABELS`] shortest. A host with
+    /// only this origin in hand (a CORS preflight) looks these up to learn
+    /// whether some stored list allows it.
+    pub fn matching_patterns(&self) -> Vec<String> {
+        let scheme = self.scheme.as_str();
+        let port = if self.port == self.scheme.default_port() {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        };
+        let mut out = alloc::vec![
+            format!("{scheme}://{}{port}", self.host),
+            format!("{scheme}://{}:*", self.host),
+        ];
+        if is_ip_literal(&self.host) {
+            return out;
+        }
+        let labels: Vec<&str> = self.host.split('.').collect();
+        // `*.suffix` needs at least one label in front and two in the suffix.
+        let longest = labels
+            .len()
+            .saturating_sub(1)
+            .min(MAX_WILDCARD_SUFFIX_LABELS);
+        for count in 2..=longest {
+            let suffix = labels[labels.len() - count..].join(".");
+            if OriginPattern::parse(&format!("{scheme}://*.{suffix}")).is_err() {
+                continue;
+            }
+            out.push(format!("{scheme}://*.{suffix}{port}"));
+            out.push(format!("{scheme}://*.{suffix}:*"));
+        }
+        out
+    }
+}
+
+/// The deepest wildcard suffix [`Origin::matching_patterns`] names
+/// (`*.a.b.c.d.e.f.g.example.com` has 9 labels after `*.`).
+pub const MAX_WILDCARD_SUFFIX_LABELS: usize = 9;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostPattern {
     Exact(String),
@@ -385,6 +428,44 @@ mod tests {
 
     fn p(text: &str) -> OriginPattern {
         OriginPattern::parse(text).unwrap()
+    }
+
+    #[test]
+    fn matching_patterns_are_exactly_the_patterns_that_match() {
+        let origin = o("https://a.b.example.com");
+        let names = origin.matching_patterns();
+        assert_eq!(
+            names,
+            [
+                "https://a.b.example.com",
+                "https://a.b.example.com:*",
+                "https://*.example.com",
+                "https://*.example.com:*",
+                "https://*.b.example.com",
+                "https://*.b.example.com:*",
+            ]
+        );
+        for name in &names {
+            assert!(p(name).matches(&origin), "{name}");
+            assert_eq!(p(name).canonical(), *name);
+        }
+        let port = o("http://app.example.com:8080").matching_patterns();
+        assert!(port.contains(&"http://app.example.com:8080".to_string()));
+        assert!(port.contains(&"http://*.example.com:8080".to_string()));
+        for name in &port {
+            assert!(p(name).matches(&o("http://app.example.com:8080")), "{name}");
+        }
+        assert_eq!(
+            o("http://127.0.0.1:5173").matching_patterns(),
+            ["http://127.0.0.1:5173", "http://127.0.0.1:*"]
+        );
+        assert_eq!(
+            o("http://localhost").matching_patterns(),
+            ["http://localhost", "http://localhost:*"]
+        );
+        // Patterns that do not match are not named.
+        assert!(!names.contains(&"https://*.com".to_string()));
+        assert!(!names.contains(&"http://a.b.example.com".to_string()));
     }
 
     #[test]

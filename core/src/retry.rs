@@ -16,6 +16,15 @@
 //!   account — may serve the request, so the plan moves on to one.
 //! - When a group has no deployment left, its `fallbacks` groups follow in
 //!   order.
+//! - **Retired** models (the provider says the model, or the API serving
+//!   it, is gone: [`ErrorKind::Retired`]) are never retried on that
+//!   deployment; it is left out of new work for
+//!   [`RetrySettings::retired_cooldown_ms`] (default a day; a success of a
+//!   pinned follow-up there does not clear it), and the plan moves to
+//!   another deployment or a fallback group. When nothing is left the
+//!   client gets [`ClientError::model_retired`] naming the model it asked
+//!   for and the group's configured `successor`; while every deployment is
+//!   marked retired, new requests get that answer without an upstream call.
 //!
 //! A failed deployment is **cooled down** (skipped by new requests) for the
 //! upstream's retry delay or [`RetrySettings::cooldown_ms`]; the host keeps
@@ -35,7 +44,7 @@ use alloc::vec::Vec;
 
 use crate::config::{Deployment, ModelGroup, RetrySettings};
 use crate::encoding::{hex, sha256};
-use crate::errors::{Retry, Scope, UpstreamError};
+use crate::errors::{ClientError, ErrorCode, ErrorKind, Retry, Scope, UpstreamError};
 use crate::route::pick_weighted_where;
 
 /// Whether a call may be sent again after a failure.
@@ -50,20 +59,36 @@ pub enum Resend {
 /// Deployments to skip until a time (per isolate, host-held).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cooldowns {
-    until: Vec<(String, u64)>,
+    until: Vec<Cooling>,
+}
+
+/// One deployment left out of new work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cooling {
+    id: String,
+    until: u64,
+    /// Its provider said the model is retired.
+    retired: bool,
 }
 
 impl Cooldowns {
+    fn entry(&self, id: &str, now_ms: u64) -> Option<&Cooling> {
+        self.until.iter().find(|c| c.id == id && c.until > now_ms)
+    }
+
     /// When `id` may be used again, if it is cooling down now.
     pub fn cooling_until(&self, id: &str, now_ms: u64) -> Option<u64> {
-        self.until
-            .iter()
-            .find(|(d, until)| d == id && *until > now_ms)
-            .map(|(_, until)| *until)
+        self.entry(id, now_ms).map(|c| c.until)
+    }
+
+    /// Whether `id` is left out because its provider retired its model.
+    pub fn is_retired(&self, id: &str, now_ms: u64) -> bool {
+        self.entry(id, now_ms).is_some_and(|c| c.retired)
     }
 
     /// Notes a failure of `id`: request-scoped failures say nothing about
-    /// the deployment; others cool it down.
+    /// the deployment; a retirement leaves it out for
+    /// [`RetrySettings::retired_cooldown_ms`]; others cool it down.
     pub fn record_failure(
         &mut self,
         id: &str,
@@ -74,25 +99,36 @@ impl Cooldowns {
         if err.scope == Scope::Request {
             return;
         }
+        let retired = err.kind == ErrorKind::Retired;
         let ms = match err.retry {
+            _ if retired => settings.retired_cooldown_ms,
             Retry::AfterMillis(ms) => ms.max(1_000),
             _ => settings.cooldown_ms,
         };
         let until = now_ms.saturating_add(ms);
-        match self.until.iter_mut().find(|(d, _)| d == id) {
-            Some(entry) => entry.1 = entry.1.max(until),
-            None => self.until.push((String::from(id), until)),
+        match self.until.iter_mut().find(|c| c.id == id) {
+            Some(entry) => {
+                entry.retired = retired || (entry.retired && entry.until > now_ms);
+                entry.until = entry.until.max(until);
+            }
+            None => self.until.push(Cooling {
+                id: String::from(id),
+                until,
+                retired,
+            }),
         }
     }
 
-    /// Notes a success of `id`: it is healthy again.
+    /// Notes a success of `id`: it is healthy again — unless its model is
+    /// marked retired (a pinned poll of an older job may still succeed
+    /// there; new work may not).
     pub fn record_success(&mut self, id: &str) {
-        self.until.retain(|(d, _)| d != id);
+        self.until.retain(|c| c.id != id || c.retired);
     }
 
     /// Drops entries that have expired (keeps the list short).
     pub fn prune(&mut self, now_ms: u64) {
-        self.until.retain(|(_, until)| *until > now_ms);
+        self.until.retain(|c| c.until > now_ms);
     }
 }
 
@@ -112,6 +148,8 @@ pub struct Attempt<'c> {
 pub struct RoutePlan<'c> {
     groups: Vec<&'c ModelGroup>,
     pinned: bool,
+    /// `first` found nothing but deployments marked retired.
+    all_retired: bool,
     tried: Vec<&'c str>,
     attempts: u32,
     started_ms: u64,
@@ -131,6 +169,7 @@ impl<'c> RoutePlan<'c> {
         Self {
             groups,
             pinned: false,
+            all_retired: false,
             tried: Vec::new(),
             attempts: 0,
             started_ms,
@@ -161,7 +200,10 @@ impl<'c> RoutePlan<'c> {
 
     /// The first attempt: a healthy deployment of the requested group by
     /// weight, else of the first fallback group with one; if every
-    /// deployment is cooling down, the requested group's that recovers first.
+    /// deployment is cooling down, the requested group's that recovers first
+    /// (else a fallback group's). Deployments marked retired are never
+    /// picked: with nothing else left this is `None`, and
+    /// [`RoutePlan::nothing_to_try`] says why.
     pub fn first(
         &mut self,
         cooldowns: &Cooldowns,
@@ -179,11 +221,51 @@ impl<'c> RoutePlan<'c> {
                 return self.start(deployment, group, 0);
             }
         }
-        let deployment = requested
-            .deployments
-            .iter()
-            .min_by_key(|d| cooldowns.cooling_until(&d.id, now_ms).unwrap_or(0))?;
-        self.start(deployment, requested, 0)
+        for group in self.groups.clone() {
+            let recovering_first = group
+                .deployments
+                .iter()
+                .filter(|d| !cooldowns.is_retired(&d.id, now_ms))
+                .min_by_key(|d| cooldowns.cooling_until(&d.id, now_ms).unwrap_or(0));
+            if let Some(deployment) = recovering_first {
+                return self.start(deployment, group, 0);
+            }
+        }
+        self.all_retired = true;
+        None
+    }
+
+    /// The client's error when [`RoutePlan::first`] found nothing: the
+    /// requested model's retirement if every deployment left is marked
+    /// retired, else `model_not_found`.
+    pub fn nothing_to_try(&self) -> ClientError {
+        match self.groups.first() {
+            Some(requested) if self.all_retired => {
+                ClientError::model_retired(&requested.name, requested.successor.as_deref())
+            }
+            _ => ClientError::from_code(ErrorCode::ModelNotFound),
+        }
+    }
+
+    /// The client's error when `err`, answered by a deployment of `group`,
+    /// ends the plan: a retirement names that group (the model the client
+    /// asked for, or the fallback that was tried last) and its successor;
+    /// anything else is [`UpstreamError::to_client`].
+    pub fn final_error(&self, group: &ModelGroup, err: &UpstreamError) -> ClientError {
+        if err.kind != ErrorKind::Retired {
+            return err.to_client();
+        }
+        let mut client = ClientError::model_retired(&group.name, group.successor.as_deref());
+        match self.groups.first() {
+            Some(requested) if requested.name != group.name => {
+                client.message = format!(
+                    "{} (it was tried as a fallback for {:?})",
+                    client.message, requested.name
+                );
+            }
+            _ => {}
+        }
+        client
     }
 
     fn start(
@@ -334,6 +416,16 @@ mod tests {
             429,
             &[],
             br#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
+            0,
+        )
+    }
+
+    /// Gemini's answer for a model it shut down.
+    fn retired() -> UpstreamError {
+        classify_http(
+            404,
+            &[],
+            br#"{"error":{"code":404,"message":"This model models/veo-3.0-generate-preview is no longer available. Please use a newer model.","status":"NOT_FOUND"}}"#,
             0,
         )
     }
@@ -556,6 +648,126 @@ mod tests {
         assert_eq!(cooldowns.cooling_until("a", 100), None);
         cooldowns.prune(40_000);
         assert_eq!(cooldowns, Cooldowns::default());
+    }
+
+    #[test]
+    fn a_retired_deployment_gives_way_to_the_fallback_and_stays_out_of_new_work() {
+        let config = config();
+        let settings = RetrySettings::default();
+        let mut cooldowns = Cooldowns::default();
+        let mut plan = RoutePlan::new(
+            alloc::vec![config.group("g").unwrap(), config.group("f").unwrap()],
+            settings,
+            Resend::OnlyIfRejected,
+            0,
+        );
+        let a = plan.first(&cooldowns, 0, 0).unwrap();
+        let b = plan
+            .next(a.deployment, &retired(), true, &mut cooldowns, 10, 0)
+            .unwrap();
+        assert_eq!((b.deployment.id.as_str(), b.wait_ms), ("b", 0));
+        let c = plan
+            .next(b.deployment, &retired(), true, &mut cooldowns, 20, 0)
+            .unwrap();
+        assert_eq!(
+            (c.deployment.id.as_str(), c.group.name.as_str()),
+            ("c", "f")
+        );
+        cooldowns.record_success("c");
+        // Marked for the long cooldown, not the short one; a success of a
+        // pinned follow-up there does not clear it.
+        assert_eq!(
+            cooldowns.cooling_until("a", 10),
+            Some(10 + settings.retired_cooldown_ms)
+        );
+        cooldowns.record_success("a");
+        assert!(cooldowns.is_retired("a", 60_000) && cooldowns.is_retired("b", 60_000));
+        // The next request starts on the fallback without touching them.
+        let mut next = self::plan(&config, Resend::OnlyIfRejected);
+        let first = next.first(&cooldowns, 60_000, 0).unwrap();
+        assert_eq!(first.deployment.id, "c");
+        // After the long cooldown they are tried again.
+        let later = 20 + settings.retired_cooldown_ms;
+        let mut again = self::plan(&config, Resend::OnlyIfRejected);
+        assert_eq!(
+            again.first(&cooldowns, later, 0).unwrap().deployment.id,
+            "a"
+        );
+    }
+
+    #[test]
+    fn a_retired_only_group_ends_with_its_model_and_successor() {
+        let config = Config::parse(
+            r#"{"model_groups":[
+              {"name":"old","successor":"new","deployments":[
+                {"id":"a","provider":"gemini","model":"veo-3.0-generate-preview","credential":"K"}]},
+              {"name":"new","deployments":[{"id":"v","provider":"vertex_ai","model":"veo-3.1-generate-001","credential":"SA","project":"p"}]}]}"#,
+        )
+        .unwrap();
+        let old = config.group("old").unwrap();
+        let mut cooldowns = Cooldowns::default();
+        let mut plan = RoutePlan::new(
+            alloc::vec![old],
+            RetrySettings::default(),
+            Resend::OnlyIfRejected,
+            0,
+        );
+        let a = plan.first(&cooldowns, 0, 0).unwrap();
+        let err = retired();
+        assert!(plan
+            .next(a.deployment, &err, true, &mut cooldowns, 0, 0)
+            .is_none());
+        let client = plan.final_error(a.group, &err);
+        assert_eq!(
+            (client.status(), client.code),
+            (410, ErrorCode::ModelRetired)
+        );
+        assert!(client.message.contains("\"old\""), "{}", client.message);
+        assert!(client.message.contains("use \"new\""), "{}", client.message);
+        assert!(
+            !client.message.contains("veo-3.0-generate-preview"),
+            "the upstream model id stays private: {}",
+            client.message
+        );
+        // The next request is answered without an upstream call.
+        let mut next = RoutePlan::new(
+            alloc::vec![old],
+            RetrySettings::default(),
+            Resend::OnlyIfRejected,
+            0,
+        );
+        assert!(next.first(&cooldowns, 5, 0).is_none());
+        assert_eq!(next.nothing_to_try(), client);
+        // Other failures end as before.
+        let mut other = RoutePlan::new(
+            alloc::vec![old],
+            RetrySettings::default(),
+            Resend::OnlyIfRejected,
+            0,
+        );
+        assert_eq!(other.nothing_to_try().code, ErrorCode::ModelNotFound);
+        let _ = other.first(&Cooldowns::default(), 0, 0).unwrap();
+        assert_eq!(
+            other.final_error(old, &unavailable()).code,
+            ErrorCode::UpstreamUnavailable
+        );
+    }
+
+    #[test]
+    fn a_retired_fallback_names_itself_and_the_requested_model() {
+        let config = config();
+        let plan = self::plan(&config, Resend::Always);
+        let client = plan.final_error(config.group("f").unwrap(), &retired());
+        assert!(
+            client.message.contains("\"f\"") && client.message.contains("fallback for \"g\""),
+            "{}",
+            client.message
+        );
+        assert!(
+            client.message.contains("no successor"),
+            "{}",
+            client.message
+        );
     }
 
     #[test]

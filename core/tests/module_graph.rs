@@ -59,6 +59,7 @@ const CORE_BASE: &[&str] = &[
     "encoding",
     "json",
     "money",
+    "redact",
     "time",
     "time::tz",
     "time::zones",

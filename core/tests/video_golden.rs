@@ -139,6 +139,7 @@ fn follow_ups_translate_to_each_provider() {
             width: 1280,
             height: 720,
         },
+        count: 1,
     };
     check(
         "follow_up",
@@ -171,10 +172,16 @@ fn google_shaped_creates_are_checked_and_resent() {
     let config = Config::parse(CONFIG).unwrap();
     check("native", ".client.json", ".upstream.txt", |case, body| {
         let dep = deployment(&config, case);
-        call(
-            video::native_create_request(body, &dep)
-                .map(|native| (native.request, native.seconds, native.size)),
-        )
+        match video::parse_native(body)
+            .and_then(|native| video::native_create_request(&native, &dep, None))
+        {
+            Ok(native) => format!(
+                "{}sealed count: {}\n",
+                call(Ok((native.request, native.seconds, native.size))),
+                native.count
+            ),
+            Err(e) => error(&e),
+        }
     });
 }
 
@@ -210,6 +217,7 @@ fn upstream_answers_render_as_openai_video_objects() {
                         width: 1280,
                         height: 720,
                     },
+                    count: 1,
                 };
                 VideoView {
                     id: "video_golden",

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use reelay_core::config::{Config, ConfigError};
-use reelay_core::cors::RequestOrigin;
+use reelay_core::cors::{OriginVerdict, RequestOrigin};
 use reelay_core::encoding::hex;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::KeyRecord;
@@ -42,17 +42,21 @@ pub(crate) struct Ctx {
     pub(crate) quota: RefCell<RequestQuota>,
     /// The deployment that served the request and the upstream attempts it took.
     pub(crate) served: RefCell<Option<(String, u32)>>,
-    /// The request's `Origin` and whether the caller's key allowed it.
+    /// The request's `Origin` and what the caller's credential said of it.
     pub(crate) cors: RequestCors,
+    /// Credentials this request sent upstream beyond the configured ones
+    /// (a minted Google access token, an upstream ephemeral key), for
+    /// `crate::redaction`.
+    secrets: RefCell<Vec<String>>,
 }
 
-/// What this request's `Origin` is and whether a key allowed it.
+/// What this request's `Origin` is and what the caller's credential said of it.
 #[derive(Clone)]
 pub(crate) struct RequestCors {
     /// The raw `Origin` header, if any (browser tokens check their binding against it).
     pub(crate) header: Option<String>,
     pub(crate) origin: RequestOrigin,
-    pub(crate) allowed: Cell<bool>,
+    pub(crate) verdict: Cell<OriginVerdict>,
 }
 
 impl RequestCors {
@@ -66,7 +70,7 @@ impl RequestCors {
         Self {
             header,
             origin,
-            allowed: Cell::new(false),
+            verdict: Cell::new(OriginVerdict::Unchecked),
         }
     }
 }
@@ -120,6 +124,7 @@ impl Ctx {
             quota: RefCell::new(RequestQuota::default()),
             served: RefCell::new(None),
             cors: RequestCors::read(req),
+            secrets: RefCell::new(Vec::new()),
         }
     }
 
@@ -137,6 +142,20 @@ impl Ctx {
         forked.request_id = self.request_id.clone();
         forked.hold_id = format!("{}:session", self.request_id);
         forked
+    }
+
+    /// Remembers a credential this request sends upstream, so no upstream
+    /// text passed on carries it.
+    pub(crate) fn remember_secret(&self, secret: &str) {
+        let mut secrets = self.secrets.borrow_mut();
+        if !secret.is_empty() && !secrets.iter().any(|s| s == secret) {
+            secrets.push(secret.to_owned());
+        }
+    }
+
+    /// The credentials [`Ctx::remember_secret`] collected.
+    pub(crate) fn used_secrets(&self) -> std::cell::Ref<'_, Vec<String>> {
+        self.secrets.borrow()
     }
 
     /// Runs `fut` after the response is sent (bounded by the platform to ~30 s).

@@ -2,27 +2,133 @@
 // (`OPTIONS`) without authentication, upstream or quota, checks an
 // authenticated caller's allowed origins, and adds the `Access-Control-*`
 // and `Vary` headers to every response in `Ctx::finish`. The rules are
-// `reelay_core::cors`; this file only moves headers.
+// `reelay_core::cors`; this file only moves headers and keeps the one
+// record a preflight needs: which origin patterns some key lists (KV
+// `cors:<pattern>`, written when a key is created or updated, never
+// removed — a preflight only lets the browser send; the actual request is
+// checked against its own key).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use futures_util::future::join_all;
 use reelay_core::config::Config;
-use reelay_core::cors::{self, AllowedOrigins, PreflightAnswer, PreflightRequest};
+use reelay_core::cors::{self, AllowedOrigins, OriginVerdict, PreflightAnswer, PreflightRequest};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
+use reelay_core::origin::Origin;
 use worker::{Headers, Request, Response};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, KV_BINDING};
 use crate::respond;
 
+/// How long this isolate trusts what it learned of an origin's listing.
+const LISTING_TTL_MS: u64 = 60_000;
+/// Origins remembered per isolate.
+const MAX_REMEMBERED_ORIGINS: usize = 1_024;
+
+thread_local! {
+    // Serialized origin → (listed by some key, when learned).
+    static LISTED: RefCell<HashMap<String, (bool, u64)>> = RefCell::new(HashMap::new());
+}
+
 /// Checks the request's origin against a key's `allowed_origins` plus the
-/// config's; remembers a pass so the response is granted.
+/// config's; remembers the verdict, so the response is granted only on a pass.
 pub(crate) fn check(cx: &Ctx, config: &Config, key_origins: &[String]) -> Result<(), ClientError> {
     let allowed = AllowedOrigins::compile([key_origins, config.cors.allowed_origins.as_slice()]);
-    cx.cors.origin.check(&allowed)?;
-    cx.cors.allowed.set(true);
-    Ok(())
+    match cx.cors.origin.check(&allowed) {
+        Ok(()) => {
+            cx.cors.verdict.set(OriginVerdict::Allowed);
+            Ok(())
+        }
+        Err(e) => Err(deny(cx, e)),
+    }
+}
+
+/// The credential refused the request's origin (a browser token bound to
+/// another one): no response to this request is granted.
+pub(crate) fn deny(cx: &Ctx, err: ClientError) -> ClientError {
+    cx.cors.verdict.set(OriginVerdict::Denied);
+    err
+}
+
+/// The config's origins, allowed for every key.
+fn everyone(config: Option<&Config>) -> AllowedOrigins {
+    config.map_or_else(AllowedOrigins::default, |c| {
+        AllowedOrigins::compile([c.cors.allowed_origins.as_slice()])
+    })
+}
+
+/// The KV name of the marker saying some key lists `pattern`.
+fn marker(pattern: &str) -> String {
+    format!("cors:{pattern}")
+}
+
+/// Records that a key lists these (canonical) patterns, so preflights from
+/// the origins they match are granted. Best effort: the key is stored
+/// already, and a pattern left unrecorded only keeps its preflights
+/// refused (logged; the next update of the key records it again).
+pub(crate) async fn remember_listed(cx: &Ctx, patterns: &[String]) {
+    if patterns.is_empty() {
+        return;
+    }
+    let Ok(kv) = cx.env.kv(KV_BINDING) else {
+        worker::console_error!("recording allowed origins: the key store cannot be opened");
+        return;
+    };
+    let writes = patterns.iter().map(|pattern| {
+        let kv = &kv;
+        async move {
+            match kv.put(&marker(pattern), "1") {
+                Ok(put) => put.execute().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    });
+    for result in join_all(writes).await {
+        if let Err(e) = result {
+            worker::console_error!("recording an allowed origin failed: {e}");
+        }
+    }
+    // This isolate learns at once (others within LISTING_TTL_MS).
+    LISTED.with(|l| l.borrow_mut().clear());
+}
+
+/// Whether some key lists a pattern matching `origin` (KV, remembered per
+/// isolate for a minute); `false` when KV cannot be read.
+async fn listed_by_a_key(cx: &Ctx, origin: &Origin) -> bool {
+    let name = origin.serialize();
+    let known = LISTED.with(|l| {
+        l.borrow()
+            .get(&name)
+            .filter(|(_, at)| cx.now_ms.saturating_sub(*at) < LISTING_TTL_MS)
+            .map(|(listed, _)| *listed)
+    });
+    if let Some(listed) = known {
+        return listed;
+    }
+    let Ok(kv) = cx.env.kv(KV_BINDING) else {
+        return false;
+    };
+    let reads = origin
+        .matching_patterns()
+        .into_iter()
+        .map(|p| kv.get(&marker(&p)).text());
+    let listed = join_all(reads)
+        .await
+        .into_iter()
+        .any(|r| matches!(r, Ok(Some(_))));
+    LISTED.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() >= MAX_REMEMBERED_ORIGINS {
+            l.clear();
+        }
+        l.insert(name, (listed, cx.now_ms));
+    });
+    listed
 }
 
 /// The answer to an `OPTIONS` request (a CORS preflight or a plain one).
-pub(crate) fn preflight(req: &Request, cx: &Ctx) -> Response {
+pub(crate) async fn preflight(req: &Request, cx: &Ctx) -> Response {
     let headers = req.headers();
     let get = |name: &str| headers.get(name).ok().flatten();
     let (origin, method, requested) = (
@@ -30,18 +136,23 @@ pub(crate) fn preflight(req: &Request, cx: &Ctx) -> Response {
         get("access-control-request-method"),
         get("access-control-request-headers"),
     );
-    // The config only sets the cache time: a broken config still answers.
-    let max_age = cx
-        .config()
+    // A broken config still answers (with the default cache time, and no
+    // origins of its own).
+    let config = cx.config().ok();
+    let max_age = config
+        .as_ref()
         .map_or(cors::DEFAULT_MAX_AGE_SECS, |c| c.cors.max_age_secs);
-    let answer = cors::preflight(
-        PreflightRequest {
-            origin: origin.as_deref(),
-            request_method: method.as_deref(),
-            request_headers: requested.as_deref(),
-        },
-        max_age,
-    );
+    let everyone = everyone(config.as_deref());
+    let request = PreflightRequest {
+        origin: origin.as_deref(),
+        request_method: method.as_deref(),
+        request_headers: requested.as_deref(),
+    };
+    let listed = match cors::preflight_origin(&request) {
+        Some(o) if !everyone.allows(&o) => listed_by_a_key(cx, &o).await,
+        _ => false,
+    };
+    let answer = cors::preflight(request, max_age, &everyone, listed);
     match answer {
         PreflightAnswer::Plain => {
             let out = Headers::new();
@@ -68,9 +179,10 @@ pub(crate) fn preflight(req: &Request, cx: &Ctx) -> Response {
     }
 }
 
-/// Adds `Vary: Origin` and, when granted, `Access-Control-Allow-Origin` and
+/// Adds `Vary: Origin` and, when granted (core's `cors::grants`, whatever
+/// the status), `Access-Control-Allow-Origin` and
 /// `Access-Control-Expose-Headers` (a preflight answer already has its own).
-pub(crate) fn finish(cx: &Ctx, headers: &Headers, status: u16) {
+pub(crate) fn finish(cx: &Ctx, headers: &Headers) {
     let vary = headers.get("vary").ok().flatten();
     match vary {
         Some(v)
@@ -86,7 +198,9 @@ pub(crate) fn finish(cx: &Ctx, headers: &Headers, status: u16) {
     if headers.has("access-control-allow-origin").unwrap_or(false) {
         return;
     }
-    if let Some(origin) = cors::grants(&cx.cors.origin, cx.cors.allowed.get(), status) {
+    let config = cx.config().ok();
+    let everyone = everyone(config.as_deref());
+    if let Some(origin) = cors::grants(&cx.cors.origin, cx.cors.verdict.get(), &everyone) {
         for (name, value) in cors::grant_headers(origin) {
             let _ = headers.set(name, &value);
         }

@@ -35,10 +35,12 @@ pub(crate) async fn google_token(cx: &Ctx, dep: &Deployment) -> Result<String, C
             .cloned()
     });
     if let Some(token) = cached {
+        cx.remember_secret(&token.token);
         return Ok(token.token);
     }
     let token = mint(cx, dep).await?;
     let value = token.token.clone();
+    cx.remember_secret(&value);
     TOKENS.with(|t| t.borrow_mut().insert(dep.credential.clone(), token));
     Ok(value)
 }

@@ -166,10 +166,11 @@ pub(crate) async fn classify_response(mut response: Response) -> Result<Response
     ))
 }
 
-/// Records the classified failure in the log line and converts it for the client.
+/// Records the classified failure in the log line and converts it for the
+/// client, without any credential the Worker holds or used.
 pub(crate) fn upstream_failure(cx: &Ctx, err: UpstreamError) -> ClientError {
     cx.log.borrow_mut().upstream_error = Some(err.kind.as_str());
-    err.to_client()
+    crate::redaction::clean_upstream(cx, err).to_client()
 }
 
 pub(crate) fn garbage(status: u16, message: &str) -> UpstreamError {

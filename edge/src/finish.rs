@@ -12,7 +12,7 @@ use crate::{cors, quota};
 pub(crate) fn finish(cx: &Ctx, mut response: Response) -> Response {
     let status = response.status_code();
     let headers = response.headers_mut();
-    cors::finish(cx, headers, status);
+    cors::finish(cx, headers);
     let _ = headers.set("x-request-id", &cx.request_id);
     quota::finish(cx, headers);
     if let Some((deployment, attempts)) = cx.served.borrow().as_ref() {

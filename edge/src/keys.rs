@@ -13,7 +13,9 @@
 // background after the response), and every answer may carry a newer record
 // or the revocation. So a deleted key stops working within a second
 // everywhere (at once in the isolate that deleted it), and a policy change
-// applies to metered requests at once.
+// applies to metered requests at once. A deletion also leaves a KV
+// revocation marker ([`mark_revoked`]) that `crate::quota` reads whenever
+// the key's object cannot vouch for it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -25,7 +27,7 @@ use reelay_core::config::Config;
 use reelay_core::encoding::{ct_eq, hex, sha256};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::{
-    key_hash, plausible_key, presented_key, storage_name, KeyRecord, Presented,
+    key_hash, plausible_key, presented_key, revocation_name, storage_name, KeyRecord, Presented,
 };
 use reelay_core::seal::{Owner, Purpose};
 use serde_json::Map;
@@ -426,7 +428,9 @@ async fn identify_token(cx: &Ctx, token: &str) -> Result<Caller, ClientError> {
         worker::console_warn!("browser token refused: {}", e.as_str());
         e.to_client(Purpose::BrowserToken)
     })?;
-    claims.check_origin(cors::token_origin(cx))?;
+    claims
+        .check_origin(cors::token_origin(cx))
+        .map_err(|e| cors::deny(cx, e))?;
     let parent_gone = |why: &str| {
         ClientError::new(
             ErrorCode::InvalidBrowserToken,
@@ -564,6 +568,36 @@ pub(crate) async fn store(
         put = put.expiration(at);
     }
     put.execute().await.or_storage("writing a key record")
+}
+
+/// Writes the KV revocation marker of `record`'s key, deleted at `at_ms`
+/// (`reelay_core::keys::revocation_name`): what makes the deletion stick
+/// while its quota store cannot be reached. It lives as long as the record
+/// would have.
+pub(crate) async fn mark_revoked(
+    cx: &Ctx,
+    record: &KeyRecord,
+    at_ms: u64,
+) -> Result<(), ClientError> {
+    let kv = cx.env.kv(KV_BINDING).or_storage("opening the key store")?;
+    let mut put = kv
+        .put(&revocation_name(&record.token), at_ms.to_string())
+        .or_storage("writing a key revocation")?;
+    if let Some(expires_ms) = record.expires_at_ms {
+        let at = (expires_ms / 1000 + EXPIRED_RECORD_GRACE_SECS).max(cx.now_secs() + 120);
+        put = put.expiration(at);
+    }
+    put.execute().await.or_storage("writing a key revocation")
+}
+
+/// Removes the revocation marker of a re-created custom key (it no longer
+/// applies to the new record; removing it spares later reads).
+pub(crate) async fn clear_revoked(cx: &Ctx, token: &str) {
+    if let Ok(kv) = cx.env.kv(KV_BINDING) {
+        if let Err(e) = kv.delete(&revocation_name(token)).await {
+            worker::console_error!("removing a revocation marker failed: {e}");
+        }
+    }
 }
 
 pub(crate) async fn delete(cx: &Ctx, hash: &[u8; 32]) -> Result<(), ClientError> {

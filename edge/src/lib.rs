@@ -10,6 +10,7 @@
 mod context;
 mod cors;
 mod credentials;
+mod faults;
 mod fetch;
 mod finish;
 mod jobs;
@@ -20,6 +21,7 @@ mod quota;
 // The durable_object macro generates undocumented public glue.
 #[allow(missing_docs)]
 mod quota_store;
+mod redaction;
 mod request;
 mod respond;
 mod routes;
@@ -36,7 +38,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     if req.method() == worker::Method::Options {
         // Preflights carry no credentials: answered here, before any route,
         // key lookup, quota or upstream.
-        return Ok(finish::finish(&cx, cors::preflight(&req, &cx)));
+        return Ok(finish::finish(&cx, cors::preflight(&req, &cx).await));
     }
     let dialect = routes::dialect_for(&req.path());
     let outcome = routes::dispatch(req, &cx).await;
@@ -44,6 +46,9 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Ok(response) => response,
         Err(err) => {
             cx.log.borrow_mut().error_code = Some(err.code.as_str());
+            // The last line of defence: whatever upstream text an error
+            // carries, no credential the Worker holds or used leaves.
+            let err = redaction::clean(&cx, err);
             respond::error(&err, dialect)
         }
     };

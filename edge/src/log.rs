@@ -27,7 +27,7 @@ impl LogLine {
         Self {
             start_ms: now_ms,
             request_id: request_id.to_owned(),
-            method: req.method().to_string(),
+            method: req.inner().method(),
             path: req.path(),
             ..Self::default()
         }

@@ -88,7 +88,9 @@ pub(crate) fn authorize_model<'c>(
     authorize::model_group(config, &policy, model, "model").map_err(|e| describe(e, caller))
 }
 
-/// Adds what `caller`'s key may use to an access denial.
+/// Adds what `caller` may use to an access denial (a browser token's own
+/// rules, never its key's).
 pub(crate) fn describe(err: ClientError, caller: &Caller) -> ClientError {
-    authorize::with_rules(err, &caller.record.models)
+    let token_rules = caller.token.as_ref().map(|t| t.models.as_slice());
+    authorize::with_callers_rules(err, &caller.record.models, token_rules)
 }

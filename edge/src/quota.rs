@@ -13,16 +13,23 @@
 // cache (`crate::keys`) and counted into the key's totals with the next call.
 //
 // Failure policy: when the DO cannot be reached, a plain request is let
-// through (fail open, logged) but anything metered — a video job, a
-// realtime session, spend — is refused with `503 quota_unavailable`
-// (fail closed).
+// through (fail open, logged) unless the key's KV revocation marker says it
+// was deleted, but anything metered — a video job, a realtime session,
+// spend — is refused with `503 quota_unavailable` (fail closed). Deleting a
+// key never needs the DO: the marker is written first, the DO told when
+// it answers (see `reelay_core::keys::revocation_name`); for five minutes
+// after this isolate saw a store fail, a key its store vouches for is also
+// checked against its marker, so a store that was down when the key was
+// deleted does not bring it back.
 
 use std::rc::Rc;
+
+use futures_util::future::join;
 
 use reelay_core::config::policy::Policy;
 use reelay_core::config::Config;
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::keys::KeyRecord;
+use reelay_core::keys::{revocation_applies, revocation_name, KeyRecord};
 use reelay_core::quota::{
     micros_to_usd, must_ask_store, Cost, Meter, Outcome, Settlement, Standing, TokenUse,
 };
@@ -74,7 +81,36 @@ fn call_with(
     serde_json::to_string(&call).unwrap_or_default()
 }
 
+/// After a quota store failed to answer, how long this isolate also reads a
+/// key's revocation marker when its store vouches for it (a store that was
+/// unreachable may not have been told of a deletion yet).
+const OUTAGE_WATCH_MS: u64 = 5 * 60_000;
+
+thread_local! {
+    // When a quota store last failed to answer this isolate (Unix ms).
+    static STORE_FAILED_AT: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether a quota store failed to answer this isolate lately.
+fn store_failed_lately(now_ms: u64) -> bool {
+    STORE_FAILED_AT.with(|at| {
+        at.get()
+            .is_some_and(|at| now_ms.saturating_sub(at) < OUTAGE_WATCH_MS)
+    })
+}
+
 async fn send(env: &Env, token: &str, body: String) -> Result<Answer, String> {
+    let answer = send_once(env, token, body).await;
+    if answer.is_err() {
+        STORE_FAILED_AT.with(|at| at.set(Some(Date::now().as_millis())));
+    }
+    answer
+}
+
+async fn send_once(env: &Env, token: &str, body: String) -> Result<Answer, String> {
+    if crate::faults::quota_store_down(env).await {
+        return Err(String::from("the quota store is switched off (test fault)"));
+    }
     let stub = env
         .durable_object(BINDING)
         .and_then(|ns| ns.get_by_name(token))
@@ -195,13 +231,32 @@ async fn admit_with(
         },
     );
     let started = Date::now().as_millis();
-    let answer = match send(&cx.env, &caller.record.token, body).await {
+    // Lately after a store failed, it may have missed a deletion while it
+    // was unreachable: the key's revocation marker is read alongside.
+    let watching = store_failed_lately(cx.now_ms);
+    let sending = send(&cx.env, &caller.record.token, body);
+    let (sent, marker) = if watching {
+        join(sending, revoked_in_kv(&cx.env, &caller.record)).await
+    } else {
+        (sending.await, None)
+    };
+    let answer = match sent {
         Ok(answer) => answer,
         Err(detail) if metered => return Err(unavailable("reserving quota", &detail)),
         Err(detail) if unreachable == Unreachable::Refuse => {
             return Err(unavailable("checking the key", &detail))
         }
         Err(detail) => {
+            // The store cannot vouch for the key: its revocation marker can.
+            let marker = match marker {
+                Some(at_ms) => Some(at_ms),
+                None if watching => None,
+                None => revoked_in_kv(&cx.env, &caller.record).await,
+            };
+            if marker.is_some() {
+                keys::forget(&caller.hash);
+                return Err(revoked());
+            }
             worker::console_error!("quota store unavailable, admitting unmetered: {detail}");
             cx.log.borrow_mut().quota = Some("unavailable");
             return Ok(());
@@ -210,6 +265,15 @@ async fn admit_with(
     cx.log.borrow_mut().quota_ms = Some(Date::now().as_millis().saturating_sub(started));
     if answer.revoked {
         keys::forget(&caller.hash);
+        return Err(revoked());
+    }
+    if let Some(at_ms) = marker {
+        // The store vouched for a key deleted while it was unreachable: it
+        // learns of the deletion now.
+        keys::forget(&caller.hash);
+        if let Err(detail) = revoke(cx, &caller.record.token, at_ms).await {
+            worker::console_error!("a key revocation is still pending: {detail}");
+        }
         return Err(revoked());
     }
     if let Some(record) = answer.record {
@@ -250,6 +314,22 @@ async fn admit_with(
     Ok(())
 }
 
+/// When the key was deleted, if its KV revocation marker ends `record`
+/// (read when its store cannot vouch for it; a marker that cannot be read
+/// ends nothing).
+async fn revoked_in_kv(env: &Env, record: &KeyRecord) -> Option<u64> {
+    let kv = env.kv(KV_BINDING).ok()?;
+    match kv.get(&revocation_name(&record.token)).text().await {
+        Ok(text) => text
+            .and_then(|t| t.trim().parse().ok())
+            .filter(|at_ms| revocation_applies(*at_ms, record.created_at_ms)),
+        Err(e) => {
+            worker::console_error!("reading a revocation marker failed: {e}");
+            None
+        }
+    }
+}
+
 /// What a request that reserves nothing does when the quota store cannot be
 /// reached (metered work is always refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,11 +355,19 @@ fn refresh_later(cx: &Ctx, config: &Rc<Config>, caller: &Caller) {
         },
     );
     let (env, hash, token) = (cx.env.clone(), caller.hash, caller.record.token.clone());
+    let record = Rc::clone(&caller.record);
     let config = Rc::clone(config);
     keys::mark_refreshing(&hash);
     cx.after_response(async move {
         match send(&env, &token, body).await {
             Ok(answer) if answer.revoked => keys::forget(&hash),
+            // The store may have missed a deletion while it was unreachable.
+            Ok(_)
+                if store_failed_lately(Date::now().as_millis())
+                    && revoked_in_kv(&env, &record).await.is_some() =>
+            {
+                keys::forget(&hash);
+            }
             Ok(answer) => {
                 if let Some(record) = answer.record {
                     keys::remember_newer(&hash, record, &config);
@@ -437,22 +525,55 @@ pub(crate) async fn freshest(cx: &Ctx, record: KeyRecord) -> Result<KeyRecord, C
 }
 
 /// Stores the key's new record in its DO (generate/update) so it applies
-/// at once; clears a revocation.
+/// at once; a record created after the key's revocation (a re-created
+/// custom key) clears it, and any other record of a revoked key is
+/// `key_not_found`.
 pub(crate) async fn push_record(cx: &Ctx, record: &KeyRecord) -> Result<(), ClientError> {
     let config = cx.config()?;
     let body = call_body(&config, record, 0, Op::Record);
-    send(&cx.env, &record.token, body)
+    let answer = send(&cx.env, &record.token, body)
         .await
-        .map(|_| ())
-        .map_err(|detail| unavailable("updating the key's quota record", &detail))
+        .map_err(|detail| unavailable("updating the key's quota record", &detail))?;
+    if answer.revoked {
+        return Err(ClientError::from_code(ErrorCode::KeyNotFound));
+    }
+    Ok(())
 }
 
-/// Revokes the key with this token at once (delete).
-pub(crate) async fn revoke(cx: &Ctx, token: &str) -> Result<(), ClientError> {
-    let config = cx.config()?;
-    let body = call_text(&config, token, None, 0, Op::Revoke);
-    send(&cx.env, token, body)
-        .await
-        .map(|_| ())
-        .map_err(|detail| unavailable("revoking the key", &detail))
+/// Tells the key with this token's store it was deleted at `at_ms`
+/// (effective at its next request everywhere); `Err` with why when the
+/// store cannot be reached (the KV marker already holds the deletion).
+pub(crate) async fn revoke(cx: &Ctx, token: &str, at_ms: u64) -> Result<(), String> {
+    let config = cx.config().map_err(|e| e.message)?;
+    let body = call_text(&config, token, None, 0, Op::Revoke { at_ms });
+    send(&cx.env, token, body).await.map(|_| ())
+}
+
+/// Delays between the attempts [`revoke_later`] makes (within the ~30 s the
+/// platform gives work after a response).
+const REVOKE_RETRY_MS: [u64; 4] = [1_000, 2_000, 4_000, 8_000];
+
+/// Keeps telling the key's store of its deletion after the response, while
+/// it cannot be reached; past these attempts the store adopts the KV marker
+/// itself (when it starts, and at its next usage snapshot).
+pub(crate) fn revoke_later(cx: &Ctx, token: String, at_ms: u64) {
+    let Ok(config) = cx.config() else {
+        return;
+    };
+    let env = cx.env.clone();
+    cx.after_response(async move {
+        for wait_ms in REVOKE_RETRY_MS {
+            worker::Delay::from(std::time::Duration::from_millis(wait_ms)).await;
+            let body = call_text(&config, &token, None, 0, Op::Revoke { at_ms });
+            match send(&env, &token, body).await {
+                Ok(_) => {
+                    worker::console_log!("a pending key revocation reached its quota store");
+                    return;
+                }
+                Err(detail) => {
+                    worker::console_error!("a key revocation is still pending: {detail}");
+                }
+            }
+        }
+    });
 }

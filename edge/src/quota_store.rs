@@ -5,10 +5,15 @@
 // every SQLite read-modify-write synchronously (no `await` in between), so
 // concurrent requests for one key are serialised and no update is lost —
 // unlike KV, where concurrent increments overwrite each other. It also holds
-// the key's latest record and a revocation flag, so `/key/update` and
-// `/key/delete` take effect at the next request, not after KV's ~60 s
-// propagation. An alarm (at most once a minute) writes a usage snapshot to
-// KV (`usage:<token>`) and drops old holds.
+// the key's latest record and its revocation (with the time of the
+// deletion), so `/key/update` and `/key/delete` take effect at the next
+// request, not after KV's ~60 s propagation. A deletion made while the
+// object could not be reached left a marker in KV (`revoked:<token>`, see
+// `reelay_core::keys::revocation_name`): the object adopts it on its first
+// call after it starts and at every alarm, so a key deleted during an
+// outage does not come back with the object. An alarm (at most once a
+// minute) writes a usage snapshot to KV (`usage:<token>`) and drops old
+// holds.
 //
 // Failure policy: when the DO cannot be reached, a plain request is let
 // through (fail open, logged) but anything metered — a video job, a
@@ -18,7 +23,7 @@
 use std::cell::{Cell, RefCell};
 
 use reelay_core::config::policy::Policy;
-use reelay_core::keys::KeyRecord;
+use reelay_core::keys::{revocation_applies, revocation_name, KeyRecord};
 use reelay_core::money::micros_to_usd;
 use reelay_core::quota::{
     Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement, Standing, TokenUse,
@@ -48,14 +53,17 @@ pub struct QuotaCounter {
     env: Env,
     alarm_pending: Cell<bool>,
     token: RefCell<Option<String>>,
-    /// The revocation flag, pushed record and ledger, read from SQLite once
+    /// The KV revocation marker was read in this object's lifetime.
+    marker_checked: Cell<bool>,
+    /// The revocation, pushed record and ledger, read from SQLite once
     /// per object lifetime and written through on every change (the object
     /// is the only writer, so the copy never goes stale).
     cache: RefCell<Option<Cached>>,
 }
 
 struct Cached {
-    revoked: bool,
+    /// When the key was deleted (Unix ms), if it was.
+    revoked_at: Option<u64>,
     record: Option<KeyRecord>,
     ledger: Ledger,
     /// The ledger as last written, so a call that changed nothing writes
@@ -81,10 +89,17 @@ pub(crate) enum Op {
     Settle { items: Vec<SettleItem> },
     /// Where the meters stand, and lifetime totals.
     Usage,
-    /// Store the key's latest record and clear any revocation.
+    /// Store the key's latest record; a record created after the key's
+    /// revocation (a re-created custom key) clears it, any other is
+    /// refused (`revoked`).
     Record,
-    /// Revoke the key: every later call answers `revoked`.
-    Revoke,
+    /// Revoke the key, deleted at `at_ms` (0: now): every later call
+    /// answers `revoked`, until a record created after the deletion (a
+    /// re-created custom key) is stored.
+    Revoke {
+        #[serde(default)]
+        at_ms: u64,
+    },
 }
 
 /// One hold to settle.
@@ -161,6 +176,7 @@ impl DurableObject for QuotaCounter {
             env,
             alarm_pending: Cell::new(false),
             token: RefCell::new(None),
+            marker_checked: Cell::new(false),
             cache: RefCell::new(None),
         }
     }
@@ -176,9 +192,16 @@ impl DurableObject for QuotaCounter {
             Ok(call) => call,
             Err(e) => return Response::error(format!("bad quota call: {e}"), 400),
         };
+        // Once per lifetime, before the first answer: a deletion made while
+        // this object could not be reached.
+        let marker = if self.marker_checked.replace(true) {
+            None
+        } else {
+            self.revocation_marker(&call.token).await
+        };
         let now_ms = Date::now().as_millis();
         let snapshot_every_ms = call.snapshot_every_ms.max(60_000);
-        let answer = match self.execute(call, now_ms) {
+        let answer = match self.execute(call, marker, now_ms) {
             Ok(answer) => answer,
             Err(e) => {
                 worker::console_error!("QuotaCounter: {e}");
@@ -207,6 +230,13 @@ impl DurableObject for QuotaCounter {
             vec![(now_ms as i64).into()],
         )?;
         let token = meta(&sql, "token");
+        if let Some(token) = &token {
+            if let Some(at_ms) = self.revocation_marker(token).await {
+                if let Err(e) = self.adopt_revocation(at_ms, None) {
+                    worker::console_error!("QuotaCounter: adopting a revocation failed: {e}");
+                }
+            }
+        }
         let ledger = meta(&sql, "ledger");
         if let (Some(token), Some(ledger)) = (token, ledger) {
             let snapshot = serde_json::json!({
@@ -219,6 +249,18 @@ impl DurableObject for QuotaCounter {
                 .await?;
         }
         Response::ok("")
+    }
+}
+
+/// The object's state as stored (a legacy revocation flag `1` reads as a
+/// deletion at 1 ms, before every record).
+fn load_cached(sql: &SqlStorage) -> Cached {
+    let written = meta(sql, "ledger").unwrap_or_default();
+    Cached {
+        revoked_at: meta(sql, "revoked").map(|v| v.trim().parse().unwrap_or(1)),
+        record: meta(sql, "record").and_then(|text| serde_json::from_str(&text).ok()),
+        ledger: serde_json::from_str(&written).unwrap_or_default(),
+        written,
     }
 }
 
@@ -314,36 +356,81 @@ fn give_back_token_use(sql: &SqlStorage, id: &str) -> worker::Result<()> {
 }
 
 impl QuotaCounter {
-    /// Runs one call: synchronous SQLite only, so it is atomic.
-    fn execute(&self, call: Call, now_ms: u64) -> worker::Result<Answer> {
+    /// The deletion time in the key's KV revocation marker, if there is one.
+    async fn revocation_marker(&self, token: &str) -> Option<u64> {
+        let kv = self.env.kv(KV_BINDING).ok()?;
+        match kv.get(&revocation_name(token)).text().await {
+            Ok(text) => text.and_then(|t| t.trim().parse().ok()),
+            Err(e) => {
+                worker::console_error!("QuotaCounter: reading a revocation marker failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// Revokes the key as deleted at `at_ms` if that deletion ends the
+    /// record in force (the stored one, else `edge`'s): synchronous SQLite.
+    fn adopt_revocation(&self, at_ms: u64, edge: Option<&KeyRecord>) -> worker::Result<()> {
+        let sql = self.state.storage().sql();
+        let mut cache = self.cache.borrow_mut();
+        let cached = cache.get_or_insert_with(|| load_cached(&sql));
+        let created = cached
+            .record
+            .as_ref()
+            .or(edge)
+            .map_or(0, |r| r.created_at_ms);
+        if revocation_applies(at_ms, created) && cached.revoked_at.is_none_or(|r| r < at_ms) {
+            set_meta(&sql, "revoked", &at_ms.to_string())?;
+            cached.revoked_at = Some(at_ms);
+        }
+        Ok(())
+    }
+
+    /// Runs one call: synchronous SQLite only, so it is atomic. `marker` is
+    /// a KV revocation marker read before it, to adopt first.
+    fn execute(&self, call: Call, marker: Option<u64>, now_ms: u64) -> worker::Result<Answer> {
         let sql = self.state.storage().sql();
         if self.token.borrow().as_deref() != Some(call.token.as_str()) {
             set_meta(&sql, "token", &call.token)?;
             *self.token.borrow_mut() = Some(call.token.clone());
         }
+        if let Some(at_ms) = marker {
+            self.adopt_revocation(at_ms, call.record.as_ref())?;
+        }
         let mut cache = self.cache.borrow_mut();
-        let cached = cache.get_or_insert_with(|| {
-            let written = meta(&sql, "ledger").unwrap_or_default();
-            Cached {
-                revoked: meta(&sql, "revoked").is_some(),
-                record: meta(&sql, "record").and_then(|text| serde_json::from_str(&text).ok()),
-                ledger: serde_json::from_str(&written).unwrap_or_default(),
-                written,
-            }
-        });
+        let cached = cache.get_or_insert_with(|| load_cached(&sql));
         match call.op {
             Op::Record => {
                 if let Some(record) = call.record {
+                    if let Some(at_ms) = cached.revoked_at {
+                        if revocation_applies(at_ms, record.created_at_ms) {
+                            // An update racing a deletion, or a stale record:
+                            // a deleted key stays deleted.
+                            return Ok(Answer {
+                                revoked: true,
+                                ..Answer::default()
+                            });
+                        }
+                    }
                     set_meta(&sql, "record", &serde_json::to_string(&record)?)?;
                     cached.record = Some(record);
                 }
                 sql.exec("DELETE FROM meta WHERE name = 'revoked'", None)?;
-                cached.revoked = false;
+                cached.revoked_at = None;
                 return Ok(Answer::default());
             }
-            Op::Revoke => {
-                set_meta(&sql, "revoked", "1")?;
-                cached.revoked = true;
+            Op::Revoke { at_ms } => {
+                let at_ms = if at_ms == 0 { now_ms } else { at_ms };
+                if let Some(record) = &cached.record {
+                    if !revocation_applies(at_ms, record.created_at_ms) {
+                        // A late deletion of the key's previous life (a
+                        // custom key created again since): nothing to end.
+                        return Ok(Answer::default());
+                    }
+                }
+                let at_ms = cached.revoked_at.map_or(at_ms, |r| r.max(at_ms));
+                set_meta(&sql, "revoked", &at_ms.to_string())?;
+                cached.revoked_at = Some(at_ms);
                 return Ok(Answer {
                     revoked: true,
                     ..Answer::default()
@@ -351,7 +438,7 @@ impl QuotaCounter {
             }
             _ => {}
         }
-        if cached.revoked {
+        if cached.revoked_at.is_some() {
             return Ok(Answer {
                 revoked: true,
                 ..Answer::default()
@@ -410,7 +497,10 @@ impl QuotaCounter {
                                 count_token_use(&sql, token_use)?;
                             }
                         }
-                        Decision::Denied(denial) => answer.denial = Some(denial),
+                        Decision::Denied(denial, standings) => {
+                            answer.denial = Some(denial);
+                            answer.standings = standings;
+                        }
                     }
                     if let Some(hold) = hold {
                         store_hold(&sql, &hold, now_ms)?;
@@ -441,7 +531,7 @@ impl QuotaCounter {
                 answer.standings = ledger.standings(&limits, &clock);
                 answer.usage = Some(usage_json(ledger, &answer.standings));
             }
-            Op::Record | Op::Revoke => {}
+            Op::Record | Op::Revoke { .. } => {}
         }
         let text = serde_json::to_string(&*ledger)?;
         if text != cached.written {

@@ -5,12 +5,15 @@ use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use worker::{Headers, Response};
 
 /// The error response in the caller's dialect, with `Retry-After` when the
-/// error says when to retry.
+/// error says when to retry and `Allow` on a 405.
 pub(crate) fn error(err: &ClientError, dialect: Dialect) -> Response {
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     if let Some(secs) = err.retry_after_secs() {
         let _ = headers.set("retry-after", &secs.to_string());
+    }
+    if let Some(methods) = &err.allow {
+        let _ = headers.set("allow", methods);
     }
     Response::builder()
         .with_status(err.status())

@@ -12,7 +12,7 @@ use std::time::Duration;
 use reelay_core::access::AccessPolicy;
 use reelay_core::config::Config;
 use reelay_core::config::{Deployment, ModelGroup};
-use reelay_core::errors::{ClientError, ErrorCode};
+use reelay_core::errors::{ClientError, ErrorCode, ErrorKind};
 use reelay_core::plan::{Auth, Method, UpstreamRequest};
 use reelay_core::retry::{Attempt, Cooldowns, Resend, RoutePlan};
 use worker::wasm_bindgen::JsValue;
@@ -68,11 +68,12 @@ fn random_u32() -> u32 {
     random_bytes::<4>().map(u32::from_le_bytes).unwrap_or(0)
 }
 
-/// The deployment `route` starts with (skipping those this isolate saw fail).
+/// The deployment `route` starts with (skipping those this isolate saw
+/// fail); when only deployments marked retired are left, their `410
+/// model_retired` without an upstream call.
 pub(crate) fn first_attempt<'c>(route: &mut RoutePlan<'c>) -> Result<Attempt<'c>, ClientError> {
-    COOLDOWNS
-        .with(|c| route.first(&c.borrow(), Date::now().as_millis(), random_u32()))
-        .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))
+    let first = COOLDOWNS.with(|c| route.first(&c.borrow(), Date::now().as_millis(), random_u32()));
+    first.ok_or_else(|| route.nothing_to_try())
 }
 
 /// New work on `group` (and its fallback groups `policy` allows), spread by
@@ -162,7 +163,17 @@ pub(crate) async fn with_failover<'c, T>(
                         );
                         current = next;
                     }
-                    None => return Err(upstream_failure(cx, error)),
+                    None => {
+                        if error.kind == ErrorKind::Retired {
+                            worker::console_warn!(
+                                "upstream {} retired its model: {}",
+                                dep.id,
+                                error.message
+                            );
+                        }
+                        cx.log.borrow_mut().upstream_error = Some(error.kind.as_str());
+                        return Err(route.final_error(group, &error));
+                    }
                 }
             }
         }

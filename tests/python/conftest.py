@@ -200,8 +200,24 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
         "model_groups": [
             group("veo-3.1", "gemini-veo31", "veo-3.1-generate-preview"),
             group("veo-3.1-fast", "gemini-veo31-fast", "veo-3.1-fast-generate-preview"),
-            # The model the seed's VEO3VideoGenerator asks for by name.
-            group("veo-3.0-generate-preview", "gemini-veo30", "veo-3.0-generate-preview"),
+            {
+                # The model the seed's VEO3VideoGenerator asks for by name: retired
+                # on the Gemini API, so served by Vertex (into the gateway's bucket).
+                "name": "veo-3.0-generate-preview",
+                "deployments": [
+                    {
+                        "id": "vertex-veo-seed",
+                        "provider": "vertex_ai",
+                        "model": "veo-3.1-generate-001",
+                        "credential": "VERTEX_SA",
+                        "project": "mock-project",
+                        "location": "us-central1",
+                        "api_base": mock_url,
+                        "storage_api_base": mock_url,
+                        "storage_uri": "gs://reelay-out/seed/",
+                    }
+                ],
+            },
             {
                 # Veo on Vertex AI, with the mock's service account and token endpoint.
                 "name": "veo-vertex",

@@ -54,12 +54,72 @@ def test_generate_poll_and_download(gateway: Gateway, mock: Mock, key: str) -> N
     assert videos and videos[0].video and videos[0].video.uri
     uri = videos[0].video.uri
     assert uri.startswith(f"{gateway.url}/gemini/v1beta/files/"), uri
-    # files.download() insists on https:// URIs; over plain-http loopback the
-    # test fetches the URI the same way the SDK would (x-goog-api-key).
+    # Hand-written clients fetch the URI itself (x-goog-api-key); the SDK's
+    # own files.download is test_files_download_over_plain_http.
     resp = httpx.get(uri, headers={"x-goog-api-key": key}, timeout=10)
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "video/mp4"
     assert resp.content[4:8] == b"ftyp"
+
+
+def test_files_download_over_plain_http(gateway: Gateway, mock: Mock, key: str) -> None:
+    """generate_videos → operations.get → files.download, all through the
+    SDK over http://: the SDK takes a file id out of https:// URIs only and
+    otherwise asks for `files/{the whole URI}:download`, which the gateway
+    serves too. Both samples asked for are made and downloadable."""
+    assert gateway.url.startswith("http://")
+    client = client_for(gateway, key)
+    op = client.models.generate_videos(
+        model="veo-3.1", prompt=PROMPT, config=types.GenerateVideosConfig(number_of_videos=2)
+    )
+    (sent,) = upstream_creates(mock)
+    assert httpx.Response(200, content=sent["body"]).json()["parameters"]["sampleCount"] == 2
+    for _ in range(10):
+        if op.done:
+            break
+        op = client.operations.get(op)
+    assert op.done and op.error is None, op
+    videos = op.response.generated_videos if op.response else None
+    assert videos and len(videos) == 2
+    for generated in videos:
+        assert generated.video and generated.video.uri.startswith("http://"), generated
+        data = client.files.download(file=generated)
+        assert data[4:8] == b"ftyp"
+        assert generated.video.video_bytes == data
+    assert videos[0].video.video_bytes != videos[1].video.video_bytes
+
+
+def test_gemini_mode_on_a_vertex_group(gateway: Gateway, mock: Mock, key: str) -> None:
+    """google-genai 2.34 in Gemini-API mode on a group served by Vertex (Veo
+    left the Gemini API): the gateway creates and polls in Vertex's shape,
+    answers in the Gemini API's, and serves the inline result through its
+    own file URI to `files.download`."""
+    client = client_for(gateway, key)
+    op = client.models.generate_videos(
+        model="veo-vertex", prompt=PROMPT, config=types.GenerateVideosConfig(duration_seconds=8)
+    )
+    assert op.name is not None and op.name.startswith("models/veo-vertex/operations/video_"), op.name
+    (sent,) = upstream_creates(mock)
+    assert sent["path"] == (
+        "/v1/projects/mock-project/locations/us-central1/publishers/google/models/"
+        "veo-3.1-generate-001:predictLongRunning"
+    )
+    assert httpx.Response(200, content=sent["body"]).json()["parameters"]["durationSeconds"] == 8
+    for _ in range(10):
+        if op.done:
+            break
+        op = client.operations.get(op)
+    assert op.done and op.error is None, op
+    assert any(r["path"].endswith(":fetchPredictOperation") for r in mock.requests())
+    videos = op.response.generated_videos if op.response else None
+    assert videos and len(videos) == 1 and videos[0].video
+    assert videos[0].video.uri.startswith(f"{gateway.url}/gemini/v1beta/files/"), videos[0].video.uri
+    data = client.files.download(file=videos[0])
+    assert data[4:8] == b"ftyp"
+    other = client_for(gateway, gateway.new_key())
+    with pytest.raises(errors.ClientError) as e:
+        other.operations.get(op)
+    assert e.value.code == 404
 
 
 def test_errors_surface_as_sdk_errors(gateway: Gateway, mock: Mock, key: str) -> None:

@@ -2,7 +2,9 @@
 speaks to a gateway's `/gemini/v1beta` with `requests`: it creates with
 `x-goog-api-key`, then polls `…/v1beta/operations/{full operation name}`
 (not the real API's `GET /v1beta/{name}`). This reproduces its requests
-exactly and checks the gateway serves that path too."""
+exactly and checks the gateway serves that path too. Its model is retired on
+the Gemini API; the test config serves it with Vertex, which the gateway
+drives in Vertex's shape while the client keeps speaking the Gemini API's."""
 
 from __future__ import annotations
 
@@ -22,6 +24,11 @@ def test_seed_client_flow(gateway: Gateway, mock: Mock, key: str) -> None:
     created.raise_for_status()
     name = created.json()["name"]
     assert name.startswith("models/veo-3.0-generate-preview/operations/video_")
+    (sent,) = [r for r in mock.requests() if r["path"].endswith(":predictLongRunning")]
+    assert sent["path"] == (
+        "/v1/projects/mock-project/locations/us-central1/publishers/google/models/"
+        "veo-3.1-generate-001:predictLongRunning"
+    )
 
     # The seed's poll URL: {base}/operations/{full name}.
     result = None
@@ -36,5 +43,6 @@ def test_seed_client_flow(gateway: Gateway, mock: Mock, key: str) -> None:
     assert result is not None
     # The real result shape (the seed reads `predictions[0]`, which no API returns).
     uri = result["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+    assert uri.startswith(f"{base}/files/"), uri
     video = requests.get(uri, headers=headers, timeout=10)
     assert video.status_code == 200 and video.content[4:8] == b"ftyp"

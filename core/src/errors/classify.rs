@@ -38,7 +38,8 @@
 //! | 4xx (not 401/404/408/409/429) with `content_policy_violation`, `moderation_blocked`, Azure `content_filter`/`ResponsibleAIPolicyViolation`; 400/422 (Google: `INVALID_ARGUMENT`/`FAILED_PRECONDITION`/`OUT_OF_RANGE`) whose message says "safety system", "Responsible AI", "usage guidelines", "violat…polic…", "safety…block…" | `ContentPolicy` | never | request |
 //! | 400 `FAILED_PRECONDITION` "User location is not supported", "not available in your country" | `BadRequest` | never | deployment |
 //! | 403, Google `PERMISSION_DENIED` (`SERVICE_DISABLED`, `API_KEY_SERVICE_BLOCKED`, …) | `PermissionDenied` | never | deployment |
-//! | 404, Google `NOT_FOUND` (incl. `model_not_found`, Vertex "Publisher Model … was not found") | `NotFound` | never | request |
+//! | 410 (any body); 4xx with OpenAI/Azure `model_deprecated`/`ModelDeprecated`/`model_retired`/`model_shutdown`; 404 whose message says the model or API is gone ("no longer available", "deprecated", "retired", "shut down"/"shutdown", "discontinued", "no longer supported"/"served", "sunset"), OpenAI's router 404 "Invalid URL (…)" (the gateway only calls documented paths: the API is gone); Google `NOT_FOUND` with those phrases, Gemini's "… is not found for API version …", Vertex's "Publisher Model … was not found" (its answer for retired versions) | `Retired` | never | deployment |
+//! | 404, Google `NOT_FOUND` (incl. `model_not_found` "does not exist or you do not have access to it", unknown jobs and files) | `NotFound` | never | request |
 //! | 408 | `Timeout` | retry | deployment |
 //! | 409 (OpenAI: a conflict openai-python retries), Google `ABORTED` | `UpstreamUnavailable` | retry | request |
 //! | 409 Google `ALREADY_EXISTS` | `BadRequest` | never | request |
@@ -76,7 +77,7 @@
 //! |---|---|---|---|
 //! | 3 `INVALID_ARGUMENT`, 9 `FAILED_PRECONDITION`, 11 `OUT_OF_RANGE` | `ContentPolicy` if the message mentions Responsible AI, safety, "violate", "sensitive words", "blocked"; else `BadRequest` | never | request |
 //! | 4 `DEADLINE_EXCEEDED`, 1 `CANCELLED` | `Timeout` | backoff | deployment |
-//! | 5 `NOT_FOUND` | `NotFound` | never | request |
+//! | 5 `NOT_FOUND` | `Retired` (never, deployment) if the message says the model is gone, as for HTTP; else `NotFound` | never | request |
 //! | 6 `ALREADY_EXISTS` | `BadRequest` | never | request |
 //! | 7 `PERMISSION_DENIED` | `PermissionDenied` | never | deployment |
 //! | 8 `RESOURCE_EXHAUSTED` | `QuotaExhausted` (never) if the message says per day / daily; else `RateLimited` (backoff) | | deployment |
@@ -95,8 +96,10 @@
 //! whitespace and cut to at most [`MAX_MESSAGE_BYTES`] bytes on a character
 //! boundary (ending in `…` when cut). Upstreams do not echo credentials
 //! (OpenAI masks keys as `sk-proj-****abcd`), and as a second line of
-//! defence anything that looks like a key (`sk-…`, `AIza…`, `ya29.…`) is
-//! replaced by `[redacted]`. A body with no usable message (empty, HTML,
+//! defence anything that looks like a key (`sk-…`, `AIza…`, `ya29.…`;
+//! [`crate::redact::find_shape`]) is replaced by `[redacted]`. The host
+//! removes the credentials it knows by value ([`crate::redact::Redactor`],
+//! [`UpstreamError::redacted`]). A body with no usable message (empty, HTML,
 //! unknown JSON) gets a short description such as "upstream answered 502
 //! with a non-JSON body", never the raw bytes.
 //!
@@ -105,6 +108,7 @@
 //! `errors[].reason`); for operation errors, the canonical gRPC name.
 
 use super::{ErrorKind, Retry, Scope, UpstreamError};
+use crate::redact::{find_shape, REDACTED};
 use crate::time::parse_http_date;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -157,6 +161,8 @@ pub fn classify_http(
 
     let verdict = if !(400..600).contains(&status) {
         Verdict::new(ErrorKind::Gateway, false, Scope::Request)
+    } else if status == 410 {
+        RETIRED
     } else if facts.shape == Shape::Google {
         let canon = facts
             .google_status
@@ -306,6 +312,7 @@ impl Verdict {
 const AUTH: Verdict = Verdict::new(ErrorKind::Authentication, false, Scope::Deployment);
 const PERMISSION: Verdict = Verdict::new(ErrorKind::PermissionDenied, false, Scope::Deployment);
 const NOT_FOUND: Verdict = Verdict::new(ErrorKind::NotFound, false, Scope::Request);
+const RETIRED: Verdict = Verdict::new(ErrorKind::Retired, false, Scope::Deployment);
 const BAD_REQUEST: Verdict = Verdict::new(ErrorKind::BadRequest, false, Scope::Request);
 const BAD_REQUEST_HERE: Verdict = Verdict::new(ErrorKind::BadRequest, false, Scope::Deployment);
 const CONTENT_POLICY: Verdict = Verdict::new(ErrorKind::ContentPolicy, false, Scope::Request);
@@ -333,6 +340,11 @@ fn openai_rule(status: u16, f: &Facts<'_>) -> Verdict {
     }
     if status == 401 {
         return AUTH;
+    }
+    if f.has_retirement_code()
+        || (status == 404 && (mentions_retirement(msg) || is_openai_invalid_url(f)))
+    {
+        return RETIRED;
     }
     if f.has_code("insufficient_quota") || f.has_code("billing_hard_limit_reached") {
         return QUOTA;
@@ -403,7 +415,13 @@ fn google_rule(canon: Canon, f: &Facts<'_>) -> Verdict {
                 PERMISSION
             }
         }
-        Canon::NotFound => NOT_FOUND,
+        Canon::NotFound => {
+            if mentions_retirement(msg) || mentions_google_model_gone(msg) {
+                RETIRED
+            } else {
+                NOT_FOUND
+            }
+        }
         Canon::AlreadyExists => BAD_REQUEST,
         Canon::ResourceExhausted => {
             if f.google_quota_is_daily() {
@@ -678,6 +696,19 @@ impl<'a> Facts<'a> {
             .any(|c| c.eq_ignore_ascii_case(code))
     }
 
+    /// An OpenAI/Azure code that says the model itself was retired.
+    fn has_retirement_code(&self) -> bool {
+        [
+            "model_deprecated",
+            "modeldeprecated",
+            "model_retired",
+            "model_shutdown",
+            "model_shut_down",
+        ]
+        .iter()
+        .any(|c| self.has_code(c))
+    }
+
     fn upstream_code(&self) -> Option<&'a str> {
         match self.shape {
             Shape::OpenAi => self.openai_code.or(self.openai_type),
@@ -814,6 +845,45 @@ fn mentions_content_policy(msg: &str, broad: bool) -> bool {
             .any(|p| contains_ci(msg, p))
 }
 
+/// A not-found message that says the model (or the API serving it) is gone
+/// for good: Gemini's "This model models/… is no longer available", OpenAI's
+/// "The model `…` has been deprecated", "… has been shut down", "retired".
+fn mentions_retirement(msg: &str) -> bool {
+    [
+        "no longer available",
+        "no longer supported",
+        "no longer served",
+        "deprecated",
+        "retired",
+        "shut down",
+        "shutdown",
+        "discontinued",
+        "sunset",
+    ]
+    .iter()
+    .any(|p| contains_ci(msg, p))
+}
+
+/// Google's not-found answers for a model this API does not serve (any
+/// more): Gemini's "models/… is not found for API version v1beta, or is
+/// not supported for predictLongRunning" and Vertex's "Publisher Model `…`
+/// was not found or your project does not have access to it" (what Vertex
+/// answers for retired model versions). The gateway put the deployment's
+/// own model in the path, so no request to this deployment can succeed.
+fn mentions_google_model_gone(msg: &str) -> bool {
+    contains_ci(msg, "is not found for api version")
+        || (contains_ci(msg, "publisher model") && contains_ci(msg, "was not found"))
+}
+
+/// OpenAI's router answer for a path it does not serve, `Invalid URL (POST
+/// /v1/videos)`: the gateway only calls documented paths, so the API was
+/// removed (as the Videos API was on 2026-09-24).
+fn is_openai_invalid_url(f: &Facts<'_>) -> bool {
+    f.shape == Shape::OpenAi
+        && f.message
+            .is_some_and(|m| m.trim_start().starts_with("Invalid URL ("))
+}
+
 /// The deployment's region or country cannot use the API (another deployment may).
 fn mentions_location(msg: &str) -> bool {
     contains_ci(msg, "location is not supported")
@@ -855,10 +925,10 @@ fn clean_message(msg: &str) -> String {
     let mut out = String::with_capacity(head.min(MAX_MESSAGE_BYTES + 16));
     let mut rest = &msg[..head];
     while !rest.is_empty() && out.len() <= MAX_MESSAGE_BYTES {
-        match find_secret(rest) {
+        match find_shape(rest) {
             Some((start, end)) => {
                 out.push_str(&rest[..start]);
-                out.push_str("[redacted]");
+                out.push_str(REDACTED);
                 rest = &rest[end..];
             }
             None => {
@@ -869,38 +939,6 @@ fn clean_message(msg: &str) -> String {
     }
     truncate_message(&mut out);
     out
-}
-
-/// The byte range of the first run that looks like a credential: an OpenAI
-/// key (`sk-…`), a Google API key (`AIza…`) or an OAuth access token
-/// (`ya29.…`), starting a word and long enough to be real.
-fn find_secret(s: &str) -> Option<(usize, usize)> {
-    const PREFIXES: [(&str, usize); 3] = [("sk-", 20), ("AIza", 30), ("ya29.", 20)];
-    let bytes = s.as_bytes();
-    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    for start in 0..bytes.len() {
-        if start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
-            continue;
-        }
-        for (prefix, min_len) in PREFIXES {
-            if bytes[start..].starts_with(prefix.as_bytes()) {
-                let run = bytes[start..]
-                    .iter()
-                    .take_while(|b| is_key_byte(**b))
-                    .count();
-                let run = run
-                    - bytes[start..start + run]
-                        .iter()
-                        .rev()
-                        .take_while(|b| **b == b'.')
-                        .count();
-                if run >= min_len {
-                    return Some((start, start + run));
-                }
-            }
-        }
-    }
-    None
 }
 
 fn truncate_message(s: &mut String) {
@@ -1313,6 +1351,67 @@ mod tests {
         }
         let empty = op(13, "   ");
         assert_eq!(empty.message, "the upstream operation failed with INTERNAL");
+    }
+
+    #[test]
+    fn retirement_is_read_from_not_found_answers_only() {
+        let kind = |status: u16, body: &str| classify_http(status, &[], body.as_bytes(), 0).kind;
+        // A deprecated parameter is the caller's bad request, not a retired model.
+        assert_eq!(
+            kind(
+                400,
+                r#"{"error":{"message":"The parameter `size_hint` has been deprecated.","type":"invalid_request_error","param":"size_hint","code":null}}"#
+            ),
+            ErrorKind::BadRequest
+        );
+        // Unknown jobs stay not-found for this request.
+        assert_eq!(
+            kind(
+                404,
+                r#"{"error":{"message":"Video with id 'video_1' not found.","type":"invalid_request_error","param":"video_id","code":null}}"#
+            ),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind(
+                404,
+                r#"{"error":{"message":"The model `gpt-x` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#
+            ),
+            ErrorKind::NotFound
+        );
+        // "Invalid URL" is OpenAI's router, not a message inside another shape.
+        assert_eq!(
+            kind(
+                404,
+                r#"{"error":{"code":404,"message":"Invalid URL (POST /v1/videos)","status":"NOT_FOUND"}}"#
+            ),
+            ErrorKind::NotFound
+        );
+        let gone = classify_http(
+            404,
+            &[("retry-after", "5")],
+            br#"{"error":{"message":"The model `sora-2` has been shut down.","type":"invalid_request_error","param":"model","code":"model_not_found"}}"#,
+            0,
+        );
+        assert_eq!(
+            (gone.kind, gone.retry, gone.scope),
+            (ErrorKind::Retired, Retry::Never, Scope::Deployment)
+        );
+        // A Google 410 is gone whatever its canonical status says.
+        assert_eq!(
+            kind(
+                410,
+                r#"{"error":{"code":410,"message":"gone","status":"NOT_FOUND"}}"#
+            ),
+            ErrorKind::Retired
+        );
+        // Operations: gRPC 5 with the same words.
+        let op = classify_operation_error(5, "models/veo-3.0-generate-001 is no longer available.");
+        assert_eq!((op.kind, op.scope), (ErrorKind::Retired, Scope::Deployment));
+        assert_eq!(
+            classify_operation_error(5, "Operation not found.").kind,
+            ErrorKind::NotFound
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::redact::Redactor;
+
 pub use classify::{classify_http, classify_operation_error, classify_transport, Transport};
 
 /// The small set of failure kinds every upstream error is sorted into.
@@ -33,6 +35,9 @@ pub enum ErrorKind {
     PermissionDenied,
     /// The model, job or resource does not exist (or is not visible).
     NotFound,
+    /// The provider retired or shut down the deployment's model (or the
+    /// API serving it): this deployment will not serve it again.
+    Retired,
     /// The request itself is wrong; retrying it unchanged cannot help.
     BadRequest,
     /// Safety/moderation blocked the prompt or the output.
@@ -58,6 +63,7 @@ impl ErrorKind {
             Self::Authentication => "authentication",
             Self::PermissionDenied => "permission_denied",
             Self::NotFound => "not_found",
+            Self::Retired => "retired",
             Self::BadRequest => "bad_request",
             Self::ContentPolicy => "content_policy",
             Self::RateLimited => "rate_limited",
@@ -131,6 +137,15 @@ pub struct UpstreamError {
 }
 
 impl UpstreamError {
+    /// This failure with every secret `redactor` knows (and every
+    /// secret-shaped run) removed from the upstream's text.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.redact(&self.message);
+        self.upstream_code = self.upstream_code.map(|c| redactor.redact(&c));
+        self
+    }
+
     /// The upstream answered with something the gateway cannot read (not
     /// JSON, a missing field, a redirect without a target, a refused
     /// upgrade): a gateway-kind failure of that deployment, worth another try.
@@ -153,6 +168,7 @@ impl UpstreamError {
             ErrorKind::Authentication => ErrorCode::UpstreamAuthentication,
             ErrorKind::PermissionDenied => ErrorCode::UpstreamPermissionDenied,
             ErrorKind::NotFound => ErrorCode::UpstreamNotFound,
+            ErrorKind::Retired => ErrorCode::ModelRetired,
             ErrorKind::BadRequest => ErrorCode::UpstreamBadRequest,
             ErrorKind::ContentPolicy => ErrorCode::ContentPolicyViolation,
             ErrorKind::RateLimited => ErrorCode::UpstreamRateLimited,
@@ -167,6 +183,9 @@ impl UpstreamError {
                 "the provider rejected the gateway's credential for this deployment; \
                  ask the gateway operator to check it",
             ),
+            // The provider's words name its own model ids and projects;
+            // the route names the client's model (`ClientError::model_retired`).
+            ErrorKind::Retired => String::from(code.spec().default_message),
             _ if self.message.is_empty() => String::from(code.spec().default_message),
             _ => self.message.clone(),
         };
@@ -245,6 +264,8 @@ error_codes! {
     InvalidRequest = "invalid_request", 400, "invalid_request_error", "INVALID_ARGUMENT", "the request is not valid";
     /// A value is valid in general but this deployment's provider cannot serve it.
     UnsupportedValue = "unsupported_value", 400, "invalid_request_error", "INVALID_ARGUMENT", "the provider cannot serve this value";
+    /// The request names a Cloud Storage location (`storageUri`, `gcsUri`) or a file URI the gateway did not issue to this key: storage is the gateway's.
+    StorageNotAllowed = "storage_not_allowed", 400, "invalid_request_error", "INVALID_ARGUMENT", "the gateway decides where videos are stored and reads only files it issued to this key";
     /// The body's content type is not one this route accepts.
     UnsupportedMediaType = "unsupported_media_type", 415, "invalid_request_error", "INVALID_ARGUMENT", "unsupported content type";
     /// The body is larger than the route accepts.
@@ -307,6 +328,8 @@ error_codes! {
     ContentPolicyViolation = "content_policy_violation", 400, "invalid_request_error", "INVALID_ARGUMENT", "the request was blocked by the provider's safety system";
     /// The upstream rejected the request as invalid.
     UpstreamBadRequest = "upstream_bad_request", 400, "invalid_request_error", "INVALID_ARGUMENT", "the provider rejected the request";
+    /// The provider retired or shut down the model (or its API) and no fallback could serve the request; the message names the model and, when configured, its successor.
+    ModelRetired = "model_retired", 410, "invalid_request_error", "NOT_FOUND", "the model has been retired by its provider";
     /// The upstream says the model or resource does not exist.
     UpstreamNotFound = "upstream_not_found", 404, "invalid_request_error", "NOT_FOUND", "the provider does not know this resource";
     /// The upstream is rate limiting this deployment; retry later.
@@ -350,9 +373,20 @@ pub struct ClientError {
     pub param: Option<String>,
     /// How long the client should wait before retrying, when known.
     pub retry_after_ms: Option<u64>,
+    /// The methods the route allows (the `Allow` header of a 405).
+    pub allow: Option<String>,
 }
 
 impl ClientError {
+    /// This error with every secret `redactor` knows (and every
+    /// secret-shaped run) removed from its message and param.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.redact(&self.message);
+        self.param = self.param.map(|p| redactor.redact(&p));
+        self
+    }
+
     /// An error with `code` and a precise message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
@@ -360,7 +394,37 @@ impl ClientError {
             message: message.into(),
             param: None,
             retry_after_ms: None,
+            allow: None,
         }
+    }
+
+    /// The 405 for `method` on a route that allows only `allowed`, with
+    /// its `Allow` header. Unknown methods (WebDAV's `PROPFIND`, …) get it
+    /// too: a route never serves one as another.
+    pub fn method_not_allowed(method: &str, allowed: &[&str]) -> Self {
+        let mut err = Self::new(
+            ErrorCode::MethodNotAllowed,
+            alloc::format!("{method} is not allowed here; use {}", allowed.join(" or ")),
+        );
+        err.allow = Some(allowed.join(", "));
+        err
+    }
+
+    /// The `410 model_retired` for `model` (the group name the client
+    /// sent), naming `successor` (a configured group) when there is one.
+    pub fn model_retired(model: &str, successor: Option<&str>) -> Self {
+        let advice = match successor {
+            Some(next) => alloc::format!("use {next:?} instead"),
+            None => String::from("no successor is configured on this gateway"),
+        };
+        Self::new(
+            ErrorCode::ModelRetired,
+            alloc::format!(
+                "the model {model:?} has been retired by its provider and no fallback \
+                 could serve it; {advice}"
+            ),
+        )
+        .with_param("model")
     }
 
     /// An error with the code's default message.
@@ -469,6 +533,21 @@ mod tests {
     }
 
     #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let err = ClientError::method_not_allowed("PROPFIND", &["GET", "POST"]);
+        assert_eq!(err.status(), 405);
+        assert_eq!(err.code, ErrorCode::MethodNotAllowed);
+        assert_eq!(err.allow.as_deref(), Some("GET, POST"));
+        assert!(
+            err.message.starts_with("PROPFIND is not allowed"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("GET or POST"), "{}", err.message);
+        assert_eq!(ClientError::from_code(ErrorCode::Internal).allow, None);
+    }
+
+    #[test]
     fn renders_openai_dialect() {
         let err = ClientError::new(ErrorCode::ModelAccessDenied, "no").with_param("model");
         let v: serde_json::Value = serde_json::from_str(&err.render(Dialect::OpenAi)).unwrap();
@@ -489,6 +568,21 @@ mod tests {
         assert_eq!(v["error"]["details"][0]["reason"], "RATE_LIMIT_EXCEEDED");
         assert_eq!(v["error"]["details"][1]["retryDelay"], "1.500s");
         assert_eq!(err.retry_after_secs(), Some(2));
+    }
+
+    #[test]
+    fn model_retired_names_the_model_and_its_successor() {
+        let err = ClientError::model_retired("veo-3.0", Some("veo-3.1"));
+        assert_eq!((err.status(), err.code.as_str()), (410, "model_retired"));
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert!(err.message.contains("\"veo-3.0\""), "{}", err.message);
+        assert!(err.message.contains("use \"veo-3.1\""), "{}", err.message);
+        let none = ClientError::model_retired("sora-2", None);
+        assert!(none.message.contains("no successor"), "{}", none.message);
+        let google: serde_json::Value = serde_json::from_str(&err.render(Dialect::Google)).unwrap();
+        assert_eq!(google["error"]["code"], 410);
+        assert_eq!(google["error"]["status"], "NOT_FOUND");
+        assert_eq!(google["error"]["details"][0]["reason"], "MODEL_RETIRED");
     }
 
     #[test]

@@ -403,8 +403,9 @@ impl Denial {
 pub enum Decision {
     /// Charged; here is where every limited meter now stands.
     Allowed(Vec<Standing>),
-    /// Nothing was charged.
-    Denied(Denial),
+    /// Nothing was charged; here is why, and where every limited meter
+    /// stands (the refused one included), for the 429's `x-ratelimit-*`.
+    Denied(Denial, Vec<Standing>),
 }
 
 /// State of a [`Hold`].
@@ -682,7 +683,10 @@ impl Ledger {
         }
         if let Some(denial) = self.first_denial(cost, limits, clock) {
             self.totals.denied += 1;
-            return (Decision::Denied(denial), None);
+            return (
+                Decision::Denied(denial, self.standings(limits, clock)),
+                None,
+            );
         }
         let now = clock.now_ms;
         if cost.request {

@@ -45,7 +45,7 @@ fn allowed(d: &Decision) -> bool {
 
 fn denial(d: Decision) -> Denial {
     match d {
-        Decision::Denied(d) => d,
+        Decision::Denied(d, _) => d,
         Decision::Allowed(s) => panic!("expected a denial, got {s:?}"),
     }
 }
@@ -53,7 +53,7 @@ fn denial(d: Decision) -> Denial {
 fn standing(d: &Decision, meter: Meter) -> Standing {
     match d {
         Decision::Allowed(s) => *s.iter().find(|s| s.meter == meter).unwrap(),
-        Decision::Denied(d) => panic!("expected allowed, got {d:?}"),
+        Decision::Denied(d, _) => panic!("expected allowed, got {d:?}"),
     }
 }
 
@@ -723,4 +723,63 @@ fn settlements_that_change_no_counter_are_recognised() {
     let less = Settlement::Commit { actual: video(4) };
     assert!(!less.changes_nothing(Some(&reserved), false));
     assert!(!Settlement::Refund.changes_nothing(Some(&reserved), false));
+}
+
+#[test]
+fn a_denial_reports_where_every_limited_meter_stands() {
+    // The 429 carries the same `x-ratelimit-*` as a success: the refused
+    // meter at 0, the others as they are, nothing charged by the refusal.
+    let limits = Limits {
+        rpm: Some(2),
+        max_parallel_requests: Some(5),
+        videos_per_day: Some(3),
+        ..Limits::default()
+    };
+    let mut ledger = Ledger::default();
+    let now = utc(NOV22_10H);
+    for id in ["a", "b"] {
+        assert!(allowed(
+            &ledger.reserve(id, None, &video(8), &limits, &now).0
+        ));
+    }
+    let (d, hold) = ledger.reserve("c", None, &video(8), &limits, &now);
+    assert!(hold.is_none());
+    let Decision::Denied(denial, standings) = d else {
+        panic!("expected a denial, got {d:?}");
+    };
+    assert_eq!(denial.meter, Meter::Requests);
+    let of = |meter: Meter| *standings.iter().find(|s| s.meter == meter).unwrap();
+    let rate = of(Meter::Requests);
+    assert_eq!((rate.limit, rate.remaining), (2, 0));
+    assert_eq!(rate.reset_at_ms, denial.reset_at_ms);
+    assert_eq!(
+        (
+            of(Meter::ParallelRequests).limit,
+            of(Meter::ParallelRequests).remaining
+        ),
+        (5, 3)
+    );
+    assert_eq!(
+        (of(Meter::Videos).limit, of(Meter::Videos).remaining),
+        (3, 1)
+    );
+    assert_eq!(standings.len(), 3, "only limited meters: {standings:?}");
+
+    // A parallel limit reached: its meter stands at 0.
+    let limits = Limits {
+        max_parallel_requests: Some(1),
+        ..Limits::default()
+    };
+    let mut ledger = Ledger::default();
+    assert!(allowed(
+        &ledger.reserve("x", None, &Cost::REQUEST, &limits, &now).0
+    ));
+    let Decision::Denied(denial, standings) =
+        ledger.reserve("y", None, &Cost::REQUEST, &limits, &now).0
+    else {
+        panic!("expected a denial");
+    };
+    assert_eq!(denial.meter, Meter::ParallelRequests);
+    assert_eq!(standings.len(), 1);
+    assert_eq!((standings[0].limit, standings[0].remaining), (1, 0));
 }

@@ -39,6 +39,11 @@ use crate::seal::{Keys, Owner, Purpose, Sealed};
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
 /// Largest `session` part or call-control body accepted.
 pub const MAX_SESSION_BYTES: usize = 64 * 1024;
+/// The parts a multipart `calls` request may have (each at most once).
+pub const CALL_FORM_PARTS: &[&str] = &["sdp", "session"];
+/// Largest multipart `calls` body: both parts at their limits, plus room
+/// for the boundaries and part headers.
+pub const MAX_CALL_FORM_BYTES: usize = MAX_SDP_BYTES + MAX_SESSION_BYTES + 16 * 1024;
 /// Longest upstream call id reelay seals.
 pub const MAX_CALL_ID_LEN: usize = 128;
 /// Where reelay's call ids live (the `Location` of a new call).

@@ -2,7 +2,7 @@
 //! `BidiGenerateContent` socket, and the Gemini ephemeral tokens it mints.
 //!
 //! **Paths** ([`live_route`]): Gemini's
-//! `/ws/google.ai.generativelanguage.{v1beta|v1alpha}.GenerativeService.BidiGenerateContent`
+//! `/ws/google.ai.generativelanguage.{v1|v1beta|v1alpha}.GenerativeService.BidiGenerateContent`
 //! (and `…BidiGenerateContentConstrained`, the ephemeral-token variant),
 //! also under `/gemini/`; Vertex's `/vertex_ai/live` and
 //! `/ws/google.cloud.aiplatform.{v1|v1beta1}.LlmBidiService/BidiGenerateContent`
@@ -74,7 +74,7 @@ pub use crate::provider::{
     GEMINI_LIVE_METHOD as GEMINI_METHOD, VERTEX_LIVE_METHOD as VERTEX_METHOD,
 };
 /// What a gateway-minted token's `name` starts with.
-pub const AUTH_TOKEN_NAME_PREFIX: &str = "auth_tokens/";
+pub const AUTH_TOKEN_NAME_PREFIX: &str = seal::TOKEN_NAME_PREFIX;
 /// Prefix of reelay's Live tokens (after `auth_tokens/`).
 pub const LIVE_TOKEN_PREFIX: &str = Purpose::LiveToken.prefix();
 /// Largest setup frame accepted (a setup with tools and long instructions).

@@ -43,6 +43,7 @@ use crate::encoding::percent_decode;
 use crate::errors::{ClientError, Dialect, ErrorCode};
 use crate::plan::Auth;
 use crate::provider;
+use crate::redact::Redactor;
 
 /// The browser subprotocol carrying a key: `openai-insecure-api-key.<key>`.
 pub const INSECURE_KEY_PROTOCOL: &str = "openai-insecure-api-key.";
@@ -306,6 +307,8 @@ pub struct SessionGuard {
     kind: SessionKind,
     group: String,
     upstream_model: String,
+    /// What upstream error events are cleaned of.
+    redactor: Redactor,
 }
 
 impl SessionGuard {
@@ -315,7 +318,16 @@ impl SessionGuard {
             kind,
             group: group.to_owned(),
             upstream_model: upstream_model.to_owned(),
+            redactor: Redactor::new(),
         }
+    }
+
+    /// The guard, removing the secrets `redactor` knows (and secret-shaped
+    /// runs) from the upstream's error events before they reach the client.
+    #[must_use]
+    pub fn redacting(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// A text frame from the client.
@@ -355,8 +367,15 @@ impl SessionGuard {
         }
     }
 
-    /// A text frame from the upstream.
+    /// A text frame from the upstream: an event carrying an `error` is
+    /// redacted; session events show the model group.
     pub fn upstream_text(&self, text: &str) -> Verdict {
+        if text.contains("\"error\"") {
+            let clean = self.redactor.redact(text);
+            if clean != text {
+                return Verdict::Rewrite(clean);
+            }
+        }
         if !text.contains("\"session.") || self.group == self.upstream_model {
             return Verdict::Pass;
         }
@@ -444,15 +463,10 @@ pub fn relayable_close(code: u16, clean: bool) -> u16 {
     }
 }
 
-/// Drops `secret` from a close reason or message should it appear in it.
+/// Drops every one of `secrets` (and every secret-shaped run) from a close
+/// reason or message should it appear in it ([`Redactor::redact`]).
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    for secret in secrets.iter().filter(|s| s.len() >= 8) {
-        if out.contains(secret) {
-            out = out.replace(secret, "[redacted]");
-        }
-    }
-    out
+    Redactor::of(secrets.iter().copied()).redact(text)
 }
 
 #[cfg(test)]
@@ -592,6 +606,40 @@ mod tests {
             panic!("expected a rewrite")
         };
         assert!(t.contains("whisper-up"));
+    }
+
+    #[test]
+    fn upstream_error_events_lose_every_known_secret() {
+        let azure = "0123456789abcdef0123456789abcdef";
+        let g = SessionGuard::new(SessionKind::Realtime, "gpt-realtime", "gpt-realtime")
+            .redacting(Redactor::of([azure]));
+        let event = alloc::format!(
+            r#"{{"type":"error","error":{{"message":"key {azure} is not valid","code":"invalid_api_key"}}}}"#
+        );
+        let Verdict::Rewrite(t) = g.upstream_text(&event) else {
+            panic!("expected a rewrite")
+        };
+        assert!(!t.contains(azure), "{t}");
+        let parsed: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(parsed["error"]["message"], "key [redacted] is not valid");
+        // Other events, and errors holding no secret, pass untouched.
+        assert_eq!(
+            g.upstream_text(r#"{"type":"error","error":{"message":"slow down"}}"#),
+            Verdict::Pass
+        );
+        assert_eq!(
+            g.upstream_text(r#"{"type":"response.audio.delta","delta":"AAAA"}"#),
+            Verdict::Pass
+        );
+        // Close reasons: known values of any shape, and shapes.
+        assert_eq!(
+            scrub(&alloc::format!("bad key {azure}"), &[azure]),
+            "bad key [redacted]"
+        );
+        assert_eq!(
+            scrub("bad sk-abcdefghijklmnopqrstuvwxyz", &[]),
+            "bad [redacted]"
+        );
     }
 
     #[test]

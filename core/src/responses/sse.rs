@@ -37,6 +37,7 @@ use super::outbound::seal_value;
 use super::scan::{self, find, has_byte};
 use super::ResponsesError;
 use crate::errors::ClientError;
+use crate::redact::Redactor;
 use crate::seal::{Keys, Owner};
 
 /// Default limit on the size of one SSE event (8 MiB: a `response.completed`
@@ -62,6 +63,8 @@ struct Events {
     /// Streaming an oversize event through.
     passing: bool,
     passed_through: u32,
+    /// What events carrying an `error` are cleaned of.
+    redactor: Redactor,
 }
 
 /// Incremental SSE rewriter for one upstream stream; see the module doc.
@@ -95,6 +98,7 @@ impl SseRewriter {
                 overflow: Overflow::Error,
                 passing: false,
                 passed_through: 0,
+                redactor: Redactor::new(),
             },
             buf: Vec::new(),
             scanned: 0,
@@ -108,6 +112,15 @@ impl SseRewriter {
     pub fn with_limit(mut self, max_event_bytes: usize, overflow: Overflow) -> Self {
         self.events.max_event = max_event_bytes.max(1);
         self.events.overflow = overflow;
+        self
+    }
+
+    /// Removes the secrets `redactor` knows (and secret-shaped runs) from
+    /// every event that carries an `error` (an `error` event, a
+    /// `response.failed`) before it is written.
+    #[must_use]
+    pub fn redacting(mut self, redactor: Redactor) -> Self {
+        self.events.redactor = redactor;
         self
     }
 
@@ -275,8 +288,25 @@ fn next_event_end(
 }
 
 impl Events {
-    /// Writes one event (complete, or the unterminated last one).
+    /// Writes one event (complete, or the unterminated last one), sealed,
+    /// then redacted if it carries an error.
     fn event(&mut self, event: &[u8], out: &mut Vec<u8>) -> Result<(), ResponsesError> {
+        let mark = out.len();
+        self.sealed_event(event, out)?;
+        let written = &out[mark..];
+        if written.windows(7).any(|w| w == b"\"error\"") {
+            if let Ok(text) = core::str::from_utf8(written) {
+                let clean = self.redactor.redact(text);
+                if clean != text {
+                    out.truncate(mark);
+                    out.extend_from_slice(clean.as_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sealed_event(&mut self, event: &[u8], out: &mut Vec<u8>) -> Result<(), ResponsesError> {
         if event.len() > self.max_event {
             return self.overflowed(event, out);
         }

@@ -1053,3 +1053,33 @@ proptest! {
         prop_assert_eq!(&back["input"], &orig["output"]);
     }
 }
+
+#[test]
+fn sse_error_events_lose_every_known_secret_however_chunked() {
+    let azure = "0123456789abcdef0123456789abcdef";
+    let input = format!(
+        "event: response.created\ndata: {{\"type\":\"response.created\",\"response\":{{\"id\":\"{RESP}\"}}}}\n\n\
+         event: error\ndata: {{\"type\":\"error\",\"message\":\"key {azure} was refused\",\"code\":\"invalid_api_key\"}}\n\n\
+         data: {{\"type\":\"response.output_text.delta\",\"delta\":\"{azure}\"}}\n\n"
+    );
+    for chunk in [1, 7, 64, input.len()] {
+        let mut rw = SseRewriter::new(&sealer(), &OWNER, DEP)
+            .redacting(crate::redact::Redactor::of([azure]));
+        let mut out = Vec::new();
+        for part in input.as_bytes().chunks(chunk) {
+            rw.push(part, &mut out).unwrap();
+        }
+        rw.finish(&mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let error_event = out.split("\n\n").nth(1).unwrap();
+        assert!(
+            error_event.contains("key [redacted] was refused"),
+            "{error_event}"
+        );
+        assert!(!error_event.contains(azure));
+        // The response id is still sealed, and model output (no `"error"`)
+        // is the model's to send.
+        assert!(!out.contains(RESP));
+        assert!(out.split("\n\n").nth(2).unwrap().contains(azure));
+    }
+}

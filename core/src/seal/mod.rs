@@ -313,6 +313,12 @@ pub const RESERVED_PREFIXES: [&str; token_purposes()] = {
     out
 };
 
+/// Google's resource-name form of a token (`auth_tokens/lt_rl_…`, how Live
+/// clients present a Live token): a credential starting with it is read as
+/// a token wherever one is accepted, so it is reserved like
+/// [`RESERVED_PREFIXES`].
+pub const TOKEN_NAME_PREFIX: &str = "auth_tokens/";
+
 /// Why a value did not open (or seal). Clients see [`Error::to_client`],
 /// which tells the variants apart only for an expired token (and a realtime
 /// token minted for another kind of session); the variants exist for logs

@@ -16,7 +16,7 @@
 //! on the deployment's own base, never taken verbatim from the upstream, so
 //! the gateway's key is only ever sent to the configured host.
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -144,10 +144,27 @@ impl VideoApi for Api {
     fn veo_call(
         &self,
         dep: &Deployment,
-        body: &veo::Request<'_>,
+        body: veo::Request<'_>,
     ) -> Result<UpstreamRequest, ClientError> {
-        Ok(create_call(dep, super::to_json(body)?))
+        Ok(create_call(dep, super::to_json(&body)?))
     }
+
+    fn video_input(
+        &self,
+        dep: &Deployment,
+        file: &str,
+    ) -> Result<veo::VideoInput<'static>, ClientError> {
+        Ok(veo::VideoInput {
+            uri: Some(Cow::Owned(file_uri(dep, file))),
+            ..veo::VideoInput::default()
+        })
+    }
+}
+
+/// The Gemini file URI of generated file `file` of `dep`, on the
+/// deployment's own base (what Veo takes as the video to extend).
+fn file_uri(dep: &Deployment, file: &str) -> String {
+    format!("{}/v1beta/files/{file}:download?alt=media", dep.api_base)
 }
 
 /// `predictLongRunning` on `dep` with a ready body.
@@ -184,8 +201,7 @@ pub fn extend_request(
     let file = files
         .first()
         .ok_or_else(|| ClientError::from_code(ErrorCode::VideoNotReady))?;
-    let uri = format!("{}/v1beta/files/{file}:download?alt=media", dep.api_base);
-    let body = veo::extend(dep, &follow.prompt, follow.seconds, uri)?;
+    let body = veo::extend(dep, &follow.prompt, follow.seconds, file_uri(dep, file))?;
     Ok((
         create_call(dep, super::to_json(&body)?),
         source.seconds + follow.seconds.unwrap_or(0),
@@ -311,7 +327,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::video::veo::DEFAULT_SIZE;
-    use crate::video::{native_create_request, Operation};
+    use crate::video::{native_create_request, parse_native, Operation};
 
     fn dep() -> Deployment {
         Config::parse(
@@ -429,10 +445,14 @@ mod tests {
         assert!(parse_operation(b"<html>").is_err());
     }
 
+    fn checked(body: &[u8]) -> Result<crate::video::NativeCreate, ClientError> {
+        native_create_request(&parse_native(body)?, &dep(), None)
+    }
+
     #[test]
     fn native_requests_are_checked_and_read() {
-        let body = br#"{"instances":[{"prompt":"a cat"}],"parameters":{"durationSeconds":6,"aspectRatio":"9:16","resolution":"1080p","enhancePrompt":true}}"#;
-        let native = native_create_request(body, &dep()).unwrap();
+        let body = br#"{"instances":[{"prompt":"a cat"}],"parameters":{"durationSeconds":6,"aspectRatio":"9:16","resolution":"1080p","enhancePrompt":true,"sampleCount":3}}"#;
+        let native = checked(body).unwrap();
         let sent: Value =
             serde_json::from_str(native.request.json_body.as_deref().unwrap()).unwrap();
         assert_eq!(sent, serde_json::from_slice::<Value>(body).unwrap());
@@ -441,18 +461,27 @@ mod tests {
             "http://127.0.0.1:9/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
         );
         assert_eq!(
-            (native.prompt.as_str(), native.seconds, native.size),
+            (
+                native.prompt.as_str(),
+                native.seconds,
+                native.size,
+                native.count
+            ),
             (
                 "a cat",
                 6,
                 Size {
                     width: 1080,
                     height: 1920
-                }
+                },
+                3
             )
         );
-        let defaults = native_create_request(br#"{"instances":[{"prompt":"x"}]}"#, &dep()).unwrap();
-        assert_eq!((defaults.seconds, defaults.size), (8, DEFAULT_SIZE));
+        let defaults = checked(br#"{"instances":[{"prompt":"x"}]}"#).unwrap();
+        assert_eq!(
+            (defaults.seconds, defaults.size, defaults.count),
+            (8, DEFAULT_SIZE, 1)
+        );
         for (bad, code) in [
             (&b"{"[..], "invalid_json"),
             (br#"{"instances":[]}"#, "invalid_request"),
@@ -467,15 +496,38 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                native_create_request(bad, &dep())
-                    .unwrap_err()
-                    .code
-                    .as_str(),
+                checked(bad).unwrap_err().code.as_str(),
                 code,
                 "{}",
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn a_named_source_video_becomes_the_deployments_file() {
+        let id = crate::seal::Keys::derive(&[9u8; 32])
+            .unwrap()
+            .seal_id(&crate::seal::Sealed {
+                purpose: crate::seal::Purpose::Video,
+                owner: crate::seal::Owner::key([1; 16]),
+                created_at_ms: 1,
+                deployment: String::from("g"),
+                payload: std::vec![0, 8, 5, 0, 2, 208, b'o'],
+            })
+            .unwrap();
+        let token = crate::video::file_token(&id, 0).unwrap();
+        let body = std::format!(
+            r#"{{"instances":[{{"prompt":"more","video":{{"uri":"http://gw/gemini/v1beta/files/{token}:download?alt=media","mimeType":"video/mp4"}}}}]}}"#
+        );
+        let parsed = parse_native(body.as_bytes()).unwrap();
+        assert!(native_create_request(&parsed, &dep(), None).is_err());
+        let call = native_create_request(&parsed, &dep(), Some("upfile1")).unwrap();
+        let sent: Value = serde_json::from_str(call.request.json_body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            sent["instances"][0]["video"],
+            serde_json::json!({"uri": "http://127.0.0.1:9/v1beta/files/upfile1:download?alt=media", "mimeType": "video/mp4"})
+        );
     }
 
     #[test]

@@ -62,15 +62,28 @@ pub struct Size {
     pub height: u16,
 }
 
-/// What a video job of `seconds` at `size` costs on `deployment`: one
-/// request, a parallel slot, one video, its seconds and its price (by the
-/// short side of the frame). Reserved when the job is submitted and
-/// committed with the length the upstream really rendered.
-pub fn job_cost(deployment: &Deployment, seconds: u32, size: Size) -> crate::quota::Cost {
+/// What a video job of `count` videos of `seconds` at `size` costs on
+/// `deployment`: one request, a parallel slot, `count` videos, `count ×
+/// seconds` of video and their price (by the short side of the frame).
+/// Reserved when the job is submitted and committed, from the sealed
+/// [`VideoHandle`], when it completes: what was asked is what is charged.
+pub fn job_cost(
+    deployment: &Deployment,
+    seconds: u32,
+    size: Size,
+    count: u32,
+) -> crate::quota::Cost {
     let short_side = u32::from(size.width.min(size.height));
-    deployment
+    let one = deployment
         .prices
-        .video_cost(u64::from(seconds), Some(short_side))
+        .video_cost(u64::from(seconds), Some(short_side));
+    let count = u64::from(count.max(1));
+    crate::quota::Cost {
+        videos: one.videos.saturating_mul(count),
+        video_seconds: one.video_seconds.saturating_mul(count),
+        spend_micros: one.spend_micros.saturating_mul(count),
+        ..one
+    }
 }
 
 impl Size {
@@ -217,7 +230,69 @@ pub const CREATE_FIELDS: &[&str] = &[
     "user",
 ];
 
+/// The parts a multipart create may have: every create field (text;
+/// `input_reference` also as an image file), and the members of
+/// `input_reference`'s object form as the OpenAI SDK spells them in a form.
+pub const CREATE_FORM_PARTS: &[&str] = &[
+    "characters",
+    "input_reference",
+    "input_reference[image_url]",
+    "input_reference[file_id]",
+    "model",
+    "prompt",
+    "seconds",
+    "size",
+    "negative_prompt",
+    "person_generation",
+    "seed",
+    "user",
+];
+
 impl CreateVideo {
+    /// Validates a multipart create from its text parts (the host checked
+    /// their names against [`CREATE_FORM_PARTS`]) and the image of an
+    /// `input_reference` file part. A text `input_reference` may hold the
+    /// object form as JSON; `input_reference[image_url]` and
+    /// `input_reference[file_id]` are its members; both at once are refused.
+    pub fn from_form(
+        text_parts: &[(&str, String)],
+        image: Option<ImageInput>,
+    ) -> Result<Self, ClientError> {
+        let mut fields = Map::new();
+        let mut members = Map::new();
+        for (name, text) in text_parts {
+            if let Some(member) = name
+                .strip_prefix("input_reference[")
+                .and_then(|rest| rest.strip_suffix(']'))
+            {
+                members.insert(member.into(), Value::from(text.as_str()));
+            } else if *name == "input_reference" {
+                let value =
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.as_str()));
+                fields.insert((*name).into(), value);
+            } else {
+                fields.insert((*name).into(), Value::from(text.as_str()));
+            }
+        }
+        let given = usize::from(image.is_some())
+            + usize::from(fields.contains_key("input_reference"))
+            + usize::from(!members.is_empty());
+        if given > 1 {
+            return Err(invalid(
+                "input_reference",
+                "`input_reference` is given more than once (as a file, a text part or `input_reference[…]` parts): send one",
+            ));
+        }
+        if !members.is_empty() {
+            fields.insert("input_reference".into(), Value::Object(members));
+        }
+        let mut request = Self::from_fields(&fields)?;
+        if image.is_some() {
+            request.input_reference = image;
+        }
+        Ok(request)
+    }
+
     /// Parses a JSON create body with precise errors.
     pub fn parse_json(body: &[u8]) -> Result<Self, ClientError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
@@ -405,7 +480,8 @@ pub(crate) fn invalid(param: &str, message: impl Into<String>) -> ClientError {
 }
 
 /// What a video id carries besides deployment and owner: the upstream
-/// operation and the values the status object reports.
+/// operation and the values the status object reports and the job is
+/// charged for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoHandle {
     /// Upstream operation name (`models/…/operations/…`).
@@ -414,6 +490,9 @@ pub struct VideoHandle {
     pub seconds: u32,
     /// Frame size the job was submitted with.
     pub size: Size,
+    /// Videos the job was asked to make (Veo `parameters.sampleCount`; 1
+    /// for everything else), at most [`veo::MAX_SAMPLES`].
+    pub count: u32,
 }
 
 /// A video id opened for its owner: the sealed parts and the job's handle.
@@ -450,13 +529,23 @@ pub fn open_video(
     Ok(OpenedVideo { sealed, handle })
 }
 
+/// Marks the optional count byte of a handle payload (operation names
+/// never start with NUL, so payloads without it read as one video).
+const COUNT_MARK: u8 = 0;
+
 impl VideoHandle {
-    /// Serialises into the sealed payload.
+    /// Serialises into the sealed payload: seconds, width and height (two
+    /// bytes each, big-endian), then `0x00 count` when the job makes more
+    /// than one video, then the operation name.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(6 + self.operation.len());
+        let mut out = Vec::with_capacity(8 + self.operation.len());
         out.extend_from_slice(&(self.seconds.min(u32::from(u16::MAX)) as u16).to_be_bytes());
         out.extend_from_slice(&self.size.width.to_be_bytes());
         out.extend_from_slice(&self.size.height.to_be_bytes());
+        if self.count != 1 {
+            out.push(COUNT_MARK);
+            out.push(self.count.clamp(1, u32::from(u8::MAX)) as u8);
+        }
         out.extend_from_slice(self.operation.as_bytes());
         out
     }
@@ -467,13 +556,21 @@ impl VideoHandle {
             return None;
         }
         let be = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
+        let (count, operation) = match bytes[6..] {
+            [COUNT_MARK, count, ref operation @ ..] if count > 0 && !operation.is_empty() => {
+                (u32::from(count), operation)
+            }
+            [COUNT_MARK, ..] => return None,
+            ref operation => (1, operation),
+        };
         Some(Self {
             seconds: u32::from(be(0)),
             size: Size {
                 width: be(2),
                 height: be(4),
             },
-            operation: core::str::from_utf8(&bytes[6..]).ok()?.to_owned(),
+            operation: core::str::from_utf8(operation).ok()?.to_owned(),
+            count,
         })
     }
 }
@@ -619,13 +716,26 @@ pub trait VideoApi: Sync {
     fn google_shape(&self) -> Option<GoogleShape> {
         None
     }
-    /// `predictLongRunning` with a checked Veo body (Veo APIs only).
+    /// `predictLongRunning` with a checked Veo body (Veo APIs only); the
+    /// API adds what the deployment decides (Vertex: its `storage_uri`).
     fn veo_call(
         &self,
         _dep: &Deployment,
-        _body: &veo::Request<'_>,
+        _body: veo::Request<'_>,
     ) -> Result<UpstreamRequest, ClientError> {
         Err(ClientError::from_code(ErrorCode::UnsupportedValue))
+    }
+    /// Generated file `file` of one of this deployment's jobs as the video
+    /// input of a new Veo request (Veo APIs only).
+    fn video_input(
+        &self,
+        _dep: &Deployment,
+        _file: &str,
+    ) -> Result<veo::VideoInput<'static>, ClientError> {
+        Err(ClientError::new(
+            ErrorCode::UnsupportedValue,
+            "this model's videos cannot be the input of a Veo request",
+        ))
     }
 }
 
@@ -747,10 +857,19 @@ pub fn supports_characters(dep: &Deployment) -> bool {
     provider::api(dep).sora().is_some()
 }
 
-/// Refuses a deployment that does not speak Google request `shape`
-/// natively: jobs of other providers are only reachable through `/v1/videos`.
+/// Refuses a deployment whose jobs cannot be driven through Google request
+/// `shape` (the client's door): jobs of non-Google providers are only
+/// reachable through `/v1/videos`. The Gemini door is also served by
+/// Vertex deployments, translated ([`gemini_operation`]): Veo left the
+/// Gemini API (2026-10-22) and lives on on Vertex, and clients written for
+/// the Gemini API's long-running operations (google-genai 2.x, the seed's
+/// `VEO3VideoGenerator`) keep working when the config serves their model
+/// there. The Vertex door is Vertex's only.
 pub fn require_google_shape(dep: &Deployment, shape: GoogleShape) -> Result<(), ClientError> {
-    if provider::api(dep).google_shape() == Some(shape) {
+    let native = provider::api(dep).google_shape();
+    let served = native == Some(shape)
+        || (shape == GoogleShape::Gemini && native == Some(GoogleShape::Vertex));
+    if served {
         return Ok(());
     }
     let other = match shape {
@@ -767,11 +886,40 @@ pub fn require_google_shape(dep: &Deployment, shape: GoogleShape) -> Result<(), 
     ))
 }
 
+/// A job's upstream operation (`body`, the answer to [`poll_request`] on
+/// `dep`) as a Gemini-API client sees it: its state, and the Gemini-shaped
+/// operation to answer with — named `name` (the gateway's sealed name), every
+/// generated video at `file_uri(index)` (a gateway download URL, numbered as
+/// the state's files). A Gemini deployment's answer is relayed with those
+/// two replaced; a Vertex deployment's is translated
+/// ([`vertex::gemini_operation`]).
+pub fn gemini_operation(
+    dep: &Deployment,
+    body: &[u8],
+    name: &str,
+    file_uri: impl Fn(usize) -> String,
+) -> Result<(Operation, Value), UpstreamError> {
+    match provider::api(dep).google_shape() {
+        Some(GoogleShape::Gemini) => Ok((
+            gemini::parse_operation(body)?,
+            gemini::native_operation(body, name, file_uri)?,
+        )),
+        Some(GoogleShape::Vertex) => Ok((
+            vertex::parse_operation(body)?,
+            vertex::gemini_operation(body, name, file_uri)?,
+        )),
+        None => Err(upstream_garbage(
+            "this deployment has no Gemini-shaped operations",
+        )),
+    }
+}
+
 /// A create request in Google's own shape (from a Google SDK), checked and
 /// re-serialized for `dep`, with the values the gateway seals into the id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeCreate {
-    /// The upstream call: the typed body that was checked, the deployment's model and key.
+    /// The upstream call: the typed body that was checked, the deployment's
+    /// model, key and storage.
     pub request: UpstreamRequest,
     /// `instances[0].prompt` (empty for image-only requests).
     pub prompt: String,
@@ -779,21 +927,107 @@ pub struct NativeCreate {
     pub seconds: u32,
     /// From `parameters.aspectRatio` + `parameters.resolution`.
     pub size: Size,
+    /// `parameters.sampleCount` (1 when absent): the videos charged for.
+    pub count: u32,
 }
 
-/// Parses a Google-shaped `predictLongRunning` body into [`veo::Request`]
-/// (unknown, duplicate or mistyped fields are a 400 naming the field),
-/// checks it for `dep`, and builds the call from the typed value: what is
-/// sent is what was checked.
-pub fn native_create_request(body: &[u8], dep: &Deployment) -> Result<NativeCreate, ClientError> {
-    let checked = veo::check_native(body, dep)?;
-    let request = provider::api(dep).veo_call(dep, &checked.request)?;
+/// Parses a Google-shaped `predictLongRunning` body into [`veo::Native`]
+/// and checks everything that does not depend on the deployment: unknown,
+/// duplicate or mistyped fields, the sample count, and that it names no
+/// storage of its own (see [`veo::parse_native`]).
+pub fn parse_native(body: &[u8]) -> Result<veo::Native, ClientError> {
+    veo::parse_native(body)
+}
+
+/// The call for a parsed Google-shaped body on `dep`: checked for the
+/// deployment, with the source video the body names (`source_file`: the
+/// upstream file of [`veo::Native::source`], which the host resolved for
+/// the caller) and the deployment's own storage put in, and built from the
+/// typed value: what is sent is what was checked.
+pub fn native_create_request(
+    native: &veo::Native,
+    dep: &Deployment,
+    source_file: Option<&str>,
+) -> Result<NativeCreate, ClientError> {
+    let (seconds, size) = native.check_for(dep)?;
+    let api = provider::api(dep);
+    let mut request = native.request.clone();
+    match (&native.source, source_file) {
+        (None, _) => {}
+        (Some(_), None) => {
+            return Err(ClientError::new(
+                ErrorCode::Internal,
+                "the source video of the request was not resolved",
+            ))
+        }
+        (Some(_), Some(file)) => {
+            if let Some(instance) = request.instances.first_mut() {
+                let mime_type = instance.video.as_mut().and_then(|v| v.mime_type.take());
+                let mut input = api.video_input(dep, file)?;
+                input.mime_type = mime_type.or(input.mime_type);
+                instance.video = Some(input);
+            }
+        }
+    }
+    let request = api.veo_call(dep, request)?;
     Ok(NativeCreate {
         request,
-        prompt: checked.prompt,
-        seconds: checked.seconds,
-        size: checked.size,
+        prompt: native.prompt.clone(),
+        seconds,
+        size,
+        count: native.count,
     })
+}
+
+/// A generated file of one of the gateway's video jobs, as a client names
+/// it in a request: the sealed video id and the file's index in the job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    /// The sealed video id (still to be opened for the caller).
+    pub video_id: String,
+    /// Which of the job's videos.
+    pub index: usize,
+    /// The request field that named it, for errors.
+    pub param: String,
+}
+
+/// The file token of generated video `index` of job `id`: the sealed id in
+/// lowercase base32 (Google's SDKs accept only `files/[a-z0-9]+`), then `0`
+/// (never a base32 digit), then the index. `None` if `id` is not a video id.
+pub fn file_token(id: &str, index: usize) -> Option<String> {
+    let token = crate::seal::id_to_token(crate::seal::Purpose::Video, id)?;
+    Some(format!("{token}0{index}"))
+}
+
+/// The video id and index behind a [`file_token`]; `None` for anything
+/// else. The id is not opened yet (its MAC and owner are checked by
+/// [`open_video`]).
+pub fn open_file_token(token: &str) -> Option<(String, usize)> {
+    let (sealed, index) = token.split_once('0')?;
+    if index.is_empty() || index.len() > 3 || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let id = crate::seal::token_to_id(crate::seal::Purpose::Video, sealed)?;
+    Some((id, index.parse().ok()?))
+}
+
+/// The gateway file a URI names, whatever its scheme and host: the token
+/// after its last `/files/` (or a leading `files/`), as the gateway's file
+/// URIs (`…/files/{token}:download?alt=media`) and Google's file names
+/// (`files/{token}`) carry it. `None` when the URI names no gateway file.
+pub fn file_ref_in_uri(uri: &str) -> Option<(String, usize)> {
+    let tail = match uri.rfind("/files/") {
+        Some(at) => &uri[at + "/files/".len()..],
+        None => uri.strip_prefix("files/")?,
+    };
+    let end = tail
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
+        .unwrap_or(tail.len());
+    let (token, rest) = tail.split_at(end);
+    if !(rest.is_empty() || rest.starts_with(':') || rest.starts_with('?')) {
+        return None;
+    }
+    open_file_token(token)
 }
 
 /// What a follow-up call asks of an existing video.
@@ -1106,6 +1340,63 @@ mod tests {
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
     #[test]
+    fn multipart_creates_read_the_json_fields_and_the_sdks_object_form() {
+        for name in CREATE_FIELDS {
+            assert!(CREATE_FORM_PARTS.contains(name), "{name}");
+        }
+        let text = |parts: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            parts.iter().map(|(n, v)| (*n, (*v).to_string())).collect()
+        };
+        let url = std::format!("data:image/png;base64,{}", STANDARD.encode(PNG));
+        let img = ImageInput::from_bytes(PNG).unwrap();
+        // The OpenAI SDK sends `input_reference={"image_url": …}` as a
+        // bracketed part; a text part may hold the object as JSON.
+        let object = std::format!(r#"{{"image_url":"{url}"}}"#);
+        for parts in [
+            text(&[
+                ("prompt", "a cat"),
+                ("seconds", "8"),
+                ("input_reference[image_url]", &url),
+            ]),
+            text(&[
+                ("prompt", "a cat"),
+                ("seconds", "8"),
+                ("input_reference", &object),
+            ]),
+        ] {
+            let req = CreateVideo::from_form(&parts, None).unwrap();
+            assert_eq!(req.input_reference, Some(img.clone()));
+            assert_eq!(req.seconds, Some(8));
+        }
+        let req = CreateVideo::from_form(&text(&[("prompt", "a cat")]), Some(img.clone())).unwrap();
+        assert_eq!(req.input_reference, Some(img.clone()));
+        let err = CreateVideo::from_form(
+            &text(&[("prompt", "x"), ("input_reference[file_id]", "file_1")]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnsupportedValue);
+        // One reference, given one way.
+        for (parts, image) in [
+            (
+                text(&[("prompt", "x"), ("input_reference[image_url]", &url)]),
+                Some(img.clone()),
+            ),
+            (
+                text(&[
+                    ("prompt", "x"),
+                    ("input_reference", &object),
+                    ("input_reference[image_url]", &url),
+                ]),
+                None,
+            ),
+        ] {
+            let err = CreateVideo::from_form(&parts, image).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("input_reference"));
+        }
+    }
+
+    #[test]
     fn reference_images_are_validated_by_content() {
         let img = ImageInput::from_bytes(PNG).unwrap();
         assert_eq!(img.mime_type, "image/png");
@@ -1233,6 +1524,7 @@ mod tests {
                 width: 1280,
                 height: 720,
             },
+            count: 1,
         };
         let (call, seconds, _) = follow_up_request(sora, &remix, &source, &[]).unwrap();
         assert_eq!(
@@ -1267,9 +1559,91 @@ mod tests {
                 width: 1280,
                 height: 720,
             },
+            count: 1,
         };
-        assert_eq!(VideoHandle::decode(&h.encode()), Some(h));
+        let one = h.encode();
+        assert_eq!(VideoHandle::decode(&one), Some(h.clone()));
         assert_eq!(VideoHandle::decode(b"abc"), None);
+        // A job of several videos carries its count; one video encodes as
+        // before, so ids sealed before counts existed still open as one.
+        let four = VideoHandle {
+            count: 4,
+            ..h.clone()
+        };
+        let encoded = four.encode();
+        assert_eq!(encoded.len(), one.len() + 2);
+        assert_eq!(VideoHandle::decode(&encoded), Some(four));
+        for bad in [
+            &[0, 8, 5, 0, 2, 208, 0, 0, b'o'][..],
+            &[0, 8, 5, 0, 2, 208, 0, 3],
+        ] {
+            assert_eq!(VideoHandle::decode(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_job_costs_what_it_asks_for() {
+        let cfg = crate::config::Config::parse(
+            r#"{"model_groups":[{"name":"g","deployments":[
+              {"id":"v","provider":"gemini","model":"veo-3.1-generate-preview","credential":"K",
+               "prices":{"video_per_second":0.5}}]}]}"#,
+        )
+        .unwrap();
+        let dep = &cfg.model_groups[0].deployments[0];
+        let hd = Size {
+            width: 1280,
+            height: 720,
+        };
+        let one = job_cost(dep, 8, hd, 1);
+        let four = job_cost(dep, 8, hd, 4);
+        assert_eq!(
+            (one.videos, one.video_seconds, one.spend_micros),
+            (1, 8, 4_000_000)
+        );
+        assert_eq!(
+            (four.videos, four.video_seconds, four.spend_micros),
+            (4, 32, 16_000_000)
+        );
+        assert_eq!((four.request, four.slot), (true, true));
+    }
+
+    #[test]
+    fn file_tokens_name_a_video_and_an_index() {
+        let id = crate::seal::Keys::derive(&[3u8; 32])
+            .unwrap()
+            .seal_id(&crate::seal::Sealed {
+                purpose: crate::seal::Purpose::Video,
+                owner: crate::seal::Owner::key([2; 16]),
+                created_at_ms: 5,
+                deployment: String::from("d"),
+                payload: alloc::vec![0, 8, 5, 0, 2, 208, b'o'],
+            })
+            .unwrap();
+        for index in [0, 3, 10] {
+            let token = file_token(&id, index).unwrap();
+            assert!(token
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            assert_eq!(open_file_token(&token), Some((id.clone(), index)));
+            assert_eq!(
+                file_ref_in_uri(&format!(
+                    "http://h:1/gemini/v1beta/files/{token}:download?alt=media"
+                )),
+                Some((id.clone(), index))
+            );
+        }
+        assert_eq!(file_token("not_a_video_id", 0), None);
+        for bad in [
+            "abc",
+            "abc0",
+            "abc0x",
+            "files/ABC01",
+            "files/abc01/x",
+            "gs://b/files/o",
+            "",
+        ] {
+            assert_eq!(file_ref_in_uri(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -1281,6 +1655,7 @@ mod tests {
                 width: 720,
                 height: 1280,
             },
+            count: 1,
         };
         let status = VideoStatus::InProgress { progress: None };
         let view = VideoView {
@@ -1326,6 +1701,7 @@ mod open_tests {
                 width: 1280,
                 height: 720,
             },
+            count: 1,
         };
         sealer
             .seal_id(&Sealed {

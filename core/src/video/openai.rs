@@ -158,6 +158,11 @@ pub struct VideoError {
     pub message: Option<String>,
 }
 
+/// The parts a character create (`POST /v1/videos/characters`) may have,
+/// each at most once: OpenAI's `name` and `video`, and reelay's own `model`
+/// (the Sora group; dropped before the form goes upstream).
+pub const CHARACTER_FORM_PARTS: &[&str] = &["name", "video", "model"];
+
 /// A character as the upstream describes it. Unknown fields are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Character {

@@ -413,32 +413,53 @@ fn default_seconds(dep: &Deployment) -> u32 {
     dep.video_seconds.iter().copied().max().unwrap_or(8)
 }
 
-/// A Google-shaped body, checked: the typed request to send, with the
-/// prompt, duration and size to seal into the id.
+/// Most videos one request may ask for (`parameters.sampleCount`): Veo
+/// 3.1 on Vertex AI takes 1 to 4.
+pub const MAX_SAMPLES: u32 = 4;
+
+/// A Google-shaped body, parsed and checked for everything that does not
+/// depend on the deployment ([`parse_native`]); [`Native::check_for`]
+/// checks the rest for a deployment.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Checked {
-    /// What goes upstream (serialized from this value, never the client's bytes).
+pub struct Native {
+    /// What goes upstream (serialized from this value, never the client's
+    /// bytes), with `parameters.sampleCount` always set.
     pub request: Request<'static>,
     /// `instances[0].prompt` (empty for image-only requests).
     pub prompt: String,
-    /// `parameters.durationSeconds`, or the deployment's default.
-    pub seconds: u32,
-    /// From `parameters.aspectRatio` + `parameters.resolution`.
-    pub size: Size,
+    /// `parameters.sampleCount`, 1 when absent: the videos charged for.
+    pub count: u32,
+    /// The gateway video named as `instances[0].video`, to be opened for
+    /// the caller and replaced by its upstream file.
+    pub source: Option<super::FileRef>,
 }
 
-/// Parses and checks a Google-shaped `predictLongRunning` body for `dep`,
-/// with errors Google's clients can read: invalid JSON, unknown or
-/// duplicate fields and wrong types are a 400 naming the field; values the
-/// deployment cannot render are a 400 `unsupported_value`.
-pub fn check_native(body: &[u8], dep: &Deployment) -> Result<Checked, ClientError> {
-    let request: Request<'static> = serde_json::from_slice(body).map_err(native_error)?;
-    let instance = request.instances.first().ok_or_else(|| {
-        native_invalid(
-            "instances",
-            "`instances` must be a non-empty array of objects",
-        )
-    })?;
+/// Parses a Google-shaped `predictLongRunning` body with errors Google's
+/// clients can read: invalid JSON, unknown or duplicate fields and wrong
+/// types are a 400 naming the field; more than one instance or a
+/// `sampleCount` outside 1..=[`MAX_SAMPLES`] a 400 `invalid_request`.
+///
+/// Storage is the gateway's: `parameters.storageUri` and every `gcsUri` or
+/// `uri` input are a 400 `storage_not_allowed`, except a URI naming one of
+/// the gateway's own generated files (`…/files/{token}…`, as the gateway
+/// hands them out) as `instances[0].video`, which becomes [`Native::source`].
+pub fn parse_native(body: &[u8]) -> Result<Native, ClientError> {
+    let mut request: Request<'static> = serde_json::from_slice(body).map_err(native_error)?;
+    let instance = match request.instances.as_slice() {
+        [instance] => instance,
+        [] => {
+            return Err(native_invalid(
+                "instances",
+                "`instances` must be a non-empty array of objects",
+            ))
+        }
+        _ => {
+            return Err(native_invalid(
+                "instances",
+                "`instances` must hold exactly one instance; ask for several videos with `parameters.sampleCount`",
+            ))
+        }
+    };
     let prompt = match (&instance.prompt, &instance.image) {
         (Some(p), _) => String::from(p.as_ref()),
         (None, Some(_)) => String::new(),
@@ -449,45 +470,139 @@ pub fn check_native(body: &[u8], dep: &Deployment) -> Result<Checked, ClientErro
             ))
         }
     };
-    let params = request.parameters.as_ref();
-    let seconds = match params.and_then(|p| p.duration_seconds) {
-        None => default_seconds(dep),
-        Some(s) if dep.video_seconds.contains(&s) => s,
-        Some(_) => {
-            let allowed: Vec<String> = dep.video_seconds.iter().map(|s| format!("{s}")).collect();
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedValue,
-                format!(
-                    "`parameters.durationSeconds` must be one of {} for this model",
-                    allowed.join(", ")
-                ),
-            )
-            .with_param("parameters.durationSeconds"));
+    refuse_image_storage(instance.image.as_ref(), "instances[0].image")?;
+    refuse_image_storage(instance.last_frame.as_ref(), "instances[0].lastFrame")?;
+    for (i, reference) in instance.reference_images.iter().flatten().enumerate() {
+        refuse_image_storage(
+            Some(&reference.image),
+            &format!("instances[0].referenceImages[{i}].image"),
+        )?;
+    }
+    let source = match &instance.video {
+        Some(video) => video_source(video)?,
+        None => None,
+    };
+    let params = request.parameters.get_or_insert_with(Parameters::default);
+    if params.storage_uri.is_some() {
+        return Err(storage_not_allowed(
+            "parameters.storageUri",
+            "`parameters.storageUri` is not accepted: the gateway's deployment decides where videos are written, and the gateway serves them back to their owner",
+        ));
+    }
+    let count = match params.sample_count {
+        None => 1,
+        Some(n) if (1..=MAX_SAMPLES).contains(&n) => n,
+        Some(n) => {
+            return Err(native_invalid(
+                "parameters.sampleCount",
+                &format!("`parameters.sampleCount` must be between 1 and {MAX_SAMPLES}, got {n}"),
+            ))
         }
     };
-    let aspect = params
-        .and_then(|p| p.aspect_ratio.as_deref())
-        .unwrap_or("16:9");
-    let resolution = params
-        .and_then(|p| p.resolution.as_deref())
-        .unwrap_or("720p");
-    let size = SIZES
-        .iter()
-        .find(|(_, a, r)| *a == aspect && *r == resolution)
-        .map(|(size, _, _)| *size)
-        .ok_or_else(|| {
-            ClientError::new(
-                ErrorCode::UnsupportedValue,
-                format!("aspectRatio {aspect:?} with resolution {resolution:?} is not available; use 16:9 or 9:16 with 720p, 1080p or 4k"),
-            )
-            .with_param("parameters.aspectRatio")
-        })?;
-    Ok(Checked {
+    // Sent explicitly, so the upstream makes exactly what is charged.
+    params.sample_count = Some(count);
+    Ok(Native {
         request,
         prompt,
-        seconds,
-        size,
+        count,
+        source,
     })
+}
+
+impl Native {
+    /// Checks the body for `dep`: the duration it can render and the size
+    /// (`aspectRatio` + `resolution`); returns them as sealed into the id.
+    /// Values the deployment cannot render are a 400 `unsupported_value`.
+    pub fn check_for(&self, dep: &Deployment) -> Result<(u32, Size), ClientError> {
+        let params = self.request.parameters.as_ref();
+        let seconds = match params.and_then(|p| p.duration_seconds) {
+            None => default_seconds(dep),
+            Some(s) if dep.video_seconds.contains(&s) => s,
+            Some(_) => {
+                let allowed: Vec<String> =
+                    dep.video_seconds.iter().map(|s| format!("{s}")).collect();
+                return Err(ClientError::new(
+                    ErrorCode::UnsupportedValue,
+                    format!(
+                        "`parameters.durationSeconds` must be one of {} for this model",
+                        allowed.join(", ")
+                    ),
+                )
+                .with_param("parameters.durationSeconds"));
+            }
+        };
+        let aspect = params
+            .and_then(|p| p.aspect_ratio.as_deref())
+            .unwrap_or("16:9");
+        let resolution = params
+            .and_then(|p| p.resolution.as_deref())
+            .unwrap_or("720p");
+        let size = SIZES
+            .iter()
+            .find(|(_, a, r)| *a == aspect && *r == resolution)
+            .map(|(size, _, _)| *size)
+            .ok_or_else(|| {
+                ClientError::new(
+                    ErrorCode::UnsupportedValue,
+                    format!("aspectRatio {aspect:?} with resolution {resolution:?} is not available; use 16:9 or 9:16 with 720p, 1080p or 4k"),
+                )
+                .with_param("parameters.aspectRatio")
+            })?;
+        Ok((seconds, size))
+    }
+}
+
+/// Images are sent as bytes: a Cloud Storage image would be read with the
+/// gateway's service account.
+fn refuse_image_storage(image: Option<&Image<'_>>, field: &str) -> Result<(), ClientError> {
+    match image {
+        Some(image) if image.gcs_uri.is_some() => Err(storage_not_allowed(
+            &format!("{field}.gcsUri"),
+            &format!("`{field}.gcsUri` is not accepted: the gateway does not read Cloud Storage for clients; send the image as `bytesBase64Encoded`"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A video input is bytes, or one of the gateway's generated files by the
+/// URI the gateway handed out (in `uri`, or in `gcsUri` where google-genai
+/// puts a video's URI in Vertex mode); any other URI is refused.
+fn video_source(video: &VideoInput<'_>) -> Result<Option<super::FileRef>, ClientError> {
+    let given = [
+        ("instances[0].video.uri", video.uri.as_deref()),
+        ("instances[0].video.gcsUri", video.gcs_uri.as_deref()),
+        (
+            "instances[0].video.bytesBase64Encoded",
+            video.bytes_base64_encoded.as_deref(),
+        ),
+    ];
+    let mut set = given.iter().filter(|(_, value)| value.is_some());
+    let (Some((field, value)), None) = (set.next(), set.next()) else {
+        return Err(native_invalid(
+            "instances[0].video",
+            "`instances[0].video` must have exactly one of `uri`, `gcsUri` or `bytesBase64Encoded`",
+        ));
+    };
+    if field.ends_with("bytesBase64Encoded") {
+        return Ok(None);
+    }
+    let uri = value.unwrap_or_default();
+    let (video_id, index) = super::file_ref_in_uri(uri).ok_or_else(|| {
+        storage_not_allowed(
+            field,
+            &format!("`{field}` must be the URI of one of your videos on this gateway (as it returned it) or the bytes; other files and Cloud Storage are not accepted"),
+        )
+    })?;
+    Ok(Some(super::FileRef {
+        video_id,
+        index,
+        param: String::from(*field),
+    }))
+}
+
+/// The refusal of a storage location or file the gateway did not issue.
+pub fn storage_not_allowed(param: &str, message: &str) -> ClientError {
+    ClientError::new(ErrorCode::StorageNotAllowed, message).with_param(param)
 }
 
 /// serde's error on a Google-shaped body, as a 400: syntax errors are
@@ -557,7 +672,7 @@ mod tests {
     }
 
     fn refused(body: &str) -> ClientError {
-        check_native(body.as_bytes(), &dep()).unwrap_err()
+        parse_native(body.as_bytes()).unwrap_err()
     }
 
     #[test]
@@ -618,19 +733,177 @@ mod tests {
     }
 
     #[test]
+    fn duplicates_are_refused_at_every_depth() {
+        // serde's derived structs refuse a repeated key wherever it is, so
+        // no second value can hide behind the checked one.
+        for (body, field) in [
+            (
+                r#"{"instances":[{"prompt":"x","image":{"bytesBase64Encoded":"AA","bytesBase64Encoded":"BB"}}]}"#,
+                "bytesBase64Encoded",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"sampleCount":1,"sampleCount":4}}"#,
+                "sampleCount",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"storageUri":"gs://a/","storageUri":"gs://b/"}}"#,
+                "storageUri",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","referenceImages":[{"image":{"bytesBase64Encoded":"AA"},"referenceType":"asset","referenceType":"style"}]}]}"#,
+                "referenceType",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","video":{"uri":"files/a","uri":"files/b"}}]}"#,
+                "uri",
+            ),
+            (
+                r#"{"parameters":{},"instances":[{"prompt":"x"}],"parameters":{}}"#,
+                "parameters",
+            ),
+        ] {
+            let err = refused(body);
+            assert_eq!(
+                (err.code, err.param.as_deref()),
+                (ErrorCode::InvalidRequest, Some(field)),
+                "{body}"
+            );
+            assert!(err.message.contains("duplicate field"), "{}", err.message);
+        }
+    }
+
+    #[test]
     fn what_is_sent_is_what_was_checked() {
         // The seed client's ignored `config` is accepted and never sent;
-        // everything else is serialized from the checked value.
+        // everything else is serialized from the checked value, with the
+        // sample count charged for made explicit.
         let body = r#"{"instances":[{"prompt":"a lighthouse","config":{"duration":"8s"}}],"parameters":{"durationSeconds":6}}"#;
-        let checked = check_native(body.as_bytes(), &dep()).unwrap();
+        let native = parse_native(body.as_bytes()).unwrap();
         assert_eq!(
-            serde_json::to_string(&checked.request).unwrap(),
-            r#"{"instances":[{"prompt":"a lighthouse"}],"parameters":{"durationSeconds":6}}"#
+            serde_json::to_string(&native.request).unwrap(),
+            r#"{"instances":[{"prompt":"a lighthouse"}],"parameters":{"durationSeconds":6,"sampleCount":1}}"#
         );
         assert_eq!(
-            (checked.prompt.as_str(), checked.seconds),
-            ("a lighthouse", 6)
+            (
+                native.prompt.as_str(),
+                native.count,
+                native.check_for(&dep()).unwrap().0
+            ),
+            ("a lighthouse", 1, 6)
         );
+    }
+
+    #[test]
+    fn sample_counts_are_bounded_and_kept() {
+        for n in 1..=MAX_SAMPLES {
+            let body = std::format!(
+                r#"{{"instances":[{{"prompt":"x"}}],"parameters":{{"sampleCount":{n}}}}}"#
+            );
+            assert_eq!(parse_native(body.as_bytes()).unwrap().count, n);
+        }
+        for bad in ["0", "5", "100"] {
+            let err = refused(&std::format!(
+                r#"{{"instances":[{{"prompt":"x"}}],"parameters":{{"sampleCount":{bad}}}}}"#
+            ));
+            assert_eq!(
+                (err.code, err.param.as_deref()),
+                (ErrorCode::InvalidRequest, Some("parameters.sampleCount")),
+                "{bad}"
+            );
+        }
+        let err = refused(r#"{"instances":[{"prompt":"x"},{"prompt":"y"}]}"#);
+        assert_eq!(
+            (err.code, err.param.as_deref()),
+            (ErrorCode::InvalidRequest, Some("instances"))
+        );
+    }
+
+    #[test]
+    fn client_storage_is_refused_by_field() {
+        for (body, field) in [
+            (
+                r#"{"instances":[{"prompt":"x"}],"parameters":{"storageUri":"gs://theirs/out/"}}"#,
+                "parameters.storageUri",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","image":{"gcsUri":"gs://b/i.png","mimeType":"image/png"}}]}"#,
+                "instances[0].image.gcsUri",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","lastFrame":{"gcsUri":"gs://b/l.png"}}]}"#,
+                "instances[0].lastFrame.gcsUri",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","referenceImages":[{"image":{"bytesBase64Encoded":"AA"}},{"image":{"gcsUri":"gs://b/r.png"}}]}]}"#,
+                "instances[0].referenceImages[1].image.gcsUri",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","video":{"gcsUri":"gs://b/v.mp4"}}]}"#,
+                "instances[0].video.gcsUri",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","video":{"uri":"https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media"}}]}"#,
+                "instances[0].video.uri",
+            ),
+            (
+                r#"{"instances":[{"prompt":"x","video":{"uri":"files/notasealedtoken"}}]}"#,
+                "instances[0].video.uri",
+            ),
+        ] {
+            let err = refused(body);
+            assert_eq!(
+                (err.code, err.param.as_deref()),
+                (ErrorCode::StorageNotAllowed, Some(field)),
+                "{body}"
+            );
+        }
+        let err = refused(
+            r#"{"instances":[{"prompt":"x","video":{"uri":"files/a","bytesBase64Encoded":"AA"}}]}"#,
+        );
+        assert_eq!(err.param.as_deref(), Some("instances[0].video"));
+        // Inline bytes are the caller's own.
+        let native = parse_native(
+            br#"{"instances":[{"prompt":"x","image":{"bytesBase64Encoded":"AA","mimeType":"image/png"},"video":{"bytesBase64Encoded":"AA"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(native.source, None);
+    }
+
+    #[test]
+    fn gateway_file_uris_name_their_video() {
+        let id = crate::seal::Keys::derive(&[9u8; 32])
+            .unwrap()
+            .seal_id(&crate::seal::Sealed {
+                purpose: crate::seal::Purpose::Video,
+                owner: crate::seal::Owner::key([1; 16]),
+                created_at_ms: 1,
+                deployment: String::from("g"),
+                payload: alloc::vec![0, 8, 5, 0, 2, 208, b'o'],
+            })
+            .unwrap();
+        let token = super::super::file_token(&id, 2).unwrap();
+        for (field, uri) in [
+            (
+                "uri",
+                std::format!("https://gw.example/gemini/v1beta/files/{token}:download?alt=media"),
+            ),
+            (
+                "uri",
+                std::format!("http://127.0.0.1:8787/gemini/v1alpha/files/{token}"),
+            ),
+            ("gcsUri", std::format!("files/{token}")),
+        ] {
+            let body = std::format!(
+                r#"{{"instances":[{{"prompt":"more","video":{{"{field}":"{uri}"}}}}]}}"#
+            );
+            let source = parse_native(body.as_bytes()).unwrap().source.unwrap();
+            assert_eq!(
+                (source.video_id.as_str(), source.index),
+                (id.as_str(), 2),
+                "{uri}"
+            );
+            assert_eq!(source.param, std::format!("instances[0].video.{field}"));
+        }
     }
 
     #[test]

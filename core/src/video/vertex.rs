@@ -142,9 +142,42 @@ impl VideoApi for Api {
     fn veo_call(
         &self,
         dep: &Deployment,
-        body: &veo::Request<'_>,
+        mut body: veo::Request<'_>,
     ) -> Result<UpstreamRequest, ClientError> {
-        create_call(dep, super::to_json(body)?)
+        with_storage(settings(dep)?, &mut body);
+        create_call(dep, super::to_json(&body)?)
+    }
+
+    fn video_input(
+        &self,
+        _dep: &Deployment,
+        file: &str,
+    ) -> Result<veo::VideoInput<'static>, ClientError> {
+        if !file.starts_with("gs://") {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                "this video was returned inline (its deployment has no `storage_uri`), so it cannot be the input of another request; send its bytes",
+            )
+            .with_param("instances[0].video"));
+        }
+        Ok(veo::VideoInput {
+            gcs_uri: Some(Cow::Owned(file.to_owned())),
+            mime_type: Some(Cow::Borrowed("video/mp4")),
+            ..veo::VideoInput::default()
+        })
+    }
+}
+
+/// Puts the deployment's `storage_uri` (when it has one) into a create
+/// body, whatever door the request came in by: generated videos then land
+/// in the gateway's bucket and stream from there, instead of coming back
+/// inline through the gateway's memory. Clients never choose it
+/// ([`veo::parse_native`] refuses theirs).
+fn with_storage(v: &VertexSettings, body: &mut veo::Request<'_>) {
+    if let Some(uri) = &v.storage_uri {
+        body.parameters
+            .get_or_insert_with(veo::Parameters::default)
+            .storage_uri = Some(Cow::Owned(uri.clone()));
     }
 }
 
@@ -171,9 +204,7 @@ pub fn create_request(
 ) -> Result<(UpstreamRequest, u32, Size), ClientError> {
     let v = settings(dep)?;
     let (mut body, seconds, size) = veo::request(req, dep)?;
-    if let (Some(uri), Some(params)) = (&v.storage_uri, body.parameters.as_mut()) {
-        params.storage_uri = Some(Cow::Borrowed(uri));
-    }
+    with_storage(v, &mut body);
     Ok((create_call(dep, super::to_json(&body)?)?, seconds, size))
 }
 
@@ -189,17 +220,112 @@ fn create_call(dep: &Deployment, json_body: String) -> Result<UpstreamRequest, C
 }
 
 /// The upstream operation as a Vertex client should see it through the
-/// gateway: only `name` changes, to the gateway's sealed one. Results are
-/// passed as they are (inline bytes, or `gs://` URIs in the deployment's
-/// bucket, which the client reads with its own Cloud Storage access).
-pub fn native_operation(body: &[u8], name: &str) -> Result<Value, UpstreamError> {
+/// gateway: `name` replaced by the gateway's sealed one, and every video in
+/// Cloud Storage by `file_uri(index)`, a gateway download URL for the
+/// `index`-th generated file (the bucket is the gateway's: clients read
+/// their videos through the gateway, which checks they own them, and never
+/// learn or need the object names). Inline bytes and everything else the
+/// upstream said are relayed as they are.
+pub fn native_operation(
+    body: &[u8],
+    name: &str,
+    file_uri: impl Fn(usize) -> String,
+) -> Result<Value, UpstreamError> {
     let mut value: Value = serde_json::from_slice(body)
         .map_err(|_| garbage("fetchPredictOperation answered with a non-JSON body"))?;
     let obj = value
         .as_object_mut()
         .ok_or_else(|| garbage("fetchPredictOperation answered with a non-object"))?;
     obj.insert("name".to_owned(), Value::from(name));
+    if let Some(videos) = value
+        .pointer_mut("/response/videos")
+        .and_then(Value::as_array_mut)
+    {
+        // Numbered as `parse_operation` numbers the generated files.
+        let mut file = 0;
+        for video in videos.iter_mut().filter_map(Value::as_object_mut) {
+            let in_storage = video
+                .get("gcsUri")
+                .and_then(Value::as_str)
+                .is_some_and(|uri| uri.starts_with("gs://"));
+            if in_storage {
+                video.insert("gcsUri".to_owned(), Value::from(file_uri(file)));
+                file += 1;
+            } else if video.get("gcsUri").is_none() && video.contains_key("bytesBase64Encoded") {
+                file += 1;
+            } else {
+                video.remove("gcsUri");
+            }
+        }
+    }
     Ok(value)
+}
+
+/// `@type` of a finished Gemini-API video operation's `response`.
+const GEMINI_RESPONSE_TYPE: &str =
+    "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse";
+
+/// The upstream operation as a Gemini-API client expects it (the Gemini
+/// door served by Vertex): `{name}` while running; `{name, done, error}`
+/// on failure; `{name, done, response: {generateVideoResponse:
+/// {generatedSamples: [{video: {uri}}]}}}` once done, each video — in Cloud
+/// Storage or inline — at `file_uri(index)` (numbered as
+/// [`parse_operation`] numbers the files), and Vertex's safety-filter
+/// count and reasons kept. Read through the typed [`Operation`]: nothing
+/// else Vertex said (bucket paths, inline bytes) reaches the client.
+pub fn gemini_operation(
+    body: &[u8],
+    name: &str,
+    file_uri: impl Fn(usize) -> String,
+) -> Result<Value, UpstreamError> {
+    let op: Operation = veo::read_operation(body, "fetchPredictOperation")?;
+    let mut out = serde_json::Map::new();
+    out.insert("name".to_owned(), Value::from(name));
+    if !op.done {
+        return Ok(Value::Object(out));
+    }
+    out.insert("done".to_owned(), Value::Bool(true));
+    if let Some(error) = op.error {
+        let message = error
+            .message
+            .unwrap_or_else(|| "the video operation failed".to_owned());
+        out.insert(
+            "error".to_owned(),
+            serde_json::json!({ "code": error.code, "message": message }),
+        );
+        return Ok(Value::Object(out));
+    }
+    let response = op.response.unwrap_or_default();
+    let samples: Vec<Value> = response
+        .videos
+        .iter()
+        .filter(|v| match (&v.gcs_uri, &v.bytes_base64_encoded) {
+            (Some(uri), _) => uri.starts_with("gs://"),
+            (None, bytes) => bytes.is_some(),
+        })
+        .enumerate()
+        .map(|(index, _)| serde_json::json!({ "video": { "uri": file_uri(index) } }))
+        .collect();
+    let mut result = serde_json::Map::new();
+    result.insert("generatedSamples".to_owned(), Value::Array(samples));
+    if response.rai.rai_media_filtered_count > 0 {
+        result.insert(
+            "raiMediaFilteredCount".to_owned(),
+            Value::from(response.rai.rai_media_filtered_count),
+        );
+        result.insert(
+            "raiMediaFilteredReasons".to_owned(),
+            Value::from(response.rai.rai_media_filtered_reasons),
+        );
+    }
+    out.insert(
+        "response".to_owned(),
+        serde_json::json!({
+            "@type": GEMINI_RESPONSE_TYPE,
+            "generateVideoResponse": result,
+        }),
+    );
+    Ok(Value::Object(out))
 }
 
 /// Reads the operation name (`projects/…/operations/…`).
@@ -374,6 +500,7 @@ mod tests {
                 "projects/proj/locations/us-central1/publishers/google/models/m/operations/1".into(),
             seconds,
             size,
+            count: 1,
         };
         let poll = poll_request(&dep(false), &handle).unwrap();
         assert!(poll
@@ -387,6 +514,59 @@ mod tests {
         );
         assert!(parse_create_response(br#"{"name":"models/x/operations/1"}"#).is_err());
         assert!(parse_create_response(br#"{"name":"projects/p/../x"}"#).is_err());
+    }
+
+    #[test]
+    fn the_deployment_decides_storage_on_every_door() {
+        let native = crate::video::parse_native(
+            br#"{"instances":[{"prompt":"a cat"}],"parameters":{"sampleCount":2}}"#,
+        )
+        .unwrap();
+        for (storage, expected) in [(true, Some("gs://out/veo/")), (false, None)] {
+            let call = crate::video::native_create_request(&native, &dep(storage), None).unwrap();
+            let body: Value =
+                serde_json::from_str(call.request.json_body.as_deref().unwrap()).unwrap();
+            assert_eq!(body["parameters"]["storageUri"].as_str(), expected);
+            assert_eq!(
+                (body["parameters"]["sampleCount"].as_u64(), call.count),
+                (Some(2), 2)
+            );
+        }
+        // A finished video in the bucket is the input of a new request by
+        // its object; one returned inline cannot be.
+        assert_eq!(
+            Api.video_input(&dep(true), "gs://out/veo/1/sample_0.mp4")
+                .unwrap()
+                .gcs_uri
+                .as_deref(),
+            Some("gs://out/veo/1/sample_0.mp4")
+        );
+        assert_eq!(
+            Api.video_input(&dep(false), "inline:0").unwrap_err().code,
+            ErrorCode::UnsupportedValue
+        );
+    }
+
+    #[test]
+    fn native_operations_hand_out_gateway_file_uris() {
+        let done = br#"{"name":"projects/p/x","done":true,"response":{"@type":"t","videos":[
+            {"gcsUri":"gs://out/veo/1/sample_0.mp4","mimeType":"video/mp4"},
+            {"gcsUri":"gs://out/veo/1/sample_1.mp4","mimeType":"video/mp4"}]}}"#;
+        let view = native_operation(done, "projects/gw/operations/video_x", |i| {
+            std::format!("https://gw/vertex_ai/v1/files/t0{i}:download?alt=media")
+        })
+        .unwrap();
+        assert_eq!(view["name"], "projects/gw/operations/video_x");
+        assert_eq!(
+            view["response"]["videos"],
+            serde_json::json!([
+                {"gcsUri": "https://gw/vertex_ai/v1/files/t00:download?alt=media", "mimeType": "video/mp4"},
+                {"gcsUri": "https://gw/vertex_ai/v1/files/t01:download?alt=media", "mimeType": "video/mp4"}])
+        );
+        assert!(!std::string::ToString::to_string(&view).contains("gs://"));
+        let inline = br#"{"name":"n","done":true,"response":{"videos":[{"bytesBase64Encoded":"AAEC","mimeType":"video/mp4"}]}}"#;
+        let view = native_operation(inline, "n2", |_| String::from("unused")).unwrap();
+        assert_eq!(view["response"]["videos"][0]["bytesBase64Encoded"], "AAEC");
     }
 
     #[test]
@@ -423,6 +603,53 @@ mod tests {
         assert_eq!(
             parse_operation(br#"{"name":"n","done":false}"#).unwrap(),
             Operation::Running { progress: None }
+        );
+    }
+
+    #[test]
+    fn gemini_operation_translates_vertex_results() {
+        let uri =
+            |i: usize| std::format!("https://gw/gemini/v1beta/files/t0{i}:download?alt=media");
+        let done = br#"{"name":"projects/p/x/operations/u","done":true,"response":{
+            "@type":"type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse",
+            "videos":[{"gcsUri":"gs://b/o/sample_0.mp4","mimeType":"video/mp4"},
+                      {"gcsUri":"https://elsewhere/x.mp4"},
+                      {"bytesBase64Encoded":"AAAA","mimeType":"video/mp4"}]}}"#;
+        let view = gemini_operation(done, "models/m/operations/video_1", uri).unwrap();
+        assert_eq!(
+            view,
+            serde_json::json!({"name": "models/m/operations/video_1", "done": true, "response": {
+                "@type": GEMINI_RESPONSE_TYPE,
+                "generateVideoResponse": {"generatedSamples": [
+                    {"video": {"uri": uri(0)}}, {"video": {"uri": uri(1)}}]}}})
+        );
+        // The same numbering as the files the gateway records.
+        assert_eq!(
+            parse_operation(done).unwrap(),
+            Operation::Succeeded(std::vec!["gs://b/o/sample_0.mp4".into(), "inline:2".into()])
+        );
+        let running = gemini_operation(br#"{"name":"n","done":false}"#, "g", uri).unwrap();
+        assert_eq!(running, serde_json::json!({"name": "g"}));
+        let failed = gemini_operation(
+            br#"{"name":"n","done":true,"error":{"code":3,"message":"bad prompt"}}"#,
+            "g",
+            uri,
+        )
+        .unwrap();
+        assert_eq!(
+            failed,
+            serde_json::json!({"name": "g", "done": true, "error": {"code": 3, "message": "bad prompt"}})
+        );
+        let filtered = gemini_operation(
+            br#"{"done":true,"response":{"raiMediaFilteredCount":1,"raiMediaFilteredReasons":["blocked"]}}"#,
+            "g",
+            uri,
+        )
+        .unwrap();
+        assert_eq!(
+            filtered["response"]["generateVideoResponse"],
+            serde_json::json!({"generatedSamples": [], "raiMediaFilteredCount": 1,
+                               "raiMediaFilteredReasons": ["blocked"]})
         );
     }
 }

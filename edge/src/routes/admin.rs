@@ -43,11 +43,18 @@ pub(super) async fn generate(req: &mut Request, cx: &Ctx) -> Result<Response, Cl
         )
         .with_param("key"));
     }
+    let custom = request.custom_key.is_some();
     let record = request.into_record(&key, cx.now_ms);
     // The quota store first: it clears a revocation of a re-created custom
-    // key and holds the policy the moment the key exists.
+    // key (the new record is newer than the deletion) and holds the policy
+    // the moment the key exists.
     quota::push_record(cx, &record).await?;
     keys::store(cx, &hash, &record).await?;
+    if custom {
+        keys::clear_revoked(cx, &record.token).await;
+    }
+    // Preflights from the key's origins are granted from now on.
+    crate::cors::remember_listed(cx, &record.allowed_origins).await;
     let mut body = record.info();
     if let Value::Object(map) = &mut body {
         // The only time the key itself is ever returned.
@@ -114,6 +121,7 @@ pub(super) async fn update(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     request.apply(&mut record, cx.now_ms);
     quota::push_record(cx, &record).await?;
     keys::store(cx, &hash, &record).await?;
+    crate::cors::remember_listed(cx, &record.allowed_origins).await;
     // In force at once in this isolate; elsewhere within a second (or at
     // the next metered request, whose admission returns it).
     keys::remember_newer(&hash, record.clone(), &config);
@@ -127,17 +135,27 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     let targets = parse_delete_request(&body)?;
     let mut deleted = Vec::new();
     let mut not_found = Vec::new();
+    let mut pending = Vec::new();
     for target in targets {
         let token = hex(&target.hash);
-        if keys::load(cx, &target.hash).await?.is_some() {
-            // Revoked in the quota store first: effective at the next request.
-            quota::revoke(cx, &token).await?;
-            keys::forget(&target.hash);
-            keys::delete(cx, &target.hash).await?;
-            deleted.push(token);
-        } else {
+        let Some(record) = keys::load(cx, &target.hash).await? else {
             not_found.push(token);
+            continue;
+        };
+        // The KV marker first: the deletion holds from here on, whether
+        // or not the quota store can be told now.
+        keys::mark_revoked(cx, &record, cx.now_ms).await?;
+        keys::forget(&target.hash);
+        // The quota store, the source of truth: effective at the next
+        // request everywhere. If it cannot be reached, requests that cannot
+        // reach it either read the marker, and it is told later.
+        if let Err(detail) = quota::revoke(cx, &token, cx.now_ms).await {
+            worker::console_error!("a deleted key's quota store is unreachable: {detail}");
+            quota::revoke_later(cx, token.clone(), cx.now_ms);
+            pending.push(token.clone());
         }
+        keys::delete(cx, &target.hash).await?;
+        deleted.push(token);
     }
     if deleted.is_empty() {
         return Err(ClientError::new(
@@ -145,8 +163,11 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             "none of the given keys exist",
         ));
     }
-    Ok(respond::json(
-        200,
-        &json!({ "deleted_keys": deleted, "not_found": not_found }),
-    ))
+    let mut answer = json!({ "deleted_keys": deleted, "not_found": not_found });
+    if !pending.is_empty() {
+        // Deleted, and refused wherever the marker is read; the quota store
+        // learns it when it answers again.
+        answer["revocation_pending"] = json!(pending);
+    }
+    Ok(respond::json(200, &answer))
 }

@@ -9,7 +9,7 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::retry::Resend;
 use reelay_core::seal::{Purpose, Sealed};
 use reelay_core::video;
-use reelay_core::video::openai::{self, Character};
+use reelay_core::video::openai::{self, Character, CHARACTER_FORM_PARTS};
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;
 use worker::{FormEntry, Headers, Request, RequestInit};
@@ -17,7 +17,7 @@ use worker::{FormEntry, Headers, Request, RequestInit};
 use crate::context::Ctx;
 use crate::keys::Caller;
 use crate::pipeline::{self, authorize_model};
-use crate::request::check_declared_length;
+use crate::request::read_form;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure, Failure};
 
@@ -27,19 +27,14 @@ const MAX_NAME_CHARS: usize = 80;
 pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Response, ClientError> {
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, false).await?;
-    check_declared_length(req, config.max_body_bytes)?;
     if crate::request::media_type(req) != "multipart/form-data" {
         return Err(ClientError::new(
             ErrorCode::UnsupportedMediaType,
             "characters are created with multipart/form-data (`name` and a `video` file)",
         ));
     }
-    let form = req.form_data().await.map_err(|_| {
-        ClientError::new(
-            ErrorCode::InvalidRequest,
-            "the multipart/form-data body could not be parsed",
-        )
-    })?;
+    // Only the parts checked here go upstream: unknown or repeated ones are refused.
+    let form = read_form(req, config.max_body_bytes, CHARACTER_FORM_PARTS).await?;
     match form.get("name") {
         Some(FormEntry::Field(name))
             if !name.trim().is_empty() && name.chars().count() <= MAX_NAME_CHARS => {}
@@ -80,8 +75,9 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<worker::Respon
         .with_param("model"));
     }
 
-    // The client's form goes upstream as it came (the runtime re-encodes it),
-    // minus reelay's own `model` field.
+    // The form goes upstream with only the parts checked above (unknown and
+    // repeated ones were refused; the runtime re-encodes it), minus
+    // reelay's own `model` field.
     form.delete("model");
     // One form object, sent again as it is if an attempt is refused.
     let form = JsValue::from(form);

@@ -1,28 +1,39 @@
 // Google's own Veo shapes, for clients that speak Gemini (google-genai,
 // @google/genai, hand-written clients like the seed's): under `/gemini/`
-//   POST v1beta/models/{model}:predictLongRunning   create (body passed through)
-//   GET  v1beta/…/operations/{id}                   poll
-//   GET  v1beta/files/{token}:download              generated video bytes
+//   POST {v}/models/{model}:predictLongRunning   create (body checked, re-serialized)
+//   GET  {v}/…/operations/{id}                   poll
+//   GET  {v}/files/{token}:download              generated video bytes
+// where {v} is `v1beta`, `v1alpha` or `v1` (google-genai 3.x's default):
+// the gateway answers the same on all three.
 // The virtual key comes as `x-goog-api-key`, `?key=` or Bearer; the real
 // credential replaces it upstream. Operation names carry the same sealed
 // video id as `/v1/videos` (so both APIs see the same jobs), and file URIs
 // point back at the gateway with a lowercase token Google's SDKs accept.
-// Errors are Google-shaped (`respond::error` with the Google dialect).
+// A model group served by Vertex answers here too: core translates the
+// Gemini API's operations to and from Vertex's (`video::gemini_operation`),
+// and its videos (in the gateway's bucket or inline) are served through
+// the same file URIs.
+// A create may name one of the caller's videos (by the file URI the
+// gateway handed out) as its input; it then runs on the deployment holding
+// that video. Errors are Google-shaped (`respond::error` with the Google
+// dialect).
 
 use reelay_core::config::Deployment;
 use reelay_core::encoding::percent_decode;
 use reelay_core::errors::{ClientError, ErrorCode};
-use reelay_core::seal::{id_to_token, token_to_id, Purpose};
-use reelay_core::video::{self, gemini, GoogleShape, Variant};
+use reelay_core::retry::{Resend, RoutePlan};
+use reelay_core::video::{self, GoogleShape, Variant};
 use worker::{Method, Request, Response};
 
 use super::videos::{
-    download, live_record, open_job, remember_status, status_of, submit, Planned, Submitted,
+    download, finished_files, live_record, open_job, remember_status, start, status_of, submit,
+    Planned, Submitted,
 };
 use crate::context::Ctx;
 use crate::jobs;
 use crate::keys;
 use crate::pipeline;
+use crate::pipeline::authorize_model;
 use crate::request::read_body;
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
@@ -33,7 +44,7 @@ pub(super) async fn dispatch(
     cx: &Ctx,
     rest: &[&str],
 ) -> Result<Response, ClientError> {
-    let method = req.method();
+    let method = crate::request::method(req);
     match rest {
         [version, "models", action] if is_version(version) && action.ends_with(":predictLongRunning") => {
             crate::request::allow(&method, &[Method::Post])?;
@@ -45,7 +56,20 @@ pub(super) async fn dispatch(
         [version, "files", action] if is_version(version) && action.ends_with(":download") => {
             crate::request::allow(&method, &[Method::Get])?;
             let token = action.trim_end_matches(":download").to_owned();
-            file(req, cx, &token).await
+            file(req, cx, &token, GoogleShape::Gemini).await
+        }
+        // google-genai's `files.download` takes the file id out of `https://`
+        // URIs only; handed the gateway's `http://…/files/{token}:download?alt=media`
+        // (scripts/dev, tests) it asks for `files/http://…/files/{token}:download`
+        // instead: the same token, served the same way.
+        [version, "files", scheme, "", .., "files", action]
+            if is_version(version)
+                && matches!(*scheme, "http:" | "https:")
+                && action.ends_with(":download") =>
+        {
+            crate::request::allow(&method, &[Method::Get])?;
+            let token = action.trim_end_matches(":download").to_owned();
+            file(req, cx, &token, GoogleShape::Gemini).await
         }
         [version, .., "operations", id] if is_version(version) => {
             crate::request::allow(&method, &[Method::Get])?;
@@ -60,12 +84,13 @@ pub(super) async fn dispatch(
     }
 }
 
-fn is_version(segment: &str) -> bool {
-    matches!(segment, "v1beta" | "v1alpha")
+/// The Gemini API versions the gateway answers on (all alike).
+pub(super) fn is_version(segment: &str) -> bool {
+    matches!(segment, "v1" | "v1beta" | "v1alpha")
 }
 
 async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, ClientError> {
-    let job = submit_native(req, cx, model, require_gemini).await?;
+    let job = submit_native(req, cx, model, GoogleShape::Gemini).await?;
     Ok(respond::json(
         200,
         &serde_json::json!({ "name": format!("models/{model}/operations/{}", job.id) }),
@@ -73,28 +98,88 @@ async fn create(req: &mut Request, cx: &Ctx, model: &str) -> Result<Response, Cl
 }
 
 /// Starts a job from a Google-shaped `predictLongRunning` body (Gemini or
-/// Vertex routes): the body is parsed into the typed Veo request, checked,
-/// and that typed value is sent to a deployment `require` accepts.
+/// Vertex routes, `shape`): the body is parsed into the typed Veo request,
+/// checked, and that typed value is sent to a deployment that speaks
+/// `shape`. A body naming one of the caller's videos as its input runs on
+/// the deployment holding that video, with its upstream file put in.
 pub(super) async fn submit_native(
     req: &mut Request,
     cx: &Ctx,
     model: &str,
-    require: fn(&Deployment) -> Result<(), ClientError>,
+    shape: GoogleShape,
 ) -> Result<Submitted, ClientError> {
     let config = cx.config()?;
-    // Admitted once the job's cost is known (in `submit`).
+    // Admitted once the job's cost is known (in `submit` / `start`).
     let mut caller = keys::identify(req, cx, true).await?;
+    // The model is in the path: a key that may not use it is refused
+    // before its body is read.
+    pipeline::authorize_model(cx, &config, &caller, model)?;
     let body = read_body(req, config.max_body_bytes).await?;
-    submit(cx, &config, &mut caller, model, |dep| {
-        require(dep)?;
-        let native = video::native_create_request(&body, dep)?;
+    let native = video::parse_native(&body)?;
+    let plan = |dep: &Deployment, source_file: Option<&str>| -> Result<Planned, ClientError> {
+        video::require_google_shape(dep, shape)?;
+        let call = video::native_create_request(&native, dep, source_file)?;
         Ok(Planned {
-            request: native.request,
-            seconds: native.seconds,
-            size: native.size,
-            prompt: native.prompt,
+            request: call.request,
+            seconds: call.seconds,
+            size: call.size,
+            count: call.count,
+            prompt: call.prompt,
         })
-    })
+    };
+    let Some(source) = &native.source else {
+        return submit(cx, &config, &mut caller, model, |dep| plan(dep, None)).await;
+    };
+    let group = authorize_model(cx, &config, &caller, model)?;
+    // Another key's, forged or tampered: the same refusal as any URI the
+    // gateway did not issue to this key.
+    let job = open_job(cx, &config, &caller, &source.video_id).map_err(|_| {
+        video::veo::storage_not_allowed(
+            &source.param,
+            &format!("`{}` does not name one of this key's videos", source.param),
+        )
+    })?;
+    video::require_google_shape(job.deployment, shape)?;
+    let deployment = group
+        .deployments
+        .iter()
+        .find(|d| d.id == job.deployment.id)
+        .ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "the video in `{}` was made by model {:?}; use that model to continue it",
+                    source.param, job.group
+                ),
+            )
+            .with_param(source.param.clone())
+        })?;
+    let files = finished_files(cx, &job).await?;
+    let file = files.get(source.index).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "the video in `{}` has no file number {}",
+                source.param, source.index
+            ),
+        )
+        .with_param(source.param.clone())
+    })?;
+    let route = RoutePlan::pinned(
+        deployment,
+        group,
+        config.router.retry,
+        Resend::OnlyIfRejected,
+        cx.now_ms,
+    );
+    start(
+        cx,
+        &mut caller,
+        model,
+        route,
+        |dep| plan(dep, Some(file)),
+        None,
+    )
     .await
 }
 
@@ -108,8 +193,8 @@ async fn operation(
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, true).await?;
     let job = open_job(cx, &config, &caller, id)?;
-    require_gemini(job.deployment)?;
-    let plan = gemini::poll_request(job.deployment, &job.handle);
+    video::require_google_shape(job.deployment, GoogleShape::Gemini)?;
+    let plan = video::poll_request(job.deployment, &job.handle)?;
     let (response, record) = futures_util::future::join(
         upstream::send(cx, job.deployment, &plan),
         jobs::load(&cx.env, &job.record_name),
@@ -120,46 +205,47 @@ async fn operation(
         .bytes()
         .await
         .or_internal("reading the provider's answer")?;
-    let state = gemini::parse_operation(&body).map_err(|e| upstream_failure(cx, e))?;
+    let base = format!("{}/gemini/{version}", origin_of(req)?);
+    let (state, view) = video::gemini_operation(job.deployment, &body, name, |index| {
+        file_uri(&base, id, index)
+    })
+    .map_err(|e| upstream_failure(cx, e))?;
     if let Some(record) = record.as_mut() {
         remember_status(cx, &caller, &job, record, &status_of(state));
     }
-    let origin = origin_of(req)?;
-    let token = id_to_token(Purpose::Video, id)
-        .ok_or_else(|| ClientError::from_code(ErrorCode::VideoNotFound))?;
-    let view = gemini::native_operation(&body, name, |index| {
-        format!("{origin}/gemini/{version}/files/{token}0{index}:download?alt=media")
-    })
-    .map_err(|e| upstream_failure(cx, e))?;
     Ok(respond::json(200, &view))
 }
 
-async fn file(req: &mut Request, cx: &Ctx, token: &str) -> Result<Response, ClientError> {
+/// The gateway URI of generated file `index` of video `id`, under `base`
+/// (`{origin}/gemini/{version}` or `{origin}/vertex_ai/{version}`).
+pub(super) fn file_uri(base: &str, id: &str, index: usize) -> String {
+    let token = video::file_token(id, index).unwrap_or_default();
+    format!("{base}/files/{token}:download?alt=media")
+}
+
+/// Streams a generated file by its token, for the key that owns the job,
+/// if the job's deployment speaks `shape`.
+pub(super) async fn file(
+    req: &mut Request,
+    cx: &Ctx,
+    token: &str,
+    shape: GoogleShape,
+) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, true).await?;
-    let not_found = || {
+    let (id, index) = video::open_file_token(token).ok_or_else(|| {
         ClientError::new(
             ErrorCode::VideoNotFound,
             "no file with this id exists for this key",
         )
-    };
-    // Base32 never contains '0': the first one separates the sealed id from the sample index.
-    let (sealed, index) = token.split_once('0').ok_or_else(not_found)?;
-    let index: usize = index.parse().map_err(|_| not_found())?;
-    let id = token_to_id(Purpose::Video, sealed).ok_or_else(not_found)?;
+    })?;
     let job = open_job(cx, &config, &caller, &id)?;
-    require_gemini(job.deployment)?;
+    video::require_google_shape(job.deployment, shape)?;
     download(cx, &job, &id, index, Variant::Video).await
 }
 
-/// Google's shapes are Veo-on-Gemini's own; other providers' jobs are only
-/// reachable through `/v1/videos`.
-fn require_gemini(dep: &Deployment) -> Result<(), ClientError> {
-    video::require_google_shape(dep, GoogleShape::Gemini)
-}
-
 /// `scheme://host[:port]` of the request, for URLs that point back here.
-fn origin_of(req: &Request) -> Result<String, ClientError> {
+pub(super) fn origin_of(req: &Request) -> Result<String, ClientError> {
     let url = req.url().or_internal("reading the request URL")?;
     Ok(url.origin().ascii_serialization())
 }

@@ -1,7 +1,7 @@
 // Gemini Live and Vertex Live, relayed, and the Gemini ephemeral tokens
 // reelay mints for them (`core::realtime::live` decides; this file does).
 //
-// Sockets: `/ws/google.ai.generativelanguage.{v1beta,v1alpha}.GenerativeService.BidiGenerateContent[Constrained]`
+// Sockets: `/ws/google.ai.generativelanguage.{v1,v1beta,v1alpha}.GenerativeService.BidiGenerateContent[Constrained]`
 // (also under `/gemini/`), `/vertex_ai/live` and
 // `/ws/google.cloud.aiplatform.{v1,v1beta1}.LlmBidiService/BidiGenerateContent`.
 // The caller is authenticated before the upgrade — a virtual key
@@ -20,7 +20,7 @@
 // caller's mistakes, 1011 for gateway and upstream failures, with
 // `"<code>: <message>"` as the reason.
 //
-// `POST /gemini/v1alpha/auth_tokens` (google-genai `client.auth_tokens.create`)
+// `POST /gemini/{v1,v1beta,v1alpha}/auth_tokens` (google-genai `client.auth_tokens.create`)
 // mints `auth_tokens/lt_rl_…` for the calling key: the locked setup's model is
 // checked against the key's rules now, and again at every connect.
 
@@ -171,7 +171,7 @@ async fn session(cx: Ctx, server: WebSocket, mut who: Who, kind: &'static str) {
                 guard: None,
                 first_upstream: Some(started.plan.setup.clone()),
                 deadline_ms,
-                secrets: vec![started.secret],
+                secrets: [crate::redaction::values(&cx), vec![started.secret]].concat(),
                 model: cx.log.borrow().model.clone(),
                 deployment: Some(started.dep.id.clone()),
             };
@@ -276,6 +276,7 @@ async fn dial(cx: &Ctx, dep: &Deployment, plan: &LivePlan) -> Result<(WebSocket,
             let mut refused = None;
             for _ in 0..2 {
                 let token = credentials::google_token(cx, dep).await?;
+                cx.remember_secret(&token);
                 let bearer = format!("Bearer {token}");
                 let headers = [("authorization", bearer.as_str())];
                 match relay::connect_attempt(cx, &plan.url, &headers, dep.timeout_ms, &dep.id).await

@@ -23,7 +23,7 @@ use reelay_core::video::FollowUpKind;
 use worker::{Method, Request, Response};
 
 use crate::context::Ctx;
-use crate::request::{allow, declared_length};
+use crate::request::{allow, declared_length, method};
 
 /// The error dialect a path's callers expect.
 pub(crate) fn dialect_for(path: &str) -> Dialect {
@@ -45,20 +45,23 @@ pub(crate) async fn dispatch(mut req: Request, cx: &Ctx) -> Result<Response, Cli
     result
 }
 
-/// Largest unread body drained before an error response; bigger uploads get
-/// their error and a closed connection.
-const MAX_DRAIN_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest unread body drained before an error response; bigger uploads,
+/// and chunked ones of unknown length, get their error at once and a
+/// closed connection.
+const MAX_DRAIN_BYTES: u64 = 1024 * 1024;
 
-/// Reads and discards a request body the handler did not consume. workerd
-/// closes a keep-alive connection whose request body was left unread, and a
-/// client that reuses it sees a reset on its *next* request; draining (in
-/// JS, without copying into wasm) keeps the connection usable.
+/// Reads and discards a small request body the handler did not consume.
+/// workerd closes a keep-alive connection whose request body was left
+/// unread, and a client that reuses it sees a reset on its *next* request;
+/// draining (in JS, without copying into wasm) keeps the connection usable.
+/// Only a declared length is drained: a refused request (no key, a bad
+/// one, a body over the limit) never waits for an upload of unknown size.
 async fn drain_unread_body(req: &Request) {
     let inner = req.inner();
     if inner.body_used() || inner.body().is_none() {
         return;
     }
-    if declared_length(req).is_some_and(|n| n > MAX_DRAIN_BYTES) {
+    if declared_length(req).is_none_or(|n| n > MAX_DRAIN_BYTES) {
         return;
     }
     if let Ok(promise) = inner.array_buffer() {
@@ -68,7 +71,7 @@ async fn drain_unread_body(req: &Request) {
 
 async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     let path = req.path();
-    let method = req.method();
+    let method = method(req);
     // Live sockets; empty segments (`//ws/`, from the JS SDK) are ignored.
     let live_segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if let Some(live_route) = reelay_core::realtime::live::live_route(&live_segments) {
@@ -117,7 +120,7 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             allow(&method, &[Method::Post, Method::Delete])?;
             admin::delete(req, cx).await
         }
-        (["gemini", "v1alpha" | "v1beta", "auth_tokens"], _) => {
+        (["gemini", version, "auth_tokens"], _) if google::is_version(version) => {
             allow(&method, &[Method::Post])?;
             live::mint(req, cx).await
         }

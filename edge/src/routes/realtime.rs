@@ -25,7 +25,7 @@ use reelay_core::quota::{Cost, Outcome};
 use reelay_core::realtime::calls::{
     call_id_from_location, check_call_access, check_sdp, location, open_call_id, plan_call_control,
     plan_call_with_token, seal_call_id, CallAction, CallBody, CallCredential, CallPlan, KeyCall,
-    CALL_KINDS, MAX_SDP_BYTES, MAX_SESSION_BYTES,
+    CALL_FORM_PARTS, CALL_KINDS, MAX_CALL_FORM_BYTES, MAX_SDP_BYTES, MAX_SESSION_BYTES,
 };
 use reelay_core::realtime::session::{finish_mint, ClientSecretRequest, SealWith};
 use reelay_core::realtime::{SessionKind, TokenClaims, ALL_KINDS, TOKEN_PREFIX};
@@ -39,7 +39,7 @@ use worker::{
 use crate::context::{random_bytes, Ctx};
 use crate::keys::{self, Caller};
 use crate::pipeline;
-use crate::request::{allow, check_declared_length, media_type, read_body};
+use crate::request::{allow, media_type, read_body, read_form, RequestMethod};
 use crate::respond::OrInternal;
 use crate::upstream::{self, upstream_failure, Failure};
 
@@ -52,7 +52,7 @@ pub(super) async fn dispatch(
     cx: &Ctx,
     rest: &[&str],
 ) -> Result<Response, ClientError> {
-    let method = req.method();
+    let method = crate::request::method(req);
     match rest {
         ["client_secrets"] => {
             allow(&method, &[Method::Post])?;
@@ -71,7 +71,7 @@ pub(super) async fn dispatch(
     }
 }
 
-pub(super) fn not_found(method: &Method, req: &Request) -> ClientError {
+pub(super) fn not_found(method: &RequestMethod, req: &Request) -> ClientError {
     ClientError::new(
         ErrorCode::RouteNotFound,
         format!("no route for {} {}", method.as_ref(), req.path()),
@@ -183,6 +183,8 @@ pub(super) fn open_token(
         worker::console_warn!("realtime token refused: {}", e.as_str());
         e.to_client(Purpose::RealtimeToken)
     })?;
+    // The upstream ephemeral key inside is never passed on.
+    cx.remember_secret(claims.upstream_key.expose());
     // A token minted with an origin-bound browser token works from there only.
     claims.check_origin(crate::cors::token_origin(cx))?;
     Ok(claims)
@@ -346,13 +348,7 @@ async fn read_offer(req: &mut Request) -> Result<Offer, ClientError> {
             })
         }
         "multipart/form-data" => {
-            check_declared_length(req, (MAX_SDP_BYTES + MAX_SESSION_BYTES + 16 * 1024) as u32)?;
-            let form = req.form_data().await.map_err(|_| {
-                ClientError::new(
-                    ErrorCode::InvalidRequest,
-                    "the multipart/form-data body could not be parsed",
-                )
-            })?;
+            let form = read_form(req, MAX_CALL_FORM_BYTES as u32, CALL_FORM_PARTS).await?;
             let sdp = part(&form, "sdp").await?.ok_or_else(|| {
                 ClientError::new(ErrorCode::InvalidRequest, "the `sdp` part is required")
                     .with_param("sdp")

@@ -62,10 +62,11 @@ pub(super) async fn connect(req: &mut Request, cx: &Ctx) -> Result<Response, Cli
                 request_id: cx.request_id.clone(),
                 kind: "openai_realtime",
                 dialect: Dialect::OpenAi,
-                guard: opened.plan.guard.clone(),
+                guard: (opened.plan.guard.clone())
+                    .map(|g| g.redacting(crate::redaction::redactor(cx))),
                 first_upstream: None,
                 deadline_ms: None,
-                secrets: vec![opened.secret],
+                secrets: [crate::redaction::values(cx), vec![opened.secret]].concat(),
                 model: cx.log.borrow().model.clone(),
                 deployment: Some(opened.dep.id.clone()),
             };
@@ -222,6 +223,7 @@ async fn dial_attempt(cx: &Ctx, dep: &Deployment, plan: WsPlan) -> Result<Opened
         WsCredential::Deployment(Auth::AzureApiKey) => ("api-key", upstream::credential(cx, dep)?),
         WsCredential::Deployment(_) => ("authorization", upstream::credential(cx, dep)?),
     };
+    cx.remember_secret(&secret);
     let value = if name == "authorization" {
         format!("Bearer {secret}")
     } else {

@@ -129,7 +129,8 @@ async fn respond_sealed(
         let upstream_body = response
             .stream()
             .or_internal("opening the provider's stream")?;
-        let rewriter = SseRewriter::new(&sealer, &owner, &dep.id);
+        let rewriter =
+            SseRewriter::new(&sealer, &owner, &dep.id).redacting(crate::redaction::redactor(cx));
         let body = stream::unfold(
             (upstream_body, rewriter, false),
             |(mut upstream_body, mut rewriter, done)| async move {

@@ -2,10 +2,12 @@
 // with `vertexai=True`, REST callers): under `/vertex_ai/`
 //   POST {v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning
 //   POST {v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:fetchPredictOperation
+//   GET  {v1|v1beta1}/files/{token}:download          a generated video in the gateway's bucket
 // The virtual key is the Bearer token (the SDK's `Credentials(token=…)`);
-// the deployment's own project, location and service-account token replace
-// the client's upstream. Operation names end in the sealed video id (the
-// same jobs `/v1/videos` sees). Errors are Google-shaped.
+// the deployment's own project, location, storage and service-account
+// token replace the client's upstream. Operation names end in the sealed
+// video id (the same jobs `/v1/videos` sees); videos in Cloud Storage are
+// handed out as gateway file URIs. Errors are Google-shaped.
 
 use reelay_core::config::Deployment;
 use reelay_core::encoding::percent_decode;
@@ -31,7 +33,7 @@ pub(super) async fn dispatch(
         [version, "projects", project, "locations", location, "publishers", "google", "models", action]
             if matches!(*version, "v1" | "v1beta1") =>
         {
-            crate::request::allow(&req.method(), &[Method::Post])?;
+            crate::request::allow(&crate::request::method(req), &[Method::Post])?;
             let (model, verb) = action.rsplit_once(':').ok_or_else(route_not_found)?;
             let model = percent_decode(model).ok_or_else(|| {
                 ClientError::new(
@@ -43,9 +45,16 @@ pub(super) async fn dispatch(
                 format!("projects/{project}/locations/{location}/publishers/google/models/{model}");
             match verb {
                 "predictLongRunning" => create(req, cx, &model, &prefix).await,
-                "fetchPredictOperation" => fetch(req, cx).await,
+                "fetchPredictOperation" => fetch(req, cx, version).await,
                 _ => Err(route_not_found()),
             }
+        }
+        [version, "files", action]
+            if matches!(*version, "v1" | "v1beta1") && action.ends_with(":download") =>
+        {
+            crate::request::allow(&crate::request::method(req), &[Method::Get])?;
+            let token = action.trim_end_matches(":download").to_owned();
+            super::google::file(req, cx, &token, GoogleShape::Vertex).await
         }
         _ => Err(route_not_found()),
     }
@@ -54,7 +63,7 @@ pub(super) async fn dispatch(
 fn route_not_found() -> ClientError {
     ClientError::new(
         ErrorCode::RouteNotFound,
-        "no such Vertex AI route on this gateway (supported: publishers/google/models/{model}:predictLongRunning and :fetchPredictOperation)",
+        "no such Vertex AI route on this gateway (supported: publishers/google/models/{model}:predictLongRunning and :fetchPredictOperation, files/{id}:download)",
     )
 }
 
@@ -68,14 +77,14 @@ async fn create(
     model: &str,
     prefix: &str,
 ) -> Result<Response, ClientError> {
-    let job = super::google::submit_native(req, cx, model, require_vertex).await?;
+    let job = super::google::submit_native(req, cx, model, GoogleShape::Vertex).await?;
     Ok(respond::json(
         200,
         &serde_json::json!({ "name": format!("{prefix}/operations/{}", job.id) }),
     ))
 }
 
-async fn fetch(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
+async fn fetch(req: &mut Request, cx: &Ctx, version: &str) -> Result<Response, ClientError> {
     let config = cx.config()?;
     let caller = pipeline::authenticate(req, cx, true).await?;
     let body = read_body(req, 64 * 1024).await?;
@@ -112,7 +121,10 @@ async fn fetch(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     if let Some(record) = record.as_mut() {
         remember_status(cx, &caller, &job, record, &status_of(state));
     }
-    let view =
-        vertex::native_operation(&upstream_body, name).map_err(|e| upstream_failure(cx, e))?;
+    let base = format!("{}/vertex_ai/{version}", super::google::origin_of(req)?);
+    let view = vertex::native_operation(&upstream_body, name, |index| {
+        super::google::file_uri(&base, id, index)
+    })
+    .map_err(|e| upstream_failure(cx, e))?;
     Ok(respond::json(200, &view))
 }

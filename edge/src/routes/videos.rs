@@ -13,9 +13,9 @@ use reelay_core::video::{
     self as video, vertex, Content, FollowUp, FollowUpKind, Operation, Variant,
 };
 use reelay_core::video::{
-    CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FIELDS,
+    CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FORM_PARTS,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use worker::{FormEntry, Headers, Request, Response};
 
 use crate::context::Ctx;
@@ -24,7 +24,7 @@ use crate::keys::{self, Caller};
 use crate::pipeline;
 use crate::pipeline::authorize_model;
 use crate::quota;
-use crate::request::{check_declared_length, media_type, read_body};
+use crate::request::{media_type, read_body, read_form};
 use crate::respond::{self, OrInternal};
 use crate::upstream::{self, upstream_failure};
 use reelay_core::quota::Outcome;
@@ -66,6 +66,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
                 request: request_plan,
                 seconds,
                 size,
+                count: 1,
                 prompt: request.prompt.clone(),
             })
         })
@@ -101,6 +102,7 @@ pub(super) async fn create(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
                     request: request_plan,
                     seconds,
                     size,
+                    count: 1,
                     prompt: request.prompt.clone(),
                 })
             },
@@ -128,6 +130,8 @@ pub(super) struct Planned {
     pub(super) request: UpstreamRequest,
     pub(super) seconds: u32,
     pub(super) size: Size,
+    /// Videos the job makes (each charged `seconds`).
+    pub(super) count: u32,
     pub(super) prompt: String,
 }
 
@@ -159,7 +163,7 @@ pub(super) async fn submit(
 /// it), then seals, records and counts it. The job's cost (from the plan for
 /// the first deployment) is admitted with the request in one quota call; the
 /// upstream body is built once per attempt.
-async fn start<'c>(
+pub(super) async fn start<'c>(
     cx: &Ctx,
     caller: &mut Caller,
     model: &str,
@@ -172,18 +176,23 @@ async fn start<'c>(
     // Reserved before the upstream sees the job, refunded if it refuses it
     // (the pipeline's default), committed at the real length when the job
     // completes.
-    let cost = video::job_cost(first.deployment, first_plan.seconds, first_plan.size);
+    let cost = video::job_cost(
+        first.deployment,
+        first_plan.seconds,
+        first_plan.size,
+        first_plan.count,
+    );
     pipeline::admit(cx, caller, cost).await?;
     let first_id = first.deployment.id.clone();
     let mut prebuilt = Some(first_plan);
-    // What the attempt that was sent asked for (seconds, size, prompt).
-    let mut sent: Option<(u32, Size, String)> = None;
+    // What the attempt that was sent asked for (seconds, size, count, prompt).
+    let mut sent: Option<(u32, Size, u32, String)> = None;
     let served = upstream::send_from(cx, &mut route, first, |dep, _| {
         let planned = match prebuilt.take() {
             Some(p) if dep.id == first_id => p,
             _ => build(dep)?,
         };
-        sent = Some((planned.seconds, planned.size, planned.prompt));
+        sent = Some((planned.seconds, planned.size, planned.count, planned.prompt));
         Ok(planned.request)
     })
     .await?;
@@ -194,7 +203,7 @@ async fn start<'c>(
         .or_internal("reading the provider's answer")?;
     let created =
         video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
-    let (seconds, size, prompt) =
+    let (seconds, size, count, prompt) =
         sent.ok_or_else(|| ClientError::from_code(ErrorCode::Internal))?;
     // The job runs on: free the request's slot, keep the job's reservation.
     pipeline::settle(cx, Outcome::Accepted);
@@ -203,6 +212,7 @@ async fn start<'c>(
         operation: created.upstream_id,
         seconds: created.seconds.unwrap_or(seconds),
         size: created.size.unwrap_or(size),
+        count,
     };
     let created_at_ms = cx.now_ms;
     let id = cx
@@ -378,6 +388,31 @@ pub(super) async fn download(
         .body(body))
 }
 
+/// The generated files of one of the caller's jobs that is to be the
+/// input of a new one: 409 while it runs or after it failed.
+pub(super) async fn finished_files(
+    cx: &Ctx,
+    source: &OpenedJob<'_>,
+) -> Result<Vec<String>, ClientError> {
+    let (operation, record) = join(
+        poll(cx, source.deployment, &source.handle),
+        jobs::load(&cx.env, &source.record_name),
+    )
+    .await;
+    live_record(record?)?;
+    match operation? {
+        Operation::Succeeded(files) => Ok(files),
+        Operation::Failed(_) => Err(ClientError::new(
+            ErrorCode::VideoFailed,
+            "the source video failed, so it cannot be the input of a new video",
+        )),
+        _ => Err(ClientError::new(
+            ErrorCode::VideoNotReady,
+            "the source video is still being generated",
+        )),
+    }
+}
+
 pub(super) struct OpenedJob<'c> {
     pub(super) record_name: String,
     pub(super) sealed: Sealed,
@@ -449,17 +484,14 @@ async fn poll_with_body(
     Ok((operation, body))
 }
 
+/// A multipart create: read bounded like a JSON body, its parts the JSON
+/// fields (an unknown or repeated part is refused, naming it; core reads
+/// the text parts and the image).
 async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, ClientError> {
-    check_declared_length(req, max)?;
-    let form = req.form_data().await.map_err(|_| {
-        ClientError::new(
-            ErrorCode::InvalidRequest,
-            "the multipart/form-data body could not be parsed",
-        )
-    })?;
-    let mut fields = Map::new();
+    let form = read_form(req, max, CREATE_FORM_PARTS).await?;
+    let mut text_parts = Vec::new();
     let mut image = None;
-    for name in CREATE_FIELDS {
+    for name in CREATE_FORM_PARTS {
         match (*name, form.get(name)) {
             (_, None) => {}
             ("input_reference", Some(FormEntry::File(file))) => {
@@ -469,14 +501,7 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
                     .or_internal("reading the input_reference file")?;
                 image = Some(ImageInput::from_bytes(&bytes)?);
             }
-            // The object form sent as a text part: `{"image_url": "data:…"}`.
-            ("input_reference", Some(FormEntry::Field(text))) => {
-                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                fields.insert((*name).to_owned(), value);
-            }
-            (_, Some(FormEntry::Field(value))) => {
-                fields.insert((*name).to_owned(), Value::from(value));
-            }
+            (_, Some(FormEntry::Field(text))) => text_parts.push((*name, text)),
             (_, Some(FormEntry::File(_))) => {
                 return Err(ClientError::new(
                     ErrorCode::InvalidRequest,
@@ -486,11 +511,7 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
             }
         }
     }
-    let mut request = CreateVideo::from_fields(&fields)?;
-    if image.is_some() {
-        request.input_reference = image;
-    }
-    Ok(request)
+    CreateVideo::from_form(&text_parts, image)
 }
 
 pub(super) fn status_of(operation: Operation) -> VideoStatus {
@@ -518,7 +539,12 @@ pub(super) fn remember_status(
     record: &mut JobRecord,
     status: &VideoStatus,
 ) {
-    let cost = video::job_cost(job.deployment, job.handle.seconds, job.handle.size);
+    let cost = video::job_cost(
+        job.deployment,
+        job.handle.seconds,
+        job.handle.size,
+        job.handle.count,
+    );
     let seen = record.observe_end(status, cost);
     if !seen.changed {
         return;
@@ -683,27 +709,7 @@ pub(super) async fn follow_up(
     video::check_follow_up(source.deployment, kind)?;
     // Veo extends a finished video's file; Sora takes its own id.
     let files = if video::follow_up_needs_files(source.deployment, kind) {
-        let (operation, record) = join(
-            poll(cx, source.deployment, &source.handle),
-            jobs::load(&cx.env, &source.record_name),
-        )
-        .await;
-        live_record(record?)?;
-        match operation? {
-            Operation::Succeeded(files) => files,
-            Operation::Failed(_) => {
-                return Err(ClientError::new(
-                    ErrorCode::VideoFailed,
-                    "the source video failed, so it cannot be extended",
-                ))
-            }
-            _ => {
-                return Err(ClientError::new(
-                    ErrorCode::VideoNotReady,
-                    "the source video is still being generated",
-                ))
-            }
-        }
+        finished_files(cx, &source).await?
     } else {
         live_record(jobs::load(&cx.env, &source.record_name).await?)?;
         Vec::new()
@@ -731,6 +737,7 @@ pub(super) async fn follow_up(
                 request,
                 seconds,
                 size,
+                count: 1,
                 prompt: follow.prompt.clone(),
             })
         },

@@ -164,7 +164,7 @@ impl Host {
         let first = self.upstream.first_attempt(&mut route)?;
         let (_, seconds, size) = video::create_request(&request, first.deployment, &[])?;
         let hold = format!("req_{}", hex(&random_bytes::<12>()));
-        let cost = video::job_cost(first.deployment, seconds, size);
+        let cost = video::job_cost(first.deployment, seconds, size, 1);
         self.quota
             .admit(&self.config, &caller.record, &hold, cost, now)?;
         // Reserved before the upstream sees the job; refunded if it refuses.
@@ -201,6 +201,7 @@ impl Host {
                 operation: created.upstream_id,
                 seconds: created.seconds.unwrap_or(sent.0),
                 size: created.size.unwrap_or(sent.1),
+                count: 1,
             },
         };
         let sealed = self.ids.seal(&id)?;
@@ -238,8 +239,12 @@ impl Host {
             let status = self.poll(&job)?.0.status();
             let mut jobs = self.jobs();
             let prompt = live(jobs.get_mut(&job.record_name))?.map(|record| {
-                let cost =
-                    video::job_cost(job.deployment, job.id.handle.seconds, job.id.handle.size);
+                let cost = video::job_cost(
+                    job.deployment,
+                    job.id.handle.seconds,
+                    job.id.handle.size,
+                    job.id.handle.count,
+                );
                 if let Some((hold, settlement)) = record.observe_end(&status, cost).settle {
                     self.quota
                         .settle(&self.config, &caller.record, &hold, settlement, now);

@@ -60,7 +60,7 @@ impl Quota {
             }
             match decision {
                 Decision::Allowed(_) => Ok(()),
-                Decision::Denied(denial) => Err(denial.to_client()),
+                Decision::Denied(denial, _) => Err(denial.to_client()),
             }
         })
     }

@@ -59,9 +59,8 @@ impl Upstream {
         &self,
         route: &mut RoutePlan<'c>,
     ) -> Result<Attempt<'c>, ClientError> {
-        route
-            .first(&self.cooldowns(), now_ms(), random_u32())
-            .ok_or_else(|| ClientError::from_code(ErrorCode::ModelNotFound))
+        let first = route.first(&self.cooldowns(), now_ms(), random_u32());
+        first.ok_or_else(|| route.nothing_to_try())
     }
 
     /// A read on the deployment that holds the state, retried there when
@@ -113,7 +112,7 @@ impl Upstream {
             cooldowns.prune(now);
             match route.next(dep, &error, answered, &mut cooldowns, now, random_u32()) {
                 Some(next) => attempt = next,
-                None => return Err(error.to_client()),
+                None => return Err(route.final_error(attempt.group, &error)),
             }
         }
     }

@@ -3,14 +3,16 @@
 //!
 //! ```text
 //! reelay-mock-upstream [--port N] [--api-key K] [--openai-key K] [--azure-key K]
-//!                      [--token-lifetime SECS] [--polls N] [--video-bytes N] [--ignore-stdin]
+//!                      [--token-lifetime SECS] [--polls N] [--video-bytes N]
+//!                      [--retired-model M]… [--ignore-stdin]
 //! ```
 //!
 //! `--api-key` is the Gemini API key, `--openai-key` the OpenAI key
 //! (`Authorization: Bearer`), `--azure-key` the Azure OpenAI key (`api-key`),
 //! `--token-lifetime` the `expires_in` of access tokens from `POST /token`
 //! (Vertex AI and Cloud Storage; fetch the service-account JSON from
-//! `GET /_mock/service-account`).
+//! `GET /_mock/service-account`), `--retired-model` (repeatable) an upstream
+//! model id answered as retired (`MockOptions::retired_models`).
 //!
 //! Binds `127.0.0.1` (port 0, the default, picks a free port), prints exactly
 //! one line `READY http://127.0.0.1:PORT` to stdout, then serves until
@@ -28,7 +30,7 @@ use tokio::sync::oneshot;
 
 const USAGE: &str = "usage: reelay-mock-upstream [--port N] [--api-key K] [--openai-key K] \
                      [--azure-key K] [--token-lifetime SECS] [--polls N] [--video-bytes N] \
-                     [--ignore-stdin]";
+                     [--retired-model M]... [--ignore-stdin]";
 
 struct Args {
     port: u16,
@@ -63,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--openai-key" => args.opts.openai_key = value,
             "--azure-key" => args.opts.azure_key = value,
             "--token-lifetime" => args.opts.token_lifetime_secs = value.parse().map_err(bad)?,
+            "--retired-model" => args.opts.retired_models.push(value),
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
     }

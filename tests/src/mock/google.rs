@@ -336,6 +336,6 @@ pub(crate) fn fault_response(action: &FaultAction, path: &str) -> Response {
             quota_exhausted(path, "GenerateRequestsPerDayPerProjectPerModel", 10, 35)
         }
         // Handled by the caller; answering normally would need the handler.
-        FaultAction::Delay { .. } => server_error(500, path),
+        FaultAction::Delay { .. } | FaultAction::EchoCredential { .. } => server_error(500, path),
     }
 }

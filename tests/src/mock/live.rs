@@ -11,7 +11,10 @@
 //! `serverContent` with the first text part echoed (`"echo: …"`) and
 //! `turnComplete`; `realtimeInput` / `realtime_input` audio → `serverContent`
 //! whose `modelTurn` carries the same `inlineData` back; `{"mock":{"close":
-//! {"code","reason"}}}` → the peer closes with that code and reason. Every
+//! {"code","reason"}}}` → the peer closes with that code and reason;
+//! `{"mock":{"close_echoing_credential":{"code","pad"}}}` → it closes with a
+//! reason that names the credential the socket was opened with, after `pad`
+//! filler bytes and cut at 123 bytes (an upstream that echoes it). Every
 //! server message is a binary frame holding JSON; client messages are read
 //! from text or binary frames alike.
 
@@ -110,7 +113,20 @@ async fn socket(
             }
         },
     };
-    upgrade.on_upgrade(move |ws| run(shared, api, auth, ok, ws))
+    // What the socket was opened with, for `close_echoing_credential`.
+    let presented = headers
+        .get("x-goog-api-key")
+        .or_else(|| headers.get("authorization"))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_start_matches("Bearer ").to_owned())
+        .or_else(|| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == "key")
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_default();
+    upgrade.on_upgrade(move |ws| run(shared, api, auth, ok, presented, ws))
 }
 
 fn server_message(value: &Value) -> Message {
@@ -140,7 +156,14 @@ fn vertex_resource(model: &str) -> bool {
     )
 }
 
-async fn run(shared: Arc<Shared>, api: Api, auth: &'static str, ok: bool, mut ws: WebSocket) {
+async fn run(
+    shared: Arc<Shared>,
+    api: Api,
+    auth: &'static str,
+    ok: bool,
+    presented: String,
+    mut ws: WebSocket,
+) {
     let index = {
         let mut state = shared.lock();
         state.live.sessions.push(LiveSession {
@@ -236,6 +259,18 @@ async fn run(shared: Arc<Shared>, api: Api, auth: &'static str, ok: bool, mut ws
                     .unwrap_or(Value::Null);
                 json!({"serverContent": {"modelTurn": {"parts": [
                     {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}]}}})
+            }
+            "mock" if msg["mock"].get("close_echoing_credential").is_some() => {
+                // Like an upstream that names the key in its close reason,
+                // cut (as every reason is) at 123 bytes: `pad` bytes first.
+                let how = &msg["mock"]["close_echoing_credential"];
+                let code = how.get("code").and_then(Value::as_u64).unwrap_or(1008);
+                let pad = how.get("pad").and_then(Value::as_u64).unwrap_or(0);
+                let pad = "x".repeat(usize::try_from(pad).unwrap_or(0));
+                let mut reason = format!("{pad}API key not valid: {presented}");
+                reason.truncate(123);
+                close(&mut ws, u16::try_from(code).unwrap_or(1008), &reason).await;
+                return;
             }
             "mock" => {
                 let code = msg["mock"]

@@ -38,6 +38,10 @@
 //! Azure: `[[moderation]]` → the job ends `failed` (`moderation_blocked`),
 //! `[[blocked]]` → create answers 400 `moderation_blocked`.
 //!
+//! Models listed in [`MockOptions::retired_models`] get the provider's
+//! retirement answer instead (Gemini and Vertex `404 NOT_FOUND`, OpenAI's
+//! `404 model_not_found` "has been deprecated"; see `retired.rs`).
+//!
 //! Requests to the control routes (`/_mock/faults`, `/_mock/requests`,
 //! `/_mock/reset`, …) are neither recorded nor subject to faults. Blob downloads
 //! (`/_mock/blob/…`) are recorded (so tests can check what the gateway sent to
@@ -52,6 +56,7 @@ mod openai;
 mod ordered;
 mod realtime;
 mod responses;
+mod retired;
 mod vertex;
 mod video;
 
@@ -116,6 +121,10 @@ pub struct MockOptions {
     pub sse_chunk_sizes: Vec<usize>,
     /// Milliseconds to wait between SSE chunks (`0`: only yield).
     pub sse_chunk_delay_ms: u64,
+    /// Upstream model ids the provider has retired: every request naming
+    /// one (in its path or its body's `model`) gets the provider's
+    /// retirement answer (see `retired.rs`). Default: none.
+    pub retired_models: Vec<String>,
 }
 
 impl Default for MockOptions {
@@ -134,6 +143,7 @@ impl Default for MockOptions {
             ],
             sse_chunk_sizes: Vec::new(),
             sse_chunk_delay_ms: 0,
+            retired_models: Vec::new(),
         }
     }
 }
@@ -251,6 +261,14 @@ pub enum FaultAction {
     /// retryable), no `retry-after`. On Google paths: like
     /// [`FaultAction::GoogleDailyQuota`].
     OpenaiInsufficientQuota,
+    /// An error answer (`status`) whose message repeats the credential the
+    /// request carried (`api-key`, `Authorization: Bearer`, `x-goog-api-key`
+    /// or `?key=`), in the path's provider's shape — as an upstream that
+    /// echoes what it was sent would answer (Azure has).
+    EchoCredential {
+        /// HTTP status code (a 400 keeps the message in the client's error).
+        status: u16,
+    },
     /// Google's per-day quota 429: like [`FaultAction::GoogleRateLimit`] but
     /// quotaId `GenerateRequestsPerDayPerProjectPerModel`. Like the real API it
     /// still carries a short `RetryInfo` (`"35s"`): tell daily from per-minute
@@ -464,6 +482,46 @@ impl MockState {
     }
 }
 
+/// [`FaultAction::EchoCredential`]: an error naming the credential `req` carried.
+fn echo_credential(req: &Request, path: &str, status: u16) -> Response {
+    let headers = req.headers();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let query_key = req.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "key")
+            .map(|(_, v)| v)
+    });
+    let credential = header("api-key")
+        .or_else(|| header("x-goog-api-key"))
+        .or_else(|| header("authorization").map(|v| v.trim_start_matches("Bearer ").to_owned()))
+        .or(query_key)
+        .unwrap_or_default();
+    let body = if path.starts_with("/openai/") {
+        serde_json::json!({"error": {"code": "BadRequest",
+            "message": format!("The api-key {credential} is not valid for this resource.")}})
+    } else if path.starts_with("/v1/") && !path.starts_with("/v1/projects/") {
+        serde_json::json!({"error": {"message": format!("Invalid credential provided: {credential}."),
+            "type": "invalid_request_error", "param": null, "code": null}})
+    } else {
+        serde_json::json!({"error": {"code": status, "status": "INVALID_ARGUMENT",
+            "message": format!("API key {credential} is not valid for this request.")}})
+    };
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        code,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// Control routes: not recorded, never faulted.
 fn is_control(path: &str) -> bool {
     path.starts_with("/_mock/") && !path.starts_with("/_mock/blob/")
@@ -534,17 +592,22 @@ async fn record_and_fault(State(shared): State<Arc<Shared>>, req: Request, next:
         };
         shared.lock().requests.push(recorded);
     }
+    let retired = retired::answer(&shared.opts.retired_models, &path, &bytes);
     let req = Request::from_parts(parts, Body::from(bytes));
     if path.starts_with("/_mock/") {
         return next.run(req).await;
     }
     let action = shared.lock().take_fault(&path);
     match action {
-        None => next.run(req).await,
+        None => match retired {
+            Some(answer) => answer,
+            None => next.run(req).await,
+        },
         Some(FaultAction::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
         }
+        Some(FaultAction::EchoCredential { status }) => echo_credential(&req, &path, status),
         Some(action) => responses::fault_response(&action, &path)
             .unwrap_or_else(|| google::fault_response(&action, &path)),
     }

@@ -1227,9 +1227,10 @@ pub(crate) fn fault_response(action: &FaultAction, path: &str) -> Option<Respons
     }
     let provider = provider_of(path);
     let mut resp = match action {
-        FaultAction::Status { .. } | FaultAction::Malformed | FaultAction::Delay { .. } => {
-            return None
-        }
+        FaultAction::Status { .. }
+        | FaultAction::Malformed
+        | FaultAction::Delay { .. }
+        | FaultAction::EchoCredential { .. } => return None,
         FaultAction::OpenaiRateLimit { retry_after_secs } => {
             rate_limited(provider, *retry_after_secs)
         }

@@ -17,7 +17,7 @@
 //!
 //! | query | credential | what it is |
 //! |---|---|---|
-//! | `?model=m` (or `?intent=transcription`) | the server key, or an unexpired `ek_` this mock issued for that provider (its model must be `m` when given) | a session: sends `session.created` (text) on connect, answers `session.update` with `session.updated`, `response.create` with `response.created` + `response.output_text.delta` + `response.done`, `mock.close` (`{"code","reason"}`) by closing with that code and reason, any other event with `{"type":"mock.echo","event":…}`, and echoes binary frames back as binary |
+//! | `?model=m` (or `?intent=transcription`) | the server key, or an unexpired `ek_` this mock issued for that provider (its model must be `m` when given) | a session: sends `session.created` (text) on connect, answers `session.update` with `session.updated`, `response.create` with `response.created` + `response.output_text.delta` + `response.done`, `mock.close` (`{"code","reason"}`) by closing with that code and reason, `mock.error_echoing_credential` with an `error` event whose message repeats the credential the socket was opened with (an upstream that echoes it), any other event with `{"type":"mock.echo","event":…}`, and echoes binary frames back as binary |
 //! | `?call_id=rtc_…` | the server key only | a sideband on an open call of this provider: `session.created` with the call's model, then as above |
 //!
 //! A refused handshake answers like the HTTP routes (401 `invalid_api_key`,
@@ -854,7 +854,16 @@ async fn socket(
         let index = state.realtime.sockets.len() - 1;
         drop(state);
         let shared = shared.clone();
-        Ok(upgrade.on_upgrade(move |ws| run_socket(shared, index, socket, ws)))
+        // What the socket was opened with, for `mock.error_echoing_credential`.
+        let presented = bearer(&headers)
+            .or_else(|| {
+                headers
+                    .get("api-key")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        Ok(upgrade.on_upgrade(move |ws| run_socket(shared, index, socket, presented, ws)))
     })())
 }
 
@@ -862,7 +871,13 @@ fn event_id(seq: u64) -> String {
     format!("event_{}", hex(mix(seq ^ 0xE7E7), 20))
 }
 
-async fn run_socket(shared: Arc<Shared>, index: usize, socket: Socket, mut ws: WebSocket) {
+async fn run_socket(
+    shared: Arc<Shared>,
+    index: usize,
+    socket: Socket,
+    presented: String,
+    mut ws: WebSocket,
+) {
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let kind = if socket.intent.as_deref() == Some("transcription") {
         "transcription"
@@ -938,6 +953,13 @@ async fn run_socket(shared: Arc<Shared>, index: usize, socket: Socket, mut ws: W
                             Message::Text(json!({"type": "response.done", "event_id": id,
                                 "response": {"id": rid, "object": "realtime.response", "status": "completed"}}).to_string().into()),
                         ]
+                    }
+                    "mock.error_echoing_credential" => {
+                        let error = json!({"type": "error", "event_id": id, "error": {
+                            "type": "invalid_request_error", "code": "invalid_api_key",
+                            "message": format!("The credential {presented} may not do this."),
+                            "param": null, "event_id": null}});
+                        vec![Message::Text(error.to_string().into())]
                     }
                     "mock.close" => {
                         let code = event.get("code").and_then(Value::as_u64).unwrap_or(1000);

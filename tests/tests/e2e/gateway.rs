@@ -1146,7 +1146,7 @@ async fn expect_google_error(resp: Response, status: u16, canonical: &str, reaso
     body
 }
 
-/// Google's own shapes under `/gemini/`: the body passes through, the key
+/// Google's own shapes under `/gemini/`: the checked body is resent, the key
 /// is swapped for the deployment's, operation names carry the sealed video
 /// id, file URIs point back at the gateway, errors are Google-shaped.
 #[tokio::test]
@@ -1181,7 +1181,13 @@ async fn gemini_shaped_routes_pass_through_with_sealed_names() {
         "/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
     );
     assert_eq!(sent.header("x-goog-api-key"), Some(GEMINI_KEY));
-    assert_eq!(sent.body_json().unwrap(), body, "passed through unchanged");
+    let mut checked = body.clone();
+    checked["parameters"]["sampleCount"] = json!(1);
+    assert_eq!(
+        sent.body_json().unwrap(),
+        checked,
+        "the checked body, with the sample count charged for made explicit"
+    );
 
     // Poll with `?key=` (allowed on Google-shaped routes), as the SDK would: GET /v1beta/{name}.
     let poll = |n: &str| {

@@ -18,10 +18,16 @@ mod harness;
 
 mod browser_auth;
 mod gateway;
+mod gemini_on_vertex;
+mod gemini_v1;
+mod google_doors;
+mod keys_cors;
 mod minting;
 mod mock_selftest;
 mod quota;
 mod realtime;
 mod realtime_ws;
 mod responses;
+mod retired;
+mod strict_inputs;
 mod visitors;
