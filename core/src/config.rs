@@ -48,13 +48,15 @@ use policy::{Policy, Prices, POLICY_FIELDS};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Provider {
-    /// Google Veo on the Gemini Developer API (`x-goog-api-key`).
+    /// The Gemini Developer API (`x-goog-api-key`): Veo, or Gemini Omni for
+    /// `gemini-omni-*` models.
     Gemini,
     /// OpenAI's Videos API (Sora), `Authorization: Bearer`.
     OpenAi,
     /// Sora on Azure OpenAI (`{resource}.openai.azure.com/openai/v1/videos`, `api-key`).
     Azure,
-    /// Veo on Vertex AI, with OAuth tokens minted from a service-account key.
+    /// Vertex AI (Veo, or Gemini Omni for `gemini-omni-*` models), with OAuth
+    /// tokens minted from a service-account key.
     VertexAi,
 }
 
@@ -80,9 +82,11 @@ impl Provider {
         }
     }
 
-    /// Video durations the provider's models accept unless configured.
-    const fn default_video_seconds(self) -> &'static [u32] {
+    /// Video durations the provider's `model` accepts unless configured
+    /// (Gemini Omni: 3–10 s; Veo: 4, 6, 8; Sora: 4, 8, 12).
+    fn default_video_seconds(self, model: &str) -> &'static [u32] {
         match self {
+            Self::Gemini | Self::VertexAi if is_omni_model(model) => &[3, 4, 5, 6, 7, 8, 9, 10],
             Self::Gemini | Self::VertexAi => &[4, 6, 8],
             Self::OpenAi | Self::Azure => &[4, 8, 12],
         }
@@ -98,6 +102,15 @@ impl Provider {
     fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|p| p.as_str() == name)
     }
+}
+
+/// Upstream model ids that start with this are Gemini Omni, served through
+/// the Interactions API rather than Veo's `predictLongRunning`.
+pub const OMNI_MODEL_PREFIX: &str = "gemini-omni-";
+
+/// Whether a Google `model` id is Gemini Omni ([`OMNI_MODEL_PREFIX`]).
+pub fn is_omni_model(model: &str) -> bool {
+    model.starts_with(OMNI_MODEL_PREFIX)
 }
 
 /// One upstream endpoint serving a model group.
@@ -123,6 +136,14 @@ pub struct Deployment {
     pub vertex: Option<VertexSettings>,
     /// What this deployment charges (for key budgets).
     pub prices: Prices,
+}
+
+impl Deployment {
+    /// Whether this is Gemini Omni (a `gemini` or `vertex_ai` deployment of
+    /// a `gemini-omni-*` model), spoken to through the Interactions API.
+    pub fn is_omni(&self) -> bool {
+        matches!(self.provider, Provider::Gemini | Provider::VertexAi) && is_omni_model(&self.model)
+    }
 }
 
 /// Where a Vertex AI deployment runs and writes.
@@ -567,7 +588,7 @@ fn parse_deployment(value: &Value, path: &str) -> Result<Deployment, ConfigError
         .optional_u32("timeout_ms", 100, 600_000)?
         .unwrap_or(DEFAULT_TIMEOUT_MS);
     let video_seconds = match obj.get("video_seconds") {
-        None => provider.default_video_seconds().to_vec(),
+        None => provider.default_video_seconds(model).to_vec(),
         Some(Value::Array(items)) if !items.is_empty() => {
             let mut out = Vec::with_capacity(items.len());
             for (k, item) in items.iter().enumerate() {

@@ -41,7 +41,7 @@
 //! | features | [`keys`] | virtual keys: format, stored record, admin requests |
 //! | features | [`browser_token`] | short-lived narrowed credentials for web pages |
 //! | features | [`google_auth`] | Google service-account JWTs and token answers |
-//! | features | [`video`] | the OpenAI Videos API and its translation to Sora and Veo (Gemini API, Vertex AI), the job index |
+//! | features | [`video`] | the OpenAI Videos API and its translation to Sora, Veo and Gemini Omni (Gemini API, Vertex AI), the job index |
 //! | features | [`responses`] | Responses API affinity: sealing and restoring ids in JSON, SSE and requests |
 //! | features | [`realtime`] | OpenAI Realtime, Gemini Live and Vertex Live sessions, calls, tokens and sockets |
 //!

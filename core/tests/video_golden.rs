@@ -12,7 +12,8 @@
 //! | `answers/` | `{case}.upstream.json`: a provider's status answer | `{case}.video.json`: the OpenAI video object reelay renders |
 //!
 //! The case name's prefix picks the deployment (`gemini_`, `vertex_inline_`,
-//! `vertex_`, `openai_`, `azure_`); a follow-up's kind is the word after it
+//! `vertex_`, `openai_`, `azure_`, and Gemini Omni's `omni_` and
+//! `vertex_omni_`); a follow-up's kind is the word after it
 //! (`remix`, `edit`, `extend`). Every input must have its output and every
 //! output its input. `UPDATE_GOLDENS=1 cargo test -p reelay-core --test
 //! video_golden` rewrites the outputs; review the diff before committing.
@@ -35,13 +36,24 @@ const CONFIG: &str = r#"{"model_groups":[
     {"id":"vertex_inline","provider":"vertex_ai","model":"veo-3.1-generate-001","credential":"SA","project":"proj","location":"us-central1"}]},
   {"name":"sora","deployments":[
     {"id":"openai","provider":"openai","model":"sora-2","credential":"K"},
-    {"id":"azure","provider":"azure","model":"sora-2","credential":"K","api_base":"https://res.openai.azure.com"}]}]}"#;
+    {"id":"azure","provider":"azure","model":"sora-2","credential":"K","api_base":"https://res.openai.azure.com"}]},
+  {"name":"gemini-omni","deployments":[
+    {"id":"omni","provider":"gemini","model":"gemini-omni-1.1-flash","credential":"K"},
+    {"id":"vertex_omni","provider":"vertex_ai","model":"gemini-omni-1.1-flash-preview","credential":"SA","project":"proj","location":"global","storage_uri":"gs://out/omni/"}]}]}"#;
 
 fn deployment(config: &Config, case: &str) -> Deployment {
-    let id = ["vertex_inline", "gemini", "vertex", "openai", "azure"]
-        .into_iter()
-        .find(|id| case.starts_with(&format!("{id}_")))
-        .unwrap_or_else(|| panic!("{case}: the name must start with a deployment id"));
+    let id = [
+        "vertex_inline",
+        "vertex_omni",
+        "omni",
+        "gemini",
+        "vertex",
+        "openai",
+        "azure",
+    ]
+    .into_iter()
+    .find(|id| case.starts_with(&format!("{id}_")))
+    .unwrap_or_else(|| panic!("{case}: the name must start with a deployment id"));
     config.deployment(id).unwrap().1.clone()
 }
 
@@ -158,7 +170,13 @@ fn follow_ups_translate_to_each_provider() {
             };
             let follow = FollowUp::parse(kind, body, path_id).unwrap();
             let files = if video::follow_up_needs_files(&dep, kind) {
-                vec!["abc123def".to_owned()]
+                // A Vertex source's video is a Cloud Storage object.
+                let file = if case.starts_with("vertex_") {
+                    "gs://out/omni/video_source_upstream/video_0.mp4"
+                } else {
+                    "abc123def"
+                };
+                vec![file.to_owned()]
             } else {
                 Vec::new()
             };

@@ -218,6 +218,8 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
                     }
                 ],
             },
+            # Gemini Omni through the Interactions API (the live group name too).
+            group("gemini-omni-1.1-flash", "gemini-omni", "gemini-omni-1.1-flash"),
             {
                 # Veo on Vertex AI, with the mock's service account and token endpoint.
                 "name": "veo-vertex",

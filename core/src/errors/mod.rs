@@ -348,6 +348,8 @@ error_codes! {
     UpstreamNetwork = "upstream_network_error", 502, "server_error", "UNAVAILABLE", "the provider could not be reached";
     /// The upstream answered with something the gateway cannot understand.
     BadUpstreamResponse = "bad_upstream_response", 502, "server_error", "INTERNAL", "the provider sent a response the gateway cannot read";
+    /// A create was sent upstream but its outcome is unknown (no answer in time, or an answer the gateway could not use): the job may be running. Deliberately not a 5xx, so SDKs do not resend it and start a second job.
+    CreateOutcomeUnknown = "create_outcome_unknown", 424, "api_error", "UNKNOWN", "the provider may have started this job, but the gateway could not confirm it";
     /// The gateway config is invalid; every request fails until it is fixed.
     ConfigInvalid = "config_invalid", 500, "server_error", "INTERNAL", "the gateway configuration is invalid";
     /// Key or job storage could not be read or written.

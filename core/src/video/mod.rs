@@ -8,7 +8,8 @@
 //! The provider layer is one module per upstream API, each owning its base
 //! URL, its auth and typed serde structs for every body it sends or reads:
 //! [`gemini`] and [`vertex`] (sharing Veo's [`veo::Request`] and
-//! [`veo::Operation`]) and [`openai`] (Sora on OpenAI and Azure).
+//! [`veo::Operation`]), [`omni`] (Gemini Omni through the Interactions API,
+//! on either) and [`openai`] (Sora on OpenAI and Azure).
 //! [`provider::api`] is the one place that picks a module for a deployment.
 //!
 //! | OpenAI Videos field | Gemini Veo (`predictLongRunning`) |
@@ -26,6 +27,7 @@
 
 pub mod gemini;
 pub mod jobs;
+pub mod omni;
 pub mod openai;
 pub mod provider;
 pub mod veo;
@@ -681,6 +683,15 @@ pub trait VideoApi: Sync {
     fn delete(&self, _dep: &Deployment, _handle: &VideoHandle) -> Option<UpstreamRequest> {
         None
     }
+    /// The call that stops a running job before it is deleted, if the API
+    /// has one (its answer is a status answer).
+    fn cancel(&self, _dep: &Deployment, _handle: &VideoHandle) -> Option<UpstreamRequest> {
+        None
+    }
+    /// Whether `err`, answered to a delete, means the job is already gone upstream.
+    fn already_gone(&self, err: &ClientError) -> bool {
+        err.code == ErrorCode::UpstreamNotFound
+    }
     /// Whether `variant` can be served (checked before any upstream call).
     fn check_variant(&self, _variant: Variant) -> Result<(), ClientError> {
         Ok(())
@@ -710,6 +721,10 @@ pub trait VideoApi: Sync {
     ) -> Result<(UpstreamRequest, u32, Size), ClientError>;
     /// The Sora API, for the calls only it has (characters).
     fn sora(&self) -> Option<&openai::Api> {
+        None
+    }
+    /// The Gemini Omni (Interactions) API, for what only it has.
+    fn omni(&self) -> Option<&omni::Api> {
         None
     }
     /// Which Google request shape the API speaks natively, if any.
@@ -779,7 +794,7 @@ pub fn create_request(
     if !req.characters.is_empty() && api.sora().is_none() {
         return Err(ClientError::new(
             ErrorCode::UnsupportedValue,
-            "`characters` are a Sora feature; this model is served by Veo",
+            "`characters` are a Sora feature; this model is not served by Sora",
         )
         .with_param("characters"));
     }
@@ -804,10 +819,67 @@ pub fn parse_poll(dep: &Deployment, body: &[u8]) -> Result<Operation, UpstreamEr
     provider::api(dep).parse_poll(body)
 }
 
-/// The upstream delete call, for providers that have one (Sora). Veo has
-/// none: its generated files expire after two days.
+/// The upstream delete call, for providers that have one (Sora, Omni). Veo
+/// has none: its generated files expire after two days.
 pub fn delete_request(dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
     provider::api(dep).delete(dep, handle)
+}
+
+/// The call that stops a running job before its delete (Omni's interaction
+/// cancel); its answer reads with [`parse_poll`]. A refusal (the job had
+/// already finished) does not stop the delete.
+pub fn cancel_request(dep: &Deployment, handle: &VideoHandle) -> Option<UpstreamRequest> {
+    provider::api(dep).cancel(dep, handle)
+}
+
+/// Whether `err`, answered to [`delete_request`], means the job was already
+/// gone upstream (a 404; on the Interactions API a 400 "Invalid interaction
+/// name"), so the delete is done.
+pub fn already_gone(dep: &Deployment, err: &ClientError) -> bool {
+    provider::api(dep).already_gone(err)
+}
+
+/// The `index`-th inline video in a finished job's status answer
+/// (`poll`, as [`Content::Inline`] points at), decoded, with its type.
+pub fn inline_video(
+    dep: &Deployment,
+    poll: &[u8],
+    index: usize,
+) -> Result<(Vec<u8>, String), UpstreamError> {
+    match provider::api(dep).omni() {
+        Some(_) => omni::inline_video(poll, index),
+        None => vertex::inline_video(poll, index),
+    }
+}
+
+/// The answer for a create whose upstream call went out but whose outcome
+/// is unknown: the upstream did not answer in time or could not be reached
+/// (`err` is the classified failure), or it accepted the job and the
+/// gateway then failed to read or record it. The job may be running, so
+/// this is a `424 create_outcome_unknown` instead of a 5xx: the OpenAI and
+/// Google SDKs resend creates on 5xx (and on 408/409/429), and a resend
+/// would start a second, paid job. Failures that prove the upstream did not
+/// take the job (an error status) and local failures pass through.
+pub fn create_outcome_unknown(err: ClientError, answered_ok: bool) -> ClientError {
+    let unknown = answered_ok
+        || matches!(
+            err.code,
+            ErrorCode::UpstreamTimeout
+                | ErrorCode::UpstreamNetwork
+                | ErrorCode::BadUpstreamResponse
+        );
+    if !unknown || err.code == ErrorCode::CreateOutcomeUnknown {
+        return err;
+    }
+    ClientError::new(
+        ErrorCode::CreateOutcomeUnknown,
+        format!(
+            "the provider may have started this video job, but the gateway could not confirm it ({}); \
+             it was not resent, and is answered without a 5xx so that clients do not resend it either. \
+             Send it again only if a second job is acceptable",
+            err.message
+        ),
+    )
 }
 
 /// Whether `dep`'s provider can serve `variant` (checked before any upstream call).
@@ -876,11 +948,15 @@ pub fn require_google_shape(dep: &Deployment, shape: GoogleShape) -> Result<(), 
         GoogleShape::Gemini => "use the /v1/videos API for it",
         GoogleShape::Vertex => "use /v1/videos (or /gemini/ for Gemini models)",
     };
+    let served_by = if dep.is_omni() {
+        "Gemini Omni (the Interactions API)"
+    } else {
+        dep.provider.as_str()
+    };
     Err(ClientError::new(
         ErrorCode::UnsupportedValue,
         format!(
-            "this model is served by {}, not {}; {other}",
-            dep.provider.as_str(),
+            "this model is served by {served_by}, not {}; {other}",
             shape.name()
         ),
     ))
@@ -1548,6 +1624,35 @@ mod tests {
             body["instances"][0]["video"]["uri"],
             "https://g/v1beta/files/f1:download?alt=media"
         );
+    }
+
+    #[test]
+    fn creates_whose_outcome_is_unknown_are_not_5xx() {
+        // No answer in time, or no connection: the job may exist.
+        for code in [
+            ErrorCode::UpstreamTimeout,
+            ErrorCode::UpstreamNetwork,
+            ErrorCode::BadUpstreamResponse,
+        ] {
+            let err = create_outcome_unknown(ClientError::from_code(code), false);
+            assert_eq!(err.code, ErrorCode::CreateOutcomeUnknown);
+            assert_eq!(err.status(), 424);
+        }
+        // Accepted upstream, then a gateway failure.
+        let after = create_outcome_unknown(ClientError::from_code(ErrorCode::Internal), true);
+        assert_eq!(after.code, ErrorCode::CreateOutcomeUnknown);
+        // An error status proves the upstream did not take it; local errors are the caller's.
+        for code in [
+            ErrorCode::UpstreamUnavailable,
+            ErrorCode::UpstreamRateLimited,
+            ErrorCode::UnsupportedValue,
+            ErrorCode::QuotaUnavailable,
+        ] {
+            assert_eq!(
+                create_outcome_unknown(ClientError::from_code(code), false).code,
+                code
+            );
+        }
     }
 
     #[test]

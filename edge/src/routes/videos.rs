@@ -1,5 +1,5 @@
-// The OpenAI Videos API on Veo: `POST /v1/videos`, `GET /v1/videos/{id}`,
-// `GET /v1/videos/{id}/content`. Ids are sealed (deployment + owner +
+// The OpenAI Videos API on Veo, Gemini Omni and Sora: `POST /v1/videos`,
+// `GET /v1/videos/{id}`, `GET /v1/videos/{id}/content`. Ids are sealed (deployment + owner +
 // upstream operation); content bytes stream from the upstream to the client
 // without being copied through wasm.
 
@@ -9,9 +9,7 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::UpstreamRequest;
 use reelay_core::seal::{Purpose, Sealed};
 use reelay_core::video::jobs::{owner_prefix, record_name, select_page, JobRecord, ListQuery};
-use reelay_core::video::{
-    self as video, vertex, Content, FollowUp, FollowUpKind, Operation, Variant,
-};
+use reelay_core::video::{self as video, Content, FollowUp, FollowUpKind, Operation, Variant};
 use reelay_core::video::{
     CreateVideo, ImageInput, Size, VideoHandle, VideoStatus, VideoView, CREATE_FORM_PARTS,
 };
@@ -187,6 +185,8 @@ pub(super) async fn start<'c>(
     let mut prebuilt = Some(first_plan);
     // What the attempt that was sent asked for (seconds, size, count, prompt).
     let mut sent: Option<(u32, Size, u32, String)> = None;
+    // Once the create is out, a failure whose outcome is unknown (no answer,
+    // or an answer the gateway cannot use) is never a 5xx: SDKs resend those.
     let served = upstream::send_from(cx, &mut route, first, |dep, _| {
         let planned = match prebuilt.take() {
             Some(p) if dep.id == first_id => p,
@@ -195,16 +195,19 @@ pub(super) async fn start<'c>(
         sent = Some((planned.seconds, planned.size, planned.count, planned.prompt));
         Ok(planned.request)
     })
-    .await?;
+    .await
+    .map_err(|e| video::create_outcome_unknown(e, false))?;
+    let accepted = |e| video::create_outcome_unknown(e, true);
     let (mut response, deployment) = (served.value, served.deployment);
     let body = response
         .bytes()
         .await
-        .or_internal("reading the provider's answer")?;
-    let created =
-        video::parse_create_response(deployment, &body).map_err(|e| upstream_failure(cx, e))?;
+        .or_internal("reading the provider's answer")
+        .map_err(accepted)?;
+    let created = video::parse_create_response(deployment, &body)
+        .map_err(|e| accepted(upstream_failure(cx, e)))?;
     let (seconds, size, count, prompt) =
-        sent.ok_or_else(|| ClientError::from_code(ErrorCode::Internal))?;
+        sent.ok_or_else(|| accepted(ClientError::from_code(ErrorCode::Internal)))?;
     // The job runs on: free the request's slot, keep the job's reservation.
     pipeline::settle(cx, Outcome::Accepted);
     // What the upstream says it will render wins over what was asked.
@@ -216,7 +219,8 @@ pub(super) async fn start<'c>(
     };
     let created_at_ms = cx.now_ms;
     let id = cx
-        .seal_keys()?
+        .seal_keys()
+        .map_err(accepted)?
         .seal_id(&Sealed {
             purpose: Purpose::Video,
             owner: caller.owner(),
@@ -224,7 +228,7 @@ pub(super) async fn start<'c>(
             deployment: deployment.id.clone(),
             payload: handle.encode(),
         })
-        .map_err(|e| e.to_client(Purpose::Video))?;
+        .map_err(|e| accepted(e.to_client(Purpose::Video)))?;
 
     // Remembered by this isolate at once (so it lists and polls the job
     // right away) and written to KV after the response. A failed write must
@@ -348,10 +352,11 @@ pub(super) async fn download(
     let plan = match video::content_source(deployment, &file, variant)? {
         Content::Fetch(plan) => plan,
         Content::Inline { index } => {
-            // Vertex without `storageUri` returns the video inside the
-            // operation: the one case where bytes pass through wasm.
-            let (bytes, mime) =
-                vertex::inline_video(&poll_body, index).map_err(|e| upstream_failure(cx, e))?;
+            // Vertex without `storageUri` (Veo or Omni), or an Omni answer
+            // that inlines the video, carries it in the status answer: the
+            // one case where bytes pass through wasm.
+            let (bytes, mime) = video::inline_video(deployment, &poll_body, index)
+                .map_err(|e| upstream_failure(cx, e))?;
             let headers = Headers::new();
             let _ = headers.set("content-type", &mime);
             let _ = headers.set("content-disposition", &disposition);
@@ -671,13 +676,47 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
         quota_hold: None,
         subject: job.sealed.owner.subject_hex(),
     });
+    // A running job is stopped first where the provider can (Omni): the
+    // answer says how it ended, which settles its quota hold. A refusal
+    // means it had already finished.
+    if let Some(plan) =
+        video::cancel_request(job.deployment, &job.handle).filter(|_| !record.is_final())
+    {
+        match upstream::send(cx, job.deployment, &plan).await {
+            Ok(mut response) => {
+                let body = response
+                    .bytes()
+                    .await
+                    .or_internal("reading the provider's answer")?;
+                if let Ok(operation) = video::parse_poll(job.deployment, &body) {
+                    let cost = video::job_cost(
+                        job.deployment,
+                        job.handle.seconds,
+                        job.handle.size,
+                        job.handle.count,
+                    );
+                    if let Some((hold, settlement)) =
+                        record.observe_end(&operation.status(), cost).settle
+                    {
+                        quota::settle_after(cx, &caller.record, &hold, settlement);
+                    }
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::UpstreamBadRequest | ErrorCode::UpstreamNotFound
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
     // Delete upstream first where the provider can: if that fails, the job
-    // stays visible and the client can retry; an upstream 404 means it is
-    // already gone there.
+    // stays visible and the client can retry; an upstream "not found" means
+    // it is already gone there.
     if let Some(plan) = video::delete_request(job.deployment, &job.handle) {
         match upstream::send(cx, job.deployment, &plan).await {
             Ok(_) => {}
-            Err(e) if e.code == ErrorCode::UpstreamNotFound => {}
+            Err(e) if video::already_gone(job.deployment, &e) => {}
             Err(e) => return Err(e),
         }
     }

@@ -26,6 +26,7 @@
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
 //! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
 //! | `GET /storage/v1/b/{bucket}/o/{object}?alt=media` | Cloud Storage download of Vertex `storageUri` outputs, bearer token |
+//! | `POST /{v1,v1beta,v1alpha}/interactions`, `GET`/`DELETE …/interactions/{id}`, `POST …/{id}/cancel` | Gemini Omni video interactions, API key; the same under `/v1beta1/projects/{p}/locations/{l}/` for Vertex, bearer token (see `omni.rs`) |
 //! | `POST /_mock/faults` | queue a [`Fault`] (JSON, same shape as the Rust type) |
 //! | `GET /_mock/requests` | recorded requests as JSON (body as lossy UTF-8) |
 //! | `POST /_mock/reset` | clear requests, faults, jobs, operations, characters and files (not tokens) |
@@ -34,7 +35,8 @@
 //!
 //! Google prompts steer outcomes (Gemini and Vertex): `[[rai]]` → done with
 //! the output safety-filtered (no samples), `[[unsafe]]` → done with a gRPC
-//! code 3 error, `[[internal]]` → done with a gRPC code 13 error. OpenAI and
+//! code 3 error, `[[internal]]` → done with a gRPC code 13 error (Omni:
+//! the same markers in its shapes, plus `[[blocked]]` and `[[inline-on-get]]`). OpenAI and
 //! Azure: `[[moderation]]` → the job ends `failed` (`moderation_blocked`),
 //! `[[blocked]]` → create answers 400 `moderation_blocked`.
 //!
@@ -52,6 +54,7 @@ mod gemini;
 mod google;
 mod live;
 mod oauth;
+mod omni;
 mod openai;
 mod ordered;
 mod realtime;
@@ -79,6 +82,7 @@ pub use oauth::{
     test_service_account_json, test_service_account_private_key_pem, CLOUD_PLATFORM_SCOPE,
     TEST_SA_CLIENT_ID, TEST_SA_EMAIL, TEST_SA_PRIVATE_KEY_ID, TEST_SA_PROJECT_ID,
 };
+pub use omni::omni_video_key;
 pub use responses::{
     decode_encrypted_content, encode_encrypted_content, expected_responses_text, EncryptedContent,
     ResponsesCall,
@@ -433,6 +437,8 @@ pub(crate) struct MockState {
     pub(crate) videos: Vec<openai::VideoJob>,
     /// OpenAI and Azure characters, in creation order.
     pub(crate) characters: Vec<openai::Character>,
+    /// Gemini Omni interactions (Gemini API and Vertex) by id.
+    pub(crate) omni: HashMap<String, omni::OmniInteraction>,
     /// Vertex operations by full operation name.
     pub(crate) vertex_ops: HashMap<String, vertex::VertexOp>,
     /// Cloud Storage objects by `(bucket, object name)`.
@@ -460,6 +466,7 @@ impl MockState {
         self.videos.clear();
         self.characters.clear();
         self.vertex_ops.clear();
+        self.omni.clear();
         self.gcs.clear();
         self.responses = responses::ResponsesState::default();
         self.realtime.clear();
@@ -554,6 +561,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(realtime::routes())
         .merge(live::routes())
         .merge(vertex::routes())
+        .merge(omni::routes())
         .merge(oauth::routes())
         .merge(control::routes())
         .fallback(not_found)

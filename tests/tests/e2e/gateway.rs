@@ -658,9 +658,11 @@ async fn upstream_failures_are_classified_and_never_charged() {
     assert_eq!(resp.headers()["x-reelay-attempts"], "3");
     expect_error(resp, 503, "upstream_unavailable").await;
 
+    // Accepted with an unreadable answer: the job may exist, so not a 5xx
+    // (SDKs resend those) but 424.
     env.mock
         .push_fault(Fault::new(":predictLongRunning", 1, FaultAction::Malformed));
-    expect_error(create("veo-3.1").await, 502, "bad_upstream_response").await;
+    expect_error(create("veo-3.1").await, 424, "create_outcome_unknown").await;
 
     // The deployment's own credential is wrong: Google answers 400 API_KEY_INVALID.
     let body = expect_error(
@@ -680,7 +682,12 @@ async fn upstream_failures_are_classified_and_never_charged() {
         1,
         FaultAction::Delay { ms: 3000 },
     ));
-    expect_error(create("gemini/veo-3.1-fast").await, 504, "upstream_timeout").await;
+    expect_error(
+        create("gemini/veo-3.1-fast").await,
+        424,
+        "create_outcome_unknown",
+    )
+    .await;
 
     tokio::time::sleep(Duration::from_millis(200)).await;
     let info: Value = env.get(&key, "/key/info").await.json().await.unwrap();

@@ -24,6 +24,7 @@ mod google_doors;
 mod keys_cors;
 mod minting;
 mod mock_selftest;
+mod omni;
 mod quota;
 mod realtime;
 mod realtime_ws;

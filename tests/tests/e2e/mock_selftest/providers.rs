@@ -773,7 +773,7 @@ async fn exchange(c: &reqwest::Client, token_uri: &str, assertion: &str) -> (u16
     status_json(resp).await
 }
 
-async fn access_token(c: &reqwest::Client, mock: &MockUpstream) -> String {
+pub(super) async fn access_token(c: &reqwest::Client, mock: &MockUpstream) -> String {
     let jwt = sign_jwt(&jwt_header(), &claims(&mock.token_uri()));
     let (status, v) = exchange(c, &mock.token_uri(), &jwt).await;
     assert_eq!(status, 200, "{v}");
