@@ -19,7 +19,7 @@ use reelay_core::access::{AccessGroups, AccessPolicy};
 use reelay_core::config::Config;
 use reelay_core::errors::{classify_http, ErrorKind, Retry};
 use reelay_core::keys::key_hash;
-use reelay_core::seal::{owner_of, Keys, Purpose, Sealed};
+use reelay_core::seal::{owner_of, Keys, Owner, Purpose, Sealed};
 use reelay_core::video::gemini::{create_request, parse_operation};
 use reelay_core::video::Operation;
 use reelay_core::video::{CreateVideo, Size, VideoHandle};
@@ -196,7 +196,7 @@ fn bench_affinity(c: &mut Criterion) {
     };
     let sealed = Sealed {
         purpose: Purpose::Video,
-        owner: owner_of(&key_hash(KEY)),
+        owner: Owner::key(owner_of(&key_hash(KEY))),
         created_at_ms: 1_790_000_000_000,
         deployment: "gemini-veo31".to_owned(),
         payload: handle.encode(),

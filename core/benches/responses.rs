@@ -17,7 +17,7 @@ use std::hint::black_box;
 use criterion::{criterion_main, Criterion, Throughput};
 use reelay_core::keys::key_hash;
 use reelay_core::responses::{restore_id, restore_request, seal_response_body, SseRewriter};
-use reelay_core::seal::{owner_of, Keys};
+use reelay_core::seal::{Keys, Owner};
 use serde_json::{json, Value};
 
 const KEY: &str = "sk-reelay-q3Jx0bX9mZ4vT1cK7pLw2HsYdE8fRg5N";
@@ -128,7 +128,7 @@ fn stream(deltas: usize) -> String {
 /// 1–4 KB chunk sizes, in a fixed irregular pattern.
 const CHUNKS: [usize; 6] = [1024, 2731, 4096, 1500, 3333, 2048];
 
-fn rewrite(sealer: &Keys, owner: &[u8; 16], input: &[u8], out: &mut Vec<u8>) {
+fn rewrite(sealer: &Keys, owner: &Owner, input: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let mut rw = SseRewriter::new(sealer, owner, DEP);
     let mut at = 0;
@@ -144,7 +144,7 @@ fn rewrite(sealer: &Keys, owner: &[u8; 16], input: &[u8], out: &mut Vec<u8>) {
 
 fn bench_sse(c: &mut Criterion) {
     let sealer = Keys::derive(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
-    let owner = owner_of(&key_hash(KEY));
+    let owner = Owner::of(&key_hash(KEY), None);
     let input = stream(2000);
     let mut out = Vec::with_capacity(input.len() * 2);
     rewrite(&sealer, &owner, input.as_bytes(), &mut out);
@@ -184,7 +184,7 @@ fn bench_sse(c: &mut Criterion) {
 
 fn bench_json(c: &mut Criterion) {
     let sealer = Keys::derive(b"test-sealing-key-0123456789abcdef0123456789").unwrap();
-    let owner = owner_of(&key_hash(KEY));
+    let owner = Owner::of(&key_hash(KEY), None);
     let output = json!([reasoning(0), reasoning(1), reasoning(2), message(300)]);
     let body = serde_json::to_vec(&response("completed", output)).unwrap();
     let sealed = seal_response_body(&body, &sealer, &owner, DEP).unwrap();

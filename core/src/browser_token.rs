@@ -26,10 +26,20 @@
 //!   request carrying another `Origin` is refused; requests without `Origin`
 //!   (non-browser clients, which could send any `Origin` anyway) are not.
 //!
-//! Usage is counted against the parent key (its quota Durable Object), jobs
-//! a token creates belong to the parent (the parent can list and fetch
-//! them, and so can other tokens of the same parent), and deleting the parent
-//! key revokes its tokens at the next request.
+//! - **subject**: optionally who the token is for (a visitor or user id of
+//!   the minting server's choosing: 1..=[`MAX_SUBJECT_LEN`] bytes of
+//!   `A-Z a-z 0-9 . _ : @ + = / -`); by default the token itself.
+//!
+//! Usage is counted against the parent key (its quota Durable Object), and
+//! deleting the parent key revokes its tokens at the next request. State a
+//! token creates — video jobs, characters, responses, realtime calls —
+//! belongs to its **subject** ([`Claims::owner`]): tokens of the same
+//! subject share it, another visitor's token of the same key can neither
+//! list, read nor delete it, and the key itself sees all of it.
+//!
+//! A token may mint the gateway's realtime and Live tokens; what it mints
+//! never exceeds it ([`Minter`]): no later expiry, the same origin binding,
+//! the same model rules.
 //!
 //! # Format
 //!
@@ -44,6 +54,8 @@
 //! bytes 48..56 token id (random, for logs)
 //! byte 56      origin length n (0 = unbound), then n bytes
 //! next byte    number of model rules m, then m × (length byte + bytes)
+//! 16 bytes     the subject's fingerprint ([`Keys::subject`]); absent in
+//!              tokens minted before subjects, whose subject is themselves
 //! ```
 //!
 //! Nothing in a token is secret (a page may read its own rules, origin and
@@ -63,7 +75,7 @@ use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::keys::KeyRecord;
 use crate::origin::Origin;
-use crate::seal::{self, Keys, Purpose};
+use crate::seal::{self, Keys, Owner, Purpose, SUBJECT_LEN};
 
 /// Prefix of every browser token.
 pub const TOKEN_PREFIX: &str = Purpose::BrowserToken.prefix();
@@ -79,6 +91,8 @@ pub const MAX_TOKEN_MODELS: usize = 16;
 pub const MAX_TOKEN_RULE_LEN: usize = 128;
 /// Longest token accepted by [`Claims::open`].
 pub const MAX_TOKEN_LEN: usize = Purpose::BrowserToken.max_len();
+/// Longest `subject`, in bytes.
+pub const MAX_SUBJECT_LEN: usize = 128;
 
 /// Parent hash, issue and expiry times, id.
 const FIXED_LEN: usize = 32 + 8 + 8 + 8;
@@ -103,9 +117,31 @@ pub struct Claims {
     pub origin: Option<String>,
     /// Access rules narrowing the parent's; empty = the parent's as they are.
     pub models: Vec<String>,
+    /// The fingerprint of the visitor the token is for ([`subject_of`]).
+    pub subject: [u8; SUBJECT_LEN],
+}
+
+/// The fingerprint of a browser token's subject: the one the minting
+/// server named, or else the token itself (its id), so that tokens minted
+/// without a subject share nothing with each other.
+pub fn subject_of(
+    keys: &Keys,
+    parent_hash: &[u8; 32],
+    subject: Option<&str>,
+    id: &[u8; 8],
+) -> [u8; SUBJECT_LEN] {
+    match subject {
+        Some(subject) => keys.subject(parent_hash, &[b"s:", subject.as_bytes()].concat()),
+        None => keys.subject(parent_hash, &[b"t:".as_slice(), id].concat()),
+    }
 }
 
 impl Claims {
+    /// Who state the token creates belongs to: its key, for its subject.
+    pub fn owner(&self) -> Owner {
+        Owner::of(&self.parent_hash, Some(self.subject))
+    }
+
     /// The token's own access rules compiled under `groups`, or `None` when
     /// it does not narrow (no rules).
     pub fn narrowing(&self, groups: &AccessGroups) -> Result<Option<AccessPolicy>, ClientError> {
@@ -125,21 +161,7 @@ impl Claims {
     /// Checks the token's origin binding against the request's `Origin`
     /// (`None` when the request carries none: see the module docs).
     pub fn check_origin(&self, request_origin: Option<&str>) -> Result<(), ClientError> {
-        let (Some(bound), Some(sent)) = (&self.origin, request_origin) else {
-            return Ok(());
-        };
-        let same = Origin::parse(sent.trim()).is_ok_and(|o| o.serialize() == *bound);
-        if same {
-            Ok(())
-        } else {
-            Err(ClientError::new(
-                ErrorCode::OriginNotAllowed,
-                format!(
-                    "this browser token is bound to origin {bound}; a page on {} may not use it",
-                    sent.trim()
-                ),
-            ))
-        }
+        check_bound_origin(self.origin.as_deref(), request_origin, "browser token")
     }
 
     /// The token id as hex, for logs.
@@ -164,6 +186,7 @@ impl Claims {
         for rule in models {
             push_short(&mut body, rule);
         }
+        body.extend_from_slice(&self.subject);
         keys.seal_mac(Purpose::BrowserToken, &body)
     }
 
@@ -190,9 +213,16 @@ impl Claims {
         for _ in 0..count {
             models.push(r.short()?);
         }
-        if r.at != body.len() {
-            return Err(seal::Error::Malformed);
-        }
+        let subject = match body.len() - r.at {
+            // Minted before subjects: the token is its own subject.
+            0 => subject_of(keys, &parent_hash, None, &id),
+            SUBJECT_LEN => {
+                let mut subject = [0u8; SUBJECT_LEN];
+                subject.copy_from_slice(r.take(SUBJECT_LEN)?);
+                subject
+            }
+            _ => return Err(seal::Error::Malformed),
+        };
         if now_secs >= expires_at_secs {
             return Err(seal::Error::Expired(expires_at_secs));
         }
@@ -203,7 +233,87 @@ impl Claims {
             id,
             origin: (!origin.is_empty()).then_some(origin),
             models,
+            subject,
         })
+    }
+}
+
+/// Checks a credential's origin binding (`bound`, serialized) against the
+/// request's `Origin` header (`sent`): a request carrying another origin is
+/// refused; one carrying none is not (see the module docs). `credential`
+/// names the credential in the refusal ("browser token", "realtime token").
+pub fn check_bound_origin(
+    bound: Option<&str>,
+    sent: Option<&str>,
+    credential: &str,
+) -> Result<(), ClientError> {
+    let (Some(bound), Some(sent)) = (bound, sent) else {
+        return Ok(());
+    };
+    let same = Origin::parse(sent.trim()).is_ok_and(|o| o.serialize() == bound);
+    if same {
+        Ok(())
+    } else {
+        Err(ClientError::new(
+            ErrorCode::OriginNotAllowed,
+            format!(
+                "this {credential} is bound to origin {bound}; a page on {} may not use it",
+                sent.trim()
+            ),
+        ))
+    }
+}
+
+/// Who mints a gateway token (a realtime `ek_rl_…` or a Live `lt_rl_…`),
+/// and so what that token may not exceed.
+///
+/// A token minted with a virtual key (or the master key) has the limits it
+/// was asked for. A token minted with a browser token never exceeds the
+/// browser token: it expires no later, is bound to the same origin, is
+/// narrowed by the same model rules (on top of the key's current rules, at
+/// every use) and belongs to the same visitor. Uses are not a browser
+/// token's limit (it has none besides its lifetime), and every session a
+/// minted token starts is metered on the key.
+#[derive(Debug, Clone, Copy)]
+pub enum Minter<'a> {
+    /// A virtual key or the master key.
+    Key,
+    /// A browser token, by its claims.
+    BrowserToken(&'a Claims),
+}
+
+impl Minter<'_> {
+    /// The expiry (unix ms) of a token asked to expire at `asked_ms`: no
+    /// later than the minter's own.
+    pub fn clamp_expiry_ms(&self, asked_ms: u64) -> u64 {
+        match self {
+            Self::Key => asked_ms,
+            Self::BrowserToken(claims) => asked_ms.min(claims.expires_at_secs.saturating_mul(1000)),
+        }
+    }
+
+    /// The origin a minted token is bound to: the minter's binding.
+    pub fn origin(&self) -> Option<&str> {
+        match self {
+            Self::Key => None,
+            Self::BrowserToken(claims) => claims.origin.as_deref(),
+        }
+    }
+
+    /// The model rules a minted token is narrowed by (empty: none).
+    pub fn models(&self) -> &[String] {
+        match self {
+            Self::Key => &[],
+            Self::BrowserToken(claims) => &claims.models,
+        }
+    }
+
+    /// The visitor a minted token acts for (calls it starts are theirs).
+    pub fn subject(&self) -> Option<[u8; SUBJECT_LEN]> {
+        match self {
+            Self::Key => None,
+            Self::BrowserToken(claims) => Some(claims.subject),
+        }
     }
 }
 
@@ -258,9 +368,11 @@ pub struct MintRequest {
     pub expires_in_secs: u64,
     /// Requested origin binding, serialized.
     pub origin: Option<String>,
+    /// Who the token is for; `None` = the token itself.
+    pub subject: Option<String>,
 }
 
-const MINT_FIELDS: &[&str] = &["models", "expires_in", "origin"];
+const MINT_FIELDS: &[&str] = &["models", "expires_in", "origin", "subject"];
 
 /// The key minting a token, as the host authenticated it.
 #[derive(Debug, Clone, Copy)]
@@ -370,23 +482,50 @@ impl MintRequest {
                 ))
             }
         };
+        let subject = match obj.get("subject") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => {
+                let allowed = |c: char| c.is_ascii_alphanumeric() || "._:@+=/-".contains(c);
+                if text.is_empty() || text.len() > MAX_SUBJECT_LEN || !text.chars().all(allowed) {
+                    return Err(invalid(
+                        "subject",
+                        format!(
+                            "`subject` must be 1..={MAX_SUBJECT_LEN} characters of A-Z, a-z, 0-9 and . _ : @ + = / -"
+                        ),
+                    ));
+                }
+                Some(text.clone())
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "subject",
+                    format!(
+                        "`subject` must be a string naming who the token is for, got {}",
+                        type_name(other)
+                    ),
+                ))
+            }
+        };
         Ok(Self {
             models,
             expires_in_secs,
             origin,
+            subject,
         })
     }
 
     /// Checks the request against the parent key and builds the claims:
     /// every exact model allowed by `parent_policy`, every pattern matching
     /// some configured model the parent may use, the origin within the
-    /// parent's (or the config's) origins, the expiry capped at the parent's.
+    /// parent's (or the config's) origins, the expiry capped at the parent's;
+    /// the subject's fingerprint under `keys`.
     pub fn authorize(
         self,
         parent: Parent<'_>,
         config: &Config,
         now_ms: u64,
         id: [u8; 8],
+        keys: &Keys,
     ) -> Result<Claims, ClientError> {
         let (parent_hash, parent_policy) = (parent.hash, parent.policy);
         let config_origins = config.cors.allowed_origins.as_slice();
@@ -443,6 +582,7 @@ impl MintRequest {
         if let Some(parent_exp) = parent.expires_at_ms {
             expires_at_secs = expires_at_secs.min(parent_exp / 1000);
         }
+        let subject = subject_of(keys, &parent_hash, self.subject.as_deref(), &id);
         Ok(Claims {
             parent_hash,
             issued_at_secs: now_secs,
@@ -450,12 +590,13 @@ impl MintRequest {
             id,
             origin: self.origin,
             models,
+            subject,
         })
     }
 }
 
-/// The JSON answer to a mint.
-pub fn mint_response(token: &str, claims: &Claims) -> Value {
+/// The JSON answer to a mint (`subject`: as the request named it).
+pub fn mint_response(token: &str, claims: &Claims, subject: Option<&str>) -> Value {
     let models: Value = if claims.models.is_empty() {
         Value::Null
     } else {
@@ -468,6 +609,7 @@ pub fn mint_response(token: &str, claims: &Claims) -> Value {
         "expires_in": claims.expires_at_secs.saturating_sub(claims.issued_at_secs),
         "models": models,
         "origin": claims.origin,
+        "subject": subject,
     })
 }
 
@@ -517,6 +659,7 @@ mod tests {
             id: [1, 2, 3, 4, 5, 6, 7, 8],
             origin: Some("https://app.example.com".into()),
             models: vec!["veo-3.1".into(), "veo-*".into()],
+            subject: [5u8; SUBJECT_LEN],
         }
     }
 
@@ -553,6 +696,7 @@ mod tests {
             &config,
             1_790_000_000_000,
             [0u8; 8],
+            &key(),
         )
     }
 
@@ -587,12 +731,58 @@ mod tests {
     }
 
     #[test]
-    fn tokens_issued_before_the_seal_module_still_open() {
-        assert_eq!(token(), ISSUED_BEFORE_SEAL);
+    fn tokens_issued_before_subjects_still_open_as_their_own_subject() {
+        let opened = Claims::open(&key(), ISSUED_BEFORE_SEAL, 1_790_000_000).unwrap();
+        let own = subject_of(&key(), &[7u8; 32], None, &[1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(
-            Claims::open(&key(), ISSUED_BEFORE_SEAL, 1_790_000_000).unwrap(),
-            claims()
+            opened,
+            Claims {
+                subject: own,
+                ..claims()
+            }
         );
+        assert_eq!(opened.owner(), Owner::of(&[7u8; 32], Some(own)));
+    }
+
+    #[test]
+    fn subjects_are_the_servers_or_the_tokens_own() {
+        let p = parent(r#"{"models": ["veo-*"]}"#);
+        let alice = mint(r#"{"subject": "user:alice@example.com"}"#, &p).unwrap();
+        let again = mint(r#"{"subject": "user:alice@example.com"}"#, &p).unwrap();
+        let bob = mint(r#"{"subject": "user:bob"}"#, &p).unwrap();
+        assert_eq!(alice.subject, again.subject);
+        assert_ne!(alice.subject, bob.subject);
+        assert_eq!(
+            alice.subject,
+            subject_of(&key(), &[9u8; 32], Some("user:alice@example.com"), &[0; 8])
+        );
+        // Without one, the token is its own subject (by its random id).
+        let anon = mint("{}", &p).unwrap();
+        assert_eq!(anon.subject, subject_of(&key(), &[9u8; 32], None, &[0; 8]));
+        assert_ne!(anon.subject, alice.subject);
+        // A server cannot name a subject that collides with a token's own.
+        assert_ne!(
+            subject_of(&key(), &[9u8; 32], Some("t:"), &[0; 8]),
+            anon.subject
+        );
+        let sealed = alice.seal(&key()).unwrap();
+        assert_eq!(Claims::open(&key(), &sealed, 0).unwrap(), alice);
+        let v = mint_response("bt_rl_x", &alice, Some("user:alice@example.com"));
+        assert_eq!(v["subject"], "user:alice@example.com");
+        for bad in [
+            r#"{"subject": ""}"#,
+            r#"{"subject": "has space"}"#,
+            r#"{"subject": "é"}"#,
+            r#"{"subject": 5}"#,
+        ] {
+            let err = mint(bad, &p).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidRequest, "{bad}");
+            assert_eq!(err.param.as_deref(), Some("subject"), "{bad}");
+        }
+        let long = std::format!(r#"{{"subject": "{}"}}"#, "a".repeat(MAX_SUBJECT_LEN + 1));
+        assert!(mint(&long, &p).is_err());
+        let max = std::format!(r#"{{"subject": "{}"}}"#, "a".repeat(MAX_SUBJECT_LEN));
+        assert!(mint(&max, &p).is_ok());
     }
 
     #[test]
@@ -670,7 +860,7 @@ mod tests {
         let c = mint(r#"{"expires_in": 3600}"#, &p).unwrap();
         assert_eq!(c.expires_at_secs, 1_790_000_600);
         assert!(c.models.is_empty());
-        let v = mint_response("bt_rl_x", &c);
+        let v = mint_response("bt_rl_x", &c, None);
         assert_eq!(v["expires_in"], 600);
         assert_eq!(v["models"], Value::Null);
         // Groups and deny rules narrow too.

@@ -37,7 +37,7 @@
 //! | features | [`quota`] | quota arithmetic: limits, charges, refunds, settlements |
 //! | features | [`cors`] | CORS answers: origin checks against a key, preflights, response headers |
 //! | features | [`authorize`] | one model authorization for every door: rules → group, the groups new work may use, the resend rule |
-//! | features | [`seal`] | every id and token a client holds: one key derivation from `SEALING_KEY`, the purposes and their prefixes, MAC and AEAD envelopes, one error type and its client answers |
+//! | features | [`seal`] | every id and token a client holds: one key derivation from `SEALING_KEY`, the purposes and their prefixes, MAC and AEAD envelopes, one error type and its client answers; who owns sealed state (a key, or a browser token's visitor) and who may open it |
 //! | features | [`keys`] | virtual keys: format, stored record, admin requests |
 //! | features | [`browser_token`] | short-lived narrowed credentials for web pages |
 //! | features | [`google_auth`] | Google service-account JWTs and token answers |

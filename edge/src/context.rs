@@ -97,6 +97,9 @@ pub(crate) struct PendingSettlement {
     /// What the hold reserved, when this request reserved it (a commit of
     /// exactly that, without a slot, changes nothing and costs no call).
     pub(crate) reserved: Option<Cost>,
+    /// The gateway token whose use the request spent, given back if the
+    /// hold is refunded.
+    pub(crate) token_use: Option<String>,
 }
 
 impl Ctx {

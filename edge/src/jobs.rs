@@ -1,7 +1,8 @@
 // Video job records in KV (`KEYS`), one per job under the name core's
 // `video::jobs::record_name` gives: the prompt, the last status seen, and
-// the deleted mark. The KV metadata repeats `deleted` so a list can skip
-// deleted jobs without reading their values.
+// the deleted mark, and the visitor's subject for a job a browser token
+// created. The KV metadata repeats `deleted` and `subject` so a list can
+// skip deleted jobs and other visitors' without reading their values.
 //
 // Each isolate keeps the records it wrote or read for [`RECENT_FOR_MS`]
 // (KV's own propagation time): a status poll then reads no KV, a create
@@ -84,7 +85,7 @@ async fn write(env: &Env, name: &str, record: &JobRecord) -> Result<(), ClientEr
     kv.put(name, text)
         .or_storage("writing a job record")?
         .expiration_ttl(RECORD_TTL_SECS)
-        .metadata(json!({ "deleted": record.deleted }))
+        .metadata(json!({ "deleted": record.deleted, "subject": record.subject }))
         .or_storage("writing a job record")?
         .execute()
         .await
@@ -133,13 +134,16 @@ pub(crate) async fn index(env: &Env, prefix: &str) -> Result<Vec<IndexEntry>, Cl
         }
         let page = list.execute().await.or_storage("listing job records")?;
         entries.extend(page.keys.into_iter().map(|key| {
+            let meta = key.metadata.as_ref();
             IndexEntry {
-                deleted: key
-                    .metadata
-                    .as_ref()
+                deleted: meta
                     .and_then(|m| m.get("deleted"))
                     .and_then(|d| d.as_bool())
                     .unwrap_or(false),
+                subject: meta
+                    .and_then(|m| m.get("subject"))
+                    .and_then(|s| s.as_str())
+                    .map(str::to_owned),
                 name: key.name,
             }
         }));
@@ -168,6 +172,7 @@ fn with_recent(mut entries: Vec<IndexEntry>, prefix: &str) -> Vec<IndexEntry> {
                     entries.push(IndexEntry {
                         name: name.clone(),
                         deleted: record.deleted,
+                        subject: record.subject.clone(),
                     });
                     added = true;
                 }

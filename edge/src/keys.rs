@@ -29,7 +29,7 @@ use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::{
     key_hash, plausible_key, presented_key, revocation_name, storage_name, KeyRecord, Presented,
 };
-use reelay_core::seal::{owner_of, Purpose, OWNER_LEN};
+use reelay_core::seal::{Owner, Purpose};
 use serde_json::Map;
 use worker::Request;
 
@@ -261,8 +261,13 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    pub(crate) fn owner(&self) -> [u8; OWNER_LEN] {
-        owner_of(&self.hash)
+    /// Who state this caller creates belongs to, and what it may open: the
+    /// key, for a browser token's subject when a token calls.
+    pub(crate) fn owner(&self) -> Owner {
+        match &self.token {
+            Some(claims) => claims.owner(),
+            None => Owner::of(&self.hash, None),
+        }
     }
 
     /// The caller's compiled access rules under the current config: the
@@ -351,19 +356,7 @@ pub(crate) async fn identify(
     let config = cx.config()?;
     let hash = key_hash(key);
     if is_master_hash(cx, &hash) {
-        cx.log.borrow_mut().key_token = Some(String::from("master"));
-        // The master key has no origins of its own: only the config's.
-        cors::check(cx, &config, &[])?;
-        return Ok(Caller {
-            hash,
-            record: Rc::new(master_record(&hash, cx.now_ms)),
-            is_master: true,
-            token: None,
-            // The master key may use every model (no rules: all of them).
-            policy: AccessPolicy::compile::<&str>(&[], &config.access_groups)
-                .map(Rc::new)
-                .map_err(|_| ClientError::from_code(ErrorCode::Internal)),
-        });
+        return master_caller(cx, &config, hash);
     }
     let (record, policy) = lookup(cx, &config, &hash)
         .await?
@@ -381,14 +374,35 @@ pub(crate) async fn identify(
     })
 }
 
+/// The master key as a caller: every model, no origins of its own (only
+/// the config's), never metered.
+fn master_caller(cx: &Ctx, config: &Config, hash: [u8; 32]) -> Result<Caller, ClientError> {
+    cx.log.borrow_mut().key_token = Some(String::from("master"));
+    cors::check(cx, config, &[])?;
+    Ok(Caller {
+        hash,
+        record: Rc::new(master_record(&hash, cx.now_ms)),
+        is_master: true,
+        token: None,
+        // The master key may use every model (no rules: all of them).
+        policy: AccessPolicy::compile::<&str>(&[], &config.access_groups)
+            .map(Rc::new)
+            .map_err(|_| ClientError::from_code(ErrorCode::Internal)),
+    })
+}
+
 /// Identifies the key with `hash` that minted a gateway token (realtime,
-/// Live), as this isolate knows it: `None` when it no longer exists. Checks
-/// the request's origin against the key's; admission confirms the rest.
+/// Live), as this isolate knows it: `None` when it no longer exists (the
+/// master key is always there). Checks the request's origin against the
+/// key's; admission confirms the rest.
 pub(crate) async fn identify_minter(
     cx: &Ctx,
     config: &Config,
     hash: &[u8; 32],
 ) -> Result<Option<Caller>, ClientError> {
+    if is_master_hash(cx, hash) {
+        return master_caller(cx, config, *hash).map(Some);
+    }
     let Some((record, policy)) = lookup(cx, config, hash).await? else {
         return Ok(None);
     };

@@ -23,7 +23,7 @@
 use reelay_core::authorize;
 use reelay_core::config::{Config, ModelGroup};
 use reelay_core::errors::ClientError;
-use reelay_core::quota::{Cost, Outcome};
+use reelay_core::quota::{Cost, Outcome, TokenUse};
 use worker::Request;
 
 use crate::context::Ctx;
@@ -54,6 +54,21 @@ pub(crate) async fn admit(cx: &Ctx, caller: &mut Caller, cost: Cost) -> Result<(
 /// store refuses it instead of letting it through.
 pub(crate) async fn admit_minted(cx: &Ctx, caller: &mut Caller) -> Result<(), ClientError> {
     quota::admit(cx, caller, Cost::REQUEST, Unreachable::Refuse).await
+}
+
+/// Step 4 for a session started with a token the gateway minted (a
+/// realtime call or socket, a Live session): `cost` and one use of the
+/// token, in one call to the minting key's quota object (which also vouches
+/// for the key), all or nothing; `used_up` when the token has none left.
+/// Refunding the hold (the session did not start) gives the use back.
+pub(crate) async fn admit_token_use(
+    cx: &Ctx,
+    caller: &mut Caller,
+    cost: Cost,
+    token_use: &TokenUse,
+    used_up: ClientError,
+) -> Result<(), ClientError> {
+    quota::admit_use(cx, caller, cost, token_use, used_up).await
 }
 
 /// Step 7: how the request's reserved work ended.

@@ -1,8 +1,9 @@
 // The edge's client of the `QUOTA` Durable Object (`crate::quota_store`):
 // admission of a request (revocation, the newest key record, its rate, its
-// parallel slot and whatever metered work it reserves, all in one call),
-// the settlement of its holds after the response (one call), and the admin
-// calls (usage, record push, revocation, token uses).
+// parallel slot, whatever metered work it reserves and the use of a
+// gateway token it spends, all in one call), the settlement of its holds
+// after the response (one call), and the admin calls (usage, record push,
+// revocation).
 //
 // Round trips: a request pays at most one call on its path, and only when
 // it must: when it reserves metered work, when its key has a rate or
@@ -29,11 +30,12 @@ use std::rc::Rc;
 
 use futures_util::future::join;
 
+use reelay_core::config::policy::Policy;
 use reelay_core::config::Config;
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::keys::{revocation_applies, revocation_name, KeyRecord};
 use reelay_core::quota::{
-    micros_to_usd, must_ask_store, Cost, Meter, Outcome, Settlement, Standing,
+    micros_to_usd, must_ask_store, Cost, Meter, Outcome, Settlement, Standing, TokenUse,
 };
 use serde_json::Value;
 use worker::{Date, Env, Headers, Method, Request, RequestInit, WebSocket};
@@ -54,10 +56,28 @@ fn call_text(
     uncounted: u64,
     op: Op,
 ) -> String {
+    call_with(
+        config.quota.defaults.clone(),
+        config,
+        token,
+        record,
+        uncounted,
+        op,
+    )
+}
+
+fn call_with(
+    defaults: Policy,
+    config: &Config,
+    token: &str,
+    record: Option<&KeyRecord>,
+    uncounted: u64,
+    op: Op,
+) -> String {
     let call = Call {
         token: token.to_owned(),
         record: record.cloned(),
-        defaults: config.quota.defaults.clone(),
+        defaults,
         time_zone: config.quota.time_zone.name().to_owned(),
         snapshot_every_ms: u64::from(config.quota.snapshot_interval_secs) * 1000,
         uncounted,
@@ -145,15 +165,57 @@ pub(crate) async fn admit(
     cost: Cost,
     unreachable: Unreachable,
 ) -> Result<(), ClientError> {
-    if caller.is_master {
+    admit_with(cx, caller, cost, unreachable, None).await
+}
+
+/// Admits a session started with a gateway token: `cost` and one use of
+/// the token in the same call to the minting key's object, all or nothing
+/// (`used_up` when the token has none left). The use is given back if the
+/// request's hold is refunded (the session did not start). The master
+/// key's tokens count their uses too, and nothing else.
+pub(crate) async fn admit_use(
+    cx: &Ctx,
+    caller: &mut Caller,
+    cost: Cost,
+    token_use: &TokenUse,
+    used_up: ClientError,
+) -> Result<(), ClientError> {
+    admit_with(
+        cx,
+        caller,
+        cost,
+        Unreachable::Refuse,
+        Some((token_use, used_up)),
+    )
+    .await
+}
+
+async fn admit_with(
+    cx: &Ctx,
+    caller: &mut Caller,
+    cost: Cost,
+    unreachable: Unreachable,
+    token_use: Option<(&TokenUse, ClientError)>,
+) -> Result<(), ClientError> {
+    if caller.is_master && token_use.is_none() {
         return Ok(());
     }
     let config = cx.config()?;
-    let limits = caller.record.limits(&config.quota.defaults);
-    let metered = cost.has_counters();
+    // The master key is not metered: only its tokens' uses are counted.
+    // What the route asked for still decides which settlements change
+    // nothing (its commit does not; a refund gives the use back).
+    let asked = cost;
+    let (cost, defaults) = if caller.is_master {
+        (Cost::default(), Policy::default())
+    } else {
+        (cost, config.quota.defaults.clone())
+    };
+    let limits = caller.record.limits(&defaults);
+    let metered = cost.has_counters() || token_use.is_some();
     let freshness = keys::freshness(&caller.hash, cx.now_ms);
     let confirmed = freshness != keys::Freshness::Stale;
-    if !must_ask_store(&cost, &limits, confirmed) {
+    let use_of = token_use.as_ref().map(|(u, _)| *u);
+    if !must_ask_store(&cost, &limits, confirmed, use_of) {
         keys::count_unreported(&caller.hash);
         if freshness == keys::Freshness::Aging {
             refresh_later(cx, &config, caller);
@@ -161,13 +223,16 @@ pub(crate) async fn admit(
         return Ok(());
     }
     let uncounted = keys::take_unreported(&caller.hash);
-    let body = call_body(
+    let body = call_with(
+        defaults,
         &config,
-        &caller.record,
+        &caller.record.token,
+        Some(&caller.record),
         uncounted,
         Op::Reserve {
             id: cx.hold_id.clone(),
             cost,
+            token_use: use_of.cloned(),
         },
     );
     let started = Date::now().as_millis();
@@ -225,20 +290,30 @@ pub(crate) async fn admit(
     }
     keys::confirm(&caller.hash, cx.now_ms);
     let mut quota = cx.quota.borrow_mut();
-    merge_standings(&mut quota.standings, answer.standings);
+    if !caller.is_master {
+        merge_standings(&mut quota.standings, answer.standings);
+    }
     if let Some(denial) = answer.denial {
         cx.log.borrow_mut().quota = Some(denial.meter.as_str());
         return Err(denial.to_client());
     }
-    if answer.held {
+    if answer.used_up {
+        return Err(token_use.map_or_else(
+            || ClientError::from_code(ErrorCode::Internal),
+            |(_, used_up)| used_up,
+        ));
+    }
+    if answer.held || use_of.is_some() {
         // The hold guard: whatever happens next, the hold is settled after
-        // the response — refunded unless the route reports another outcome.
+        // the response — refunded (and the token's use given back) unless
+        // the route reports another outcome.
         quota.settle.push(PendingSettlement {
             record: Rc::clone(&caller.record),
             hold: cx.hold_id.clone(),
             settlement: Settlement::Refund,
             slot: cost.slot && limits.max_parallel_requests.is_some(),
-            reserved: Some(cost),
+            reserved: Some(asked),
+            token_use: use_of.map(|u| u.id.clone()),
         });
     }
     Ok(())
@@ -281,6 +356,7 @@ fn refresh_later(cx: &Ctx, config: &Rc<Config>, caller: &Caller) {
         Op::Reserve {
             id: String::new(),
             cost: Cost::default(),
+            token_use: None,
         },
     );
     let (env, hash, token) = (cx.env.clone(), caller.hash, caller.record.token.clone());
@@ -350,6 +426,7 @@ pub(crate) fn settle_after(cx: &Ctx, record: &Rc<KeyRecord>, hold: &str, settlem
         settlement,
         slot: false,
         reserved: None,
+        token_use: None,
     });
 }
 
@@ -399,6 +476,7 @@ pub(crate) fn flush(cx: &Ctx) {
             .map(|p| SettleItem {
                 id: p.hold,
                 settle: p.settlement,
+                token_use: p.token_use,
             })
             .collect();
         let body = call_body(&config, &record, 0, Op::Settle { items });
@@ -465,29 +543,6 @@ pub(crate) async fn push_record(cx: &Ctx, record: &KeyRecord) -> Result<(), Clie
         return Err(ClientError::from_code(ErrorCode::KeyNotFound));
     }
     Ok(())
-}
-
-/// Counts one use of the gateway token `id` minted by `record`'s key:
-/// `Ok(false)` when its `max` uses (0 = unlimited) are spent or the key was
-/// revoked. Fails closed when the store is unreachable.
-pub(crate) async fn count_use(
-    cx: &Ctx,
-    record: &KeyRecord,
-    id: &str,
-    max: u32,
-    until_ms: u64,
-) -> Result<bool, ClientError> {
-    let config = cx.config()?;
-    let op = Op::Use {
-        id: id.to_owned(),
-        max,
-        until_ms,
-    };
-    let body = call_body(&config, record, 0, op);
-    let answer = send(&cx.env, &record.token, body)
-        .await
-        .map_err(|detail| unavailable("counting a token use", &detail))?;
-    Ok(!answer.revoked && !answer.used_up)
 }
 
 /// Tells the key with this token's store it was deleted at `at_ms`

@@ -33,7 +33,7 @@ use reelay_core::config::policy::Policy;
 use reelay_core::keys::{revocation_applies, revocation_name, KeyRecord};
 use reelay_core::money::micros_to_usd;
 use reelay_core::quota::{
-    Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement, Standing,
+    Clock, Cost, Decision, Denial, Hold, HoldState, Ledger, Meter, Settlement, Standing, TokenUse,
 };
 use reelay_core::time::tz::TimeZone;
 use serde::{Deserialize, Serialize};
@@ -96,8 +96,15 @@ struct Cached {
 #[serde(rename_all = "snake_case", tag = "op")]
 pub(crate) enum Op {
     /// Check revocation and reserve `cost` under `id` (a zero cost only
-    /// checks revocation and returns the newest record).
-    Reserve { id: String, cost: Cost },
+    /// checks revocation and returns the newest record); with `token_use`,
+    /// also spend one use of that gateway token, all or nothing (a token
+    /// with no use left reserves nothing and answers `used_up`).
+    Reserve {
+        id: String,
+        cost: Cost,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_use: Option<TokenUse>,
+    },
     /// Settle these holds, in order.
     Settle { items: Vec<SettleItem> },
     /// Where the meters stand, and lifetime totals.
@@ -113,9 +120,6 @@ pub(crate) enum Op {
         #[serde(default)]
         at_ms: u64,
     },
-    /// Count one use of the gateway token `id` (a Gemini ephemeral token)
-    /// if fewer than `max` were counted; the count is kept until `until_ms`.
-    Use { id: String, max: u32, until_ms: u64 },
 }
 
 /// One hold to settle.
@@ -123,6 +127,10 @@ pub(crate) enum Op {
 pub(crate) struct SettleItem {
     pub(crate) id: String,
     pub(crate) settle: Settlement,
+    /// The gateway token whose use the hold's request spent: given back
+    /// when the hold is refunded (the session never started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) token_use: Option<String>,
 }
 
 /// One call to the key's object.
@@ -159,7 +167,7 @@ pub(crate) struct Answer {
     pub(crate) held: bool,
     #[serde(default)]
     pub(crate) usage: Option<Value>,
-    /// A `Use` found no use left.
+    /// A reservation's token use found no use left.
     #[serde(default)]
     pub(crate) used_up: bool,
 }
@@ -367,9 +375,9 @@ struct UsedRow {
     used: i64,
 }
 
-/// Counts one use of a gateway token, atomically (synchronous SQLite).
-fn count_token_use(sql: &SqlStorage, id: &str, max: u32, until_ms: u64) -> worker::Result<Answer> {
-    let used = sql
+/// The uses of a gateway token counted so far.
+fn token_uses(sql: &SqlStorage, id: &str) -> worker::Result<u64> {
+    Ok(sql
         .exec(
             "SELECT used FROM token_uses WHERE id = ?",
             vec![SqlStorageValue::from(id.to_owned())],
@@ -377,19 +385,30 @@ fn count_token_use(sql: &SqlStorage, id: &str, max: u32, until_ms: u64) -> worke
         .to_array::<UsedRow>()?
         .into_iter()
         .next()
-        .map_or(0, |r| r.used);
-    if max > 0 && used >= i64::from(max) {
-        return Ok(Answer {
-            used_up: true,
-            ..Answer::default()
-        });
-    }
+        .map_or(0, |r| u64::try_from(r.used).unwrap_or(0)))
+}
+
+/// Counts one use of a gateway token (synchronous SQLite, in the call that
+/// checked a use was left).
+fn count_token_use(sql: &SqlStorage, token_use: &TokenUse) -> worker::Result<()> {
     sql.exec(
         "INSERT INTO token_uses (id, used, until_ms) VALUES (?, 1, ?) \
          ON CONFLICT(id) DO UPDATE SET used = used + 1",
-        vec![id.to_owned().into(), (until_ms as i64).into()],
+        vec![
+            token_use.id.clone().into(),
+            (token_use.until_ms as i64).into(),
+        ],
     )?;
-    Ok(Answer::default())
+    Ok(())
+}
+
+/// Gives back one use of a gateway token whose session did not start.
+fn give_back_token_use(sql: &SqlStorage, id: &str) -> worker::Result<()> {
+    sql.exec(
+        "UPDATE token_uses SET used = MAX(used - 1, 0) WHERE id = ?",
+        vec![SqlStorageValue::from(id.to_owned())],
+    )?;
+    Ok(())
 }
 
 impl QuotaCounter {
@@ -533,9 +552,6 @@ impl QuotaCounter {
                 ..Answer::default()
             });
         }
-        if let Op::Use { id, max, until_ms } = &call.op {
-            return count_token_use(&sql, id, *max, *until_ms);
-        }
         // The newer of the edge's record (KV) and the one pushed by the
         // admin API wins, so policy changes apply at once.
         let newer = match (&call.record, &cached.record) {
@@ -561,29 +577,55 @@ impl QuotaCounter {
             ..Answer::default()
         };
         match call.op {
-            Op::Reserve { id, cost } => {
-                // Only calls that may create a hold look one up.
-                let existing = if cost.slot || cost.has_counters() {
-                    load_hold(&sql, &id)?
-                } else {
-                    None
+            Op::Reserve {
+                id,
+                cost,
+                token_use,
+            } => {
+                let spent = match &token_use {
+                    Some(token_use) => !token_use.allows_another(token_uses(&sql, &token_use.id)?),
+                    None => false,
                 };
-                let (decision, hold) =
-                    ledger.reserve(&id, existing.as_ref(), &cost, &limits, &clock);
-                match decision {
-                    Decision::Allowed(standings) => answer.standings = standings,
-                    Decision::Denied(denial, standings) => {
-                        answer.denial = Some(denial);
-                        answer.standings = standings;
+                if spent {
+                    answer.used_up = true;
+                    answer.standings = ledger.standings(&limits, &clock);
+                } else {
+                    // Only calls that may create a hold look one up.
+                    let existing = if cost.slot || cost.has_counters() {
+                        load_hold(&sql, &id)?
+                    } else {
+                        None
+                    };
+                    let (decision, hold) =
+                        ledger.reserve(&id, existing.as_ref(), &cost, &limits, &clock);
+                    match decision {
+                        Decision::Allowed(standings) => {
+                            answer.standings = standings;
+                            if let Some(token_use) = &token_use {
+                                count_token_use(&sql, token_use)?;
+                            }
+                        }
+                        Decision::Denied(denial, standings) => {
+                            answer.denial = Some(denial);
+                            answer.standings = standings;
+                        }
                     }
-                }
-                if let Some(hold) = hold {
-                    store_hold(&sql, &hold, now_ms)?;
-                    answer.held = true;
+                    if let Some(hold) = hold {
+                        store_hold(&sql, &hold, now_ms)?;
+                        answer.held = true;
+                    }
                 }
             }
             Op::Settle { items } => {
-                for SettleItem { id, settle } in items {
+                for SettleItem {
+                    id,
+                    settle,
+                    token_use,
+                } in items
+                {
+                    if let (Settlement::Refund, Some(token)) = (settle, &token_use) {
+                        give_back_token_use(&sql, token)?;
+                    }
                     let Some(mut hold) = load_hold(&sql, &id)? else {
                         continue;
                     };
@@ -597,7 +639,7 @@ impl QuotaCounter {
                 answer.standings = ledger.standings(&limits, &clock);
                 answer.usage = Some(usage_json(ledger, &answer.standings));
             }
-            Op::Record | Op::Revoke { .. } | Op::Use { .. } => {}
+            Op::Record | Op::Revoke { .. } => {}
         }
         let text = serde_json::to_string(&*ledger)?;
         if text != cached.written {

@@ -288,6 +288,8 @@ error_codes! {
     InvalidRealtimeToken = "invalid_realtime_token", 401, "authentication_error", "UNAUTHENTICATED", "the realtime token is not valid";
     /// An authentic realtime token past its expiry (never later than the upstream ephemeral key's); mint a new one.
     RealtimeTokenExpired = "realtime_token_expired", 401, "authentication_error", "UNAUTHENTICATED", "the realtime token has expired";
+    /// A realtime token whose one session (call or socket) has started: each token starts one session.
+    RealtimeTokenUsed = "realtime_token_used", 401, "authentication_error", "UNAUTHENTICATED", "the realtime token has already started its session";
     /// A realtime call id that this gateway did not issue to this key (tampered, foreign or another key's: all look the same).
     RealtimeCallNotFound = "realtime_call_not_found", 404, "invalid_request_error", "NOT_FOUND", "no realtime call with this id";
     /// A cross-origin browser request from an origin the key's `allowed_origins` (and the config's `cors.allowed_origins`) do not list, or a `null`/malformed `Origin`, or an origin other than the one a browser token is bound to.

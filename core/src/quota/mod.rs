@@ -145,15 +145,45 @@ pub enum Settlement {
 
 /// Whether a host must ask the key's quota store before admitting a
 /// request that costs `cost` under `limits`: when it reserves metered work,
-/// when the key has a rate or parallel limit (counted exactly, one place),
-/// or when the host has not heard from the store about the key recently
-/// (`confirmed` false), since only the store knows of a revocation. Any
-/// other request is admitted by the host and counted with its next call.
-pub fn must_ask_store(cost: &Cost, limits: &Limits, confirmed: bool) -> bool {
+/// when it spends a use of a gateway token (`token_use`: only the store
+/// counts them), when the key has a rate or parallel limit (counted
+/// exactly, one place), or when the host has not heard from the store about
+/// the key recently (`confirmed` false), since only the store knows of a
+/// revocation. Any other request is admitted by the host and counted with
+/// its next call.
+pub fn must_ask_store(
+    cost: &Cost,
+    limits: &Limits,
+    confirmed: bool,
+    token_use: Option<&TokenUse>,
+) -> bool {
     cost.has_counters()
+        || token_use.is_some()
         || limits.rpm.is_some()
         || limits.max_parallel_requests.is_some()
         || !confirmed
+}
+
+/// One use of a gateway-minted token (a realtime `ek_rl_` or Live `lt_rl_`
+/// token): the session it starts spends it, in the same call to the key's
+/// quota store that admits the session, so a token never starts more
+/// sessions than it has uses, however many requests race. A use whose
+/// session did not start (the hold was refunded) is given back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUse {
+    /// The token's id, where its uses are counted.
+    pub id: String,
+    /// Sessions the token may start; `0` = unlimited.
+    pub max: u32,
+    /// Until when the count must be kept (the token's expiry), unix ms.
+    pub until_ms: u64,
+}
+
+impl TokenUse {
+    /// Whether a token that already started `used` sessions may start one more.
+    pub fn allows_another(&self, used: u64) -> bool {
+        self.max == 0 || used < u64::from(self.max)
+    }
 }
 
 /// What became of a request's reserved work, as the host saw it.

@@ -660,23 +660,46 @@ fn the_store_is_asked_only_when_exactness_or_revocation_needs_it() {
         max_parallel_requests: Some(2),
         ..Limits::default()
     };
-    assert!(!must_ask_store(&Cost::REQUEST, &none, true));
+    assert!(!must_ask_store(&Cost::REQUEST, &none, true, None));
     assert!(
-        must_ask_store(&Cost::REQUEST, &none, false),
+        must_ask_store(&Cost::REQUEST, &none, false, None),
         "unconfirmed key"
     );
     assert!(
-        must_ask_store(&Cost::REQUEST, &rpm, true),
+        must_ask_store(&Cost::REQUEST, &rpm, true, None),
         "rate counted exactly"
     );
     assert!(
-        must_ask_store(&Cost::REQUEST, &parallel, true),
+        must_ask_store(&Cost::REQUEST, &parallel, true, None),
         "slots counted exactly"
     );
     assert!(
-        must_ask_store(&video(8), &none, true),
+        must_ask_store(&video(8), &none, true, None),
         "metered work reserved"
     );
+    let single = TokenUse {
+        id: "t".into(),
+        max: 1,
+        until_ms: 0,
+    };
+    assert!(
+        must_ask_store(&Cost::REQUEST, &none, true, Some(&single)),
+        "token uses are counted by the store"
+    );
+}
+
+#[test]
+fn token_uses_are_bounded_unless_unlimited() {
+    let use_of = |max| TokenUse {
+        id: "t".into(),
+        max,
+        until_ms: 0,
+    };
+    assert!(use_of(1).allows_another(0));
+    assert!(!use_of(1).allows_another(1));
+    assert!(use_of(3).allows_another(2));
+    assert!(!use_of(3).allows_another(7));
+    assert!(use_of(0).allows_another(u64::MAX));
 }
 
 #[test]

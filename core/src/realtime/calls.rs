@@ -28,12 +28,12 @@ use super::token::{TokenClaims, UpstreamKey};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
 use crate::config::{Config, Deployment, ModelGroup};
-use crate::encoding::ct_eq;
+
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::{Auth, Method, UpstreamRequest};
 use crate::route::pick_weighted;
-use crate::seal::{Keys, Purpose, Sealed, OWNER_LEN};
+use crate::seal::{Keys, Owner, Purpose, Sealed};
 
 /// Largest SDP offer accepted (real offers are a few KiB).
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
@@ -297,7 +297,7 @@ pub fn call_id_from_location(location: &str) -> Option<&str> {
 /// call id clients use with reelay.
 pub fn seal_call_id(
     keys: &Keys,
-    owner: [u8; OWNER_LEN],
+    owner: Owner,
     deployment: &str,
     call_id: &str,
     now_ms: u64,
@@ -328,16 +328,12 @@ pub struct OpenedCall {
 
 /// Opens a sealed call id for `owner`. Malformed, tampered, foreign and
 /// other keys' ids all answer the same `404 realtime_call_not_found`.
-pub fn open_call_id(
-    keys: &Keys,
-    id: &str,
-    owner: &[u8; OWNER_LEN],
-) -> Result<OpenedCall, ClientError> {
+pub fn open_call_id(keys: &Keys, id: &str, owner: &Owner) -> Result<OpenedCall, ClientError> {
     let not_found = || Purpose::RealtimeCall.refusal();
     let sealed = keys
         .open_id(Purpose::RealtimeCall, id)
         .map_err(|e| e.to_client(Purpose::RealtimeCall))?;
-    if !ct_eq(&sealed.owner, owner) {
+    if !owner.may_open(&sealed.owner) {
         return Err(not_found());
     }
     let call_id = String::from_utf8(sealed.payload).map_err(|_| not_found())?;
@@ -518,6 +514,7 @@ mod tests {
     use super::*;
     use crate::access::AccessGroups;
     use crate::realtime::token::TokenClaims;
+    use crate::seal::OWNER_LEN;
     use serde_json::json;
 
     const SDP: &str =
@@ -543,12 +540,15 @@ mod tests {
 
     fn claims(dep: &str) -> TokenClaims {
         TokenClaims {
+            id: [0; 12],
             kind: SessionKind::Realtime,
             expires_at: u64::MAX,
             key_hash: [1; 32],
             deployment: dep.into(),
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new("ek_abc"),
+            origin: None,
+            subject: None,
         }
     }
 
@@ -749,19 +749,24 @@ mod tests {
     #[test]
     fn sealed_call_ids_round_trip_for_their_owner_only() {
         let s = sealer();
-        let id = seal_call_id(&s, [4; OWNER_LEN], "openai-a", "rtc_abc", 1).unwrap();
+        let id = seal_call_id(&s, Owner::key([4; OWNER_LEN]), "openai-a", "rtc_abc", 1).unwrap();
         assert!(id.starts_with("rtc_"));
         assert!(!id.contains("rtc_abc"));
         assert_eq!(location(&id), std::format!("/v1/realtime/calls/{id}"));
-        let opened = open_call_id(&s, &id, &[4; OWNER_LEN]).unwrap();
+        let opened = open_call_id(&s, &id, &Owner::key([4; OWNER_LEN])).unwrap();
         assert_eq!(opened.deployment, "openai-a");
         assert_eq!(opened.call_id, "rtc_abc");
         for err in [
-            open_call_id(&s, &id, &[5; OWNER_LEN]).unwrap_err(),
-            open_call_id(&Keys::derive(&[1; 32]).unwrap(), &id, &[4; OWNER_LEN]).unwrap_err(),
-            open_call_id(&s, "rtc_abc", &[4; OWNER_LEN]).unwrap_err(),
-            open_call_id(&s, &std::format!("{id}x"), &[4; OWNER_LEN]).unwrap_err(),
-            open_call_id(&s, &id[..id.len() - 2], &[4; OWNER_LEN]).unwrap_err(),
+            open_call_id(&s, &id, &Owner::key([5; OWNER_LEN])).unwrap_err(),
+            open_call_id(
+                &Keys::derive(&[1; 32]).unwrap(),
+                &id,
+                &Owner::key([4; OWNER_LEN]),
+            )
+            .unwrap_err(),
+            open_call_id(&s, "rtc_abc", &Owner::key([4; OWNER_LEN])).unwrap_err(),
+            open_call_id(&s, &std::format!("{id}x"), &Owner::key([4; OWNER_LEN])).unwrap_err(),
+            open_call_id(&s, &id[..id.len() - 2], &Owner::key([4; OWNER_LEN])).unwrap_err(),
         ] {
             assert_eq!(err.code, ErrorCode::RealtimeCallNotFound);
             assert_eq!(err.status(), 404);
@@ -774,14 +779,14 @@ mod tests {
         let video = s
             .seal_id(&Sealed {
                 purpose: Purpose::Video,
-                owner: [4; OWNER_LEN],
+                owner: Owner::key([4; OWNER_LEN]),
                 created_at_ms: 1,
                 deployment: "openai-a".into(),
                 payload: b"rtc_abc".to_vec(),
             })
             .unwrap();
         let as_call = std::format!("rtc_{}", &video["video_".len()..]);
-        assert!(open_call_id(&s, &as_call, &[4; OWNER_LEN]).is_err());
+        assert!(open_call_id(&s, &as_call, &Owner::key([4; OWNER_LEN])).is_err());
     }
 
     fn opened() -> OpenedCall {

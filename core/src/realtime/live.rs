@@ -38,6 +38,14 @@
 //! own ephemeral tokens are never minted (the real key stays in the gateway,
 //! which swaps it in upstream). Counting uses needs state: the host counts
 //! them under the token id in the owning key's quota store.
+//!
+//! A token minted with a browser token never exceeds it
+//! ([`crate::browser_token::Minter`]): both expiries are capped at the
+//! browser token's, and the token carries its origin binding
+//! ([`LiveTokenClaims::check_origin`]) and its model rules
+//! ([`LiveTokenClaims::narrowing`], applied on top of the key's rules at
+//! every connect, so a setup the token leaves open cannot name a model the
+//! browser token could not use).
 //! [`LiveTokenClaims::effective_setup`] applies the lock to a client's setup.
 
 use alloc::borrow::ToOwned;
@@ -47,6 +55,8 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
+use crate::access::{AccessGroups, AccessPolicy};
+use crate::browser_token::{check_bound_origin, Minter};
 use crate::config::Deployment;
 #[cfg(test)]
 use crate::config::Provider;
@@ -55,7 +65,8 @@ use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::Auth;
 use crate::provider;
-use crate::seal::{self, owner_of, Keys, Purpose, NONCE_LEN, OWNER_LEN};
+use crate::quota::TokenUse;
+use crate::seal::{self, Keys, Owner, Purpose, NONCE_LEN, SUBJECT_LEN};
 use crate::time::days_from_civil;
 
 /// Gemini's Live method (API key) and Vertex's Live service and method.
@@ -440,21 +451,61 @@ pub struct LiveTokenClaims {
     pub setup: Option<Map<String, Value>>,
     /// Locked fields; empty with a setup = all of it.
     pub field_mask: Vec<String>,
+    /// The one origin the token works from (a minting browser token's
+    /// binding); `None` = unbound.
+    pub origin: Option<String>,
+    /// Model rules narrowing the key's at every connect (a minting browser
+    /// token's); empty = none.
+    pub models: Vec<String>,
+    /// The visitor it acts for (a minting browser token's subject).
+    pub subject: Option<[u8; SUBJECT_LEN]>,
 }
 
 impl LiveTokenClaims {
     /// The claims a mint of `request` by `key_hash` seals (`nonce`: 12 fresh
-    /// random bytes, also the token's id).
-    pub fn mint(request: &AuthTokenRequest, key_hash: [u8; 32], nonce: [u8; NONCE_LEN]) -> Self {
+    /// random bytes, also the token's id), within what `minter` may grant:
+    /// a browser token's expiry, origin binding and model rules.
+    pub fn mint(
+        request: &AuthTokenRequest,
+        key_hash: [u8; 32],
+        nonce: [u8; NONCE_LEN],
+        minter: Minter<'_>,
+    ) -> Self {
+        let expires_at_ms = minter.clamp_expiry_ms(request.expires_at_ms);
         Self {
             id: nonce,
             key_hash,
-            expires_at_ms: request.expires_at_ms,
-            new_sessions_until_ms: request.new_sessions_until_ms,
+            expires_at_ms,
+            new_sessions_until_ms: request.new_sessions_until_ms.min(expires_at_ms),
             uses: request.uses,
             setup: request.setup.clone(),
             field_mask: request.field_mask.clone(),
+            origin: minter.origin().map(str::to_owned),
+            models: minter.models().to_vec(),
+            subject: minter.subject(),
         }
+    }
+
+    /// The token's own model rules compiled under `groups`, or `None` when
+    /// it carries none (it then reaches what its key may use).
+    pub fn narrowing(&self, groups: &AccessGroups) -> Result<Option<AccessPolicy>, ClientError> {
+        if self.models.is_empty() {
+            return Ok(None);
+        }
+        AccessPolicy::compile(&self.models, groups)
+            .map(Some)
+            .map_err(|e| {
+                ClientError::new(
+                    ErrorCode::ModelAccessDenied,
+                    format!("this ephemeral token's model rules are not valid under the current config: {e}"),
+                )
+            })
+    }
+
+    /// Checks the token's origin binding against the request's `Origin`
+    /// (requests without one pass, as for browser tokens).
+    pub fn check_origin(&self, request_origin: Option<&str>) -> Result<(), ClientError> {
+        check_bound_origin(self.origin.as_deref(), request_origin, "ephemeral token")
     }
 
     /// The token id as text (where its uses are counted).
@@ -462,9 +513,21 @@ impl LiveTokenClaims {
         hex(&self.id)
     }
 
-    /// The owner fingerprint, as in sealed ids.
-    pub fn owner(&self) -> [u8; OWNER_LEN] {
-        owner_of(&self.key_hash)
+    /// One session started with the token: one of its `uses`, counted
+    /// under its id until it expires (each session is also metered on the
+    /// key that minted it).
+    pub fn session_use(&self) -> TokenUse {
+        TokenUse {
+            id: self.id_hex(),
+            max: self.uses,
+            until_ms: self.expires_at_ms,
+        }
+    }
+
+    /// Who the sessions it starts belong to: its key, for the visitor a
+    /// minting browser token acted for.
+    pub fn owner(&self) -> Owner {
+        Owner::of(&self.key_hash, self.subject)
     }
 
     /// The setup a session runs with: the client's, with the locked fields
@@ -548,8 +611,19 @@ impl LiveTokenClaims {
             "u": self.uses,
             "m": self.field_mask,
         });
-        if let (Some(setup), Value::Object(map)) = (&self.setup, &mut plain) {
-            map.insert("s".into(), Value::Object(setup.clone()));
+        if let Value::Object(map) = &mut plain {
+            if let Some(setup) = &self.setup {
+                map.insert("s".into(), Value::Object(setup.clone()));
+            }
+            if let Some(origin) = &self.origin {
+                map.insert("o".into(), Value::from(origin.as_str()));
+            }
+            if !self.models.is_empty() {
+                map.insert("r".into(), Value::from(self.models.clone()));
+            }
+            if let Some(subject) = &self.subject {
+                map.insert("j".into(), Value::from(hex(subject)));
+            }
         }
         keys.seal_aead(Purpose::LiveToken, &self.id, plain.to_string().as_bytes())
     }
@@ -587,6 +661,22 @@ fn parse_claims(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<LiveTokenClaims> {
         Some(Value::Object(s)) => Some(s.clone()),
         Some(_) => return None,
     };
+    let origin = match map.get("o") {
+        None => None,
+        Some(o) => Some(o.as_str()?.to_owned()),
+    };
+    let subject = match map.get("j") {
+        None => None,
+        Some(j) => Some(crate::encoding::hex_decode(j.as_str()?)?.try_into().ok()?),
+    };
+    let models = match map.get("r") {
+        None => Vec::new(),
+        Some(r) => r
+            .as_array()?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?,
+    };
     Some(LiveTokenClaims {
         id,
         key_hash,
@@ -595,12 +685,16 @@ fn parse_claims(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<LiveTokenClaims> {
         uses: u32::try_from(map.get("u")?.as_u64()?).ok()?,
         setup,
         field_mask,
+        origin,
+        models,
+        subject,
     })
 }
 
 /// The `auth_tokens` answer: Google's `AuthToken` with the token's name
-/// and the times and uses it was minted with.
-pub fn auth_token_answer(token: &str, request: &AuthTokenRequest) -> Value {
+/// and the times and uses it was minted with (`claims`: as sealed, after
+/// any clamp by its minter).
+pub fn auth_token_answer(token: &str, claims: &LiveTokenClaims) -> Value {
     let mut answer = Map::new();
     answer.insert(
         "name".into(),
@@ -608,13 +702,13 @@ pub fn auth_token_answer(token: &str, request: &AuthTokenRequest) -> Value {
     );
     answer.insert(
         "expireTime".into(),
-        Value::from(crate::time::rfc3339(request.expires_at_ms)),
+        Value::from(crate::time::rfc3339(claims.expires_at_ms)),
     );
     answer.insert(
         "newSessionExpireTime".into(),
-        Value::from(crate::time::rfc3339(request.new_sessions_until_ms)),
+        Value::from(crate::time::rfc3339(claims.new_sessions_until_ms)),
     );
-    answer.insert("uses".into(), Value::from(request.uses));
+    answer.insert("uses".into(), Value::from(claims.uses));
     Value::Object(answer)
 }
 
@@ -864,7 +958,7 @@ mod tests {
         let key = Keys::derive(&[9u8; 32]).unwrap();
         let r = request(json!({"uses": 2, "bidiGenerateContentSetup": {"model": "models/gemini-live",
             "generationConfig": {"temperature": 0.1}}, "fieldMask": ["generationConfig.temperature"]})).unwrap();
-        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12]);
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key);
         let token = claims.seal(&key).unwrap();
         assert!(token.starts_with(LIVE_TOKEN_PREFIX));
         let opened = LiveTokenClaims::open(&key, &format!("auth_tokens/{token}"), NOW).unwrap();
@@ -899,9 +993,62 @@ mod tests {
             LiveTokenClaims::open(&key, &odd, NOW).unwrap_err(),
             seal::Error::Malformed
         );
-        let answer = auth_token_answer(&token, &r);
+        let answer = auth_token_answer(&token, &claims);
         assert_eq!(answer["name"], format!("auth_tokens/{token}"));
         assert_eq!(answer["uses"], 2);
+    }
+
+    #[test]
+    fn a_browser_token_mints_nothing_that_outlives_it_or_reaches_further() {
+        let key = Keys::derive(&[9u8; 32]).unwrap();
+        let bt = crate::browser_token::Claims {
+            parent_hash: [4; 32],
+            issued_at_secs: NOW / 1000,
+            expires_at_secs: NOW / 1000 + 10,
+            id: [1; 8],
+            origin: Some("https://app.example.com".into()),
+            models: std::vec!["gemini-live".into()],
+            subject: [6; SUBJECT_LEN],
+        };
+        // Asked: 20 hours, 1 hour of new sessions, unlimited uses.
+        let r = request(json!({"expireTime": keys_time(NOW + MAX_EXPIRE_MS),
+            "newSessionExpireTime": keys_time(NOW + 3_600_000), "uses": 0}))
+        .unwrap();
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::BrowserToken(&bt));
+        assert_eq!(claims.expires_at_ms, NOW + 10_000);
+        assert_eq!(claims.new_sessions_until_ms, NOW + 10_000);
+        assert_eq!(claims.origin.as_deref(), Some("https://app.example.com"));
+        assert_eq!(claims.models, ["gemini-live"]);
+        assert_eq!(claims.owner(), bt.owner());
+        let answer = auth_token_answer("lt_rl_x", &claims);
+        assert_eq!(answer["expireTime"], keys_time(NOW + 10_000));
+        assert_eq!(answer["newSessionExpireTime"], keys_time(NOW + 10_000));
+        // Sealed and opened with its bounds; dead once the browser token is.
+        let token = claims.seal(&key).unwrap();
+        let opened = LiveTokenClaims::open(&key, &token, NOW).unwrap();
+        assert_eq!(opened, claims);
+        assert_eq!(
+            LiveTokenClaims::open(&key, &token, NOW + 10_000).unwrap_err(),
+            seal::Error::Expired((NOW + 10_000) / 1000)
+        );
+        assert!(opened.check_origin(Some("https://app.example.com")).is_ok());
+        assert_eq!(
+            opened
+                .check_origin(Some("https://evil.example.com"))
+                .unwrap_err()
+                .code,
+            ErrorCode::OriginNotAllowed
+        );
+        let groups = AccessGroups::new();
+        let everything = AccessPolicy::compile::<&str>(&[], &groups).unwrap();
+        let narrowed = everything.narrowed(opened.narrowing(&groups).unwrap().unwrap());
+        assert!(narrowed.allows("gemini-live"));
+        assert!(!narrowed.allows("vertex-live"));
+        // A key's token keeps what it asked for and narrows nothing.
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key);
+        assert_eq!(claims.expires_at_ms, NOW + MAX_EXPIRE_MS);
+        assert_eq!(claims.origin, None);
+        assert!(claims.narrowing(&groups).unwrap().is_none());
     }
 
     #[test]
@@ -909,7 +1056,7 @@ mod tests {
         let client = Setup::parse(br#"{"setup":{"model":"models/other","generationConfig":{"temperature":0.9,"topK":3},"systemInstruction":{"parts":[{"text":"hi"}]}}}"#).unwrap();
         let r = request(json!({"bidiGenerateContentSetup": {"model": "models/gemini-live",
             "generationConfig": {"temperature": 0.1}}, "fieldMask": "generationConfig.temperature,systemInstruction"})).unwrap();
-        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12]);
+        let claims = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key);
         let s = claims.effective_setup(&client);
         assert_eq!(s.group_name().unwrap(), "gemini-live");
         assert_eq!(s.object()["generationConfig"]["temperature"], 0.1);
@@ -917,14 +1064,14 @@ mod tests {
         assert!(s.object().get("systemInstruction").is_none());
         // No mask: the token's setup replaces the client's.
         let r = request(json!({"bidiGenerateContentSetup": {"model": "gemini-live"}})).unwrap();
-        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12]).effective_setup(&client);
+        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key).effective_setup(&client);
         assert_eq!(
             Value::Object(s.object().clone()),
             json!({"model": "gemini-live"})
         );
         // No setup: the client's.
         let r = request(json!({})).unwrap();
-        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12]).effective_setup(&client);
+        let s = LiveTokenClaims::mint(&r, [4; 32], [5; 12], Minter::Key).effective_setup(&client);
         assert_eq!(s.group_name().unwrap(), "other");
     }
 }

@@ -20,7 +20,10 @@
 //! into a reelay token ([`super::token`]) and puts the token in `value` (and
 //! in `session.client_secret.value` when present); `expires_at` stays the
 //! upstream's — never extended — and the session's model reads as the
-//! model group the client asked for.
+//! model group the client asked for. A session minted with a browser token
+//! ([`SealWith::minter`]) never outlives it: `expires_at` is the sooner of
+//! the upstream's and the browser token's, and the token carries the
+//! browser token's origin binding.
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -30,6 +33,7 @@ use serde_json::{Map, Value};
 use super::token::{TokenClaims, UpstreamKey, MAX_UPSTREAM_KEY_LEN, NONCE_LEN};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
+use crate::browser_token::Minter;
 use crate::config::{Config, Deployment, ModelGroup};
 use crate::errors::{ClientError, ErrorCode, UpstreamError};
 use crate::json::type_name;
@@ -199,6 +203,9 @@ pub struct SealWith<'a> {
     pub key: &'a Keys,
     /// SHA-256 of the virtual key minting the token.
     pub key_hash: [u8; 32],
+    /// Who mints it: the key itself, or a browser token the minted token
+    /// may not exceed.
+    pub minter: Minter<'a>,
     /// 12 fresh random bytes.
     pub nonce: [u8; NONCE_LEN],
     /// Now, unix seconds.
@@ -253,16 +260,21 @@ pub fn finish_mint(
             .min(latest),
         None => now_secs.saturating_add(request.expires_after_secs),
     };
+    // Nor later than a browser token that minted it.
+    let expires_at = seal.minter.clamp_expiry_ms(expires_at.saturating_mul(1000)) / 1000;
     let claims = TokenClaims {
+        id: seal.nonce,
         kind: request.kind,
         expires_at,
         key_hash: seal.key_hash,
         deployment: deployment.id.clone(),
         model: group.name.clone(),
         upstream_key: UpstreamKey::new(ephemeral.clone()),
+        origin: seal.minter.origin().map(ToOwned::to_owned),
+        subject: seal.minter.subject(),
     };
     let token = claims
-        .seal(seal.key, &seal.nonce)
+        .seal(seal.key)
         .map_err(|_| upstream_garbage("the client secret could not be sealed"))?;
 
     answer.insert("value".into(), Value::from(token.as_str()));
@@ -467,14 +479,86 @@ mod tests {
     }
 
     fn finish(p: &MintPlan<'_>, body: &[u8], key_hash: [u8; 32]) -> Result<Minted, UpstreamError> {
+        finish_by(p, body, key_hash, Minter::Key)
+    }
+
+    fn finish_by(
+        p: &MintPlan<'_>,
+        body: &[u8],
+        key_hash: [u8; 32],
+        minter: Minter<'_>,
+    ) -> Result<Minted, UpstreamError> {
         let key = key();
         let seal = SealWith {
             key: &key,
             key_hash,
+            minter,
             nonce: [1; NONCE_LEN],
             now_secs: NOW,
         };
         finish_mint(&p.request, p.group, p.deployment, body, &seal)
+    }
+
+    #[test]
+    fn a_browser_token_mints_nothing_that_outlives_it_or_leaves_its_origin() {
+        let p =
+            plan(json!({"expires_after": {"seconds": 7200}, "session": {"model": "gpt-realtime"}}))
+                .unwrap();
+        let bt = crate::browser_token::Claims {
+            parent_hash: [0xab; 32],
+            issued_at_secs: NOW,
+            expires_at_secs: NOW + 10,
+            id: [1; 8],
+            origin: Some("https://app.example.com".into()),
+            models: std::vec!["gpt-realtime".into()],
+            subject: [6; crate::seal::SUBJECT_LEN],
+        };
+        let m = finish_by(
+            &p,
+            &upstream_answer(NOW + 7200),
+            [0xab; 32],
+            Minter::BrowserToken(&bt),
+        )
+        .unwrap();
+        assert_eq!(m.expires_at, NOW + 10);
+        let v: Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(v["expires_at"], NOW + 10);
+        let token = v["value"].as_str().unwrap();
+        let claims = TokenClaims::open(&key(), token, NOW, &[SessionKind::Realtime]).unwrap();
+        assert_eq!(claims.expires_at, NOW + 10);
+        assert_eq!(claims.origin.as_deref(), Some("https://app.example.com"));
+        assert_eq!(claims.subject, Some([6; crate::seal::SUBJECT_LEN]));
+        assert_eq!(claims.owner(), bt.owner(), "its calls are the visitor's");
+        assert!(claims.check_origin(Some("https://app.example.com")).is_ok());
+        assert!(claims.check_origin(None).is_ok());
+        assert_eq!(
+            claims
+                .check_origin(Some("https://evil.example.com"))
+                .unwrap_err()
+                .code,
+            ErrorCode::OriginNotAllowed
+        );
+        // A sooner upstream expiry stays; a key's token is unbound.
+        let m = finish_by(
+            &p,
+            &upstream_answer(NOW + 5),
+            [0xab; 32],
+            Minter::BrowserToken(&bt),
+        )
+        .unwrap();
+        assert_eq!(m.expires_at, NOW + 5);
+        let m = finish(&p, &upstream_answer(NOW + 7200), [0xab; 32]).unwrap();
+        assert_eq!(m.expires_at, NOW + 7200);
+        let v: Value = serde_json::from_str(&m.body).unwrap();
+        let claims = TokenClaims::open(
+            &key(),
+            v["value"].as_str().unwrap(),
+            NOW,
+            &[SessionKind::Realtime],
+        )
+        .unwrap();
+        assert_eq!(claims.origin, None);
+        assert_eq!(claims.subject, None);
     }
 
     #[test]

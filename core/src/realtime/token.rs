@@ -14,6 +14,8 @@
 //! | deployment id | the SDP offer goes to the deployment that minted the ephemeral key, never re-routed |
 //! | model group | the access rules are re-checked against the name the key was allowed |
 //! | upstream ephemeral key | sent upstream as `Authorization: Bearer ek_…`; never in the clear |
+//! | origin binding (optional) | a token minted with an origin-bound browser token works only from that origin |
+//! | subject (optional) | the visitor a browser token that minted it acts for: the calls it starts are theirs |
 //!
 //! Wire format: an encrypted [`Purpose::RealtimeToken`] value of
 //! [`crate::seal`] (`ek_rl_` + base64url of `version ‖ nonce ‖ AES-256-GCM
@@ -31,7 +33,15 @@
 //! 1 + n bytes   deployment id (length byte, then bytes)
 //! 1 + m bytes   model group name (length byte, then bytes)
 //! 2 + k bytes   upstream ephemeral key (big-endian u16 length, then bytes)
+//! optional, only in tokens minted with a browser token:
+//! 1 + o bytes   origin binding (length byte, then bytes; 0 = unbound)
+//! 16 bytes      the browser token's subject fingerprint
 //! ```
+//!
+//! A token minted with a browser token never exceeds it
+//! ([`crate::browser_token::Minter`]): its expiry is the sooner of the
+//! upstream's and the browser token's, and it carries the browser token's
+//! origin binding, checked at every use ([`TokenClaims::check_origin`]).
 //!
 //! Opening checks, in order: size and prefix, base64, version, the GCM tag
 //! (constant time, by the AEAD), the plaintext layout, the session kind
@@ -45,8 +55,11 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::SessionKind;
+use crate::browser_token::check_bound_origin;
 use crate::encoding::hex;
-use crate::seal::{self, owner_of, Keys, Purpose, OWNER_LEN};
+use crate::errors::ClientError;
+use crate::quota::TokenUse;
+use crate::seal::{self, Keys, Owner, Purpose, SUBJECT_LEN};
 
 pub use crate::seal::NONCE_LEN;
 
@@ -86,6 +99,10 @@ impl fmt::Debug for UpstreamKey {
 /// What a realtime token binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenClaims {
+    /// The token's id: the nonce it is sealed with (12 fresh random bytes
+    /// from the host; a nonce must never repeat under one key), where its
+    /// one use is counted.
+    pub id: [u8; NONCE_LEN],
     /// The token's purpose: the session kind it was minted for.
     pub kind: SessionKind,
     /// Expiry, unix seconds (never later than the upstream's).
@@ -98,27 +115,50 @@ pub struct TokenClaims {
     pub model: String,
     /// The upstream ephemeral key.
     pub upstream_key: UpstreamKey,
+    /// The one origin the token works from (inherited from the browser
+    /// token that minted it); `None` = unbound.
+    pub origin: Option<String>,
+    /// The visitor it acts for (a minting browser token's subject); `None`
+    /// for a key's token.
+    pub subject: Option<[u8; SUBJECT_LEN]>,
 }
 
 impl TokenClaims {
-    /// The owner fingerprint, as in sealed ids.
-    pub fn owner(&self) -> [u8; OWNER_LEN] {
-        owner_of(&self.key_hash)
+    /// Who the calls the token starts belong to: its key, for the visitor
+    /// a minting browser token acted for.
+    pub fn owner(&self) -> Owner {
+        Owner::of(&self.key_hash, self.subject)
+    }
+
+    /// The one session this token may start, counted under its id until
+    /// it expires: a realtime token is single-use (its session was charged
+    /// when it was minted, so each mint pays for exactly one session).
+    pub fn session_use(&self) -> TokenUse {
+        TokenUse {
+            id: hex(&self.id),
+            max: 1,
+            until_ms: self.expires_at.saturating_mul(1000),
+        }
     }
 
     /// The owning key's public `token` (hex SHA-256), as stored in KV.
     pub fn key_token(&self) -> String {
         hex(&self.key_hash)
     }
+
+    /// Checks the token's origin binding against the request's `Origin`
+    /// (requests without one pass, as for browser tokens).
+    pub fn check_origin(&self, request_origin: Option<&str>) -> Result<(), ClientError> {
+        check_bound_origin(self.origin.as_deref(), request_origin, "realtime token")
+    }
 }
 
 impl TokenClaims {
-    /// Seals the claims with `nonce` (12 fresh random bytes from the host;
-    /// a nonce must never repeat under one key). [`seal::Error::Unsupported`]
+    /// Seals the claims with their `id` as the nonce. [`seal::Error::Unsupported`]
     /// when a field is longer than the format allows (deployment or model
     /// over 255 bytes, upstream key empty or over [`MAX_UPSTREAM_KEY_LEN`]);
     /// config validation and [`super::session`] keep them far shorter.
-    pub fn seal(&self, keys: &Keys, nonce: &[u8; NONCE_LEN]) -> Result<String, seal::Error> {
+    pub fn seal(&self, keys: &Keys) -> Result<String, seal::Error> {
         let deployment = self.deployment.as_bytes();
         let model = self.model.as_bytes();
         let upstream = self.upstream_key.expose().as_bytes();
@@ -141,7 +181,15 @@ impl TokenClaims {
                 .to_be_bytes(),
         );
         plain.extend_from_slice(upstream);
-        keys.seal_aead(Purpose::RealtimeToken, nonce, &plain)
+        if self.origin.is_some() || self.subject.is_some() {
+            let origin = self.origin.as_deref().unwrap_or("");
+            plain.push(u8::try_from(origin.len()).map_err(too_long)?);
+            plain.extend_from_slice(origin.as_bytes());
+        }
+        if let Some(subject) = &self.subject {
+            plain.extend_from_slice(subject);
+        }
+        keys.seal_aead(Purpose::RealtimeToken, &self.id, &plain)
     }
 
     /// Opens `token` for one of the `allowed` session kinds at `now` (unix
@@ -157,10 +205,10 @@ impl TokenClaims {
         now_secs: u64,
         allowed: &[SessionKind],
     ) -> Result<Self, seal::Error> {
-        let (_, plain) = keys.open_aead(Purpose::RealtimeToken, token)?;
+        let (id, plain) = keys.open_aead(Purpose::RealtimeToken, token)?;
         // Authentic from here on: a layout error means a bug or a future
         // format, never an attacker's choice.
-        let claims = parse_plaintext(&plain).ok_or(seal::Error::Malformed)?;
+        let claims = parse_plaintext(id, &plain).ok_or(seal::Error::Malformed)?;
         if !allowed.contains(&claims.kind) {
             return Err(seal::Error::WrongPurpose);
         }
@@ -195,7 +243,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn parse_plaintext(plain: &[u8]) -> Option<TokenClaims> {
+fn parse_plaintext(id: [u8; NONCE_LEN], plain: &[u8]) -> Option<TokenClaims> {
     let mut r = Reader(plain);
     let kind = SessionKind::from_byte(r.byte()?)?;
     let mut expiry = [0u8; 8];
@@ -209,16 +257,35 @@ fn parse_plaintext(plain: &[u8]) -> Option<TokenClaims> {
     let mut len = [0u8; 2];
     len.copy_from_slice(r.take(2)?);
     let upstream = r.text(usize::from(u16::from_be_bytes(len)))?;
-    if !r.0.is_empty() || upstream.is_empty() {
+    if upstream.is_empty() {
         return None;
     }
+    // Tokens minted with a browser token carry its origin binding and subject.
+    let origin = if r.0.is_empty() {
+        None
+    } else {
+        let n = usize::from(r.byte()?);
+        Some(r.text(n)?).filter(|o| !o.is_empty())
+    };
+    let subject = match r.0.len() {
+        0 => None,
+        SUBJECT_LEN => {
+            let mut subject = [0u8; SUBJECT_LEN];
+            subject.copy_from_slice(r.take(SUBJECT_LEN)?);
+            Some(subject)
+        }
+        _ => return None,
+    };
     Some(TokenClaims {
+        id,
         kind,
         expires_at: u64::from_be_bytes(expiry),
         key_hash,
         deployment,
         model,
         upstream_key: UpstreamKey(upstream),
+        origin,
+        subject,
     })
 }
 
@@ -243,17 +310,20 @@ mod tests {
 
     fn claims() -> TokenClaims {
         TokenClaims {
+            id: [3; NONCE_LEN],
             kind: SessionKind::Realtime,
             expires_at: NOW + 600,
             key_hash: [0xab; 32],
             deployment: "openai-realtime".into(),
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new(EK),
+            origin: None,
+            subject: None,
         }
     }
 
     fn token() -> String {
-        claims().seal(&key(), &[3u8; NONCE_LEN]).unwrap()
+        claims().seal(&key()).unwrap()
     }
 
     const BOTH: &[SessionKind] = &[SessionKind::Realtime, SessionKind::Transcription];
@@ -267,7 +337,7 @@ mod tests {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         let opened = TokenClaims::open(&key(), &t, NOW, BOTH).unwrap();
         assert_eq!(opened, claims());
-        assert_eq!(opened.owner(), [0xab; OWNER_LEN]);
+        assert_eq!(opened.owner(), Owner::key([0xab; crate::seal::OWNER_LEN]));
         assert_eq!(opened.key_token(), "ab".repeat(32));
     }
 
@@ -286,13 +356,24 @@ mod tests {
 
     #[test]
     fn nonces_make_tokens_differ() {
-        let a = claims().seal(&key(), &[1u8; NONCE_LEN]).unwrap();
-        let b = claims().seal(&key(), &[2u8; NONCE_LEN]).unwrap();
+        let with_id = |id| TokenClaims { id, ..claims() };
+        let a = with_id([1u8; NONCE_LEN]).seal(&key()).unwrap();
+        let b = with_id([2u8; NONCE_LEN]).seal(&key()).unwrap();
         assert_ne!(a, b);
-        assert_eq!(
-            TokenClaims::open(&key(), &a, NOW, BOTH),
-            TokenClaims::open(&key(), &b, NOW, BOTH)
+        let (a, b) = (
+            TokenClaims::open(&key(), &a, NOW, BOTH).unwrap(),
+            TokenClaims::open(&key(), &b, NOW, BOTH).unwrap(),
         );
+        assert_eq!((a.id, b.id), ([1; NONCE_LEN], [2; NONCE_LEN]));
+        assert_eq!(
+            TokenClaims {
+                id: b.id,
+                ..a.clone()
+            },
+            b
+        );
+        assert_ne!(a.session_use().id, b.session_use().id);
+        assert_eq!(a.session_use().max, 1);
     }
 
     #[test]
@@ -309,7 +390,7 @@ mod tests {
             expires_at: 0,
             ..claims()
         }
-        .seal(&key(), &[0; NONCE_LEN])
+        .seal(&key())
         .unwrap();
         assert_eq!(
             TokenClaims::open(&key(), &zero, 0, BOTH),
@@ -332,7 +413,7 @@ mod tests {
             kind: SessionKind::Transcription,
             ..claims()
         }
-        .seal(&key(), &[5; NONCE_LEN])
+        .seal(&key())
         .unwrap();
         assert_eq!(
             TokenClaims::open(&key(), &tr, NOW, &[SessionKind::Realtime]),
@@ -454,33 +535,24 @@ mod tests {
             deployment: "d".repeat(256),
             ..claims()
         };
-        assert_eq!(
-            long.seal(&key(), &[0; NONCE_LEN]),
-            Err(seal::Error::Unsupported)
-        );
+        assert_eq!(long.seal(&key()), Err(seal::Error::Unsupported));
         let long = TokenClaims {
             upstream_key: UpstreamKey::new("k".repeat(MAX_UPSTREAM_KEY_LEN + 1)),
             ..claims()
         };
-        assert_eq!(
-            long.seal(&key(), &[0; NONCE_LEN]),
-            Err(seal::Error::Unsupported)
-        );
+        assert_eq!(long.seal(&key()), Err(seal::Error::Unsupported));
         let empty = TokenClaims {
             upstream_key: UpstreamKey::new(""),
             ..claims()
         };
-        assert_eq!(
-            empty.seal(&key(), &[0; NONCE_LEN]),
-            Err(seal::Error::Unsupported)
-        );
+        assert_eq!(empty.seal(&key()), Err(seal::Error::Unsupported));
         let max = TokenClaims {
             deployment: "d".repeat(255),
             model: "m".repeat(255),
             upstream_key: UpstreamKey::new("k".repeat(MAX_UPSTREAM_KEY_LEN)),
             ..claims()
         };
-        let t = max.seal(&key(), &[0; NONCE_LEN]).unwrap();
+        let t = max.seal(&key()).unwrap();
         assert!(t.len() <= MAX_TOKEN_LEN, "{}", t.len());
         assert_eq!(TokenClaims::open(&key(), &t, NOW, BOTH).unwrap(), max);
     }
@@ -523,10 +595,12 @@ mod tests {
             nonce in proptest::array::uniform12(any::<u8>()),
         ) {
             let c = TokenClaims {
-                kind, expires_at, key_hash: hash, deployment, model,
+                id: nonce, kind, expires_at, key_hash: hash, deployment, model,
                 upstream_key: UpstreamKey::new(ek),
+            origin: None,
+            subject: None,
             };
-            let t = c.seal(&key(), &nonce).unwrap();
+            let t = c.seal(&key()).unwrap();
             prop_assert_eq!(TokenClaims::open(&key(), &t, expires_at - 1, BOTH), Ok(c));
         }
 

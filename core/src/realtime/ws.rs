@@ -616,12 +616,15 @@ mod tests {
     #[test]
     fn token_plans_refuse_another_model() {
         let claims = TokenClaims {
+            id: [0; 12],
             kind: SessionKind::Realtime,
             expires_at: 10,
             key_hash: [1; 32],
             deployment: "d1".into(),
             model: "gpt-realtime".into(),
             upstream_key: UpstreamKey::new("ek_123"),
+            origin: None,
+            subject: None,
         };
         let d = dep(Provider::OpenAi);
         let ok = WsQuery::parse("model=gpt-realtime").unwrap();

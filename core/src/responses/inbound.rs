@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use super::marker::{open_content, open_id};
 use super::scan::{self, Edit, Frame, Key, ScanError, Str};
 use super::{Field, Rejection, ResponsesError};
-use crate::seal::{Keys, Purpose, OWNER_LEN};
+use crate::seal::{Keys, Owner, Purpose};
 
 /// A request body with every marker opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub struct Stripped {
 pub fn restore_request(
     body: &[u8],
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
 ) -> Result<Restored, ResponsesError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ResponsesError::InvalidJson);
@@ -118,7 +118,7 @@ enum Target {
 
 fn restore_value(
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
     pin: &mut Option<(String, String)>,
     frames: &[Frame],
     s: Str<'_>,
@@ -219,7 +219,7 @@ fn json_escape(text: &str) -> String {
 pub fn restore_id(
     path_id: &str,
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
 ) -> Result<RestoredId, ResponsesError> {
     if !path_id.starts_with(Purpose::Response.prefix()) {
         return Err(ResponsesError::NotFound {
@@ -246,7 +246,7 @@ pub fn restore_cursor(
     param: &str,
     id: &str,
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
 ) -> Result<(Option<String>, String), ResponsesError> {
     let Some(purpose) = Purpose::of_responses_id(id) else {
         return Ok((None, String::from(id)));

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use super::Rejection;
 use crate::encoding::{ct_eq, hex, hex_decode, sha256};
-use crate::seal::{Keys, Purpose, Sealed, OWNER_LEN};
+use crate::seal::{Keys, Owner, Purpose, Sealed};
 
 /// Separates the `enc_…` marker from the original content. It is in
 /// neither base64 alphabet, and the marker (base64url) never contains it.
@@ -67,7 +67,7 @@ fn id_from_payload(purpose: Purpose, payload: &[u8]) -> Option<String> {
 /// `None` only if `purpose` is not an id purpose.
 pub(crate) fn seal_id(
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
     deployment: &str,
     purpose: Purpose,
     upstream: &str,
@@ -85,12 +85,12 @@ pub(crate) fn seal_id(
 
 fn open_sealed(
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
     purpose: Purpose,
     text: &str,
 ) -> Result<Sealed, Rejection> {
     let sealed = sealer.open_id(purpose, text).map_err(Rejection::from)?;
-    if !ct_eq(&sealed.owner, owner) {
+    if !owner.may_open(&sealed.owner) {
         return Err(Rejection::OtherOwner);
     }
     Ok(sealed)
@@ -99,7 +99,7 @@ fn open_sealed(
 /// Opens a sealed id of `purpose` issued to `owner`: (deployment, upstream id).
 pub(crate) fn open_id(
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
     purpose: Purpose,
     id: &str,
 ) -> Result<(String, String), Rejection> {
@@ -111,7 +111,7 @@ pub(crate) fn open_id(
 /// The marker (with its trailing separator) to put in front of `content`.
 pub(crate) fn content_marker(
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
     deployment: &str,
     content: &str,
 ) -> Option<String> {
@@ -132,7 +132,7 @@ pub(crate) fn content_marker(
 /// marker and separator to drop; the rest is the original).
 pub(crate) fn open_content(
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
     wrapped: &str,
 ) -> Result<(String, usize), Rejection> {
     if !wrapped.starts_with(Purpose::EncryptedContent.prefix()) {
@@ -158,14 +158,14 @@ const CACHE: usize = 8;
 #[derive(Clone)]
 pub(crate) struct Sealing {
     sealer: Keys,
-    owner: [u8; OWNER_LEN],
+    owner: Owner,
     deployment: String,
     ids: Vec<(String, String)>,
     contents: Vec<(Vec<u8>, String)>,
 }
 
 impl Sealing {
-    pub(crate) fn new(sealer: &Keys, owner: &[u8; OWNER_LEN], deployment: &str) -> Self {
+    pub(crate) fn new(sealer: &Keys, owner: &Owner, deployment: &str) -> Self {
         Self {
             sealer: sealer.clone(),
             owner: *owner,
@@ -215,8 +215,9 @@ fn remember<T>(cache: &mut Vec<T>, entry: T) {
 mod tests {
     use super::*;
     use crate::encoding::{b64url_decode, b64url_encode};
+    use crate::seal::OWNER_LEN;
 
-    const OWNER: [u8; OWNER_LEN] = [3; OWNER_LEN];
+    const OWNER: Owner = Owner::key([3; OWNER_LEN]);
 
     fn sealer() -> Keys {
         Keys::derive(&[7u8; 32]).unwrap()
@@ -264,7 +265,7 @@ mod tests {
         let s = sealer();
         let id = seal_id(&s, &OWNER, "d", Purpose::ReasoningItem, "rs_00").unwrap();
         assert_eq!(
-            open_id(&s, &[4; OWNER_LEN], Purpose::ReasoningItem, &id),
+            open_id(&s, &Owner::key([4; OWNER_LEN]), Purpose::ReasoningItem, &id),
             Err(Rejection::OtherOwner)
         );
         let other = Keys::derive(&[8u8; 32]).unwrap();
@@ -296,7 +297,7 @@ mod tests {
         let swapped = alloc::format!("{marker}gAAAAABother");
         assert_eq!(open_content(&s, &OWNER, &swapped), Err(Rejection::Unbound));
         assert_eq!(
-            open_content(&s, &[0; OWNER_LEN], &wrapped),
+            open_content(&s, &Owner::key([0; OWNER_LEN]), &wrapped),
             Err(Rejection::OtherOwner)
         );
         assert_eq!(

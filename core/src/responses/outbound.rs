@@ -23,7 +23,7 @@ use core::convert::Infallible;
 use super::marker::Sealing;
 use super::scan::{self, Edit, Frame, Key, Str};
 use super::ResponsesError;
-use crate::seal::{Keys, Purpose, OWNER_LEN};
+use crate::seal::{Keys, Owner, Purpose};
 
 /// The edit sealing applies to one visited string, if any.
 pub(crate) fn seal_value(sealing: &mut Sealing, frames: &[Frame], s: Str<'_>) -> Option<Edit> {
@@ -64,7 +64,7 @@ pub(crate) fn seal_value(sealing: &mut Sealing, frames: &[Frame], s: Str<'_>) ->
 pub fn seal_response_body(
     body: &[u8],
     sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
+    owner: &Owner,
     deployment: &str,
 ) -> Result<Vec<u8>, ResponsesError> {
     let mut sealing = Sealing::new(sealer, owner, deployment);

@@ -38,7 +38,7 @@ use super::scan::{self, find, has_byte};
 use super::ResponsesError;
 use crate::errors::ClientError;
 use crate::redact::Redactor;
-use crate::seal::{Keys, OWNER_LEN};
+use crate::seal::{Keys, Owner};
 
 /// Default limit on the size of one SSE event (8 MiB: a `response.completed`
 /// that repeats a few generated images still fits).
@@ -90,7 +90,7 @@ impl core::fmt::Debug for SseRewriter {
 
 impl SseRewriter {
     /// A rewriter sealing for the key `owner`, whose stream `deployment` serves.
-    pub fn new(sealer: &Keys, owner: &[u8; OWNER_LEN], deployment: &str) -> Self {
+    pub fn new(sealer: &Keys, owner: &Owner, deployment: &str) -> Self {
         Self {
             events: Events {
                 sealing: Sealing::new(sealer, owner, deployment),

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 
 use super::marker;
 use super::*;
-use crate::seal::{Keys, Purpose, OWNER_LEN};
+use crate::seal::{Keys, Owner, Purpose, OWNER_LEN};
 
-const OWNER: [u8; OWNER_LEN] = [0x5a; OWNER_LEN];
-const OTHER_OWNER: [u8; OWNER_LEN] = [0x5b; OWNER_LEN];
+const OWNER: Owner = Owner::key([0x5a; OWNER_LEN]);
+const OTHER_OWNER: Owner = Owner::key([0x5b; OWNER_LEN]);
 const DEP: &str = "azure-eastus-o4";
 const DEP_B: &str = "openai-org-b";
 
@@ -48,17 +48,11 @@ fn blob(seed: u64, n: usize) -> String {
     s
 }
 
-fn seal_id(
-    sealer: &Keys,
-    owner: &[u8; OWNER_LEN],
-    dep: &str,
-    purpose: Purpose,
-    up: &str,
-) -> String {
+fn seal_id(sealer: &Keys, owner: &Owner, dep: &str, purpose: Purpose, up: &str) -> String {
     marker::seal_id(sealer, owner, dep, purpose, up).unwrap()
 }
 
-fn content_marker(sealer: &Keys, owner: &[u8; OWNER_LEN], dep: &str, content: &str) -> String {
+fn content_marker(sealer: &Keys, owner: &Owner, dep: &str, content: &str) -> String {
     marker::content_marker(sealer, owner, dep, content).unwrap()
 }
 
@@ -395,7 +389,7 @@ fn seal_then_restore_round_trips_a_whole_conversation_turn() {
     assert_eq!(r.pin.as_deref(), Some(DEP));
 }
 
-fn rejected(body: &str, owner: &[u8; OWNER_LEN]) -> (ResponsesError, crate::errors::ClientError) {
+fn rejected(body: &str, owner: &Owner) -> (ResponsesError, crate::errors::ClientError) {
     let err = restore_request(body.as_bytes(), &sealer(), owner).unwrap_err();
     let client = err.to_client();
     (err, client)

@@ -11,22 +11,38 @@
 //! Body layout, inside the MAC envelope (`version ‖ purpose byte ‖ body ‖ tag`):
 //!
 //! ```text
+//! version 1 (state created with a virtual key):
 //! bytes 0..16  owner: the first 16 bytes of SHA-256(virtual key)
 //! bytes 16..24 created_at, unix milliseconds, big endian
 //! byte 24      length n of the deployment id, then n bytes
 //! rest         payload (purpose-specific, opaque here)
+//!
+//! version 2 (state created with a browser token, for one visitor):
+//! bytes 0..16  owner, as above
+//! bytes 16..32 the visitor's subject fingerprint ([`Keys::subject`])
+//! then         created_at, deployment and payload, as above
 //! ```
+//!
+//! **Who may open an id** ([`Owner::may_open`]): the key, any id it owns
+//! (its visitors' too); a browser token, only ids of its own subject.
+//! Version 1 ids, sealed before subjects existed or by the key itself,
+//! belong to the key alone.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Error, Keys, Purpose};
-use crate::encoding::{b64url_decode, b64url_encode};
+use crate::encoding::{b64url_decode, b64url_encode, ct_eq, hex, hmac_sha256};
 
 /// Length of the owner fingerprint sealed into ids.
 pub const OWNER_LEN: usize = 16;
+/// Length of a visitor's subject fingerprint sealed into ids and tokens.
+pub const SUBJECT_LEN: usize = 16;
 /// Owner, creation time and deployment length.
 pub(super) const FIXED_LEN: usize = OWNER_LEN + 8 + 1;
+/// The id layout without a subject, and with one.
+const KEY_VERSION: u8 = 1;
+const SUBJECT_VERSION: u8 = 2;
 
 /// The owner fingerprint of a virtual key: the first [`OWNER_LEN`] bytes of
 /// its SHA-256 (the same hash the key record is stored under).
@@ -36,13 +52,59 @@ pub fn owner_of(key_hash: &[u8; 32]) -> [u8; OWNER_LEN] {
     owner
 }
 
+/// Who state belongs to: a virtual key and, for state a browser token
+/// created, the visitor the token was minted for (its subject).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// The key's fingerprint ([`owner_of`]).
+    pub key: [u8; OWNER_LEN],
+    /// The visitor's subject fingerprint ([`Keys::subject`]); `None` for
+    /// the key itself.
+    pub subject: Option<[u8; SUBJECT_LEN]>,
+}
+
+impl Owner {
+    /// The key itself (it sees all of its state, its visitors' too).
+    pub const fn key(key: [u8; OWNER_LEN]) -> Self {
+        Self { key, subject: None }
+    }
+
+    /// The key with `key_hash`, acting for `subject` when a browser token
+    /// (or a token one minted) acts.
+    pub fn of(key_hash: &[u8; 32], subject: Option<[u8; SUBJECT_LEN]>) -> Self {
+        Self {
+            key: owner_of(key_hash),
+            subject,
+        }
+    }
+
+    /// Whether this caller may open state sealed for `state`: the same key
+    /// (compared in constant time), and — unless the caller is the key
+    /// itself — the same subject. State the key created (no subject) is
+    /// the key's alone.
+    pub fn may_open(&self, state: &Owner) -> bool {
+        let same_key = ct_eq(&self.key, &state.key);
+        let same_subject = match (&self.subject, &state.subject) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => ct_eq(mine, theirs),
+            (Some(_), None) => false,
+        };
+        same_key & same_subject
+    }
+
+    /// The subject fingerprint as hex (job records), if any.
+    pub fn subject_hex(&self) -> Option<String> {
+        self.subject.map(|s| hex(&s))
+    }
+}
+
 /// The contents of a sealed id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
     /// What the id is for (one of the [`Purpose::is_id`] purposes).
     pub purpose: Purpose,
-    /// Owner fingerprint ([`owner_of`]).
-    pub owner: [u8; OWNER_LEN],
+    /// Who the state belongs to.
+    pub owner: Owner,
     /// When the state was created, unix milliseconds (orders a key's jobs).
     pub created_at_ms: u64,
     /// Id of the deployment that owns the upstream state.
@@ -61,26 +123,52 @@ impl Keys {
         }
         let dep = sealed.deployment.as_bytes();
         let dep = &dep[..dep.len().min(255)];
-        let mut body = Vec::with_capacity(FIXED_LEN + dep.len() + sealed.payload.len());
-        body.extend_from_slice(&sealed.owner);
+        let mut body =
+            Vec::with_capacity(FIXED_LEN + SUBJECT_LEN + dep.len() + sealed.payload.len());
+        body.extend_from_slice(&sealed.owner.key);
+        let version = match &sealed.owner.subject {
+            Some(subject) => {
+                body.extend_from_slice(subject);
+                SUBJECT_VERSION
+            }
+            None => KEY_VERSION,
+        };
         body.extend_from_slice(&sealed.created_at_ms.to_be_bytes());
         body.push(dep.len() as u8);
         body.extend_from_slice(dep);
         body.extend_from_slice(&sealed.payload);
-        self.seal_mac(sealed.purpose, &body)
+        self.seal_mac_version(sealed.purpose, version, &body)
     }
 
-    /// Opens an id sealed for `purpose`.
+    /// Opens an id sealed for `purpose` (either layout). Whether a caller
+    /// may use it is [`Owner::may_open`]'s decision.
     pub fn open_id(&self, purpose: Purpose, id: &str) -> Result<Sealed, Error> {
         if !purpose.is_id() {
             return Err(Error::Unsupported);
         }
-        let body = self.open_mac(purpose, id)?;
+        let (version, body) =
+            self.open_mac_versions(purpose, &[KEY_VERSION, SUBJECT_VERSION], id)?;
         if body.len() < FIXED_LEN {
             return Err(Error::Malformed);
         }
-        let mut owner = [0u8; OWNER_LEN];
-        owner.copy_from_slice(&body[..OWNER_LEN]);
+        let mut key = [0u8; OWNER_LEN];
+        key.copy_from_slice(&body[..OWNER_LEN]);
+        let (subject, body) = if version == SUBJECT_VERSION {
+            let rest = &body[OWNER_LEN..];
+            if rest.len() < SUBJECT_LEN + FIXED_LEN - OWNER_LEN {
+                return Err(Error::Malformed);
+            }
+            let mut subject = [0u8; SUBJECT_LEN];
+            subject.copy_from_slice(&rest[..SUBJECT_LEN]);
+            // The rest reads as a version 1 body after the owner.
+            let mut shifted = Vec::with_capacity(body.len() - SUBJECT_LEN);
+            shifted.extend_from_slice(&body[..OWNER_LEN]);
+            shifted.extend_from_slice(&rest[SUBJECT_LEN..]);
+            (Some(subject), shifted)
+        } else {
+            (None, body)
+        };
+        let owner = Owner { key, subject };
         let mut ts = [0u8; 8];
         ts.copy_from_slice(&body[OWNER_LEN..OWNER_LEN + 8]);
         let dep_len = usize::from(body[FIXED_LEN - 1]);
@@ -97,6 +185,19 @@ impl Keys {
             deployment: String::from(deployment),
             payload: payload.to_vec(),
         })
+    }
+}
+
+impl Keys {
+    /// The fingerprint of visitor `subject` of the key with `key_hash`:
+    /// keyed (HMAC under the ids key, domain-separated), so an id's reader
+    /// cannot test guesses of who another visitor is, and bound to the key,
+    /// so equal subjects of two keys never match.
+    pub fn subject(&self, key_hash: &[u8; 32], subject: &[u8]) -> [u8; SUBJECT_LEN] {
+        let mac = hmac_sha256(&self.ids, &[b"reelay/subject/v1\0", key_hash, subject]);
+        let mut out = [0u8; SUBJECT_LEN];
+        out.copy_from_slice(&mac[..SUBJECT_LEN]);
+        out
     }
 }
 
@@ -171,7 +272,7 @@ mod tests {
     fn sample() -> Sealed {
         Sealed {
             purpose: Purpose::Video,
-            owner: [9u8; OWNER_LEN],
+            owner: Owner::key([9u8; OWNER_LEN]),
             created_at_ms: 1_790_000_000_123,
             deployment: "gemini-veo-fast".into(),
             payload: b"models/veo-3.1-generate-preview/operations/vz341u0pmdlc".to_vec(),
@@ -194,6 +295,69 @@ mod tests {
         // layout) under the 32-byte key [7; 32].
         let id = "video_AQEJCQkJCQkJCQkJCQkJCQkJAAABoMRQbHsPZ2VtaW5pLXZlby1mYXN0bW9kZWxzL3Zlby0zLjEtZ2VuZXJhdGUtcHJldmlldy9vcGVyYXRpb25zL3Z6MzQxdTBwbWRsYy1t2uFdzKLAvF7BU1t7ms4";
         assert_eq!(keys().open_id(Purpose::Video, id).unwrap(), sample());
+    }
+
+    #[test]
+    fn ids_of_a_visitor_carry_its_subject_and_open_for_it_and_the_key() {
+        let k = keys();
+        let alice = k.subject(&[9u8; 32], b"alice");
+        let bob = k.subject(&[9u8; 32], b"bob");
+        assert_ne!(alice, bob);
+        assert_ne!(alice, k.subject(&[8u8; 32], b"alice"), "bound to the key");
+        assert_ne!(
+            alice,
+            Keys::derive(&[6u8; 32])
+                .unwrap()
+                .subject(&[9u8; 32], b"alice"),
+            "keyed"
+        );
+        let key = Owner::key([9u8; OWNER_LEN]);
+        let as_alice = Owner {
+            subject: Some(alice),
+            ..key
+        };
+        let as_bob = Owner {
+            subject: Some(bob),
+            ..key
+        };
+        let sealed = Sealed {
+            owner: as_alice,
+            ..sample()
+        };
+        let id = k.seal_id(&sealed).unwrap();
+        let raw = b64url_decode(&id["video_".len()..]).unwrap();
+        assert_eq!(raw[0], SUBJECT_VERSION);
+        let opened = k.open_id(Purpose::Video, &id).unwrap();
+        assert_eq!(opened, sealed);
+        assert!(as_alice.may_open(&opened.owner));
+        assert!(
+            key.may_open(&opened.owner),
+            "the key sees its visitors' state"
+        );
+        assert!(!as_bob.may_open(&opened.owner));
+        let other_key = Owner {
+            key: [8u8; OWNER_LEN],
+            subject: None,
+        };
+        assert!(!other_key.may_open(&opened.owner));
+        // The key's own state (version 1, as before subjects) is the key's alone.
+        let own = k
+            .open_id(Purpose::Video, &k.seal_id(&sample()).unwrap())
+            .unwrap();
+        assert!(key.may_open(&own.owner));
+        assert!(!as_alice.may_open(&own.owner));
+        // A subject id cut short is malformed, not misread.
+        let mut body = std::vec![0u8; OWNER_LEN + SUBJECT_LEN];
+        body.extend_from_slice(&[0u8; 4]);
+        let short = k
+            .seal_mac_version(Purpose::Video, SUBJECT_VERSION, &body)
+            .unwrap();
+        assert_eq!(k.open_id(Purpose::Video, &short), Err(Error::Malformed));
+        // Unknown versions do not open.
+        let v3 = k
+            .seal_mac_version(Purpose::Video, 3, &std::vec![0u8; 64])
+            .unwrap();
+        assert_eq!(k.open_id(Purpose::Video, &v3), Err(Error::Version));
     }
 
     #[test]

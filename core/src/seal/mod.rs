@@ -48,7 +48,7 @@
 
 mod id;
 
-pub use id::{id_to_token, owner_of, token_to_id, Sealed, OWNER_LEN};
+pub use id::{id_to_token, owner_of, token_to_id, Owner, Sealed, OWNER_LEN, SUBJECT_LEN};
 
 use alloc::format;
 use alloc::string::String;
@@ -268,11 +268,11 @@ impl Purpose {
         .find(|p| id.starts_with(p.prefix()))
     }
 
-    /// The header MAC'd values of this purpose start with.
-    fn mac_header(self) -> ([u8; 2], usize) {
+    /// The header MAC'd values of this purpose start with, at `version`.
+    fn mac_header(self, version: u8) -> ([u8; 2], usize) {
         match self.purpose_byte() {
-            Some(byte) => ([self.version(), byte], 2),
-            None => ([self.version(), 0], 1),
+            Some(byte) => ([version, byte], 2),
+            None => ([version, 0], 1),
         }
     }
 
@@ -492,11 +492,22 @@ impl Keys {
     /// [`Error::Unsupported`] for an encrypted purpose, or a body shorter
     /// than [`Purpose::min_body_len`] (it could never open).
     pub fn seal_mac(&self, purpose: Purpose, body: &[u8]) -> Result<String, Error> {
+        self.seal_mac_version(purpose, purpose.version(), body)
+    }
+
+    /// [`Keys::seal_mac`] at an explicit format `version` (ids with a
+    /// visitor's subject are a later version of the id layout).
+    fn seal_mac_version(
+        &self,
+        purpose: Purpose,
+        version: u8,
+        body: &[u8],
+    ) -> Result<String, Error> {
         let key = self.mac_key(purpose)?;
         if body.len() < purpose.min_body_len() {
             return Err(Error::Unsupported);
         }
-        let (header, header_len) = purpose.mac_header();
+        let (header, header_len) = purpose.mac_header(version);
         let mut raw = Vec::with_capacity(header_len + body.len() + TAG_LEN);
         raw.extend_from_slice(&header[..header_len]);
         raw.extend_from_slice(body);
@@ -508,9 +519,21 @@ impl Keys {
     /// Opens a MAC'd value of `purpose`, verifying the tag in constant time
     /// before anything else is read; returns the body.
     pub fn open_mac(&self, purpose: Purpose, text: &str) -> Result<Vec<u8>, Error> {
+        self.open_mac_versions(purpose, &[purpose.version()], text)
+            .map(|(_, body)| body)
+    }
+
+    /// [`Keys::open_mac`] accepting any of `versions`; returns the version
+    /// the value was sealed at and its body.
+    fn open_mac_versions(
+        &self,
+        purpose: Purpose,
+        versions: &[u8],
+        text: &str,
+    ) -> Result<(u8, Vec<u8>), Error> {
         let key = self.mac_key(purpose)?;
         let raw = decode(purpose, text)?;
-        let (header, header_len) = purpose.mac_header();
+        let (header, header_len) = purpose.mac_header(raw.first().copied().unwrap_or(0));
         if raw.len() < header_len + purpose.min_body_len() + TAG_LEN {
             return Err(Error::Malformed);
         }
@@ -520,13 +543,13 @@ impl Keys {
             return Err(Error::BadMac);
         }
         // Only authenticated bytes are interpreted from here on.
-        if signed[0] != header[0] {
+        if !versions.contains(&signed[0]) {
             return Err(Error::Version);
         }
         if signed[..header_len] != header[..header_len] {
             return Err(Error::WrongPurpose);
         }
-        Ok(signed[header_len..].to_vec())
+        Ok((signed[0], signed[header_len..].to_vec()))
     }
 
     /// Encrypts `body` for an encrypted `purpose` with `nonce` (12 fresh

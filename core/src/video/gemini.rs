@@ -510,7 +510,7 @@ mod tests {
             .unwrap()
             .seal_id(&crate::seal::Sealed {
                 purpose: crate::seal::Purpose::Video,
-                owner: [1; 16],
+                owner: crate::seal::Owner::key([1; 16]),
                 created_at_ms: 1,
                 deployment: String::from("g"),
                 payload: std::vec![0, 8, 5, 0, 2, 208, b'o'],

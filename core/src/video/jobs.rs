@@ -7,6 +7,9 @@
 //! the inverted millisecond timestamp (`9999999999999 - created_at_ms`) makes lexicographic
 //! order newest-first, and every part is derivable from the sealed id, so a
 //! status poll or an `after=` cursor finds its record without a lookup.
+//! A job a browser token created also records its visitor's subject (in
+//! the record and in the index entry), and a list by a browser token shows
+//! only its subject's jobs ([`IndexEntry::visible_to`]); the key's shows all.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -17,6 +20,7 @@ use super::{invalid, VideoStatus};
 use crate::encoding::{hex, sha256};
 use crate::errors::{ClientError, ErrorCode};
 use crate::quota::{Cost, Outcome, Settlement};
+use crate::seal::Owner;
 
 /// Largest `limit` accepted (OpenAI's bound).
 pub const MAX_LIST_LIMIT: usize = 100;
@@ -73,6 +77,10 @@ pub struct JobRecord {
     /// seconds when it completes, refunded when it fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_hold: Option<String>,
+    /// The subject (hex fingerprint) of the visitor whose browser token
+    /// created the job; `None` for the key's own jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl JobRecord {
@@ -223,6 +231,20 @@ pub struct IndexEntry {
     pub name: String,
     /// Marked deleted.
     pub deleted: bool,
+    /// The subject (hex fingerprint) of the visitor who created the job;
+    /// `None` for the key's own.
+    pub subject: Option<String>,
+}
+
+impl IndexEntry {
+    /// Whether `viewer` (a key, or a browser token's visitor of that key)
+    /// lists this job: the key lists all of its jobs, a visitor only its own.
+    pub fn visible_to(&self, viewer: &Owner) -> bool {
+        match viewer.subject_hex() {
+            None => true,
+            Some(mine) => self.subject.as_deref() == Some(mine.as_str()),
+        }
+    }
 }
 
 /// The names of one page, and whether more follow.
@@ -234,18 +256,19 @@ pub struct Page<'a> {
     pub has_more: bool,
 }
 
-/// Picks one page from a key's index. `entries` must be in storage order
-/// (ascending names = newest first); `after_name` is the record name of the
-/// `after` job, if any.
+/// Picks one page of the jobs `viewer` may list from a key's index.
+/// `entries` must be in storage order (ascending names = newest first);
+/// `after_name` is the record name of the `after` job, if any.
 pub fn select_page<'a>(
     entries: &'a [IndexEntry],
+    viewer: &Owner,
     after_name: Option<&str>,
     limit: usize,
     order: Order,
 ) -> Page<'a> {
     let live = entries
         .iter()
-        .filter(|e| !e.deleted)
+        .filter(|e| !e.deleted && e.visible_to(viewer))
         .map(|e| e.name.as_str());
     let mut names: Vec<&str> = match (order, after_name) {
         (Order::Desc, None) => live.collect(),
@@ -286,6 +309,7 @@ mod tests {
             deleted: false,
             remixed_from: None,
             quota_hold: hold.map(Into::into),
+            subject: None,
         }
     }
 
@@ -326,6 +350,7 @@ mod tests {
             .map(|i| IndexEntry {
                 name: std::format!("n{i:02}"),
                 deleted: deleted.contains(&i),
+                subject: None,
             })
             .collect()
     }
@@ -333,7 +358,7 @@ mod tests {
     #[test]
     fn pages_in_both_orders_skip_deleted_and_follow_after() {
         let idx = entries(5, &[1]);
-        let page = select_page(&idx, None, 2, Order::Desc);
+        let page = select_page(&idx, &KEY, None, 2, Order::Desc);
         assert_eq!(
             page,
             Page {
@@ -341,7 +366,7 @@ mod tests {
                 has_more: true
             }
         );
-        let page = select_page(&idx, Some("n02"), 2, Order::Desc);
+        let page = select_page(&idx, &KEY, Some("n02"), 2, Order::Desc);
         assert_eq!(
             page,
             Page {
@@ -349,7 +374,7 @@ mod tests {
                 has_more: false
             }
         );
-        let page = select_page(&idx, None, 3, Order::Asc);
+        let page = select_page(&idx, &KEY, None, 3, Order::Asc);
         assert_eq!(
             page,
             Page {
@@ -357,7 +382,7 @@ mod tests {
                 has_more: true
             }
         );
-        let page = select_page(&idx, Some("n02"), 3, Order::Asc);
+        let page = select_page(&idx, &KEY, Some("n02"), 3, Order::Asc);
         assert_eq!(
             page,
             Page {
@@ -366,12 +391,38 @@ mod tests {
             }
         );
         assert_eq!(
-            select_page(&[], None, 20, Order::Desc),
+            select_page(&[], &KEY, None, 20, Order::Desc),
             Page {
                 names: std::vec![],
                 has_more: false
             }
         );
+    }
+
+    const KEY: Owner = Owner::key([1; crate::seal::OWNER_LEN]);
+
+    #[test]
+    fn a_visitor_lists_only_its_own_jobs_and_the_key_all() {
+        let alice = Owner {
+            subject: Some([0xa1; crate::seal::SUBJECT_LEN]),
+            ..KEY
+        };
+        let bob = Owner {
+            subject: Some([0xb0; crate::seal::SUBJECT_LEN]),
+            ..KEY
+        };
+        let mut idx = entries(5, &[]);
+        idx[1].subject = alice.subject_hex();
+        idx[3].subject = alice.subject_hex();
+        idx[4].subject = bob.subject_hex();
+        let names = |viewer: &Owner| select_page(&idx, viewer, None, 20, Order::Desc).names;
+        assert_eq!(names(&KEY), ["n00", "n01", "n02", "n03", "n04"]);
+        assert_eq!(names(&alice), ["n01", "n03"]);
+        assert_eq!(names(&bob), ["n04"]);
+        let page = select_page(&idx, &alice, None, 1, Order::Desc);
+        assert!(page.has_more, "pages count only what the visitor sees");
+        let page = select_page(&idx, &alice, Some("n01"), 1, Order::Desc);
+        assert_eq!((page.names, page.has_more), (std::vec!["n03"], false));
     }
 
     #[test]
@@ -418,6 +469,7 @@ mod tests {
             deleted: false,
             remixed_from: None,
             quota_hold: None,
+            subject: None,
         };
         assert!(!rec.observe(&VideoStatus::Queued));
         assert!(rec.observe(&VideoStatus::InProgress { progress: None }));

@@ -575,12 +575,12 @@ pub fn video_not_found() -> ClientError {
 pub fn open_video(
     sealer: &crate::seal::Keys,
     id: &str,
-    owner: &[u8; crate::seal::OWNER_LEN],
+    owner: &crate::seal::Owner,
 ) -> Result<OpenedVideo, (ClientError, &'static str)> {
     let sealed = sealer
         .open_id(crate::seal::Purpose::Video, id)
         .map_err(|e| (e.to_client(crate::seal::Purpose::Video), e.as_str()))?;
-    if !crate::encoding::ct_eq(&sealed.owner, owner) {
+    if !owner.may_open(&sealed.owner) {
         return Err((video_not_found(), "foreign"));
     }
     let handle = VideoHandle::decode(&sealed.payload).ok_or((video_not_found(), "bad_payload"))?;
@@ -1774,7 +1774,7 @@ mod tests {
             .unwrap()
             .seal_id(&crate::seal::Sealed {
                 purpose: crate::seal::Purpose::Video,
-                owner: [2; 16],
+                owner: crate::seal::Owner::key([2; 16]),
                 created_at_ms: 5,
                 deployment: String::from("d"),
                 payload: alloc::vec![0, 8, 5, 0, 2, 208, b'o'],
@@ -1852,9 +1852,9 @@ mod tests {
 #[cfg(test)]
 mod open_tests {
     use super::*;
-    use crate::seal::{owner_of, Keys, Purpose, Sealed};
+    use crate::seal::{Keys, Owner, Purpose, Sealed};
 
-    fn sealed_video(sealer: &Keys, owner: [u8; 16]) -> String {
+    fn sealed_video(sealer: &Keys, owner: Owner) -> String {
         let handle = VideoHandle {
             operation: String::from("models/veo/operations/op1"),
             seconds: 8,
@@ -1878,8 +1878,8 @@ mod open_tests {
     #[test]
     fn only_the_owner_opens_a_video_and_every_refusal_looks_alike() {
         let sealer = Keys::derive(&[7u8; 32]).unwrap();
-        let mine = owner_of(&[1u8; 32]);
-        let theirs = owner_of(&[2u8; 32]);
+        let mine = Owner::of(&[1u8; 32], None);
+        let theirs = Owner::of(&[2u8; 32], None);
         let id = sealed_video(&sealer, mine);
         let opened = open_video(&sealer, &id, &mine).unwrap();
         assert_eq!(opened.sealed.deployment, "gemini-a");
@@ -1906,5 +1906,25 @@ mod open_tests {
             assert_eq!(*err, video_not_found());
         }
         assert_eq!(foreign.1, "foreign");
+    }
+
+    #[test]
+    fn a_visitors_video_opens_for_that_visitor_and_the_key_only() {
+        let sealer = Keys::derive(&[7u8; 32]).unwrap();
+        let key = Owner::of(&[1u8; 32], None);
+        let alice = Owner::of(&[1u8; 32], Some(sealer.subject(&[1u8; 32], b"alice")));
+        let bob = Owner::of(&[1u8; 32], Some(sealer.subject(&[1u8; 32], b"bob")));
+        let id = sealed_video(&sealer, alice);
+        assert_eq!(
+            open_video(&sealer, &id, &alice).unwrap().sealed.owner,
+            alice
+        );
+        assert!(open_video(&sealer, &id, &key).is_ok());
+        let (err, why) = open_video(&sealer, &id, &bob).unwrap_err();
+        assert_eq!((err, why), (video_not_found(), "foreign"));
+        // The key's own videos are not its visitors'.
+        let own = sealed_video(&sealer, key);
+        assert!(open_video(&sealer, &own, &alice).is_err());
+        assert!(open_video(&sealer, &own, &key).is_ok());
     }
 }

@@ -511,12 +511,12 @@ pub fn character_not_found() -> ClientError {
 pub fn open_character(
     sealer: &crate::seal::Keys,
     id: &str,
-    owner: &[u8; crate::seal::OWNER_LEN],
+    owner: &crate::seal::Owner,
 ) -> Result<(String, String), ClientError> {
     let sealed = sealer
         .open_id(crate::seal::Purpose::Character, id)
         .map_err(|e| e.to_client(crate::seal::Purpose::Character))?;
-    if !crate::encoding::ct_eq(&sealed.owner, owner) {
+    if !owner.may_open(&sealed.owner) {
         return Err(character_not_found());
     }
     let upstream = String::from_utf8(sealed.payload).map_err(|_| character_not_found())?;

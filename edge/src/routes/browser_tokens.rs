@@ -51,7 +51,8 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         record: &caller.record,
         policy: &policy,
     };
-    let claims = request.authorize(parent, &config, cx.now_ms, random_bytes::<8>()?)?;
+    let subject = request.subject.clone();
+    let claims = request.authorize(parent, &config, cx.now_ms, random_bytes::<8>()?, &seal_keys)?;
     let token = claims
         .seal(&seal_keys)
         .map_err(|e| e.to_client(Purpose::BrowserToken))?;
@@ -62,5 +63,9 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
     Ok(Response::builder()
         .with_status(200)
         .with_headers(headers)
-        .fixed(mint_response(&token, &claims).to_string().into_bytes()))
+        .fixed(
+            mint_response(&token, &claims, subject.as_deref())
+                .to_string()
+                .into_bytes(),
+        ))
 }

@@ -10,8 +10,9 @@
 // checked against its owning key *now*). The model arrives in the first
 // frame, so the rest happens right after it: the setup (with a token's
 // locked fields applied) names a model group the key must be allowed, it is
-// routed, one realtime session is reserved on the key (a token's use is
-// counted in its key's quota Durable Object), the upstream socket is opened
+// routed, the socket is admitted in one call to the key's quota Durable
+// Object (the request, one realtime session and a token's use together;
+// the use given back if the session does not start), the upstream socket is opened
 // with the deployment's credential (Gemini API key, or a Vertex bearer token
 // minted from the service account), the setup goes up with its model
 // rewritten, and frames are relayed both ways. Refusals close the socket
@@ -28,7 +29,8 @@
 
 use std::rc::Rc;
 
-use reelay_core::access::AccessPolicy;
+use reelay_core::access::{AccessGroups, AccessPolicy};
+use reelay_core::browser_token::Minter;
 use reelay_core::config::Deployment;
 use reelay_core::errors::{ClientError, Dialect, ErrorCode, ErrorKind};
 use reelay_core::plan::Auth;
@@ -45,11 +47,11 @@ use reelay_core::seal::Purpose;
 use worker::{Headers, Request, Response, WebSocket};
 
 use super::realtime::TokenOwner;
-use super::realtime::{describe, session_cost, session_only, token_owner};
+use super::realtime::{describe, owner_refusal, session_cost, token_owner};
 use super::relay::{self, First, Frame, Lifetime, Session};
 use crate::context::{random_bytes, Ctx};
 use crate::credentials;
-use crate::keys::Caller;
+use crate::keys::{self, Caller};
 use crate::pipeline;
 use crate::quota;
 use crate::request::read_body;
@@ -91,17 +93,16 @@ enum Who {
 }
 
 impl Who {
-    fn policy(&self) -> Result<Rc<AccessPolicy>, ClientError> {
+    /// The caller's rules: a key's (narrowed by a browser token's), or a
+    /// token's key's now, narrowed by the rules of a browser token that
+    /// minted it.
+    fn policy(&self, groups: &AccessGroups) -> Result<Rc<AccessPolicy>, ClientError> {
         match self {
             Self::Key(caller) => caller.policy(),
-            Self::Token(token) => Ok(Rc::clone(&token.1.policy)),
-        }
-    }
-
-    fn caller_mut(&mut self) -> Option<&mut Caller> {
-        match self {
-            Self::Key(caller) => Some(caller.as_mut()),
-            Self::Token(token) => token.1.caller.as_mut(),
+            Self::Token(token) => match token.0.narrowing(groups)? {
+                Some(narrowing) => Ok(Rc::new((*token.1.policy).clone().narrowed(narrowing))),
+                None => Ok(Rc::clone(&token.1.policy)),
+            },
         }
     }
 }
@@ -138,12 +139,14 @@ async fn identify(req: &Request, cx: &Ctx) -> Result<Who, ClientError> {
             worker::console_warn!("live token refused: {}", e.as_str());
             e.to_client(Purpose::LiveToken)
         })?;
+        // A token minted with an origin-bound browser token works from there only.
+        claims.check_origin(crate::cors::token_origin(cx))?;
         let owner = token_owner(cx, &config, &claims.key_hash, ErrorCode::InvalidLiveToken).await?;
         return Ok(Who::Token(Box::new((claims, owner))));
     }
-    Ok(Who::Key(Box::new(
-        pipeline::authenticate(req, cx, true).await?,
-    )))
+    // Admitted with its session once the setup names the model: one call
+    // to the key's quota object for the whole socket.
+    Ok(Who::Key(Box::new(keys::identify(req, cx, true).await?)))
 }
 
 /// The session after the `101`: wait for the setup, check, connect, relay.
@@ -217,7 +220,7 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
     };
     let name = setup.group_name()?.to_owned();
     cx.log.borrow_mut().model = Some(name.clone());
-    let policy = who.policy()?;
+    let policy = who.policy(&config.access_groups)?;
     let group = authorize(&config, &policy, &name, "setup.model").map_err(|e| match &*who {
         Who::Key(caller) => describe(e, caller),
         Who::Token(..) => e,
@@ -228,25 +231,24 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
     plan_live(first.deployment, &setup)?;
     let dep = first.deployment;
 
-    // One realtime session (and its price) on the key — the request that
-    // opened the socket was admitted before the upgrade — and one use of a token.
-    if let Some(caller) = who.caller_mut() {
-        pipeline::admit(cx, caller, session_only(dep)).await?;
-    }
-    if let Who::Token(token) = &*who {
-        let (claims, owner) = &**token;
-        if let Some(caller) = &owner.caller {
-            let left = quota::count_use(
+    // The socket's one admission: the request, one realtime session (and
+    // its price) on the key, and one use of a token (the master key's
+    // tokens count their uses too), in one call to the key's quota object;
+    // refunded (and the use given back) unless the upstream session starts.
+    match who {
+        Who::Key(caller) => pipeline::admit(cx, caller, session_cost(dep)).await?,
+        Who::Token(token) => {
+            let (claims, owner) = &mut **token;
+            let used = ClientError::from_code(ErrorCode::LiveTokenUsedUp);
+            pipeline::admit_token_use(
                 cx,
-                &caller.record,
-                &claims.id_hex(),
-                claims.uses,
-                claims.expires_at_ms,
+                &mut owner.caller,
+                session_cost(dep),
+                &claims.session_use(),
+                used,
             )
-            .await?;
-            if !left {
-                return Err(ClientError::from_code(ErrorCode::LiveTokenUsedUp));
-            }
+            .await
+            .map_err(|e| owner_refusal(ErrorCode::InvalidLiveToken, e))?;
         }
     }
     // The session lives until its key or token expires or the key is deleted.
@@ -254,7 +256,7 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
         Who::Key(caller) => Lifetime::of_caller(cx, caller).await?,
         Who::Token(token) => {
             let (claims, owner) = &**token;
-            let record = owner.caller.as_ref().map(|c| &*c.record);
+            let record = (!owner.caller.is_master).then(|| &*owner.caller.record);
             let until = Some(claims.expires_at_ms);
             Lifetime::start(cx, Credential::LiveToken, record, until).await?
         }
@@ -342,7 +344,12 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
             .with_param("bidiGenerateContentSetup.model"));
         }
     }
-    let claims = LiveTokenClaims::mint(&request, caller.hash, random_bytes::<12>()?);
+    // A browser token mints nothing that outlives or outreaches it.
+    let minter = caller
+        .token
+        .as_ref()
+        .map_or(Minter::Key, Minter::BrowserToken);
+    let claims = LiveTokenClaims::mint(&request, caller.hash, random_bytes::<12>()?, minter);
     let token = claims.seal(&key).map_err(|e| {
         worker::console_warn!("live token not sealed: {}", e.as_str());
         ClientError::new(
@@ -356,5 +363,5 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
     Ok(Response::builder()
         .with_status(200)
         .with_headers(headers)
-        .fixed(auth_token_answer(&token, &request).to_string().into_bytes()))
+        .fixed(auth_token_answer(&token, &claims).to_string().into_bytes()))
 }

@@ -17,6 +17,7 @@
 use std::rc::Rc;
 
 use reelay_core::access::AccessPolicy;
+use reelay_core::browser_token::Minter;
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{ClientError, ErrorCode};
 use reelay_core::plan::Auth;
@@ -29,7 +30,7 @@ use reelay_core::realtime::calls::{
 use reelay_core::realtime::session::{finish_mint, ClientSecretRequest, SealWith};
 use reelay_core::realtime::{SessionKind, TokenClaims, ALL_KINDS, TOKEN_PREFIX};
 use reelay_core::retry::Resend;
-use reelay_core::seal::{Keys, Purpose, OWNER_LEN};
+use reelay_core::seal::{Keys, Owner, Purpose};
 use worker::wasm_bindgen::JsValue;
 use worker::{
     FormData, FormEntry, Headers, Method, Request, RequestInit, RequestRedirect, Response,
@@ -119,6 +120,11 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
         let seal = SealWith {
             key: &key,
             key_hash: caller.hash,
+            // A browser token mints nothing that outlives or outreaches it.
+            minter: caller
+                .token
+                .as_ref()
+                .map_or(Minter::Key, Minter::BrowserToken),
             nonce: random_bytes::<12>()?,
             // The clock when the upstream's answer arrived, not when the
             // request did: its `expires_at` was set after the request began.
@@ -139,23 +145,10 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
         .fixed(minted.body.into_bytes()))
 }
 
-/// One realtime session on `dep`, without the request and slot that
-/// admission already counted.
 /// One realtime session on `dep` with the request that opens it: what is
 /// admitted, and what is committed once the upstream accepted it.
 pub(super) fn session_cost(dep: &Deployment) -> Cost {
     dep.prices.realtime_session_cost()
-}
-
-/// One realtime session on `dep` for a request already admitted (a socket
-/// whose upgrade was): the session's counters and price, without the
-/// request's rate token or slot.
-pub(super) fn session_only(dep: &Deployment) -> Cost {
-    Cost {
-        request: false,
-        slot: false,
-        ..session_cost(dep)
-    }
 }
 
 pub(super) use crate::pipeline::describe;
@@ -178,7 +171,8 @@ pub(super) fn presented_token(req: &Request) -> Option<String> {
     found
 }
 
-/// Opens a token for one of `kinds` (tag, purpose, expiry).
+/// Opens a token for one of `kinds` (tag, purpose, expiry) and checks its
+/// origin binding against the request.
 pub(super) fn open_token(
     cx: &Ctx,
     token: &str,
@@ -191,12 +185,15 @@ pub(super) fn open_token(
     })?;
     // The upstream ephemeral key inside is never passed on.
     cx.remember_secret(claims.upstream_key.expose());
+    // A token minted with an origin-bound browser token works from there only.
+    claims.check_origin(crate::cors::token_origin(cx))?;
     Ok(claims)
 }
 
 /// Checks the key that minted `claims` is still good *now*: not deleted or
 /// revoked (its quota Durable Object says so at once), not expired, still
-/// allowed the token's model. Returns its current access rules.
+/// allowed the token's model. Returns its current access rules. For uses
+/// that start no session (call control, sidebands).
 pub(super) async fn check_owner(
     cx: &Ctx,
     config: &Config,
@@ -207,6 +204,21 @@ pub(super) async fn check_owner(
 
 /// [`check_owner`], returning the key as it stands (for a session's lifetime).
 pub(super) async fn checked_owner(
+    cx: &Ctx,
+    config: &Config,
+    claims: &TokenClaims,
+) -> Result<TokenOwner, ClientError> {
+    let mut owner = session_owner(cx, config, claims).await?;
+    // Revocation (the key's object, at most a second old), the key's rate.
+    pipeline::admit_minted(cx, &mut owner.caller)
+        .await
+        .map_err(|e| owner_refusal(ErrorCode::InvalidRealtimeToken, e))?;
+    Ok(owner)
+}
+
+/// The key that minted `claims`, as this isolate knows it, still allowed
+/// the token's model; admission (with the token's use) confirms the rest.
+async fn session_owner(
     cx: &Ctx,
     config: &Config,
     claims: &TokenClaims,
@@ -231,70 +243,100 @@ pub(super) async fn checked_owner(
     Ok(owner)
 }
 
+/// Admits the one session a realtime token may start, on the key that
+/// minted it (which the same call vouches for): one request and the
+/// token's single use. The session was charged at mint; refunding the
+/// hold (the session did not start) gives the use back.
+pub(super) async fn admit_session(
+    cx: &Ctx,
+    owner: &mut TokenOwner,
+    claims: &TokenClaims,
+) -> Result<(), ClientError> {
+    let used = ClientError::new(
+        ErrorCode::RealtimeTokenUsed,
+        "the realtime token has already started its session (each token starts one); mint a new one",
+    );
+    pipeline::admit_token_use(
+        cx,
+        &mut owner.caller,
+        Cost::REQUEST,
+        &claims.session_use(),
+        used,
+    )
+    .await
+    .map_err(|e| owner_refusal(ErrorCode::InvalidRealtimeToken, e))
+}
+
+/// Opens the session of a realtime token on its deployment: the owner
+/// checked, the upstream deployment that minted it, the use admitted.
+pub(super) async fn token_session<'c>(
+    cx: &Ctx,
+    config: &'c Config,
+    claims: &TokenClaims,
+) -> Result<(TokenOwner, &'c Deployment), ClientError> {
+    let owner = session_owner(cx, config, claims).await?;
+    let (_, dep) = config.deployment(&claims.deployment).ok_or_else(|| {
+        ClientError::new(
+            ErrorCode::InvalidRealtimeToken,
+            "the realtime token is not valid: the deployment that minted it is no longer configured",
+        )
+    })?;
+    served(cx, dep);
+    Ok((owner, dep))
+}
+
 /// The key behind a token, as it stands now.
 pub(super) struct TokenOwner {
     /// Its current access rules.
     pub(super) policy: Rc<AccessPolicy>,
-    /// The key (for quota); `None` for the master key, which is not metered.
-    pub(super) caller: Option<Caller>,
+    /// The key (for quota and token uses; the master key is not metered).
+    pub(super) caller: Caller,
 }
 
-/// Loads the key with `key_hash` that minted a token and checks it is still
-/// good *now*: not deleted or revoked (its quota Durable Object says so at
-/// once), not expired. Refusals carry `invalid` (the token kind's code).
+/// Why a token is refused when the key that minted it is gone: `invalid`
+/// (the token kind's code) with the reason.
+fn owner_gone(invalid: ErrorCode, why: &str) -> ClientError {
+    let kind = if invalid == ErrorCode::InvalidRealtimeToken {
+        "realtime token"
+    } else {
+        "ephemeral token"
+    };
+    ClientError::new(
+        invalid,
+        format!("the {kind} is not valid: the key that minted it {why}"),
+    )
+}
+
+/// What the minting key's quota object refusing it means to a token's
+/// holder: a deleted or expired key makes the token `invalid`.
+pub(super) fn owner_refusal(invalid: ErrorCode, e: ClientError) -> ClientError {
+    match e.code {
+        ErrorCode::InvalidApiKey => owner_gone(invalid, "was deleted"),
+        ErrorCode::KeyExpired => owner_gone(invalid, "has expired"),
+        _ => e,
+    }
+}
+
+/// Loads the key with `key_hash` that minted a token as this isolate knows
+/// it and checks it is not deleted or expired; its quota object confirms
+/// it (revocation at once) when the token's use is admitted. Refusals carry
+/// `invalid` (the token kind's code).
 pub(super) async fn token_owner(
     cx: &Ctx,
     config: &Config,
     key_hash: &[u8; 32],
     invalid: ErrorCode,
 ) -> Result<TokenOwner, ClientError> {
-    let groups = &config.access_groups;
-    if keys::is_master(cx, key_hash) {
-        cx.log.borrow_mut().key_token = Some(String::from("master"));
-        // A page using the token must be on an allowed origin (CORS).
-        crate::cors::check(cx, config, &[])?;
-        let policy = AccessPolicy::compile::<&str>(&[], groups)
-            .map_err(|_| ClientError::from_code(ErrorCode::Internal))?;
-        return Ok(TokenOwner {
-            policy: Rc::new(policy),
-            caller: None,
-        });
-    }
-    let kind = if invalid == ErrorCode::InvalidRealtimeToken {
-        "realtime token"
-    } else {
-        "ephemeral token"
-    };
-    let revoked = || {
-        ClientError::new(
-            invalid,
-            format!("the {kind} is not valid: the key that minted it was deleted"),
-        )
-    };
-    let expired = || {
-        ClientError::new(
-            invalid,
-            format!("the {kind} is not valid: the key that minted it has expired"),
-        )
-    };
-    let mut caller = keys::identify_minter(cx, config, key_hash)
+    let caller = keys::identify_minter(cx, config, key_hash)
         .await?
-        .ok_or_else(revoked)?;
+        .ok_or_else(|| owner_gone(invalid, "was deleted"))?;
     caller
         .record
         .check_usable(cx.now_ms)
-        .map_err(|_| expired())?;
-    // Revocation (the key's object, at most a second old), the key's rate.
-    pipeline::admit_minted(cx, &mut caller)
-        .await
-        .map_err(|e| match e.code {
-            ErrorCode::InvalidApiKey => revoked(),
-            ErrorCode::KeyExpired => expired(),
-            _ => e,
-        })?;
+        .map_err(|_| owner_gone(invalid, "has expired"))?;
     Ok(TokenOwner {
         policy: caller.policy()?,
-        caller: Some(caller),
+        caller,
     })
 }
 
@@ -353,21 +395,18 @@ async fn create_call(req: &mut Request, cx: &Ctx) -> Result<Response, ClientErro
     let config = cx.config()?;
     let sealer = cx.seal_keys()?;
     if let Some(token) = presented_token(req) {
-        // A browser with a reelay token: always the deployment that minted it.
+        // A browser with a reelay token: always the deployment that minted
+        // it, and the token's one session.
         let claims = open_token(cx, &token, CALL_KINDS)?;
-        check_owner(cx, &config, &claims).await?;
-        let (_, dep) = config.deployment(&claims.deployment).ok_or_else(|| {
-            ClientError::new(
-                ErrorCode::InvalidRealtimeToken,
-                "the realtime token is not valid: the deployment that minted it is no longer configured",
-            )
-        })?;
-        served(cx, dep);
+        let (mut owner, dep) = token_session(cx, &config, &claims).await?;
         let offer = read_offer(req).await?;
         let plan = plan_call_with_token(&claims, dep, offer.sdp, offer.session.as_deref())?;
+        admit_session(cx, &mut owner, &claims).await?;
         let response = send_call(cx, dep, &plan)
             .await
             .map_err(|e| crate::fetch::scrub(e, claims.upstream_key.expose()))?;
+        // The session started: its use stays spent.
+        pipeline::settle(cx, Outcome::Done(Cost::REQUEST));
         return answer_call(cx, response, &sealer, claims.owner(), &dep.id).await;
     }
 
@@ -471,7 +510,7 @@ async fn answer_call(
     cx: &Ctx,
     mut response: Response,
     sealer: &Keys,
-    owner: [u8; OWNER_LEN],
+    owner: Owner,
     deployment: &str,
 ) -> Result<Response, ClientError> {
     let status = response.status_code();

@@ -11,7 +11,7 @@
 // | caller | upstream | quota |
 // |---|---|---|
 // | virtual key, `?model=` | routed by model group, the deployment's own key | one realtime session (and its price) reserved before connecting, refunded if the upstream refuses |
-// | reelay token | the deployment that minted it, `Bearer ek_…` (sealed in the token) | none: charged at mint |
+// | reelay token | the deployment that minted it, `Bearer ek_…` (sealed in the token) | the token's one use (its session was charged at mint), given back if the upstream refuses |
 // | `?call_id=rtc_…` (reelay's sealed call id), by the key that started the call or its token | the deployment holding the call, `?call_id=<upstream id>`, the deployment's key | none: the call was charged |
 //
 // The subprotocol `realtime` is answered when offered; the key subprotocol
@@ -26,7 +26,7 @@ use std::rc::Rc;
 use reelay_core::config::{Config, Deployment};
 use reelay_core::errors::{ClientError, Dialect, ErrorCode};
 use reelay_core::plan::Auth;
-use reelay_core::quota::Outcome;
+use reelay_core::quota::{Cost, Outcome};
 use reelay_core::realtime::calls::{check_call_access, open_call_id};
 use reelay_core::realtime::lifetime::Credential;
 use reelay_core::realtime::ws::{
@@ -38,7 +38,8 @@ use reelay_core::retry::Resend;
 use worker::{Headers, Method, Request, RequestInit, Response, WebSocket};
 
 use super::realtime::{
-    checked_owner, describe, open_token, presented_token, served, session_cost, TokenOwner,
+    admit_session, checked_owner, describe, open_token, presented_token, served, session_cost,
+    token_session, TokenOwner,
 };
 use super::relay::{self, Lifetime, Session};
 use crate::context::Ctx;
@@ -108,19 +109,17 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
         return sideband(req, cx, &config, protocols, token.as_deref(), call_id).await;
     }
     if let Some(token) = token {
-        // A browser with a reelay token: always the deployment that minted it.
+        // A browser with a reelay token: always the deployment that minted
+        // it, and the token's one session.
         let claims = open_token(cx, &token, query.token_kinds())?;
-        let owner = checked_owner(cx, &config, &claims).await?;
-        let (_, dep) = config.deployment(&claims.deployment).ok_or_else(|| {
-            ClientError::new(
-                ErrorCode::InvalidRealtimeToken,
-                "the realtime token is not valid: the deployment that minted it is no longer configured",
-            )
-        })?;
-        served(cx, dep);
+        let (mut owner, dep) = token_session(cx, &config, &claims).await?;
         let plan = plan_with_token(&claims, dep, &query)?;
         let lifetime = token_lifetime(cx, &owner, &claims).await?;
-        return dial(cx, dep, plan, lifetime).await;
+        admit_session(cx, &mut owner, &claims).await?;
+        let opened = dial(cx, dep, plan, lifetime).await?;
+        // The session started: its use stays spent.
+        pipeline::settle(cx, Outcome::Done(Cost::REQUEST));
+        return Ok(opened);
     }
 
     // A virtual key: access check, routing, one realtime session reserved
@@ -238,7 +237,7 @@ async fn token_lifetime(
     owner: &TokenOwner,
     claims: &TokenClaims,
 ) -> Result<Lifetime, ClientError> {
-    let record = owner.caller.as_ref().map(|c| &*c.record);
+    let record = (!owner.caller.is_master).then(|| &*owner.caller.record);
     let expires_at_ms = claims.expires_at.saturating_mul(1000);
     Lifetime::start(cx, Credential::RealtimeToken, record, Some(expires_at_ms)).await
 }

@@ -243,10 +243,12 @@ pub(super) async fn start<'c>(
         deleted: false,
         remixed_from,
         quota_hold: quota::holds_own(cx).then(|| cx.hold_id.clone()),
+        // A browser token's job is its visitor's: lists by other visitors skip it.
+        subject: caller.owner().subject_hex(),
     };
     jobs::store_after_response(
         cx,
-        &record_name(&caller.owner(), created_at_ms, &id),
+        &record_name(&caller.owner().key, created_at_ms, &id),
         &record,
     );
     Ok(Submitted {
@@ -450,7 +452,8 @@ pub(super) fn open_job<'c>(
     let mut log = cx.log.borrow_mut();
     log.deployment = Some(deployment.id.clone());
     log.model = Some(group.name.clone());
-    let record_name = record_name(&caller.owner(), sealed.created_at_ms, id);
+    // Named under the key: the subject is checked when the id is opened.
+    let record_name = record_name(&sealed.owner.key, sealed.created_at_ms, id);
     Ok(OpenedJob {
         record_name,
         sealed,
@@ -583,8 +586,16 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         }
         None => None,
     };
-    let index = jobs::index(&cx.env, &owner_prefix(&caller.owner())).await?;
-    let page = select_page(&index, after_name.as_deref(), query.limit, query.order);
+    let owner = caller.owner();
+    let index = jobs::index(&cx.env, &owner_prefix(&owner.key)).await?;
+    // A browser token lists its visitor's jobs only; the key lists all.
+    let page = select_page(
+        &index,
+        &owner,
+        after_name.as_deref(),
+        query.limit,
+        query.order,
+    );
     let records = jobs::load_many(&cx.env, &page.names).await?;
 
     let mut items = Vec::with_capacity(records.len());
@@ -663,6 +674,7 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
         deleted: false,
         remixed_from: None,
         quota_hold: None,
+        subject: job.sealed.owner.subject_hex(),
     });
     // A running job is stopped first where the provider can (Omni): the
     // answer says how it ended, which settles its quota hold. A refusal

@@ -2,7 +2,7 @@
 //! to another sealing module touches nothing else.
 
 use reelay_core::errors::ClientError;
-use reelay_core::seal::{owner_of, Keys, Purpose, Sealed, OWNER_LEN};
+use reelay_core::seal::{owner_of, Keys, Owner, Purpose, Sealed, OWNER_LEN};
 use reelay_core::video::VideoHandle;
 
 /// What a video id carries.
@@ -30,7 +30,7 @@ impl Ids {
         self.0
             .seal_id(&Sealed {
                 purpose: Purpose::Video,
-                owner: id.owner,
+                owner: Owner::key(id.owner),
                 created_at_ms: id.created_at_ms,
                 deployment: id.deployment.clone(),
                 payload: id.handle.encode(),
@@ -42,7 +42,7 @@ impl Ids {
     pub(crate) fn open(&self, id: &str) -> Option<VideoId> {
         let sealed = self.0.open_id(Purpose::Video, id).ok()?;
         Some(VideoId {
-            owner: sealed.owner,
+            owner: sealed.owner.key,
             created_at_ms: sealed.created_at_ms,
             handle: VideoHandle::decode(&sealed.payload)?,
             deployment: sealed.deployment,

@@ -214,6 +214,7 @@ impl Host {
             deleted: false,
             remixed_from: None,
             quota_hold: Some(hold),
+            subject: None,
         };
         self.jobs()
             .insert(record_name(&id.owner, now, &sealed), record);

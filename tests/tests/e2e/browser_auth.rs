@@ -478,6 +478,7 @@ async fn browser_tokens_narrow_bind_and_count_against_the_parent() {
         id: [0; 8],
         origin: None,
         models: Vec::new(),
+        subject: [0; reelay_core::seal::SUBJECT_LEN],
     }
     .seal(&Keys::derive(SEALING_KEY.as_bytes()).unwrap())
     .unwrap();

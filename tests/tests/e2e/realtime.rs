@@ -402,17 +402,17 @@ async fn forged_truncated_foreign_and_expired_tokens_are_401() {
     let truncated = token[..token.len() - 5].to_owned();
     // Well-formed, but sealed under another SEALING_KEY.
     let foreign = TokenClaims {
+        id: [7; 12],
         kind: SessionKind::Realtime,
         expires_at: u64::MAX,
         key_hash: sha256(key.as_bytes()),
         deployment: "openai-rt".into(),
         model: "gpt-realtime".into(),
         upstream_key: UpstreamKey::new("ek_0123456789abcdef0123456789abcdef"),
+        origin: None,
+        subject: None,
     }
-    .seal(
-        &Keys::derive(b"another-sealing-key-0123456789abcdef0123").unwrap(),
-        &[7; 12],
-    )
+    .seal(&Keys::derive(b"another-sealing-key-0123456789abcdef0123").unwrap())
     .unwrap();
     for bad in [
         forged.as_str(),

@@ -411,7 +411,9 @@ async fn browser_subprotocol_and_reelay_tokens() {
         .await;
     assert_eq!(env.json(&mut ws).await["type"], "session.created");
     ws.close(None).await.unwrap();
-    let protocols = format!("realtime, openai-insecure-api-key.{token}");
+    // Each token starts one session.
+    let second = env.realtime_token(&key, "gpt-realtime").await;
+    let protocols = format!("realtime, openai-insecure-api-key.{second}");
     let (mut ws, protocol) = env
         .open("/v1/realtime", &[("sec-websocket-protocol", &protocols)])
         .await;
