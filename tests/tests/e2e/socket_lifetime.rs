@@ -294,7 +294,9 @@ async fn deleting_the_key_ends_every_session() {
     let mut by_browser_token = openai_socket(&env, "/v1/realtime?model=gpt-realtime", &bt).await;
     let ek = realtime_token(&env, &key, 600).await;
     let mut by_realtime_token = openai_socket(&env, "/v1/realtime", &ek).await;
-    let call = start_call(&env, &ek).await;
+    // A realtime token starts one session: the call gets its own.
+    let call_token = realtime_token(&env, &key, 600).await;
+    let call = start_call(&env, &call_token).await;
     let mut sideband = openai_socket(&env, &format!("/v1/realtime?call_id={call}"), &key).await;
     let mut gemini = open(&env, GEMINI_LIVE, &[("x-goog-api-key", &key)]).await;
     set_up(&env, &mut gemini, "models/gemini-live").await;
