@@ -6,8 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use reelay_core::access::{validate_rule, AccessPolicy};
 use reelay_core::keys::{
-    masked, parse_delete_request, plausible_key, presented_key, GenerateRequest, KeyRecord,
-    KeyRef, Presented, UpdateRequest,
+    masked, parse_delete_request, plausible_key, presented_key, GenerateRequest, KeyRecord, KeyRef,
+    Presented, UpdateRequest,
 };
 use reelay_fuzz::{config, Input};
 

@@ -50,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
 fn origins(text: &str, other: &str) {
     if let Ok(origin) = Origin::parse(text) {
         let serialized = origin.serialize();
-        assert_eq!(Origin::parse(&serialized).map(|o| o.serialize()), Ok(serialized.clone()));
+        assert_eq!(
+            Origin::parse(&serialized).map(|o| o.serialize()),
+            Ok(serialized.clone())
+        );
         let exact = OriginPattern::parse(&serialized)
             .unwrap_or_else(|e| panic!("{serialized:?} is no pattern: {e:?}"));
         assert!(exact.matches(&origin), "{serialized} does not match itself");
@@ -61,7 +64,11 @@ fn origins(text: &str, other: &str) {
             .unwrap_or_else(|e| panic!("canonical {canonical:?} does not parse: {e:?}"));
         assert_eq!(again.canonical(), canonical);
         if let Ok(origin) = Origin::parse(other) {
-            assert_eq!(pattern.matches(&origin), again.matches(&origin), "{canonical}");
+            assert_eq!(
+                pattern.matches(&origin),
+                again.matches(&origin),
+                "{canonical}"
+            );
             let allowed = AllowedOrigins::compile([[canonical.clone()].as_slice()]);
             assert_eq!(allowed.allows(&origin), pattern.matches(&origin));
         }
@@ -96,7 +103,10 @@ fn mint(input: &mut Input<'_>) {
         return;
     };
     if let Some(parent_exp) = record.expires_at_ms {
-        assert!(claims.expires_at_secs <= parent_exp / 1000, "outlives its parent");
+        assert!(
+            claims.expires_at_secs <= parent_exp / 1000,
+            "outlives its parent"
+        );
     }
     if let Some(origin) = &claims.origin {
         let origin = Origin::parse(origin).unwrap_or_else(|e| panic!("{origin}: {e:?}"));
@@ -104,7 +114,10 @@ fn mint(input: &mut Input<'_>) {
             record.allowed_origins.as_slice(),
             config().cors.allowed_origins.as_slice(),
         ]);
-        assert!(allowed.allows(&origin), "bound to an origin the parent may not use");
+        assert!(
+            allowed.allows(&origin),
+            "bound to an origin the parent may not use"
+        );
     }
     let Ok(token) = claims.seal(keys()) else {
         return;

@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
         };
         // Parse → serialize → parse is the identity (`config` is accepted
         // and never sent).
-        let json = serde_json::to_string(&checked.request)
-            .unwrap_or_else(|e| panic!("serialize: {e}"));
+        let json =
+            serde_json::to_string(&checked.request).unwrap_or_else(|e| panic!("serialize: {e}"));
         let reparsed: veo::Request<'_> =
             serde_json::from_str(&json).unwrap_or_else(|e| panic!("reparse {e}: {json}"));
         let mut expected = checked.request.clone();
@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(native.prompt, checked.prompt);
         assert_eq!(native.seconds, checked.seconds);
         assert_eq!(native.size, checked.size);
-        let sent = native.request.json_body.unwrap_or_else(|| panic!("no body"));
+        let sent = native
+            .request
+            .json_body
+            .unwrap_or_else(|| panic!("no body"));
         let sent: veo::Request<'_> =
             serde_json::from_str(&sent).unwrap_or_else(|e| panic!("sent body {e}: {sent}"));
         assert_eq!(sent.instances.len(), expected.instances.len());

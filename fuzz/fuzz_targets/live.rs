@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
             let _ = live_route(&segments);
             if let Some(ms) = parse_rfc3339_ms(&text) {
                 let again = reelay_core::time::rfc3339(ms);
-                assert_eq!(parse_rfc3339_ms(&again), Some(ms - ms % 1000), "{text} → {again}");
+                assert_eq!(
+                    parse_rfc3339_ms(&again),
+                    Some(ms - ms % 1000),
+                    "{text} → {again}"
+                );
             }
         }
     }
@@ -47,10 +51,17 @@ fn setup_frame(frame: &[u8]) {
         let sent: Value =
             serde_json::from_str(&plan.setup).unwrap_or_else(|e| panic!("{e}: {}", plan.setup));
         let model = upstream_model(dep).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(sent["setup"]["model"].as_str(), Some(model.as_str()), "{}", plan.setup);
+        assert_eq!(
+            sent["setup"]["model"].as_str(),
+            Some(model.as_str()),
+            "{}",
+            plan.setup
+        );
         // What the upstream reads first is the setup, and only one.
-        assert_eq!(Setup::parse(plan.setup.as_bytes()).map(|s| s.model().map(str::to_owned)),
-            Ok(Some(model)));
+        assert_eq!(
+            Setup::parse(plan.setup.as_bytes()).map(|s| s.model().map(str::to_owned)),
+            Ok(Some(model))
+        );
     }
 }
 

@@ -25,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
         _ => {
             let text = input.text();
             if let Some(id) = call_id_from_location(&text) {
-                assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+                assert!(id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
             }
             if let Some(action) = CallAction::parse(&text) {
                 assert_eq!(action.as_str(), text);
@@ -97,15 +99,23 @@ fn client_secret(input: &mut Input<'_>) {
         return;
     };
     let upstream: Value = serde_json::from_slice(answer).unwrap_or_else(|e| panic!("{e}"));
-    let ephemeral = upstream["value"].as_str().unwrap_or_else(|| panic!("no value"));
+    let ephemeral = upstream["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no value"));
     let client: Value =
         serde_json::from_str(&minted.body).unwrap_or_else(|e| panic!("{e}: {}", minted.body));
     let mut seen = Vec::new();
     strings(&client, &mut seen);
     for s in seen.into_iter().filter(|_| ephemeral.len() >= 8) {
-        assert!(!s.contains(ephemeral), "the ephemeral key reached the client: {}", minted.body);
+        assert!(
+            !s.contains(ephemeral),
+            "the ephemeral key reached the client: {}",
+            minted.body
+        );
     }
-    let token = client["value"].as_str().unwrap_or_else(|| panic!("no token"));
+    let token = client["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token"));
     if minted.expires_at > now {
         let claims = TokenClaims::open(keys(), token, now, &[request.kind()])
             .unwrap_or_else(|e| panic!("minted token does not open: {e:?}"));
@@ -136,7 +146,11 @@ fn key_call(input: &mut Input<'_>) {
         panic!("a key call sends its session");
     };
     let sent: Value = serde_json::from_str(&sent).unwrap_or_else(|e| panic!("{e}: {sent}"));
-    assert_eq!(session_model(&sent, call.kind()), Some(dep.model.as_str()), "{sent}");
+    assert_eq!(
+        session_model(&sent, call.kind()),
+        Some(dep.model.as_str()),
+        "{sent}"
+    );
 }
 
 fn token_call(input: &mut Input<'_>) {
@@ -167,7 +181,10 @@ fn token_call(input: &mut Input<'_>) {
     {
         let sent: Value = serde_json::from_str(&sent).unwrap_or_else(|e| panic!("{e}: {sent}"));
         let model = session_model(&sent, kind);
-        assert!(model.is_none() || model == Some(dep.model.as_str()), "{sent}");
+        assert!(
+            model.is_none() || model == Some(dep.model.as_str()),
+            "{sent}"
+        );
     }
 }
 
@@ -187,7 +204,10 @@ fn call_control(input: &mut Input<'_>) {
         let sent: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
         if action == CallAction::Accept {
             let model = sent.get("model").and_then(Value::as_str);
-            assert!(model.is_none() || model == Some(dep.model.as_str()), "{json}");
+            assert!(
+                model.is_none() || model == Some(dep.model.as_str()),
+                "{json}"
+            );
         }
     }
 }

@@ -7,8 +7,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use reelay_core::realtime::ws::{
-    close_reason, query_escape, query_pairs, scrub, SessionGuard, Subprotocols, Verdict,
-    WsQuery, MAX_CLOSE_REASON,
+    close_reason, query_escape, query_pairs, scrub, SessionGuard, Subprotocols, Verdict, WsQuery,
+    MAX_CLOSE_REASON,
 };
 use reelay_core::realtime::SessionKind;
 use reelay_fuzz::Input;
@@ -89,7 +89,10 @@ fn client_frame(kind: SessionKind, text: &str) {
     match &verdict {
         Verdict::Pass => {
             if let Some(model) = named_model(text, &["session.update"], kind) {
-                assert!(allowed(&model), "passed a session.update naming {model:?}: {text}");
+                assert!(
+                    allowed(&model),
+                    "passed a session.update naming {model:?}: {text}"
+                );
             }
         }
         Verdict::Rewrite(sent) => {
@@ -106,6 +109,10 @@ fn upstream_frame(kind: SessionKind, text: &str) {
     if let Verdict::Rewrite(sent) = guard.upstream_text(text) {
         let model = named_model(sent.as_str(), &["session.created", "session.updated"], kind)
             .unwrap_or_else(|| panic!("rewrote into another event: {sent}"));
-        assert_eq!(model.as_ref().and_then(Value::as_str), Some(GROUP), "{sent}");
+        assert_eq!(
+            model.as_ref().and_then(Value::as_str),
+            Some(GROUP),
+            "{sent}"
+        );
     }
 }

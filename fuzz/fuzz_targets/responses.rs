@@ -77,8 +77,8 @@ fn sealed_body(body: &[u8]) {
     let Ok(before) = serde_json::from_slice::<Value>(body) else {
         return;
     };
-    let after: Value = serde_json::from_slice(&sealed)
-        .unwrap_or_else(|e| panic!("sealed body is not JSON: {e}"));
+    let after: Value =
+        serde_json::from_slice(&sealed).unwrap_or_else(|e| panic!("sealed body is not JSON: {e}"));
     same_shape(&before, &after);
 }
 

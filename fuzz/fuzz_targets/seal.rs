@@ -85,8 +85,14 @@ fn envelope_round_trip(purpose: Purpose, input: &mut Input<'_>) {
     assert!(foreign_keys().open_mac(purpose, &text).is_err());
     assert!(foreign_keys().open_aead(purpose, &text).is_err());
     for other in Purpose::ALL.into_iter().filter(|p| *p != purpose) {
-        assert!(keys().open_mac(other, &text).is_err(), "{purpose:?} as {other:?}");
-        assert!(keys().open_aead(other, &text).is_err(), "{purpose:?} as {other:?}");
+        assert!(
+            keys().open_mac(other, &text).is_err(),
+            "{purpose:?} as {other:?}"
+        );
+        assert!(
+            keys().open_aead(other, &text).is_err(),
+            "{purpose:?} as {other:?}"
+        );
     }
     if let Some(changed) = tampered(&text, at, with) {
         let reopened = match purpose.protection() {
@@ -95,7 +101,10 @@ fn envelope_round_trip(purpose: Purpose, input: &mut Input<'_>) {
         };
         // A non-canonical base64 tail may decode to the same bytes.
         if let Ok(bytes) = reopened {
-            assert_eq!(bytes, body, "an altered {purpose:?} opened to something else");
+            assert_eq!(
+                bytes, body,
+                "an altered {purpose:?} opened to something else"
+            );
         }
     }
 }
@@ -130,7 +139,9 @@ fn id_round_trip(purpose: Purpose, input: &mut Input<'_>) {
     assert!(foreign_keys().open_id(purpose, &id).is_err());
     // Gemini file tokens carry the same bytes.
     let token = id_to_token(purpose, &id).unwrap_or_else(|| panic!("no token for {id}"));
-    assert!(token.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')));
+    assert!(token
+        .bytes()
+        .all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')));
     if token.len() <= purpose.max_len() {
         assert_eq!(token_to_id(purpose, &token).as_deref(), Some(id.as_str()));
     }
@@ -233,8 +244,8 @@ fn call_id_round_trip(input: &mut Input<'_>) {
         return;
     };
     let opened = open_call_id(keys(), &sealed, &OWNER);
-    let plausible = reelay_core::realtime::calls::call_id_from_location(&call_id)
-        == Some(call_id.as_str());
+    let plausible =
+        reelay_core::realtime::calls::call_id_from_location(&call_id) == Some(call_id.as_str());
     if plausible && deployment.len() <= 255 && sealed.len() <= Purpose::RealtimeCall.max_len() {
         let opened = opened.unwrap_or_else(|e| panic!("call id did not open: {e:?}"));
         assert_eq!(opened.call_id, call_id);

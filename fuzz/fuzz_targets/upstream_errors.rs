@@ -20,13 +20,16 @@ fuzz_target!(|data: &[u8]| {
         headers.push((input.text(), input.text()));
     }
     let body = input.rest();
-    let headers: Vec<(&str, &str)> =
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let err = classify_http(status, &headers, body, now);
     let client = err.to_client();
     for dialect in [Dialect::OpenAi, Dialect::Google] {
         let rendered = client.render(dialect);
-        let _: Value = serde_json::from_str(&rendered).unwrap_or_else(|e| panic!("{e}: {rendered}"));
+        let _: Value =
+            serde_json::from_str(&rendered).unwrap_or_else(|e| panic!("{e}: {rendered}"));
     }
     let text = String::from_utf8_lossy(body);
     let _ = classify_operation_error(code, &text).to_client();

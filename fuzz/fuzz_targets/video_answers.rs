@@ -12,14 +12,22 @@ fn path_safe(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
-        && !id.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        && !id
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let index = usize::from(input.byte());
     let body = input.rest();
-    for group in ["sora-2", "azure-sora", "veo-3.1", "veo-vertex", "veo-vertex-inline"] {
+    for group in [
+        "sora-2",
+        "azure-sora",
+        "veo-3.1",
+        "veo-vertex",
+        "veo-vertex-inline",
+    ] {
         let dep = deployment(group);
         if let Ok(created) = video::parse_create_response(dep, body) {
             assert!(path_safe(&created.upstream_id), "{:?}", created.upstream_id);

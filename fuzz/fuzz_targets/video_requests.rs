@@ -68,7 +68,10 @@ fn create(body: &[u8]) {
             let typed: veo::Request<'_> = serde_json::from_str(&json)
                 .unwrap_or_else(|e| panic!("{}: not a Veo body {e}: {json}", dep.id));
             assert_eq!(typed.instances.len(), 1);
-            assert_eq!(typed.instances[0].prompt.as_deref(), Some(req.prompt.as_str()));
+            assert_eq!(
+                typed.instances[0].prompt.as_deref(),
+                Some(req.prompt.as_str())
+            );
         }
     }
 }

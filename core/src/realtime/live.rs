@@ -616,7 +616,8 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
     let year: i64 = d.next()?.parse().ok()?;
     let month: i64 = d.next()?.parse().ok()?;
     let day: i64 = d.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    // RFC 3339 years have four digits; larger ones would overflow below.
+    if !(0..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
     // Split off the offset.
@@ -628,7 +629,7 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
         let (h, m) = off[1..].split_once(':').unwrap_or((&off[1..], "0"));
         let h: i64 = h.parse().ok()?;
         let m: i64 = m.parse().ok()?;
-        if h > 23 || m > 59 {
+        if !(0..=23).contains(&h) || !(0..=59).contains(&m) {
             return None;
         }
         (c, sign * (h * 3600 + m * 60))
@@ -640,7 +641,11 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
     let hour: i64 = t.next()?.parse().ok()?;
     let minute: i64 = t.next()?.parse().ok()?;
     let second: i64 = t.next().unwrap_or("0").parse().ok()?;
-    if hour > 23 || minute > 59 || second > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if !(0..=23).contains(&hour)
+        || !(0..=59).contains(&minute)
+        || !(0..=60).contains(&second)
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let millis: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
@@ -779,6 +784,26 @@ mod tests {
         assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339_ms("garbage"), None);
         assert_eq!(parse_rfc3339_ms("1969-12-31T23:59:59Z"), None);
+    }
+
+    #[test]
+    fn times_out_of_range_are_refused_not_overflowed() {
+        // Found by fuzzing (fuzz/seeds/live/rfc3339_huge_year): a huge
+        // year overflowed the seconds arithmetic.
+        assert_eq!(parse_rfc3339_ms("2026202633333333-12-10T00:02-05:30"), None);
+        assert_eq!(
+            parse_rfc3339_ms("-9223372036854775808-01-01T00:00:00Z"),
+            None
+        );
+        assert_eq!(parse_rfc3339_ms("10000-01-01T00:00:00Z"), None);
+        assert_eq!(
+            parse_rfc3339_ms("9999-12-31T23:59:59Z"),
+            Some(253_402_300_799_000)
+        );
+        // Signed fields are not numbers of hours, minutes or seconds.
+        assert_eq!(parse_rfc3339_ms("2026-01-01T-5:00:00Z"), None);
+        assert_eq!(parse_rfc3339_ms("2026-01-01T00:-1:00Z"), None);
+        assert_eq!(parse_rfc3339_ms("2026-01-01T00:00:00+-1:00"), None);
     }
 
     fn request(body: Value) -> Result<AuthTokenRequest, ClientError> {
