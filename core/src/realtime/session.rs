@@ -285,8 +285,14 @@ pub fn finish_mint(
     }
     let body = Value::Object(answer).to_string();
     // Defence in depth: the ephemeral key must not survive anywhere else in
-    // the answer (an unknown field echoing it).
-    if body.contains(ephemeral.as_str()) {
+    // the answer (an unknown field echoing it), as written in JSON: a key
+    // holding `"` or `\` appears escaped.
+    let quoted = Value::from(ephemeral.as_str()).to_string();
+    let escaped = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(&quoted);
+    if body.contains(ephemeral.as_str()) || body.contains(escaped) {
         return Err(upstream_garbage(
             "the client secret answer repeats the ephemeral key outside `value`",
         ));
@@ -803,5 +809,21 @@ mod tests {
         .unwrap();
         assert_eq!(claims.kind, SessionKind::Transcription);
         assert_eq!(claims.model, "gpt-4o-transcribe");
+    }
+
+    #[test]
+    fn an_echoed_ephemeral_key_never_reaches_the_client_even_escaped() {
+        // Found by fuzzing: a key holding `"` or `\` is escaped in the JSON
+        // answer, so the raw-text check missed an echo of it.
+        let p = plan(json!({"session": {"type": "realtime", "model": "gpt-realtime"}})).unwrap();
+        for ephemeral in [
+            "ek_abc\"defghij",
+            "ek_abc\\defghij",
+            "ek_68af296e8e408191a1120ab6383263c2",
+        ] {
+            let answer = json!({"value": ephemeral, "echo": ephemeral, "expires_at": NOW + 60});
+            let out = finish(&p, answer.to_string().as_bytes(), [3; 32]);
+            assert!(out.is_err(), "{ephemeral}: {out:?}");
+        }
     }
 }
