@@ -594,13 +594,14 @@ const COUNT_MARK: u8 = 0;
 impl VideoHandle {
     /// Serialises into the sealed payload: seconds, width and height (two
     /// bytes each, big-endian), then `0x00 count` when the job makes more
-    /// than one video, then the operation name.
+    /// than one video (or when the name itself starts with `0x00`, so it
+    /// cannot be read as a count), then the operation name.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + self.operation.len());
         out.extend_from_slice(&(self.seconds.min(u32::from(u16::MAX)) as u16).to_be_bytes());
         out.extend_from_slice(&self.size.width.to_be_bytes());
         out.extend_from_slice(&self.size.height.to_be_bytes());
-        if self.count != 1 {
+        if self.count != 1 || self.operation.as_bytes().first() == Some(&COUNT_MARK) {
             out.push(COUNT_MARK);
             out.push(self.count.clamp(1, u32::from(u8::MAX)) as u8);
         }
@@ -1709,6 +1710,22 @@ mod tests {
                 code
             );
         }
+    }
+
+    #[test]
+    fn a_handle_whose_name_starts_with_the_count_mark_round_trips() {
+        // Found by fuzzing: without the mark written, `0x00 0x03 y` read back
+        // as three videos of `y`.
+        let h = VideoHandle {
+            operation: String::from("\u{0}\u{3}y"),
+            seconds: 8,
+            size: Size {
+                width: 1280,
+                height: 720,
+            },
+            count: 1,
+        };
+        assert_eq!(VideoHandle::decode(&h.encode()), Some(h));
     }
 
     #[test]

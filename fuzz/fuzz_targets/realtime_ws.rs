@@ -1,0 +1,122 @@
+//! Relayed realtime WebSocket traffic and the upgrade request: frames
+//! from the client and the upstream, `Sec-WebSocket-Protocol`, the query.
+//! The session guard never lets through a `session.update` (as a JSON
+//! parser reads it) that names a model other than the session's, and
+//! every rewrite it makes carries the allowed model.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use reelay_core::realtime::ws::{
+    close_reason, query_escape, query_pairs, scrub, SessionGuard, Subprotocols, Verdict, WsQuery,
+    MAX_CLOSE_REASON,
+};
+use reelay_core::realtime::SessionKind;
+use reelay_fuzz::Input;
+use serde_json::Value;
+
+const GROUP: &str = "gpt-realtime";
+const UPSTREAM: &str = "gpt-realtime-2025-08-28";
+
+/// Where a session of `kind` names its model.
+fn model_path(kind: SessionKind) -> &'static [&'static str] {
+    match kind {
+        SessionKind::Realtime => &["model"],
+        SessionKind::Transcription => &["audio", "input", "transcription", "model"],
+    }
+}
+
+/// The model a parsed event of one of `types` names for `kind`:
+/// `None` when the event is not one, `Some(None)` when it names none.
+fn named_model(text: &str, types: &[&str], kind: SessionKind) -> Option<Option<Value>> {
+    let event: Value = serde_json::from_str(text).ok()?;
+    let t = event.as_object()?.get("type")?.as_str()?;
+    if !types.contains(&t) {
+        return None;
+    }
+    let mut at = event.get("session")?;
+    if !at.is_object() {
+        return None;
+    }
+    for key in model_path(kind) {
+        match at.get(key) {
+            Some(next) => at = next,
+            None => return Some(None),
+        }
+    }
+    Some(Some(at.clone()).filter(|m| !m.is_null()))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut input = Input::new(data);
+    let kind = if input.byte() & 1 == 0 {
+        SessionKind::Realtime
+    } else {
+        SessionKind::Transcription
+    };
+    match input.byte() % 3 {
+        0 => {
+            let text = String::from_utf8_lossy(input.rest());
+            client_frame(kind, &text);
+            upstream_frame(kind, &text);
+        }
+        1 => {
+            let text = String::from_utf8_lossy(input.rest());
+            let _ = Subprotocols::parse(Some(&text));
+            let _ = WsQuery::parse(&text);
+            let reason = close_reason(&text);
+            assert!(reason.len() <= MAX_CLOSE_REASON && text.starts_with(&reason));
+        }
+        _ => {
+            let value = input.text();
+            let secret = input.text();
+            // An escaped value survives the query round trip.
+            let query = format!("model={}&x=1", query_escape(&value));
+            let pairs = query_pairs(&query).unwrap_or_else(|| panic!("{query}"));
+            assert_eq!(pairs[0], ("model".to_owned(), value.clone()));
+            let rest = input.text();
+            let scrubbed = scrub(&rest, &[&secret]);
+            // Credentials are printable ASCII (the redactor also removes
+            // their escaped forms, which control bytes change).
+            if secret.len() >= 8 && secret.bytes().all(|b| b.is_ascii_graphic()) {
+                assert!(!scrubbed.contains(&secret) || "[redacted]".contains(&secret));
+            }
+        }
+    }
+});
+
+fn client_frame(kind: SessionKind, text: &str) {
+    let guard = SessionGuard::new(kind, GROUP, UPSTREAM);
+    let verdict = guard.client_text(text);
+    let allowed = |m: &Option<Value>| m.as_ref().is_none_or(|m| m.as_str() == Some(UPSTREAM));
+    match &verdict {
+        Verdict::Pass => {
+            if let Some(model) = named_model(text, &["session.update"], kind) {
+                assert!(
+                    allowed(&model),
+                    "passed a session.update naming {model:?}: {text}"
+                );
+            }
+        }
+        Verdict::Rewrite(sent) => {
+            // The guard re-serializes every checked update (with or without
+            // a model): whatever it names must be allowed.
+            if let Some(model) = named_model(sent, &["session.update"], kind) {
+                assert!(allowed(&model), "rewrote to {model:?}: {sent}");
+            }
+        }
+        Verdict::Refuse(_) => {}
+    }
+}
+
+fn upstream_frame(kind: SessionKind, text: &str) {
+    let guard = SessionGuard::new(kind, GROUP, UPSTREAM);
+    if let Verdict::Rewrite(sent) = guard.upstream_text(text) {
+        let model = named_model(sent.as_str(), &["session.created", "session.updated"], kind)
+            .unwrap_or_else(|| panic!("rewrote into another event: {sent}"));
+        assert_eq!(
+            model.as_ref().and_then(Value::as_str),
+            Some(GROUP),
+            "{sent}"
+        );
+    }
+}
