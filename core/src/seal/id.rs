@@ -388,6 +388,8 @@ mod tests {
             (Purpose::Conversation, "conv_"),
             (Purpose::EncryptedContent, "enc_"),
             (Purpose::RealtimeCall, "rtc_"),
+            (Purpose::LiveSession, "live_"),
+            (Purpose::Interaction, "int_"),
         ];
         for (purpose, prefix) in all {
             assert!(purpose.is_id());

@@ -101,6 +101,11 @@ pub enum Purpose {
     EncryptedContent,
     /// A realtime WebRTC call (`rtc_…`); the payload is the upstream call id.
     RealtimeCall,
+    /// A GPT-Live session (`live_…`); the payload is the upstream session id.
+    LiveSession,
+    /// A Gemini interaction (`int_…`: Omni video, Live Interactions); the
+    /// payload is the upstream interaction id.
+    Interaction,
     /// A browser token (`bt_rl_…`): a narrowed, short-lived credential; see
     /// [`crate::browser_token`].
     BrowserToken,
@@ -143,7 +148,7 @@ impl Slot {
 
 impl Purpose {
     /// Every purpose.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::Video,
         Self::Character,
         Self::Response,
@@ -152,6 +157,8 @@ impl Purpose {
         Self::Conversation,
         Self::EncryptedContent,
         Self::RealtimeCall,
+        Self::LiveSession,
+        Self::Interaction,
         Self::BrowserToken,
         Self::RealtimeToken,
         Self::LiveToken,
@@ -168,6 +175,8 @@ impl Purpose {
             Self::Conversation => "conv_",
             Self::EncryptedContent => "enc_",
             Self::RealtimeCall => "rtc_",
+            Self::LiveSession => "live_",
+            Self::Interaction => "int_",
             Self::BrowserToken => "bt_rl_",
             Self::RealtimeToken => "ek_rl_",
             Self::LiveToken => "lt_rl_",
@@ -245,6 +254,8 @@ impl Purpose {
             Self::Conversation => Some(6),
             Self::EncryptedContent => Some(7),
             Self::RealtimeCall => Some(8),
+            Self::LiveSession => Some(9),
+            Self::Interaction => Some(10),
             Self::BrowserToken | Self::RealtimeToken | Self::LiveToken => None,
         }
     }
@@ -418,6 +429,14 @@ impl Purpose {
             Purpose::RealtimeCall => ClientError::new(
                 ErrorCode::RealtimeCallNotFound,
                 "no realtime call with this id exists for this key",
+            ),
+            Purpose::LiveSession => ClientError::new(
+                ErrorCode::LiveSessionNotFound,
+                "no live session with this id exists for this key",
+            ),
+            Purpose::Interaction => ClientError::new(
+                ErrorCode::InteractionNotFound,
+                "no interaction with this id exists for this key",
             ),
             Purpose::BrowserToken => ClientError::from_code(ErrorCode::InvalidBrowserToken),
             Purpose::RealtimeToken => ClientError::new(

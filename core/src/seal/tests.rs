@@ -321,6 +321,20 @@ fn clients_see_the_same_answers_as_before() {
             None,
         ),
         (
+            Purpose::LiveSession,
+            404,
+            "live_session_not_found",
+            "no live session with this id exists for this key",
+            None,
+        ),
+        (
+            Purpose::Interaction,
+            404,
+            "interaction_not_found",
+            "no interaction with this id exists for this key",
+            None,
+        ),
+        (
             Purpose::LiveToken,
             401,
             "invalid_live_token",
