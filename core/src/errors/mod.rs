@@ -292,7 +292,9 @@ error_codes! {
     RealtimeTokenUsed = "realtime_token_used", 401, "authentication_error", "UNAUTHENTICATED", "the realtime token has already started its session";
     /// A realtime call id that this gateway did not issue to this key (tampered, foreign or another key's: all look the same).
     RealtimeCallNotFound = "realtime_call_not_found", 404, "invalid_request_error", "NOT_FOUND", "no realtime call with this id";
+    /// A GPT-Live session id did not open for this caller.
     LiveSessionNotFound = "live_session_not_found", 404, "invalid_request_error", "NOT_FOUND", "no live session with this id";
+    /// A Gemini interaction id did not open for this caller.
     InteractionNotFound = "interaction_not_found", 404, "invalid_request_error", "NOT_FOUND", "no interaction with this id";
     /// A cross-origin browser request from an origin the key's `allowed_origins` (and the config's `cors.allowed_origins`) do not list, or a `null`/malformed `Origin`, or an origin other than the one a browser token is bound to.
     OriginNotAllowed = "origin_not_allowed", 403, "permission_error", "PERMISSION_DENIED", "this origin may not use this key";
