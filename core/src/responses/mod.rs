@@ -181,6 +181,7 @@ impl From<seal::Error> for Rejection {
             seal::Error::Version => Self::Version,
             seal::Error::WrongPurpose => Self::Purpose,
             seal::Error::BadMac => Self::Tampered,
+            seal::Error::NotOwner => Self::OtherOwner,
             // Ids do not expire, and every id purpose is sealed this way.
             seal::Error::Malformed | seal::Error::Expired(_) | seal::Error::Unsupported => {
                 Self::Malformed

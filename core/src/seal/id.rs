@@ -188,6 +188,82 @@ impl Keys {
     }
 }
 
+/// An upstream id opened from its sealed form ([`Keys::open_upstream_id`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamId {
+    /// The deployment holding the upstream state.
+    pub deployment: String,
+    /// The upstream's own id.
+    pub id: String,
+    /// Who the state belongs to.
+    pub owner: Owner,
+}
+
+/// Longest upstream id [`Keys::seal_upstream_id`] seals.
+pub const MAX_UPSTREAM_ID_LEN: usize = 256;
+
+impl Keys {
+    /// Seals the upstream id `upstream_id` (a GPT-Live session, a Gemini
+    /// interaction, …) held by `deployment` for `owner`: the payload is the
+    /// id's bytes. Empty, over-long or non-printable ids are refused as
+    /// [`Error::Unsupported`] (an upstream answer reelay will not hand on).
+    pub fn seal_upstream_id(
+        &self,
+        purpose: Purpose,
+        owner: Owner,
+        deployment: &str,
+        upstream_id: &str,
+        now_ms: u64,
+    ) -> Result<String, Error> {
+        if !plausible_upstream_id(upstream_id) {
+            return Err(Error::Unsupported);
+        }
+        self.seal_id(&Sealed {
+            purpose,
+            owner,
+            created_at_ms: now_ms,
+            deployment: String::from(deployment),
+            payload: upstream_id.as_bytes().to_vec(),
+        })
+    }
+
+    /// Opens an id sealed by [`Keys::seal_upstream_id`] for `caller`: its
+    /// deployment and upstream id, when the caller may open it
+    /// ([`Owner::may_open`]); [`Error::NotOwner`] for another key's or
+    /// visitor's id. Every failure maps to [`Purpose::refusal`] through
+    /// [`Error::to_client`], so a prober cannot tell them apart.
+    pub fn open_upstream_id(
+        &self,
+        purpose: Purpose,
+        id: &str,
+        caller: &Owner,
+    ) -> Result<UpstreamId, Error> {
+        let sealed = self.open_id(purpose, id)?;
+        if !caller.may_open(&sealed.owner) {
+            return Err(Error::NotOwner);
+        }
+        let upstream = String::from_utf8(sealed.payload).map_err(|_| Error::Malformed)?;
+        if !plausible_upstream_id(&upstream) {
+            return Err(Error::Malformed);
+        }
+        Ok(UpstreamId {
+            deployment: sealed.deployment,
+            id: upstream,
+            owner: sealed.owner,
+        })
+    }
+}
+
+/// Whether `id` is an upstream id reelay seals: 1..=[`MAX_UPSTREAM_ID_LEN`]
+/// bytes of visible ASCII other than `/`, `?` and `#` (it goes into paths).
+fn plausible_upstream_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_UPSTREAM_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'%'))
+}
+
 impl Keys {
     /// The fingerprint of visitor `subject` of the key with `key_hash`:
     /// keyed (HMAC under the ids key, domain-separated), so an id's reader
@@ -528,5 +604,73 @@ mod tests {
             let _ = keys().open_id(Purpose::Video, &text);
             let _ = keys().open_id(Purpose::Video, &std::format!("video_{text}"));
         }
+    }
+
+    #[test]
+    fn upstream_ids_open_only_for_their_owner_and_purpose() {
+        let key = Owner::key([9u8; OWNER_LEN]);
+        let visitor = Owner {
+            key: [9u8; OWNER_LEN],
+            subject: Some([3u8; SUBJECT_LEN]),
+        };
+        let other_visitor = Owner {
+            subject: Some([4u8; SUBJECT_LEN]),
+            ..visitor
+        };
+        let id = keys()
+            .seal_upstream_id(Purpose::LiveSession, visitor, "openai-live", "live_123", 5)
+            .unwrap();
+        assert!(id.starts_with("live_"));
+        let opened = keys()
+            .open_upstream_id(Purpose::LiveSession, &id, &visitor)
+            .unwrap();
+        assert_eq!(opened.deployment, "openai-live");
+        assert_eq!(opened.id, "live_123");
+        assert_eq!(opened.owner, visitor);
+        // The key sees its visitors' state; another visitor and another key do not.
+        assert!(keys()
+            .open_upstream_id(Purpose::LiveSession, &id, &key)
+            .is_ok());
+        assert_eq!(
+            keys().open_upstream_id(Purpose::LiveSession, &id, &other_visitor),
+            Err(Error::NotOwner)
+        );
+        assert_eq!(
+            keys().open_upstream_id(Purpose::LiveSession, &id, &Owner::key([8u8; OWNER_LEN])),
+            Err(Error::NotOwner)
+        );
+        // Sealed for one purpose, never opened as another.
+        assert!(keys()
+            .open_upstream_id(Purpose::Interaction, &id, &visitor)
+            .is_err());
+        assert_eq!(
+            Error::NotOwner.to_client(Purpose::LiveSession).code,
+            crate::errors::ErrorCode::LiveSessionNotFound
+        );
+    }
+
+    #[test]
+    fn upstream_ids_that_could_change_a_path_are_not_sealed() {
+        let owner = Owner::key([9u8; OWNER_LEN]);
+        for bad in [
+            "",
+            "a/b",
+            "a?b",
+            "a#b",
+            "a%2f",
+            "a b",
+            "é",
+            &"x".repeat(MAX_UPSTREAM_ID_LEN + 1),
+        ] {
+            assert_eq!(
+                keys().seal_upstream_id(Purpose::Interaction, owner, "d", bad, 0),
+                Err(Error::Unsupported),
+                "{bad:?}"
+            );
+        }
+        let fine = keys()
+            .seal_upstream_id(Purpose::Interaction, owner, "d", "v1_AbC-9.x", 0)
+            .unwrap();
+        assert!(fine.starts_with("int_"));
     }
 }

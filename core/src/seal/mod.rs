@@ -48,7 +48,10 @@
 
 mod id;
 
-pub use id::{id_to_token, owner_of, token_to_id, Owner, Sealed, OWNER_LEN, SUBJECT_LEN};
+pub use id::{
+    id_to_token, owner_of, token_to_id, Owner, Sealed, UpstreamId, MAX_UPSTREAM_ID_LEN, OWNER_LEN,
+    SUBJECT_LEN,
+};
 
 use alloc::format;
 use alloc::string::String;
@@ -349,6 +352,8 @@ pub enum Error {
     WrongPurpose,
     /// Authentic, but expired at this unix second.
     Expired(u64),
+    /// An authentic id of another key, or of another visitor of the key.
+    NotOwner,
     /// The purpose is not sealed this way (a caller bug: an AEAD purpose
     /// asked of the MAC envelope, a token of the id codec, or a claim too
     /// long for its format).
@@ -364,6 +369,7 @@ impl Error {
             Self::BadMac => "bad_mac",
             Self::WrongPurpose => "wrong_purpose",
             Self::Expired(_) => "expired",
+            Self::NotOwner => "not_owner",
             Self::Unsupported => "unsupported",
         }
     }
