@@ -41,7 +41,7 @@ use super::realtime::{
     admit_session, checked_owner, describe, open_token, presented_token, served, session_cost,
     token_session, TokenOwner,
 };
-use super::relay::{self, Lifetime, Session};
+use super::relay::{self, FrameGuard, Lifetime, Session};
 use crate::context::Ctx;
 use crate::keys::{self, Caller};
 use crate::pipeline;
@@ -69,8 +69,9 @@ pub(super) async fn connect(req: &mut Request, cx: &Ctx) -> Result<Response, Cli
                 request_id: cx.request_id.clone(),
                 kind: "openai_realtime",
                 dialect: Dialect::OpenAi,
-                guard: (opened.plan.guard.clone())
-                    .map(|g| g.redacting(crate::redaction::redactor(cx))),
+                guard: (opened.plan.guard.clone()).map(|g| {
+                    Box::new(g.redacting(crate::redaction::redactor(cx))) as Box<dyn FrameGuard>
+                }),
                 first_upstream: None,
                 lifetime: opened.lifetime,
                 secrets: [crate::redaction::values(cx), vec![opened.secret]].concat(),
@@ -160,7 +161,11 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
 }
 
 /// The virtual key in the headers, or in the browser subprotocol.
-async fn caller(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Caller, ClientError> {
+pub(super) async fn caller(
+    req: &Request,
+    cx: &Ctx,
+    protocols: &Subprotocols,
+) -> Result<Caller, ClientError> {
     let headers = req.headers();
     let in_headers =
         headers.has("authorization").unwrap_or(false) || headers.has("api-key").unwrap_or(false);

@@ -280,6 +280,30 @@ pub(crate) async fn first_frame(events: &mut EventStream<'_>, within_ms: u64) ->
     }
 }
 
+/// What checks a relayed session's frames: one of core's guards (the
+/// OpenAI Realtime `SessionGuard`, the GPT-Live `LiveGuard`), which decides
+/// every verdict.
+pub(crate) trait FrameGuard {
+    /// A text frame from the client.
+    fn client_text(&self, text: &str) -> Verdict;
+    /// A binary frame from the client.
+    fn client_binary(&self, bytes: &[u8]) -> Verdict;
+    /// A text frame from the upstream.
+    fn upstream_text(&self, text: &str) -> Verdict;
+}
+
+impl FrameGuard for SessionGuard {
+    fn client_text(&self, text: &str) -> Verdict {
+        SessionGuard::client_text(self, text)
+    }
+    fn client_binary(&self, bytes: &[u8]) -> Verdict {
+        SessionGuard::client_binary(self, bytes)
+    }
+    fn upstream_text(&self, text: &str) -> Verdict {
+        SessionGuard::upstream_text(self, text)
+    }
+}
+
 /// How to run one relayed session.
 pub(crate) struct Session {
     /// The request id of the `101`, for the end-of-session log line.
@@ -288,8 +312,8 @@ pub(crate) struct Session {
     pub(crate) kind: &'static str,
     /// OpenAI clients get `error` events for refused frames.
     pub(crate) dialect: Dialect,
-    /// The OpenAI frame guard, if any.
-    pub(crate) guard: Option<SessionGuard>,
+    /// The frame guard, if any.
+    pub(crate) guard: Option<Box<dyn FrameGuard>>,
     /// Frames to send upstream first (a rewritten Live setup).
     pub(crate) first_upstream: Option<String>,
     /// When the session must end: its credential's expiry, its key's
