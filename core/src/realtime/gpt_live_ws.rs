@@ -661,7 +661,8 @@ impl LiveGuard {
             .filter(|s| s.is_finite() && *s >= 0.0);
         if let Some(seconds) = seconds {
             // Whole seconds, rounded up (a started second is used).
-            let whole = seconds as u64 + u64::from(seconds.fract() > 0.0);
+            let floor = seconds as u64;
+            let whole = floor.saturating_add(u64::from((floor as f64) < seconds));
             let most = self.seconds.get().map_or(whole, |s| s.max(whole));
             self.seconds.set(Some(most));
         }
