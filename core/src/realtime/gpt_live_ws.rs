@@ -620,37 +620,47 @@ impl LiveGuard {
     }
 
     /// A text frame from the upstream: session events get the sealed
-    /// session id and the model group; errors are redacted; usage seconds
-    /// are noted.
+    /// session id and the model group; usage seconds are noted; then any
+    /// event carrying an `error` is redacted (whatever else it is).
     pub fn upstream_text(&self, text: &str) -> Verdict {
-        if text.contains("\"error\"") {
-            let clean = self.redactor.redact(text);
-            if clean != text {
+        let rewritten = self.session_event(text);
+        let out = rewritten.as_deref().unwrap_or(text);
+        if out.contains("\"error\"") {
+            let clean = self.redactor.redact(out);
+            if clean != out {
                 return Verdict::Rewrite(clean);
             }
         }
+        match rewritten {
+            Some(text) => Verdict::Rewrite(text),
+            None => Verdict::Pass,
+        }
+    }
+
+    /// The session event with its id sealed and the model group, if `text`
+    /// is one (usage noted on the way).
+    fn session_event(&self, text: &str) -> Option<String> {
         if !text.contains("\"session.") {
-            return Verdict::Pass;
+            return None;
         }
         let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(text) else {
-            return Verdict::Pass;
+            return None;
         };
         let kind_of = event.get("type").and_then(Value::as_str).unwrap_or("");
-        match kind_of {
-            "session.usage.updated" | "session.closed" => self.note_usage(&event),
-            _ => {}
+        if matches!(kind_of, "session.usage.updated" | "session.closed") {
+            self.note_usage(&event);
         }
         if !matches!(
             kind_of,
             "session.started" | "session.updated" | "session.closed"
         ) {
-            return Verdict::Pass;
+            return None;
         }
         let Some(Value::Object(session)) = event.get_mut("session") else {
-            return Verdict::Pass;
+            return None;
         };
         self.rewrite_session(session);
-        Verdict::Rewrite(Value::Object(event).to_string())
+        Some(Value::Object(event).to_string())
     }
 
     fn note_usage(&self, event: &Map<String, Value>) {
@@ -984,6 +994,13 @@ mod tests {
             panic!("expected a rewrite")
         };
         assert!(!t.contains(secret));
+        // A session event that also carries an error: sealed and redacted.
+        let Verdict::Rewrite(t) = g.upstream_text(&format!(
+            r#"{{"type":"session.updated","session":{{"id":"live_up_9"}},"error":"{secret}"}}"#
+        )) else {
+            panic!("expected a rewrite")
+        };
+        assert!(!t.contains(secret) && !t.contains("live_up_9"), "{t}");
     }
 
     #[test]
