@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reelay_tests::gateway::GatewayOptions;
-use reelay_tests::mock::{MockOptions, MockUpstream};
+use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -42,7 +42,12 @@ fn config(mock: &MockUpstream) -> Value {
                  "prices": {"realtime_per_session": 0.10, "realtime_per_minute": 0.25}}]},
             {"name": "azure-live", "deployments": [
                 {"id": "azure-live", "provider": "azure", "model": "my-gpt-live",
-                 "credential": "AZURE_OPENAI_KEY", "api_base": base}]}
+                 "credential": "AZURE_OPENAI_KEY", "api_base": base}]},
+            {"name": "live-ha", "deployments": [
+                {"id": "ha-azure", "provider": "azure", "model": "my-gpt-live", "weight": 1000,
+                 "credential": "AZURE_OPENAI_KEY", "api_base": base},
+                {"id": "ha-openai", "provider": "openai", "model": UPSTREAM_MODEL, "weight": 1,
+                 "credential": "OPENAI_API_KEY", "api_base": base}]}
         ]
     })
 }
@@ -619,6 +624,39 @@ async fn azure_takes_its_api_key_and_errors_are_redacted() {
         )
     );
     assert_eq!(sent[0].header("api-key"), Some(AZURE_KEY));
+    env.assert_no_leaks().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_upgrade_fails_over_and_the_session_is_counted_once() {
+    let env = start().await;
+    let key = env.new_key(json!({"models": ["live-ha"]})).await;
+    // The Azure deployment (chosen first by weight) refuses the upgrade.
+    env.mock.push_fault(Fault::new(
+        "/openai/v1/live/sessions",
+        1,
+        FaultAction::ServerError { status: 503 },
+    ));
+    let mut ws = open_with(&env, "/v1/live/sessions", &key).await;
+    let started = start_session(&env, &mut ws, json!({"model": "live-ha"})).await;
+    assert_eq!(started["session"]["model"], "live-ha");
+    let id = sealed(&started["session"]["id"], &upstream_ids(&env).await);
+    let sockets = state(&env).await["sockets"].clone();
+    assert_eq!(sockets.as_array().unwrap().len(), 1);
+    assert_eq!(sockets[0]["provider"], "openai");
+    // The refused upgrade reached Azure first.
+    assert_eq!(env.upstream("/openai/v1/live/sessions").len(), 1);
+    assert_eq!(sessions_today(&env, &key).await, json!(1));
+    // The sealed id names the deployment that served it.
+    let mut side = open_with(&env, &format!("/v1/live/sessions/{id}/attach"), &key).await;
+    expect_event(&env, &mut side, "session.updated").await;
+    assert_eq!(
+        env.upstream("/attach")[0]
+            .path
+            .starts_with("/v1/live/sessions/"),
+        true
+    );
     env.assert_no_leaks().await;
     env.stop().await;
 }
