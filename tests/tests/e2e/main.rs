@@ -22,6 +22,7 @@ mod gemini_on_vertex;
 mod gemini_v1;
 mod google_doors;
 mod keys_cors;
+mod live_interactions;
 mod minting;
 mod mock_selftest;
 mod omni;
