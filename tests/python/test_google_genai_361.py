@@ -22,6 +22,7 @@ import httpx
 import openai
 import pytest
 from google import genai
+from google.genai import _interactions_errors as ix_errors
 from google.genai import errors, types
 from google.oauth2.credentials import Credentials
 from openai import OpenAI
@@ -81,7 +82,8 @@ def test_omni_interactions_create_get_download_cancel_delete(
     video = ix.output_video
     assert video is not None and video.uri, ix
     assert video.uri.startswith(f"{gateway.url}/gemini/v1/files/"), video.uri
-    data = client.files.download(file=video)
+    # files.download takes a File, a Video or a name: the output block's uri.
+    data = client.files.download(file=video.uri)
     assert len(data) == MOCK_VIDEO_BYTES and data[4:8] == b"ftyp"
     assert "v1_" not in ix.id
 
@@ -99,16 +101,15 @@ def test_omni_interactions_create_get_download_cancel_delete(
     client.interactions.delete(ix.id)
     client.interactions.delete(edit.id)
     assert len(upstream(mock, "DELETE", "/interactions/")) == 2
-    with pytest.raises(Exception) as e:
+    with pytest.raises(ix_errors.NotFoundError) as e:
         client.interactions.get(ix.id)
-    assert getattr(e.value, "status_code", None) == 404 or "404" in str(e.value)
+    assert e.value.status_code == 404
 
     # Another key's client cannot see it; nothing reaches the upstream.
     other = gemini_client(gateway, gateway.new_key(models=["gemini-omni-*"]))
     before = len(mock.requests())
-    with pytest.raises(Exception) as e:
+    with pytest.raises(ix_errors.NotFoundError):
         other.interactions.get(edit.id)
-    assert getattr(e.value, "status_code", None) == 404 or "404" in str(e.value)
     assert len(mock.requests()) == before
 
 
@@ -121,16 +122,26 @@ def test_omni_interactions_refuse_what_the_gateway_cannot_check(
         {"response_format": {"type": "video", "duration": "30s"}},
         {"store": False},
     ):
-        with pytest.raises(Exception) as e:
+        with pytest.raises(ix_errors.BadRequestError):
             client.interactions.create(model=OMNI, input=PROMPT, background=True, **extra)
-        assert getattr(e.value, "status_code", None) == 400, e.value
     assert upstream(mock, "POST", "/interactions") == []
     # A key without Omni is refused before anything goes upstream.
     veo = gemini_client(gateway, gateway.new_key(models=["veo-*"]))
-    with pytest.raises(Exception) as e:
+    with pytest.raises(ix_errors.PermissionDeniedError):
         veo.interactions.create(model=OMNI, input=PROMPT, background=True)
-    assert getattr(e.value, "status_code", None) == 403, e.value
     assert upstream(mock, "POST", "/interactions") == []
+
+
+def test_an_unconfirmed_create_is_not_resent_by_the_sdk(gateway: Gateway, mock: Mock) -> None:
+    """google-genai resends interaction creates on 408/409/429/5xx: an
+    accepted create whose answer the gateway cannot read is a 424, so the
+    SDK (with its default retries) starts no second job."""
+    client = gemini_client(gateway, gateway.new_key(models=["gemini-omni-*"]))
+    mock.fault("/v1beta/interactions", {"type": "malformed"})
+    with pytest.raises(ix_errors.APIStatusError) as e:
+        client.interactions.create(model=OMNI, input=PROMPT, background=True)
+    assert e.value.status_code == 424
+    assert len(upstream(mock, "POST", "/interactions")) == 1
 
 
 def test_vertex_mode_generate_videos_on_veo_31(gateway: Gateway, mock: Mock) -> None:
@@ -229,7 +240,6 @@ def test_a_retired_group_with_a_fallback_is_served_by_it(gateway: Gateway, mock:
         assert done.status == "completed"
         assert len(client.videos.download_content(video.id).content) == MOCK_VIDEO_BYTES
     # google-genai in Vertex mode too.
-    op = vertex_client(gateway, key).models.generate_videos(
-        model="veo-3.0-fast-retired", prompt=PROMPT
-    )
+    client = vertex_client(gateway, key)
+    op = client.models.generate_videos(model="veo-3.0-fast-retired", prompt=PROMPT)
     assert op.name and "/operations/video_" in op.name
