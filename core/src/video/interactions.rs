@@ -14,7 +14,8 @@
 //! | `response_format` (object or array, one `video` entry) | `aspect_ratio` × `resolution` → the size, `duration` (`"8s"`) → the seconds, each checked for the deployment and sent explicitly; `gcs_uri` refused (the deployment's own `storage_uri` is used); `delivery` honoured on the Gemini API (default `uri`), decided by the deployment's bucket on Vertex |
 //! | `generation_config` | `seed` and `video_config.task` only |
 //! | `previous_interaction_id` | a sealed `int_…` id of the caller's: its upstream id goes in and the create runs on its deployment |
-//! | `background`, `safety_settings`, `service_tier`, `labels` | passed on typed |
+//! | `background` | must be `true` (a blocking create outlasts the upstream timeout) |
+//! | `safety_settings`, `service_tier`, `labels` | passed on typed |
 //! | `store: false` | refused: the gateway serves the video from the stored interaction |
 //! | `stream: true` | refused (`unsupported_value`): create in the background and poll |
 //! | `webhook_config`, `system_instruction`, `tools`, `response_modalities`, `response_mime_type`, anything else | refused, naming the field |
@@ -507,6 +508,16 @@ pub fn parse_create(body: &[u8]) -> Result<Create, ClientError> {
             }
         }
     }
+    // Without `background` the upstream answers only when the video is
+    // done (minutes): longer than a create may wait here, and a create cut
+    // off after forwarding is a job that runs unseen.
+    if parsed.background != Some(true) {
+        return Err(unsupported(
+            "background",
+            "video interactions run in the background here: set `background: true`, then poll \
+             with get (a blocking create outlasts the gateway's upstream timeout)",
+        ));
+    }
     Ok(Create {
         model: parsed.model,
         turns,
@@ -517,7 +528,7 @@ pub fn parse_create(body: &[u8]) -> Result<Create, ClientError> {
         delivery,
         seed,
         task,
-        background: parsed.background.unwrap_or(false),
+        background: true,
         previous_interaction_id: parsed.previous_interaction_id,
         safety_settings: parsed.safety_settings,
         service_tier: parsed.service_tier,
@@ -1013,7 +1024,10 @@ pub fn client_view(
                     continue;
                 };
                 let is_video = block.get("type").and_then(Value::as_str) == Some("video");
+                // A block's `uri` and `name` are upstream resources
+                // (`files/…`, `gs://…`): only the gateway's link goes out.
                 let uri = block.remove("uri");
+                block.remove("name");
                 if Some(i) != last_output || !is_video {
                     continue;
                 }
@@ -1148,7 +1162,7 @@ mod tests {
         // Defaults are spelled out (what is metered is what is sent); Vertex
         // writes into the deployment's bucket.
         let create = parse_create(
-            br#"{"model":"omni","input":[{"type":"text","text":"a"},
+            br#"{"model":"omni","background":true,"input":[{"type":"text","text":"a"},
             {"type":"image","data":"iVBOR","mime_type":"image/png"}]}"#,
         )
         .unwrap();
@@ -1156,7 +1170,7 @@ mod tests {
         let body = sent(&call);
         assert_eq!(body["response_format"]["duration"], "8s");
         assert_eq!(body["response_format"]["gcs_uri"], "gs://out/omni/");
-        assert_eq!(body["background"], false);
+        assert_eq!(body["background"], true);
         assert_eq!(
             body["input"],
             serde_json::json!([{"type":"user_input","content":[{"type":"text","text":"a"},
@@ -1178,13 +1192,15 @@ mod tests {
             (br#"{"model":"omni","input":"x","response_format":{"type":"video","resolution":"8k"}}"#, ErrorCode::UnsupportedValue, "response_format.resolution"),
             (br#"{"model":"omni","input":[{"type":"image","uri":"gs://b/x.png","mime_type":"image/png"}]}"#, ErrorCode::StorageNotAllowed, "input[0].uri"),
             (br#"{"model":"omni"}"#, ErrorCode::InvalidRequest, "input"),
+            (br#"{"model":"omni","input":"x"}"#, ErrorCode::UnsupportedValue, "background"),
+            (br#"{"model":"omni","input":"x","background":false}"#, ErrorCode::UnsupportedValue, "background"),
         ] {
             let err = parse_create(body).unwrap_err();
             assert_eq!((err.code, err.param.as_deref()), (code, Some(param)), "{}", String::from_utf8_lossy(body));
         }
         // Seconds are checked per deployment; Veo is not served here.
         let create = parse_create(
-            br#"{"model":"omni","input":"x","response_format":{"type":"video","duration":"12s"}}"#,
+            br#"{"model":"omni","background":true,"input":"x","response_format":{"type":"video","duration":"12s"}}"#,
         )
         .unwrap();
         assert_eq!(
@@ -1193,7 +1209,7 @@ mod tests {
                 .code,
             ErrorCode::UnsupportedValue
         );
-        let create = parse_create(br#"{"model":"omni","input":"x"}"#).unwrap();
+        let create = parse_create(br#"{"model":"omni","background":true,"input":"x"}"#).unwrap();
         assert_eq!(
             create_request(&create, &dep("veo"), &[], None)
                 .unwrap_err()
@@ -1206,7 +1222,7 @@ mod tests {
     #[test]
     fn sources_and_previous_interactions_are_substituted() {
         let create = parse_create(
-            br#"{"model":"omni","previous_interaction_id":"int_x",
+            br#"{"model":"omni","background":true,"previous_interaction_id":"int_x",
             "input":[{"type":"user_input","content":[{"type":"text","text":"continue"},
               {"type":"video","uri":"https://gw/gemini/v1/files/abc:download?alt=media"}]}],
             "generation_config":{"video_config":{"task":"extend"}}}"#,
@@ -1236,7 +1252,7 @@ mod tests {
             "status":"completed","previous_interaction_id":"v1_p",
             "steps":[{"type":"user_input","content":[{"type":"video","uri":"https://generativelanguage.googleapis.com/v1beta/files/src1"}]},
               {"type":"model_output","content":[{"type":"text","text":"ok"},
-                {"type":"video","mime_type":"video/mp4","uri":"https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media"}]}],
+                {"type":"video","mime_type":"video/mp4","name":"files/abc123","uri":"https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media"}]}],
             "errors":[{"code":"x","message":"key AIzaSECRETSECRET leaked"}]}"#;
         let redactor = Redactor::of(["AIzaSECRETSECRET"]);
         let view = client_view(
@@ -1256,6 +1272,7 @@ mod tests {
             "https://gw/files/t00"
         );
         assert!(view["steps"][0]["content"][0].get("uri").is_none());
+        assert!(view["steps"][1]["content"][1].get("name").is_none());
         let text = view.to_string();
         assert!(
             !text.contains("AIzaSECRET") && !text.contains("googleapis"),

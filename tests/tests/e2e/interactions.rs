@@ -296,7 +296,11 @@ async fn the_model_is_checked_and_what_is_asked_is_metered() {
     assert_eq!(denied.status, 403, "{}", denied.text);
     let all = env.new_key(json!({"video_seconds_per_day": 18})).await;
     let veo = env
-        .ix_create(&all, "v1", &json!({"model": "veo-3.1", "input": "x"}))
+        .ix_create(
+            &all,
+            "v1",
+            &json!({"model": "veo-3.1", "input": "x", "background": true}),
+        )
         .await;
     expect_google(&veo, 400, "unsupported_value");
     assert_eq!(
@@ -304,13 +308,18 @@ async fn the_model_is_checked_and_what_is_asked_is_metered() {
         "model"
     );
     let unknown = env
-        .ix_create(&all, "v1", &json!({"model": "nope", "input": "x"}))
+        .ix_create(
+            &all,
+            "v1",
+            &json!({"model": "nope", "input": "x", "background": true}),
+        )
         .await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
     // Unservable values are refused before anything goes upstream.
     for (body, code, param) in [
         (
-            json!({"model": GROUP, "input": "x", "response_format": {"type": "video", "duration": "12s"}}),
+            json!({"model": GROUP, "input": "x", "background": true,
+                   "response_format": {"type": "video", "duration": "12s"}}),
             "unsupported_value",
             "response_format.duration",
         ),
@@ -318,6 +327,11 @@ async fn the_model_is_checked_and_what_is_asked_is_metered() {
             json!({"model": GROUP, "input": "x", "response_format": {"type": "video", "duration": 8}}),
             "invalid_request",
             "response_format.duration",
+        ),
+        (
+            json!({"model": GROUP, "input": "x"}),
+            "unsupported_value",
+            "background",
         ),
         (
             json!({"model": GROUP, "input": "x", "stream": true}),
@@ -462,7 +476,8 @@ async fn ids_belong_to_their_key_and_visitor() {
             .ix_create(
                 who,
                 "v1",
-                &json!({"model": GROUP, "input": "at night", "previous_interaction_id": id}),
+                &json!({"model": GROUP, "input": "at night", "background": true,
+                               "previous_interaction_id": id}),
             )
             .await;
         expect_google(&follow, 404, "interaction_not_found");
