@@ -8,6 +8,7 @@ mod browser_tokens;
 mod characters;
 mod google;
 mod health;
+mod interactions;
 mod live;
 mod live_interactions;
 mod models;
