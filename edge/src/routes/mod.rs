@@ -12,6 +12,7 @@ mod live;
 mod models;
 mod playground;
 mod realtime;
+mod realtime_translation;
 mod realtime_ws;
 mod relay;
 mod responses;
@@ -201,6 +202,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
         (_, ["realtime"]) | (["openai", "v1", "realtime"], _) => {
             allow(&method, &[Method::Get])?;
             realtime_ws::connect(req, cx).await
+        }
+        (_, ["realtime", "translations", sub @ ..])
+        | (["openai", "v1", "realtime", "translations", sub @ ..], _) => {
+            realtime_translation::dispatch(req, cx, sub).await
         }
         (_, ["realtime", sub @ ..]) | (["openai", "v1", "realtime", sub @ ..], _) => {
             realtime::dispatch(req, cx, sub).await
