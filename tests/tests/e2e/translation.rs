@@ -636,3 +636,33 @@ async fn azure_mints_on_its_documented_path() {
     env.assert_no_translation_leaks().await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_browser_socket_carries_its_token_as_a_subprotocol() {
+    let env = start().await;
+    let key = env
+        .new_key(json!({"models": [MODEL, "gpt-live-transcribe"]}))
+        .await;
+    let token = env.translation_token(&key).await;
+    let mut request = env
+        .ws_url("/v1/realtime/translations")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("realtime, openai-insecure-api-key.{token}")
+            .parse()
+            .unwrap(),
+    );
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let protocol = response.headers().get("sec-websocket-protocol");
+    assert_eq!(protocol.map(|v| v.to_str().unwrap()), Some("realtime"));
+    let created = env.event(&mut ws).await.unwrap();
+    assert_eq!(created["type"], "session.created", "{created}");
+    assert_eq!(
+        env.translation_state().await["sockets"][0]["credential"],
+        "ephemeral"
+    );
+    env.assert_no_translation_leaks().await;
+    env.stop().await;
+}
