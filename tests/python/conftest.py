@@ -304,6 +304,19 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
                 ],
             },
             {
+                # OpenAI Realtime Translation (client secrets, the socket) on the mock.
+                "name": "gpt-realtime-translate",
+                "deployments": [
+                    {
+                        "id": "openai-translate",
+                        "provider": "openai",
+                        "model": "gpt-realtime-translate-2026-11",
+                        "credential": "OPENAI_API_KEY",
+                        "api_base": mock_url,
+                    }
+                ],
+            },
+            {
                 # OpenAI Realtime (client secrets, WebRTC calls) on the mock.
                 "name": "gpt-realtime",
                 "deployments": [

@@ -14,6 +14,7 @@ mod live_interactions;
 mod models;
 mod playground;
 mod realtime;
+mod realtime_translation;
 mod realtime_ws;
 mod relay;
 mod responses;
@@ -216,6 +217,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
         (_, ["realtime"]) | (["openai", "v1", "realtime"], _) => {
             allow(&method, &[Method::Get])?;
             realtime_ws::connect(req, cx).await
+        }
+        (_, ["realtime", "translations", sub @ ..])
+        | (["openai", "v1", "realtime", "translations", sub @ ..], _) => {
+            realtime_translation::dispatch(req, cx, sub).await
         }
         (_, ["realtime", sub @ ..]) | (["openai", "v1", "realtime", sub @ ..], _) => {
             realtime::dispatch(req, cx, sub).await

@@ -35,5 +35,6 @@ mod retired;
 mod shipped_config;
 mod socket_lifetime;
 mod strict_inputs;
+mod translation;
 mod vertex_ga;
 mod visitors;
