@@ -26,6 +26,14 @@
 //!   `attach`, `fork`): the typed `session.start`, the upstream sockets, and
 //!   the guard that seals session ids and keeps `session.update` to
 //!   delegation and triggers.
+//! - [`live_interactions`]: Gemini Live Interactions (`/{v}/interactions/live`):
+//!   paths, the first frame (a sealed interaction id opened for the caller,
+//!   or a create whose model is checked), the frame guard, and the
+//!   per-interaction auth tokens reelay mints itself.
+//! - [`translation`]: OpenAI Realtime Translation — the typed
+//!   `POST /v1/realtime/translations/client_secrets` body, the client events
+//!   a translation socket may send, and the WebRTC `calls` plan; its tokens
+//!   are realtime tokens of their own kind ([`SessionKind::Translation`]).
 //! - [`lifetime`]: how long a relayed socket lives — until its key or token
 //!   expires or its key is deleted — and the errors that close it.
 
@@ -33,8 +41,10 @@ pub mod calls;
 pub mod gpt_live_ws;
 pub mod lifetime;
 pub mod live;
+pub mod live_interactions;
 pub mod session;
 pub mod token;
+pub mod translation;
 pub mod ws;
 
 use alloc::format;
@@ -54,6 +64,10 @@ pub enum SessionKind {
     Realtime,
     /// A transcription session (`session.type = "transcription"`).
     Transcription,
+    /// A Realtime Translation session (`session.type = "translation"`):
+    /// its own API (`/v1/realtime/translations…`), so its tokens never
+    /// open a realtime or transcription session, nor theirs one of it.
+    Translation,
 }
 
 impl SessionKind {
@@ -62,10 +76,12 @@ impl SessionKind {
         match self {
             Self::Realtime => "realtime",
             Self::Transcription => "transcription",
+            Self::Translation => "translation",
         }
     }
 
-    /// Parses a `session.type` value.
+    /// Parses a `session.type` value of the Realtime API proper (never
+    /// `translation`, which has its own routes).
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "realtime" => Some(Self::Realtime),
@@ -78,6 +94,7 @@ impl SessionKind {
         match self {
             Self::Realtime => 1,
             Self::Transcription => 2,
+            Self::Translation => 3,
         }
     }
 
@@ -85,6 +102,7 @@ impl SessionKind {
         match byte {
             1 => Some(Self::Realtime),
             2 => Some(Self::Transcription),
+            3 => Some(Self::Translation),
             _ => None,
         }
     }
@@ -93,7 +111,7 @@ impl SessionKind {
     /// the `param` named in errors.
     const fn model_path(self) -> (&'static [&'static str], &'static str) {
         match self {
-            Self::Realtime => (&["model"], "session.model"),
+            Self::Realtime | Self::Translation => (&["model"], "session.model"),
             Self::Transcription => (
                 &["audio", "input", "transcription", "model"],
                 "session.audio.input.transcription.model",
@@ -102,7 +120,8 @@ impl SessionKind {
     }
 }
 
-/// Every session kind: what `/v1/realtime/calls` accepts a token for.
+/// Every session kind of the Realtime API proper: what `/v1/realtime/calls`
+/// accepts a token for (a translation token opens only translation routes).
 pub const ALL_KINDS: &[SessionKind] = &[SessionKind::Realtime, SessionKind::Transcription];
 
 /// The Realtime API base of a deployment: `{api_base}/v1/realtime` on

@@ -35,6 +35,7 @@ use serde_json::{Map, Value};
 use super::calls::OpenedCall;
 use super::session::{invalid, model_at, set_model};
 use super::token::{TokenClaims, UpstreamKey};
+use super::translation::{self, EventGuard, SocketQuery};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
 #[cfg(test)]
@@ -218,6 +219,7 @@ fn session_url(dep: &Deployment, kind: SessionKind) -> String {
         SessionKind::Transcription if !model_in_url => format!("{base}?intent=transcription"),
         SessionKind::Transcription => format!("{base}?intent=transcription&model={model}"),
         SessionKind::Realtime => format!("{base}?model={model}"),
+        SessionKind::Translation => translation::socket_url(dep, &model),
     }
 }
 
@@ -284,6 +286,41 @@ pub fn plan_sideband(
     })
 }
 
+/// A Realtime Translation socket for a virtual key asking for `group`
+/// (already authorized by the name sent) on `dep`, with the deployment's
+/// own key; `policy` (the caller's rules) checks the transcription models
+/// its `session.update` events name.
+pub fn plan_translation_with_key(
+    group: &str,
+    dep: &Deployment,
+    policy: &AccessPolicy,
+) -> Result<WsPlan, ClientError> {
+    check_provider(dep, group, "model")?;
+    Ok(WsPlan {
+        url: translation::socket_url(dep, &query_escape(&dep.model)),
+        credential: WsCredential::Deployment(deployment_auth(dep)),
+        guard: Some(SessionGuard::translation(group, &dep.model, policy)),
+    })
+}
+
+/// A Realtime Translation socket for an opened translation token: the
+/// deployment that minted it (`dep`), its ephemeral key; `?model=` may only
+/// repeat the token's model; `policy` is its key's rules now.
+pub fn plan_translation_with_token(
+    claims: &TokenClaims,
+    dep: &Deployment,
+    query: &SocketQuery,
+    policy: &AccessPolicy,
+) -> Result<WsPlan, ClientError> {
+    check_provider(dep, &claims.model, "model")?;
+    query.check_token(claims, dep)?;
+    Ok(WsPlan {
+        url: translation::socket_url(dep, &query_escape(&dep.model)),
+        credential: WsCredential::Ephemeral(claims.upstream_key.clone()),
+        guard: Some(SessionGuard::translation(&claims.model, &dep.model, policy)),
+    })
+}
+
 /// The model group `model` names, if the key (`policy`) may use it (by the
 /// name sent); errors name `param`.
 pub fn authorize<'c>(
@@ -306,6 +343,45 @@ pub enum Verdict {
     Refuse(ClientError),
 }
 
+/// How a relay judges the frames of one session: each protocol with a
+/// guard (OpenAI Realtime's [`SessionGuard`], Live Interactions'
+/// `InteractionGuard`) implements it; the relay asks it about every frame.
+pub trait FrameGuard {
+    /// A text frame from the client.
+    fn client_text(&mut self, text: &str) -> Verdict;
+    /// A binary frame from the client.
+    fn client_binary(&mut self, bytes: &[u8]) -> Verdict;
+    /// A text frame from the upstream (a refusal is relayed unchanged).
+    fn upstream_text(&mut self, text: &str) -> Verdict;
+    /// A binary frame from the upstream; a rewrite goes down as text.
+    fn upstream_binary(&mut self, _bytes: &[u8]) -> Verdict {
+        Verdict::Pass
+    }
+    /// The event telling the client a frame of its was refused, if its
+    /// protocol has one.
+    fn refusal(&self, _err: &ClientError) -> Option<String> {
+        None
+    }
+}
+
+impl FrameGuard for SessionGuard {
+    fn client_text(&mut self, text: &str) -> Verdict {
+        SessionGuard::client_text(self, text)
+    }
+
+    fn client_binary(&mut self, bytes: &[u8]) -> Verdict {
+        SessionGuard::client_binary(self, bytes)
+    }
+
+    fn upstream_text(&mut self, text: &str) -> Verdict {
+        SessionGuard::upstream_text(self, text)
+    }
+
+    fn refusal(&self, err: &ClientError) -> Option<String> {
+        Some(error_event(err))
+    }
+}
+
 /// Keeps a relayed OpenAI session on the model the key was allowed:
 /// `session.update` may name the model group (rewritten to the deployment's
 /// model) or the deployment's model, nothing else; the upstream's session
@@ -317,6 +393,8 @@ pub struct SessionGuard {
     upstream_model: String,
     /// What upstream error events are cleaned of.
     redactor: Redactor,
+    /// A translation socket's event rules (its own API's events only).
+    translation: Option<EventGuard>,
 }
 
 impl SessionGuard {
@@ -327,6 +405,17 @@ impl SessionGuard {
             group: group.to_owned(),
             upstream_model: upstream_model.to_owned(),
             redactor: Redactor::new(),
+            translation: None,
+        }
+    }
+
+    /// A guard for a translation session of `group`, served as
+    /// `upstream_model`: only the Translation API's client events pass
+    /// ([`EventGuard`]), transcription models checked against `policy`.
+    pub fn translation(group: &str, upstream_model: &str, policy: &AccessPolicy) -> Self {
+        Self {
+            translation: Some(EventGuard::new(policy.clone())),
+            ..Self::new(SessionKind::Translation, group, upstream_model)
         }
     }
 
@@ -345,6 +434,11 @@ impl SessionGuard {
     /// model checked, and relayed as re-serialized from what was checked
     /// (so a repeated key cannot show the upstream another value).
     pub fn client_text(&self, text: &str) -> Verdict {
+        if let Some(events) = &self.translation {
+            return events
+                .client_text(text)
+                .map_or_else(Verdict::Refuse, Verdict::Rewrite);
+        }
         if text.len() > MAX_GUARDED_FRAME {
             return Verdict::Refuse(ClientError::new(
                 ErrorCode::PayloadTooLarge,
@@ -372,6 +466,9 @@ impl SessionGuard {
     /// that reads as a JSON event (a server may parse binary frames as
     /// events too) is guarded like a text frame; a rewrite goes up as text.
     pub fn client_binary(&self, bytes: &[u8]) -> Verdict {
+        if let Some(events) = &self.translation {
+            return Verdict::Refuse(events.client_binary());
+        }
         if bytes.len() > MAX_GUARDED_FRAME || !is_object_text(bytes) {
             return Verdict::Pass;
         }

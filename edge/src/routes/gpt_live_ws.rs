@@ -30,14 +30,14 @@ use reelay_core::realtime::gpt_live_ws::{
     self, check_delegation, graceful_close, start_timed_out, LiveGuard, LivePlan, LiveSocket,
     SealFor, SessionStart, SocketKind, START_TIMEOUT_MS,
 };
-use reelay_core::realtime::ws::{Subprotocols, Verdict};
+use reelay_core::realtime::ws::{error_event, FrameGuard, Subprotocols, Verdict};
 use reelay_core::retry::Resend;
 use reelay_core::seal::Purpose;
 use worker::{Date, Request, Response, WebSocket};
 
 use super::realtime::{describe, served, session_cost};
 use super::realtime_ws::caller;
-use super::relay::{self, First, Frame, FrameGuard, Lifetime, Session};
+use super::relay::{self, First, Frame, Lifetime, Session};
 use crate::context::Ctx;
 use crate::keys::Caller;
 use crate::pipeline;
@@ -50,14 +50,17 @@ use crate::upstream::{self, Failure};
 struct SharedGuard(Rc<LiveGuard>);
 
 impl FrameGuard for SharedGuard {
-    fn client_text(&self, text: &str) -> Verdict {
+    fn client_text(&mut self, text: &str) -> Verdict {
         self.0.client_text(text)
     }
-    fn client_binary(&self, bytes: &[u8]) -> Verdict {
+    fn client_binary(&mut self, bytes: &[u8]) -> Verdict {
         self.0.client_binary(bytes)
     }
-    fn upstream_text(&self, text: &str) -> Verdict {
+    fn upstream_text(&mut self, text: &str) -> Verdict {
         self.0.upstream_text(text)
+    }
+    fn refusal(&self, err: &ClientError) -> Option<String> {
+        Some(error_event(err))
     }
 }
 

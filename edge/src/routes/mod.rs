@@ -9,10 +9,13 @@ mod characters;
 mod google;
 mod gpt_live_ws;
 mod health;
+mod interactions;
 mod live;
+mod live_interactions;
 mod models;
 mod playground;
 mod realtime;
+mod realtime_translation;
 mod realtime_ws;
 mod relay;
 mod responses;
@@ -31,11 +34,18 @@ pub(crate) fn dialect_for(path: &str) -> Dialect {
     if path.starts_with("/gemini/")
         || path.starts_with("/vertex_ai/")
         || path.contains("/ws/google.")
+        || is_live_interactions(path)
     {
         Dialect::Google
     } else {
         Dialect::OpenAi
     }
+}
+
+/// A Live Interactions path (Google-shaped also outside `/gemini/`).
+fn is_live_interactions(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    reelay_core::realtime::live_interactions::interactions_route(&segments).is_some()
 }
 
 pub(crate) async fn dispatch(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
@@ -86,6 +96,12 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             allow(&method, &[Method::Get])?;
             return gpt_live_ws::connect(req, cx, socket).await;
         }
+    }
+    // Before `/gemini/{v}/interactions/{id}`: `live` is no interaction id.
+    if let Some(route) =
+        reelay_core::realtime::live_interactions::interactions_route(&live_segments)
+    {
+        return live_interactions::dispatch(req, cx, route).await;
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest: &[&str] = match segments.as_slice() {
@@ -210,6 +226,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
         (_, ["realtime"]) | (["openai", "v1", "realtime"], _) => {
             allow(&method, &[Method::Get])?;
             realtime_ws::connect(req, cx).await
+        }
+        (_, ["realtime", "translations", sub @ ..])
+        | (["openai", "v1", "realtime", "translations", sub @ ..], _) => {
+            realtime_translation::dispatch(req, cx, sub).await
         }
         (_, ["realtime", sub @ ..]) | (["openai", "v1", "realtime", sub @ ..], _) => {
             realtime::dispatch(req, cx, sub).await

@@ -21,8 +21,10 @@
 //! | `/v1/responses…`, `/openai/v1/responses…` | OpenAI Responses API, orgs bound to [`MockOptions::responses_keys`] (see `responses.rs`) |
 //! | `/v1/realtime/…`, `/openai/v1/realtime/…` | OpenAI / Azure Realtime GA: `client_secrets` (ephemeral `ek_` keys), WebRTC `calls` and call control; `GET /_mock/realtime` lists issued keys and calls (see `realtime.rs`) |
 //! | `GET /v1/realtime`, `GET /openai/v1/realtime` (WebSocket) | OpenAI / Azure Realtime sessions and `?call_id=` sidebands; recorded under `"sockets"` in `GET /_mock/realtime` (see `realtime.rs`) |
+//! | `/v1/realtime/translations…`, `/openai/v1/realtime/translations/client_secrets` | OpenAI Realtime Translation: client secrets, the WebSocket and WebRTC `calls`; `GET /_mock/translation` lists keys, sockets and calls (see `translation.rs`) |
 //! | `GET /ws/…GenerativeService.BidiGenerateContent`, `GET /ws/…LlmBidiService/BidiGenerateContent` (WebSocket) | Gemini Live (API key) and Vertex Live (bearer token, full model resource); `GET /_mock/live` lists sessions (see `live.rs`) |
 //! | `GET /v1/live/sessions`, `…/{id}/attach`, `…/{id}/fork` (WebSocket; Azure under `/openai/v1`) | GPT-Live primary, sideband and fork sockets; `GET /_mock/gpt_live` lists sessions and sockets (see `gpt_live_ws.rs`) |
+//! | `GET /{v1,v1beta,v1alpha}/interactions/live` (WebSocket) | Gemini Live Interactions: `interaction.connect` / `interaction.create`, input echoed as steps; `GET /_mock/live_interactions` lists interactions and sockets (see `live_interactions.rs`) |
 //! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
 //! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
@@ -55,6 +57,7 @@ mod gemini;
 mod google;
 mod gpt_live_ws;
 mod live;
+mod live_interactions;
 mod oauth;
 mod omni;
 mod openai;
@@ -62,6 +65,7 @@ mod ordered;
 mod realtime;
 mod responses;
 mod retired;
+mod translation;
 mod vertex;
 mod video;
 
@@ -453,6 +457,7 @@ pub(crate) struct MockState {
     pub(crate) live: live::LiveState,
     /// GPT-Live sessions and sockets.
     pub(crate) gpt_live: gpt_live_ws::GptLiveState,
+    pub(crate) live_interactions: live_interactions::LiveInteractionsState,
     /// Issued access tokens → unix expiry; survives resets.
     pub(crate) tokens: HashMap<String, u64>,
     /// Access tokens issued so far; survives resets.
@@ -476,6 +481,7 @@ impl MockState {
         self.realtime.clear();
         self.live.clear();
         self.gpt_live.clear();
+        self.live_interactions.clear();
     }
 
     /// Takes one use of the first fault matching `path`.
@@ -564,8 +570,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(openai::routes())
         .merge(responses::routes(shared.clone()))
         .merge(realtime::routes())
+        .merge(translation::routes())
         .merge(live::routes())
         .merge(gpt_live_ws::routes())
+        .merge(live_interactions::routes())
         .merge(vertex::routes())
         .merge(omni::routes())
         .merge(oauth::routes())
