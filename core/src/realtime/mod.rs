@@ -22,6 +22,10 @@
 //! - [`live`]: Gemini Live and Vertex Live (`BidiGenerateContent`): paths,
 //!   the setup frame and its model rewrite, and the Gemini ephemeral tokens
 //!   (`auth_tokens/lt_rl_…`) reelay mints itself.
+//! - [`gpt_live_ws`]: GPT-Live WebSockets (`/v1/live/sessions`, sideband
+//!   `attach`, `fork`): the typed `session.start`, the upstream sockets, and
+//!   the guard that seals session ids and keeps `session.update` to
+//!   delegation and triggers.
 //! - [`live_interactions`]: Gemini Live Interactions (`/{v}/interactions/live`):
 //!   paths, the first frame (a sealed interaction id opened for the caller,
 //!   or a create whose model is checked), the frame guard, and the
@@ -34,6 +38,7 @@
 //!   expires or its key is deleted — and the errors that close it.
 
 pub mod calls;
+pub mod gpt_live_ws;
 pub mod lifetime;
 pub mod live;
 pub mod live_interactions;

@@ -7,6 +7,7 @@ mod admin;
 mod browser_tokens;
 mod characters;
 mod google;
+mod gpt_live_ws;
 mod health;
 mod interactions;
 mod live;
@@ -87,6 +88,14 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     if let Some(live_route) = reelay_core::realtime::live::live_route(&live_segments) {
         allow(&method, &[Method::Get])?;
         return live::connect(req, cx, live_route).await;
+    }
+    // GPT-Live sockets; `/live/sessions` and `…/fork` are POSTs too: an
+    // upgrade is the socket.
+    if let Some(socket) = reelay_core::realtime::gpt_live_ws::socket_route(&live_segments) {
+        if !socket.shares_a_post() || relay::is_upgrade(req) {
+            allow(&method, &[Method::Get])?;
+            return gpt_live_ws::connect(req, cx, socket).await;
+        }
     }
     // Before `/gemini/{v}/interactions/{id}`: `live` is no interaction id.
     if let Some(route) =

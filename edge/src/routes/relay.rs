@@ -289,7 +289,7 @@ pub(crate) struct Session {
     /// OpenAI clients get `error` events for refused frames.
     pub(crate) dialect: Dialect,
     /// The protocol's frame guard, if any (OpenAI Realtime's, Live
-    /// Interactions').
+    /// Interactions', GPT-Live's).
     pub(crate) guard: Option<Box<dyn FrameGuard>>,
     /// Frames to send upstream first (a rewritten Live setup).
     pub(crate) first_upstream: Option<String>,

@@ -23,6 +23,7 @@
 //! | `GET /v1/realtime`, `GET /openai/v1/realtime` (WebSocket) | OpenAI / Azure Realtime sessions and `?call_id=` sidebands; recorded under `"sockets"` in `GET /_mock/realtime` (see `realtime.rs`) |
 //! | `/v1/realtime/translations…`, `/openai/v1/realtime/translations/client_secrets` | OpenAI Realtime Translation: client secrets, the WebSocket and WebRTC `calls`; `GET /_mock/translation` lists keys, sockets and calls (see `translation.rs`) |
 //! | `GET /ws/…GenerativeService.BidiGenerateContent`, `GET /ws/…LlmBidiService/BidiGenerateContent` (WebSocket) | Gemini Live (API key) and Vertex Live (bearer token, full model resource); `GET /_mock/live` lists sessions (see `live.rs`) |
+//! | `GET /v1/live/sessions`, `…/{id}/attach`, `…/{id}/fork` (WebSocket; Azure under `/openai/v1`) | GPT-Live primary, sideband and fork sockets; `GET /_mock/gpt_live` lists sessions and sockets (see `gpt_live_ws.rs`) |
 //! | `GET /{v1,v1beta,v1alpha}/interactions/live` (WebSocket) | Gemini Live Interactions: `interaction.connect` / `interaction.create`, input echoed as steps; `GET /_mock/live_interactions` lists interactions and sockets (see `live_interactions.rs`) |
 //! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
@@ -54,6 +55,7 @@
 mod control;
 mod gemini;
 mod google;
+mod gpt_live_ws;
 mod live;
 mod live_interactions;
 mod oauth;
@@ -453,6 +455,8 @@ pub(crate) struct MockState {
     pub(crate) realtime: realtime::RealtimeState,
     /// Gemini Live and Vertex Live sessions.
     pub(crate) live: live::LiveState,
+    /// GPT-Live sessions and sockets.
+    pub(crate) gpt_live: gpt_live_ws::GptLiveState,
     pub(crate) live_interactions: live_interactions::LiveInteractionsState,
     /// Issued access tokens → unix expiry; survives resets.
     pub(crate) tokens: HashMap<String, u64>,
@@ -476,6 +480,7 @@ impl MockState {
         self.responses = responses::ResponsesState::default();
         self.realtime.clear();
         self.live.clear();
+        self.gpt_live.clear();
         self.live_interactions.clear();
     }
 
@@ -567,6 +572,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(realtime::routes())
         .merge(translation::routes())
         .merge(live::routes())
+        .merge(gpt_live_ws::routes())
         .merge(live_interactions::routes())
         .merge(vertex::routes())
         .merge(omni::routes())
