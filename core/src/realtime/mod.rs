@@ -22,10 +22,14 @@
 //! - [`live`]: Gemini Live and Vertex Live (`BidiGenerateContent`): paths,
 //!   the setup frame and its model rewrite, and the Gemini ephemeral tokens
 //!   (`auth_tokens/lt_rl_…`) reelay mints itself.
+//! - [`gpt_live`]: OpenAI GPT-Live over HTTP (`/v1/live/sessions`): the
+//!   typed session configuration, the WebRTC create and REST fork, SIP
+//!   controls and the recording, on the deployment a sealed `live_` id names.
 //! - [`lifetime`]: how long a relayed socket lives — until its key or token
 //!   expires or its key is deleted — and the errors that close it.
 
 pub mod calls;
+pub mod gpt_live;
 pub mod lifetime;
 pub mod live;
 pub mod session;

@@ -22,6 +22,7 @@
 //! | `/v1/realtime/…`, `/openai/v1/realtime/…` | OpenAI / Azure Realtime GA: `client_secrets` (ephemeral `ek_` keys), WebRTC `calls` and call control; `GET /_mock/realtime` lists issued keys and calls (see `realtime.rs`) |
 //! | `GET /v1/realtime`, `GET /openai/v1/realtime` (WebSocket) | OpenAI / Azure Realtime sessions and `?call_id=` sidebands; recorded under `"sockets"` in `GET /_mock/realtime` (see `realtime.rs`) |
 //! | `GET /ws/…GenerativeService.BidiGenerateContent`, `GET /ws/…LlmBidiService/BidiGenerateContent` (WebSocket) | Gemini Live (API key) and Vertex Live (bearer token, full model resource); `GET /_mock/live` lists sessions (see `live.rs`) |
+//! | `POST /v1/live/sessions`, `POST /openai/v1/live/sessions`, `…/{id}/fork\|accept\|hangup\|refer\|reject`, `GET …/{id}/content` | OpenAI / Azure GPT-Live over HTTP: WebRTC creates and forks, SIP controls, the stereo WAV recording (chunked); `GET /_mock/gpt_live` lists sessions (see `gpt_live.rs`) |
 //! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
 //! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
@@ -52,6 +53,7 @@
 mod control;
 mod gemini;
 mod google;
+mod gpt_live;
 mod live;
 mod oauth;
 mod omni;
@@ -78,6 +80,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use gpt_live::{recording_bytes, recording_seed};
 pub use oauth::{
     test_service_account_json, test_service_account_private_key_pem, CLOUD_PLATFORM_SCOPE,
     TEST_SA_CLIENT_ID, TEST_SA_EMAIL, TEST_SA_PRIVATE_KEY_ID, TEST_SA_PROJECT_ID,
@@ -449,6 +452,8 @@ pub(crate) struct MockState {
     pub(crate) realtime: realtime::RealtimeState,
     /// Gemini Live and Vertex Live sessions.
     pub(crate) live: live::LiveState,
+    /// OpenAI GPT-Live sessions (HTTP).
+    pub(crate) gpt_live: gpt_live::GptLiveState,
     /// Issued access tokens → unix expiry; survives resets.
     pub(crate) tokens: HashMap<String, u64>,
     /// Access tokens issued so far; survives resets.
@@ -471,6 +476,7 @@ impl MockState {
         self.responses = responses::ResponsesState::default();
         self.realtime.clear();
         self.live.clear();
+        self.gpt_live.clear();
     }
 
     /// Takes one use of the first fault matching `path`.
@@ -560,6 +566,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(responses::routes(shared.clone()))
         .merge(realtime::routes())
         .merge(live::routes())
+        .merge(gpt_live::routes())
         .merge(vertex::routes())
         .merge(omni::routes())
         .merge(oauth::routes())
