@@ -22,6 +22,10 @@
 //! - [`live`]: Gemini Live and Vertex Live (`BidiGenerateContent`): paths,
 //!   the setup frame and its model rewrite, and the Gemini ephemeral tokens
 //!   (`auth_tokens/lt_rl_…`) reelay mints itself.
+//! - [`live_interactions`]: Gemini Live Interactions (`/{v}/interactions/live`):
+//!   paths, the first frame (a sealed interaction id opened for the caller,
+//!   or a create whose model is checked), the frame guard, and the
+//!   per-interaction auth tokens reelay mints itself.
 //! - [`gpt_live`]: OpenAI GPT-Live over HTTP (`/v1/live/sessions`): the
 //!   typed session configuration, the WebRTC create and REST fork, SIP
 //!   controls and the recording, on the deployment a sealed `live_` id names.
@@ -32,6 +36,7 @@ pub mod calls;
 pub mod gpt_live;
 pub mod lifetime;
 pub mod live;
+pub mod live_interactions;
 pub mod session;
 pub mod token;
 pub mod ws;

@@ -23,6 +23,7 @@ mod gemini_v1;
 mod google_doors;
 mod gpt_live;
 mod keys_cors;
+mod live_interactions;
 mod minting;
 mod mock_selftest;
 mod omni;
