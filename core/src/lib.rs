@@ -43,7 +43,7 @@
 //! | features | [`google_auth`] | Google service-account JWTs and token answers |
 //! | features | [`video`] | the OpenAI Videos API and its translation to Sora, Veo and Gemini Omni (Gemini API, Vertex AI), the job index |
 //! | features | [`responses`] | Responses API affinity: sealing and restoring ids in JSON, SSE and requests |
-//! | features | [`realtime`] | OpenAI Realtime, Gemini Live and Vertex Live sessions, calls, tokens and sockets |
+//! | features | [`realtime`] | OpenAI Realtime (and Realtime Translation), Gemini Live and Vertex Live sessions, calls, tokens and sockets |
 //!
 //! # Call order for a host
 //!

@@ -2,7 +2,9 @@
 //! WebRTC call SDP and multipart `session` parts (with a key or a realtime
 //! token), call `Location`s and call-control bodies. What is sent upstream
 //! names the deployment's model, and the client's answer never carries the
-//! upstream's ephemeral key.
+//! upstream's ephemeral key. Realtime Translation mints too: the typed body
+//! goes up re-serialized on the deployment's model, and the token opens only
+//! translation sessions.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,8 +19,9 @@ use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
-    match input.byte() % 5 {
+    match input.byte() % 6 {
         0 => client_secret(&mut input),
+        5 => translation_secret(&mut input),
         1 => key_call(&mut input),
         2 => token_call(&mut input),
         3 => call_control(&mut input),
@@ -43,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
 /// The model a session object names for `kind` (as a JSON parser reads it).
 fn session_model(session: &Value, kind: SessionKind) -> Option<&str> {
     let path: &[&str] = match kind {
-        SessionKind::Realtime => &["model"],
+        SessionKind::Realtime | SessionKind::Translation => &["model"],
         SessionKind::Transcription => &["audio", "input", "transcription", "model"],
     };
     path.iter()
@@ -213,5 +216,64 @@ fn call_control(input: &mut Input<'_>) {
                 "{json}"
             );
         }
+    }
+}
+
+fn translation_secret(input: &mut Input<'_>) {
+    use reelay_core::realtime::translation::{self, SecretRequest, TRANSLATION_KINDS};
+    let nonce = input.array::<12>();
+    let now = input.u64() >> 30;
+    let body = input.part();
+    let answer = input.rest();
+    let Ok(request) = SecretRequest::parse(body) else {
+        return;
+    };
+    let Ok(group) = request.authorize(config(), allow_all()) else {
+        return;
+    };
+    let dep = &group.deployments[0];
+    let Ok(call) = request.plan_for(dep) else {
+        return;
+    };
+    let json = call.json_body.unwrap_or_else(|| panic!("no body"));
+    let sent: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(
+        sent["session"]["model"].as_str(),
+        Some(dep.model.as_str()),
+        "{json}"
+    );
+    // What goes up parses again, to the same body.
+    let again = SecretRequest::parse(json.as_bytes()).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let again = again
+        .plan_for(dep)
+        .unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(again.json_body.as_deref(), Some(json.as_str()));
+    let seal = SealWith {
+        key: keys(),
+        key_hash: [3; 32],
+        minter: reelay_core::browser_token::Minter::Key,
+        nonce,
+        now_secs: now,
+    };
+    let Ok(minted) = translation::finish_mint(&request, group, dep, answer, &seal) else {
+        return;
+    };
+    let upstream: Value = serde_json::from_slice(answer).unwrap_or_else(|e| panic!("{e}"));
+    let ephemeral = upstream["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no value"));
+    if ephemeral.len() >= 8 {
+        assert!(!minted.body.contains(ephemeral), "{}", minted.body);
+    }
+    let client: Value =
+        serde_json::from_str(&minted.body).unwrap_or_else(|e| panic!("{e}: {}", minted.body));
+    let token = client["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token"));
+    if minted.expires_at > now {
+        let claims = TokenClaims::open(keys(), token, now, TRANSLATION_KINDS)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(claims.kind, SessionKind::Translation);
+        assert!(TokenClaims::open(keys(), token, now, reelay_core::realtime::ALL_KINDS).is_err());
     }
 }

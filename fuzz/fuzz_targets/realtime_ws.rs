@@ -2,7 +2,8 @@
 //! from the client and the upstream, `Sec-WebSocket-Protocol`, the query.
 //! The session guard never lets through a `session.update` (as a JSON
 //! parser reads it) that names a model other than the session's, and
-//! every rewrite it makes carries the allowed model.
+//! every rewrite it makes carries the allowed model. A translation socket's
+//! guard relays only translation events, never one naming a model.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -20,7 +21,7 @@ const UPSTREAM: &str = "gpt-realtime-2025-08-28";
 /// Where a session of `kind` names its model.
 fn model_path(kind: SessionKind) -> &'static [&'static str] {
     match kind {
-        SessionKind::Realtime => &["model"],
+        SessionKind::Realtime | SessionKind::Translation => &["model"],
         SessionKind::Transcription => &["audio", "input", "transcription", "model"],
     }
 }
@@ -58,6 +59,7 @@ fuzz_target!(|data: &[u8]| {
             let text = String::from_utf8_lossy(input.rest());
             client_frame(kind, &text);
             upstream_frame(kind, &text);
+            translation_frame(&text);
         }
         1 => {
             let text = String::from_utf8_lossy(input.rest());
@@ -118,5 +120,42 @@ fn upstream_frame(kind: SessionKind, text: &str) {
             Some(GROUP),
             "{sent}"
         );
+    }
+}
+
+/// A translation socket's guard: nothing passes unchecked; what it relays
+/// is a translation client event with only its own fields, and a
+/// `session.update` never names a model or a disallowed transcription model.
+fn translation_frame(text: &str) {
+    let policy = reelay_core::access::AccessPolicy::compile(
+        &["gpt-realtime", "gpt-live-transcribe"],
+        &reelay_core::access::AccessGroups::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let guard = SessionGuard::translation(GROUP, UPSTREAM, &policy);
+    assert!(matches!(
+        guard.client_binary(text.as_bytes()),
+        Verdict::Refuse(_)
+    ));
+    match guard.client_text(text) {
+        Verdict::Pass => panic!("a translation event passed unchecked: {text}"),
+        Verdict::Refuse(_) => {}
+        Verdict::Rewrite(sent) => {
+            let event: Value =
+                serde_json::from_str(&sent).unwrap_or_else(|e| panic!("{e}: {sent}"));
+            let t = event["type"].as_str().unwrap_or_else(|| panic!("{sent}"));
+            assert!(
+                reelay_core::realtime::translation::CLIENT_EVENTS.contains(&t),
+                "{sent}"
+            );
+            if let Some(session) = event.get("session") {
+                assert!(session.get("model").is_none(), "{sent}");
+                if let Some(m) = session.pointer("/audio/input/transcription/model") {
+                    assert_eq!(m.as_str(), Some("gpt-live-transcribe"), "{sent}");
+                }
+            }
+            // Re-checking what was sent changes nothing.
+            assert_eq!(guard.client_text(&sent), Verdict::Rewrite(sent.clone()));
+        }
     }
 }

@@ -190,10 +190,10 @@ fn browser_token_round_trip(input: &mut Input<'_>) {
 }
 
 fn realtime_token_round_trip(input: &mut Input<'_>) {
-    let kind = if input.byte() & 1 == 0 {
-        SessionKind::Realtime
-    } else {
-        SessionKind::Transcription
+    let kind = match input.byte() % 3 {
+        0 => SessionKind::Realtime,
+        1 => SessionKind::Transcription,
+        _ => SessionKind::Translation,
     };
     let nonce = input.array::<12>();
     let expires_at = input.u64();
@@ -220,7 +220,11 @@ fn realtime_token_round_trip(input: &mut Input<'_>) {
         keys(),
         &token,
         now,
-        &[SessionKind::Realtime, SessionKind::Transcription],
+        &[
+            SessionKind::Realtime,
+            SessionKind::Transcription,
+            SessionKind::Translation,
+        ],
     );
     if token.len() > Purpose::RealtimeToken.max_len() {
         assert_eq!(opened, Err(Error::Malformed));
@@ -230,12 +234,18 @@ fn realtime_token_round_trip(input: &mut Input<'_>) {
         assert_eq!(opened, Err(Error::Expired(expires_at)));
     } else {
         assert_eq!(opened.as_ref(), Ok(&claims), "realtime token round trip");
-        let other = match kind {
-            SessionKind::Realtime => SessionKind::Transcription,
-            SessionKind::Transcription => SessionKind::Realtime,
-        };
+        // A token never opens for another purpose (a translation token
+        // never for a realtime or transcription session, nor theirs for it).
+        let others = [
+            SessionKind::Realtime,
+            SessionKind::Transcription,
+            SessionKind::Translation,
+        ]
+        .into_iter()
+        .filter(|k| *k != kind)
+        .collect::<Vec<_>>();
         assert_eq!(
-            TokenClaims::open(keys(), &token, now, &[other]),
+            TokenClaims::open(keys(), &token, now, &others),
             Err(Error::WrongPurpose)
         );
     }

@@ -29,6 +29,10 @@
 //! - [`gpt_live`]: OpenAI GPT-Live over HTTP (`/v1/live/sessions`): the
 //!   typed session configuration, the WebRTC create and REST fork, SIP
 //!   controls and the recording, on the deployment a sealed `live_` id names.
+//! - [`translation`]: OpenAI Realtime Translation — the typed
+//!   `POST /v1/realtime/translations/client_secrets` body, the client events
+//!   a translation socket may send, and the WebRTC `calls` plan; its tokens
+//!   are realtime tokens of their own kind ([`SessionKind::Translation`]).
 //! - [`lifetime`]: how long a relayed socket lives — until its key or token
 //!   expires or its key is deleted — and the errors that close it.
 
@@ -39,6 +43,7 @@ pub mod live;
 pub mod live_interactions;
 pub mod session;
 pub mod token;
+pub mod translation;
 pub mod ws;
 
 use alloc::format;
@@ -58,6 +63,10 @@ pub enum SessionKind {
     Realtime,
     /// A transcription session (`session.type = "transcription"`).
     Transcription,
+    /// A Realtime Translation session (`session.type = "translation"`):
+    /// its own API (`/v1/realtime/translations…`), so its tokens never
+    /// open a realtime or transcription session, nor theirs one of it.
+    Translation,
 }
 
 impl SessionKind {
@@ -66,10 +75,12 @@ impl SessionKind {
         match self {
             Self::Realtime => "realtime",
             Self::Transcription => "transcription",
+            Self::Translation => "translation",
         }
     }
 
-    /// Parses a `session.type` value.
+    /// Parses a `session.type` value of the Realtime API proper (never
+    /// `translation`, which has its own routes).
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "realtime" => Some(Self::Realtime),
@@ -82,6 +93,7 @@ impl SessionKind {
         match self {
             Self::Realtime => 1,
             Self::Transcription => 2,
+            Self::Translation => 3,
         }
     }
 
@@ -89,6 +101,7 @@ impl SessionKind {
         match byte {
             1 => Some(Self::Realtime),
             2 => Some(Self::Transcription),
+            3 => Some(Self::Translation),
             _ => None,
         }
     }
@@ -97,7 +110,7 @@ impl SessionKind {
     /// the `param` named in errors.
     const fn model_path(self) -> (&'static [&'static str], &'static str) {
         match self {
-            Self::Realtime => (&["model"], "session.model"),
+            Self::Realtime | Self::Translation => (&["model"], "session.model"),
             Self::Transcription => (
                 &["audio", "input", "transcription", "model"],
                 "session.audio.input.transcription.model",
@@ -106,7 +119,8 @@ impl SessionKind {
     }
 }
 
-/// Every session kind: what `/v1/realtime/calls` accepts a token for.
+/// Every session kind of the Realtime API proper: what `/v1/realtime/calls`
+/// accepts a token for (a translation token opens only translation routes).
 pub const ALL_KINDS: &[SessionKind] = &[SessionKind::Realtime, SessionKind::Transcription];
 
 /// The Realtime API base of a deployment: `{api_base}/v1/realtime` on

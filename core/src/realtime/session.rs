@@ -233,6 +233,19 @@ pub fn finish_mint(
     upstream_body: &[u8],
     seal: &SealWith<'_>,
 ) -> Result<Minted, UpstreamError> {
+    let asked = (request.kind, request.expires_after_secs);
+    seal_answer(asked, group, deployment, upstream_body, seal)
+}
+
+/// [`finish_mint`] for a token of `kind` whose mint asked for
+/// `expires_after_secs` (shared with [`super::translation`]).
+pub(super) fn seal_answer(
+    (kind, expires_after_secs): (SessionKind, u64),
+    group: &ModelGroup,
+    deployment: &Deployment,
+    upstream_body: &[u8],
+    seal: &SealWith<'_>,
+) -> Result<Minted, UpstreamError> {
     let now_secs = seal.now_secs;
     let mut answer = match serde_json::from_slice::<Value>(upstream_body) {
         Ok(Value::Object(map)) => map,
@@ -258,13 +271,13 @@ pub fn finish_mint(
             .as_u64()
             .ok_or_else(|| upstream_garbage("the client secret's `expires_at` is not a number"))?
             .min(latest),
-        None => now_secs.saturating_add(request.expires_after_secs),
+        None => now_secs.saturating_add(expires_after_secs),
     };
     // Nor later than a browser token that minted it.
     let expires_at = seal.minter.clamp_expiry_ms(expires_at.saturating_mul(1000)) / 1000;
     let claims = TokenClaims {
         id: seal.nonce,
-        kind: request.kind,
+        kind,
         expires_at,
         key_hash: seal.key_hash,
         deployment: deployment.id.clone(),
@@ -290,7 +303,7 @@ pub fn finish_mint(
             }
         }
         let kind = SessionKind::parse(session.get("type").and_then(Value::as_str).unwrap_or(""))
-            .unwrap_or(request.kind);
+            .unwrap_or(kind);
         if model_at(session, kind).ok().flatten() == Some(deployment.model.as_str()) {
             set_model(session, kind, &group.name);
         }
@@ -322,7 +335,7 @@ fn plausible_upstream_key(value: &str) -> bool {
 
 /// Clamps `expires_after.seconds` into the upstream's range in place and
 /// returns the lifetime asked for.
-fn clamp_expires_after(body: &mut Map<String, Value>) -> Result<u64, ClientError> {
+pub(super) fn clamp_expires_after(body: &mut Map<String, Value>) -> Result<u64, ClientError> {
     let Some(value) = body.get_mut("expires_after") else {
         return Ok(DEFAULT_EXPIRES_SECS);
     };

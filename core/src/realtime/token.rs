@@ -8,7 +8,7 @@
 //!
 //! | claim | why |
 //! |---|---|
-//! | session kind (`realtime` / `transcription`) | the token's purpose; a token never opens for a use it was not minted for |
+//! | session kind (`realtime` / `transcription` / `translation`) | the token's purpose; a token never opens for a use it was not minted for |
 //! | expiry (unix seconds) | never later than the upstream's `expires_at` |
 //! | SHA-256 of the owning virtual key | owner fingerprint ([`crate::seal::owner_of`]) and the key's `token`, so the host can check revocation *now* |
 //! | deployment id | the SDP offer goes to the deployment that minted the ephemeral key, never re-routed |
@@ -27,7 +27,7 @@
 //!
 //! ```text
 //! plaintext:
-//! byte 0        kind (1 = realtime, 2 = transcription)
+//! byte 0        kind (1 = realtime, 2 = transcription, 3 = translation)
 //! bytes 1..9    expires_at, unix seconds, big endian
 //! bytes 9..41   SHA-256 of the owning virtual key
 //! 1 + n bytes   deployment id (length byte, then bytes)
@@ -586,7 +586,7 @@ mod tests {
 
         #[test]
         fn any_claims_round_trip(
-            kind in prop_oneof![Just(SessionKind::Realtime), Just(SessionKind::Transcription)],
+            kind in prop_oneof![Just(SessionKind::Realtime), Just(SessionKind::Transcription), Just(SessionKind::Translation)],
             expires_at in 1u64..,
             hash in proptest::array::uniform32(any::<u8>()),
             deployment in "[a-z0-9._-]{1,64}",
@@ -601,7 +601,8 @@ mod tests {
             subject: None,
             };
             let t = c.seal(&key()).unwrap();
-            prop_assert_eq!(TokenClaims::open(&key(), &t, expires_at - 1, BOTH), Ok(c));
+            let kinds = [SessionKind::Realtime, SessionKind::Transcription, SessionKind::Translation];
+            prop_assert_eq!(TokenClaims::open(&key(), &t, expires_at - 1, &kinds), Ok(c));
         }
 
         #[test]

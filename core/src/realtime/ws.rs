@@ -35,6 +35,7 @@ use serde_json::{Map, Value};
 use super::calls::OpenedCall;
 use super::session::{invalid, model_at, set_model};
 use super::token::{TokenClaims, UpstreamKey};
+use super::translation::{self, EventGuard, SocketQuery};
 use super::{check_provider, deployment_auth, realtime_base, SessionKind};
 use crate::access::AccessPolicy;
 #[cfg(test)]
@@ -218,6 +219,7 @@ fn session_url(dep: &Deployment, kind: SessionKind) -> String {
         SessionKind::Transcription if !model_in_url => format!("{base}?intent=transcription"),
         SessionKind::Transcription => format!("{base}?intent=transcription&model={model}"),
         SessionKind::Realtime => format!("{base}?model={model}"),
+        SessionKind::Translation => translation::socket_url(dep, &model),
     }
 }
 
@@ -281,6 +283,41 @@ pub fn plan_sideband(
         ),
         credential: WsCredential::Deployment(deployment_auth(dep)),
         guard: Some(SessionGuard::new(SessionKind::Realtime, group, &dep.model)),
+    })
+}
+
+/// A Realtime Translation socket for a virtual key asking for `group`
+/// (already authorized by the name sent) on `dep`, with the deployment's
+/// own key; `policy` (the caller's rules) checks the transcription models
+/// its `session.update` events name.
+pub fn plan_translation_with_key(
+    group: &str,
+    dep: &Deployment,
+    policy: &AccessPolicy,
+) -> Result<WsPlan, ClientError> {
+    check_provider(dep, group, "model")?;
+    Ok(WsPlan {
+        url: translation::socket_url(dep, &query_escape(&dep.model)),
+        credential: WsCredential::Deployment(deployment_auth(dep)),
+        guard: Some(SessionGuard::translation(group, &dep.model, policy)),
+    })
+}
+
+/// A Realtime Translation socket for an opened translation token: the
+/// deployment that minted it (`dep`), its ephemeral key; `?model=` may only
+/// repeat the token's model; `policy` is its key's rules now.
+pub fn plan_translation_with_token(
+    claims: &TokenClaims,
+    dep: &Deployment,
+    query: &SocketQuery,
+    policy: &AccessPolicy,
+) -> Result<WsPlan, ClientError> {
+    check_provider(dep, &claims.model, "model")?;
+    query.check_token(claims, dep)?;
+    Ok(WsPlan {
+        url: translation::socket_url(dep, &query_escape(&dep.model)),
+        credential: WsCredential::Ephemeral(claims.upstream_key.clone()),
+        guard: Some(SessionGuard::translation(&claims.model, &dep.model, policy)),
     })
 }
 
@@ -356,6 +393,8 @@ pub struct SessionGuard {
     upstream_model: String,
     /// What upstream error events are cleaned of.
     redactor: Redactor,
+    /// A translation socket's event rules (its own API's events only).
+    translation: Option<EventGuard>,
 }
 
 impl SessionGuard {
@@ -366,6 +405,17 @@ impl SessionGuard {
             group: group.to_owned(),
             upstream_model: upstream_model.to_owned(),
             redactor: Redactor::new(),
+            translation: None,
+        }
+    }
+
+    /// A guard for a translation session of `group`, served as
+    /// `upstream_model`: only the Translation API's client events pass
+    /// ([`EventGuard`]), transcription models checked against `policy`.
+    pub fn translation(group: &str, upstream_model: &str, policy: &AccessPolicy) -> Self {
+        Self {
+            translation: Some(EventGuard::new(policy.clone())),
+            ..Self::new(SessionKind::Translation, group, upstream_model)
         }
     }
 
@@ -384,6 +434,11 @@ impl SessionGuard {
     /// model checked, and relayed as re-serialized from what was checked
     /// (so a repeated key cannot show the upstream another value).
     pub fn client_text(&self, text: &str) -> Verdict {
+        if let Some(events) = &self.translation {
+            return events
+                .client_text(text)
+                .map_or_else(Verdict::Refuse, Verdict::Rewrite);
+        }
         if text.len() > MAX_GUARDED_FRAME {
             return Verdict::Refuse(ClientError::new(
                 ErrorCode::PayloadTooLarge,
@@ -411,6 +466,9 @@ impl SessionGuard {
     /// that reads as a JSON event (a server may parse binary frames as
     /// events too) is guarded like a text frame; a rewrite goes up as text.
     pub fn client_binary(&self, bytes: &[u8]) -> Verdict {
+        if let Some(events) = &self.translation {
+            return Verdict::Refuse(events.client_binary());
+        }
         if bytes.len() > MAX_GUARDED_FRAME || !is_object_text(bytes) {
             return Verdict::Pass;
         }

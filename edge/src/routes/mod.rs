@@ -9,11 +9,13 @@ mod characters;
 mod google;
 mod gpt_live;
 mod health;
+mod interactions;
 mod live;
 mod live_interactions;
 mod models;
 mod playground;
 mod realtime;
+mod realtime_translation;
 mod realtime_ws;
 mod relay;
 mod responses;
@@ -220,6 +222,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
         (_, ["realtime"]) | (["openai", "v1", "realtime"], _) => {
             allow(&method, &[Method::Get])?;
             realtime_ws::connect(req, cx).await
+        }
+        (_, ["realtime", "translations", sub @ ..])
+        | (["openai", "v1", "realtime", "translations", sub @ ..], _) => {
+            realtime_translation::dispatch(req, cx, sub).await
         }
         (_, ["realtime", sub @ ..]) | (["openai", "v1", "realtime", sub @ ..], _) => {
             realtime::dispatch(req, cx, sub).await

@@ -444,7 +444,11 @@ pub(super) fn served(cx: &Ctx, dep: &Deployment) {
 
 /// Sends an upstream `calls` request (raw SDP or multipart), redirects not
 /// followed: the ephemeral key goes to the deployment's own URL only.
-async fn send_call(cx: &Ctx, dep: &Deployment, plan: &CallPlan) -> Result<Response, ClientError> {
+pub(super) async fn send_call(
+    cx: &Ctx,
+    dep: &Deployment,
+    plan: &CallPlan,
+) -> Result<Response, ClientError> {
     send_call_attempt(cx, dep, plan)
         .await
         .map_err(|f| f.into_client(cx))

@@ -49,12 +49,12 @@ use crate::respond::OrInternal;
 use crate::upstream::{self, Failure};
 
 /// An upstream socket ready to relay.
-struct Opened {
-    upstream: WebSocket,
-    plan: WsPlan,
-    dep: Deployment,
-    secret: String,
-    lifetime: Lifetime,
+pub(super) struct Opened {
+    pub(super) upstream: WebSocket,
+    pub(super) plan: WsPlan,
+    pub(super) dep: Deployment,
+    pub(super) secret: String,
+    pub(super) lifetime: Lifetime,
 }
 
 /// `GET /v1/realtime` with `Upgrade: websocket`.
@@ -63,36 +63,44 @@ pub(super) async fn connect(req: &mut Request, cx: &Ctx) -> Result<Response, Cli
     let header = req.headers().get("sec-websocket-protocol").ok().flatten();
     let protocols = Subprotocols::parse(header.as_deref());
     match open(req, cx, &protocols).await {
-        Ok(opened) => {
-            let pair = relay::client_pair()?;
-            let session = Session {
-                request_id: cx.request_id.clone(),
-                kind: "openai_realtime",
-                dialect: Dialect::OpenAi,
-                guard: (opened.plan.guard.clone()).map(|g| {
-                    Box::new(g.redacting(crate::redaction::redactor(cx))) as Box<dyn FrameGuard>
-                }),
-                first_upstream: None,
-                lifetime: opened.lifetime,
-                secrets: [crate::redaction::values(cx), vec![opened.secret]].concat(),
-                model: cx.log.borrow().model.clone(),
-                deployment: Some(opened.dep.id.clone()),
-            };
-            let server = pair.server;
-            let upstream = opened.upstream;
-            worker::wasm_bindgen_futures::spawn_local(async move {
-                match server.events() {
-                    Ok(mut events) => relay::pump(&server, &mut events, upstream, session).await,
-                    Err(e) => {
-                        worker::console_error!("listening to a client socket failed: {e}");
-                        let _ = upstream.close(Some(1011), Some("internal_error"));
-                    }
-                }
-            });
-            relay::upgrade_response(pair.client, protocols.answer)
-        }
+        Ok(opened) => start_relay(cx, opened, "openai_realtime", protocols.answer),
         Err(err) => relay::refuse(cx, &err, Dialect::OpenAi, protocols.answer),
     }
+}
+
+/// Accepts the client's socket and relays it to `opened` (an OpenAI-shaped
+/// session of `kind`, for the log line), answering `protocol` if offered.
+pub(super) fn start_relay(
+    cx: &Ctx,
+    opened: Opened,
+    kind: &'static str,
+    protocol: Option<&str>,
+) -> Result<Response, ClientError> {
+    let pair = relay::client_pair()?;
+    let session = Session {
+        request_id: cx.request_id.clone(),
+        kind,
+        dialect: Dialect::OpenAi,
+        guard: (opened.plan.guard.clone())
+            .map(|g| Box::new(g.redacting(crate::redaction::redactor(cx))) as Box<dyn FrameGuard>),
+        first_upstream: None,
+        lifetime: opened.lifetime,
+        secrets: [crate::redaction::values(cx), vec![opened.secret]].concat(),
+        model: cx.log.borrow().model.clone(),
+        deployment: Some(opened.dep.id.clone()),
+    };
+    let server = pair.server;
+    let upstream = opened.upstream;
+    worker::wasm_bindgen_futures::spawn_local(async move {
+        match server.events() {
+            Ok(mut events) => relay::pump(&server, &mut events, upstream, session).await,
+            Err(e) => {
+                worker::console_error!("listening to a client socket failed: {e}");
+                let _ = upstream.close(Some(1011), Some("internal_error"));
+            }
+        }
+    });
+    relay::upgrade_response(pair.client, protocol)
 }
 
 /// Authenticates, checks, meters and connects upstream.
@@ -161,7 +169,11 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
 }
 
 /// The virtual key in the headers, or in the browser subprotocol.
-async fn caller(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Caller, ClientError> {
+pub(super) async fn caller(
+    req: &Request,
+    cx: &Ctx,
+    protocols: &Subprotocols,
+) -> Result<Caller, ClientError> {
     let headers = req.headers();
     let in_headers =
         headers.has("authorization").unwrap_or(false) || headers.has("api-key").unwrap_or(false);
@@ -233,7 +245,7 @@ async fn sideband(
 
 /// The lifetime of a session opened with the realtime token `claims`,
 /// minted by `owner`'s key.
-async fn token_lifetime(
+pub(super) async fn token_lifetime(
     cx: &Ctx,
     owner: &TokenOwner,
     claims: &TokenClaims,
@@ -244,7 +256,7 @@ async fn token_lifetime(
 }
 
 /// Opens the upstream socket of `plan`.
-async fn dial(
+pub(super) async fn dial(
     cx: &Ctx,
     dep: &Deployment,
     plan: WsPlan,
@@ -264,7 +276,7 @@ async fn dial(
 
 /// One attempt of [`dial`], its failure (scrubbed of the credential) left
 /// for failover to judge.
-async fn dial_attempt(
+pub(super) async fn dial_attempt(
     cx: &Ctx,
     dep: &Deployment,
     plan: &WsPlan,

@@ -21,6 +21,7 @@
 //! | `/v1/responses…`, `/openai/v1/responses…` | OpenAI Responses API, orgs bound to [`MockOptions::responses_keys`] (see `responses.rs`) |
 //! | `/v1/realtime/…`, `/openai/v1/realtime/…` | OpenAI / Azure Realtime GA: `client_secrets` (ephemeral `ek_` keys), WebRTC `calls` and call control; `GET /_mock/realtime` lists issued keys and calls (see `realtime.rs`) |
 //! | `GET /v1/realtime`, `GET /openai/v1/realtime` (WebSocket) | OpenAI / Azure Realtime sessions and `?call_id=` sidebands; recorded under `"sockets"` in `GET /_mock/realtime` (see `realtime.rs`) |
+//! | `/v1/realtime/translations…`, `/openai/v1/realtime/translations/client_secrets` | OpenAI Realtime Translation: client secrets, the WebSocket and WebRTC `calls`; `GET /_mock/translation` lists keys, sockets and calls (see `translation.rs`) |
 //! | `GET /ws/…GenerativeService.BidiGenerateContent`, `GET /ws/…LlmBidiService/BidiGenerateContent` (WebSocket) | Gemini Live (API key) and Vertex Live (bearer token, full model resource); `GET /_mock/live` lists sessions (see `live.rs`) |
 //! | `GET /{v1,v1beta,v1alpha}/interactions/live` (WebSocket) | Gemini Live Interactions: `interaction.connect` / `interaction.create`, input echoed as steps; `GET /_mock/live_interactions` lists interactions and sockets (see `live_interactions.rs`) |
 //! | `POST /v1/live/sessions`, `POST /openai/v1/live/sessions`, `…/{id}/fork\|accept\|hangup\|refer\|reject`, `GET …/{id}/content` | OpenAI / Azure GPT-Live over HTTP: WebRTC creates and forks, SIP controls, the stereo WAV recording (chunked); `GET /_mock/gpt_live` lists sessions (see `gpt_live.rs`) |
@@ -64,6 +65,7 @@ mod ordered;
 mod realtime;
 mod responses;
 mod retired;
+mod translation;
 mod vertex;
 mod video;
 
@@ -569,6 +571,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(openai::routes())
         .merge(responses::routes(shared.clone()))
         .merge(realtime::routes())
+        .merge(translation::routes())
         .merge(live::routes())
         .merge(live_interactions::routes())
         .merge(gpt_live::routes())
