@@ -49,6 +49,28 @@ pub fn openai_api(dep: &Deployment) -> Option<OpenAiApi> {
     }
 }
 
+/// Where a deployment serves OpenAI GPT-Live (`/live/sessions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GptLiveApi {
+    /// `{api_base}/v1/live/sessions` on OpenAI, `{api_base}/openai/v1/live/sessions`
+    /// on Azure (the v1 path, no `api-version`); a session's own routes follow
+    /// (`/{id}/fork`, `/{id}/hangup`, `/{id}/content`, …).
+    pub sessions_url: String,
+    /// The deployment credential's header: `Authorization: Bearer` on
+    /// OpenAI, `api-key` on Azure (what Azure's other v1 APIs take; its
+    /// GPT-Live docs show an Entra bearer token, and the `api-key` header is
+    /// not confirmed there).
+    pub auth: Auth,
+}
+
+/// The GPT-Live API of `dep`, or `None` for a Google deployment.
+pub fn gpt_live_api(dep: &Deployment) -> Option<GptLiveApi> {
+    openai_api(dep).map(|api| GptLiveApi {
+        sessions_url: format!("{}/live/sessions", api.base),
+        auth: api.auth,
+    })
+}
+
 /// Where a deployment serves the Gemini Live API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveApi {
@@ -129,6 +151,17 @@ mod tests {
         assert_eq!(azure.auth, Auth::AzureApiKey);
         assert!(azure.transcription_model_in_url);
         assert_eq!(openai_api(dep("g")), None);
+        let live = gpt_live_api(dep("a")).unwrap();
+        assert_eq!(
+            live.sessions_url,
+            "https://x.openai.azure.com/openai/v1/live/sessions"
+        );
+        assert_eq!(live.auth, Auth::AzureApiKey);
+        assert_eq!(
+            gpt_live_api(dep("o")).unwrap().sessions_url,
+            "https://api.openai.com/v1/live/sessions"
+        );
+        assert_eq!(gpt_live_api(dep("g")), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const STORE = "reelay.playground.key";
   const POLL_MS = 2000;
-  const state = { key: "", models: [], job: null, pollTimer: 0, blobUrl: "", rt: null };
+  const state = { key: "", models: [], job: null, pollTimer: 0, blobUrl: "", rt: null, live: null };
 
   // ---- errors a person can read ----
 
@@ -161,6 +161,8 @@
     const realtime = state.models.filter((m) => /realtime/i.test(m));
     fillSelect($("video-model"), video, "No video models for this key");
     fillSelect($("rt-model"), realtime, "No realtime models for this key");
+    const live = state.models.filter((m) => /^gpt-live/i.test(m));
+    fillSelect($("live-model"), live, "No GPT-Live models for this key");
   }
 
   function fillSelect(select, items, emptyText) {
@@ -180,6 +182,7 @@
     $("cred-remember").checked = false;
     fillSelect($("video-model"), [], "Enter a key first");
     fillSelect($("rt-model"), [], "Enter a key first");
+    fillSelect($("live-model"), [], "Enter a key first");
     $("video-list").replaceChildren();
     setStatus("list-status", "Enter a key to see your videos.");
     setStatus("cred-status", "Forgotten. Nothing is stored in this tab.");
@@ -573,6 +576,109 @@
     $("rt-stop").disabled = true;
   }
 
+  // ---- 5. GPT-Live voice (WebRTC, JSON offer/answer) ----
+
+  function liveLog(text) {
+    const li = document.createElement("li");
+    li.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+    const log = $("live-log");
+    log.append(li);
+    while (log.children.length > 200) log.firstChild.remove();
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function liveStates(live = state.live) {
+    $("live-signaling").textContent = live && live.pc ? live.pc.signalingState : "—";
+    $("live-connection").textContent = live && live.pc ? live.pc.connectionState : "—";
+    $("live-session").textContent = live && live.id ? `${live.id.slice(0, 18)}…` : "—";
+  }
+
+  async function startLive(ev) {
+    ev.preventDefault();
+    clearError("live-error");
+    const model = $("live-model").value;
+    if (!model) {
+      showError("live-error", { title: "Choose a GPT-Live model", message: "This key has no GPT-Live model, or no key is entered yet.", code: "", status: 0, retryAfter: 0, requestId: "" });
+      return;
+    }
+    if (!window.RTCPeerConnection) {
+      showError("live-error", { title: "WebRTC is not available", message: "This browser cannot start a live session.", code: "", status: 0, retryAfter: 0, requestId: "" });
+      return;
+    }
+    stopLive(true);
+    $("live-start").disabled = true;
+    $("live-stop").disabled = false;
+    const live = { pc: null, dc: null, stream: null, id: "" };
+    state.live = live;
+    try {
+      setStatus("live-status", "Asking for the microphone…");
+      live.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      live.pc = new RTCPeerConnection();
+      for (const track of live.stream.getTracks()) live.pc.addTrack(track, live.stream);
+      live.pc.ontrack = (e) => {
+        $("live-audio").srcObject = e.streams[0];
+        liveLog("remote audio track received");
+      };
+      for (const evName of ["signalingstatechange", "connectionstatechange"]) {
+        live.pc.addEventListener(evName, () => {
+          liveStates(live);
+          liveLog(`${evName.replace("statechange", "")}: ${evName.startsWith("signal") ? live.pc.signalingState : live.pc.connectionState}`);
+        });
+      }
+      live.dc = live.pc.createDataChannel("oai-events");
+      live.dc.addEventListener("open", () => liveLog("data channel open"));
+      live.dc.addEventListener("message", (e) => {
+        let type = "message";
+        try { type = JSON.parse(e.data).type || type; } catch (_) { /* not JSON */ }
+        liveLog(`event: ${type}`);
+      });
+
+      setStatus("live-status", "Posting the offer…");
+      const offer = await live.pc.createOffer();
+      await live.pc.setLocalDescription(offer);
+      liveStates(live);
+      const resp = await api("/v1/live/sessions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ session: { model }, transport: { type: "webrtc", sdp: offer.sdp } }),
+      });
+      const answer = await resp.json();
+      const sdp = answer && answer.transport && answer.transport.sdp;
+      if (!sdp) throw { title: "No SDP answer", message: "The gateway answered without a session description.", code: "", status: 0, retryAfter: 0, requestId: "" };
+      live.id = (answer.session && answer.session.id) || "";
+      liveLog(`live session ${live.id.slice(0, 18)}… answered (${sdp.length} bytes of SDP)`);
+      await live.pc.setRemoteDescription({ type: "answer", sdp });
+      liveStates(live);
+      setStatus("live-status", "Offer answered: connecting media…", true);
+      $("live-status").dataset.phase = "answered";
+    } catch (err) {
+      const readable = err && err.title ? err : { title: "The live session could not start", message: String((err && err.message) || err), code: (err && err.name) || "", status: 0, retryAfter: 0, requestId: "" };
+      showError("live-error", readable);
+      setStatus("live-status", "Not connected.");
+      stopLive(true);
+    }
+  }
+
+  /** Closes the connection; the session is hung up at the gateway unless `local`. */
+  function stopLive(local) {
+    const live = state.live;
+    if (live) {
+      if (live.dc) live.dc.close();
+      if (live.pc) live.pc.close();
+      if (live.stream) for (const t of live.stream.getTracks()) t.stop();
+      if (!local && live.id) {
+        api(`/v1/live/sessions/${encodeURIComponent(live.id)}/hangup`, { method: "POST" })
+          .then(() => { liveLog("hung up"); $("live-status").dataset.phase = "ended"; })
+          .catch((err) => showError("live-error", err));
+      }
+      liveStates(live);
+    }
+    state.live = null;
+    $("live-audio").srcObject = null;
+    $("live-start").disabled = false;
+    $("live-stop").disabled = true;
+  }
+
   // ---- wiring ----
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -592,6 +698,11 @@
     $("rt-stop").addEventListener("click", () => {
       stopRealtime();
       setStatus("rt-status", "Not connected.");
+    });
+    $("live-form").addEventListener("submit", startLive);
+    $("live-stop").addEventListener("click", () => {
+      stopLive(false);
+      setStatus("live-status", "Not connected.");
     });
     const saved = sessionStorage.getItem(STORE);
     if (saved) {

@@ -89,6 +89,10 @@ export async function startGateway(mockUrl) {
         name: "gpt-realtime",
         deployments: [{ id: "openai-rt", provider: "openai", model: "gpt-realtime-2025-08-28", credential: "OPENAI_API_KEY", api_base: mockUrl }],
       },
+      {
+        name: "gpt-live-1",
+        deployments: [{ id: "openai-live", provider: "openai", model: "gpt-live-1", credential: "OPENAI_API_KEY", api_base: mockUrl }],
+      },
     ],
   };
   const options = {

@@ -2,8 +2,8 @@
 // against the built Worker in workerd and the mock upstream. CORS preflight
 // and denial from pages on other origins, a video job from the playground's
 // form to a playing <video>, listing and deleting, an expired browser token
-// shown as a readable error, and the realtime WebRTC signaling round trip
-// with Chromium's fake microphone. Screenshots of the main states go to
+// shown as a readable error, and the realtime and GPT-Live WebRTC signaling
+// round trips with Chromium's fake microphone. Screenshots of the main states go to
 // target/browser-artifacts/.
 //
 // Run: node --test tests/browser/ (after scripts/build-worker and building
@@ -273,6 +273,46 @@ test("playground: realtime WebRTC signaling round trip with a fake microphone", 
     await snap(page, "06-realtime");
     await page.getByRole("button", { name: "Hang up" }).click();
     assert.equal(await page.locator("#rt-signaling").innerText(), "closed");
+  } finally {
+    await page.close();
+  }
+});
+
+test("playground: GPT-Live over WebRTC with a browser token and a fake microphone", async () => {
+  // The page's own server mints a narrowed browser token; the page posts its
+  // offer JSON with it and applies the answer.
+  const key = await gw.newKey({ models: ["gpt-live-1", "gpt-realtime"] });
+  const minted = await gw.mint(key, { models: ["gpt-live-1"], subject: "visitor-1", expires_in: 600 });
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(`${gw.url}/`);
+    await page.getByLabel("API key or browser token").fill(minted.token);
+    await page.getByRole("button", { name: "Use this key" }).click();
+    await page.getByText(/Browser token accepted: 1 model available/).waitFor();
+    assert.deepEqual(await page.locator("#live-model option").allTextContents(), ["gpt-live-1"]);
+    assert.deepEqual(await page.locator("#rt-model option").allTextContents(), ["No realtime models for this key"]);
+    const before = (await (await fetch(`${mock.url}/_mock/gpt_live_http`)).json()).sessions.length;
+    await page.getByRole("button", { name: "Start live session" }).click();
+    await page.waitForFunction(
+      () => document.getElementById("live-status").dataset.phase === "answered" || !document.getElementById("live-error").hidden,
+      null,
+      { timeout: 20_000 },
+    );
+    assert.equal(await page.locator("#live-error").innerText(), "", "no live error");
+    assert.equal(await page.locator("#live-signaling").innerText(), "stable");
+    const log = await page.locator("#live-log").innerText();
+    assert.match(log, /live session live_.* answered \(\d+ bytes of SDP\)/);
+    const sessions = (await (await fetch(`${mock.url}/_mock/gpt_live_http`)).json()).sessions;
+    assert.equal(sessions.length, before + 1, "the mock saw one session");
+    const upstream = sessions[sessions.length - 1];
+    assert.equal(upstream.provider, "openai");
+    assert.doesNotMatch(await page.locator("#live-session").innerText(), new RegExp(upstream.id));
+    await snap(page, "07-gpt-live");
+    await page.getByRole("button", { name: "End live session" }).click();
+    await page.waitForFunction(() => document.getElementById("live-status").dataset.phase === "ended", null, { timeout: 10_000 });
+    assert.equal(await page.locator("#live-signaling").innerText(), "closed");
+    const ended = (await (await fetch(`${mock.url}/_mock/gpt_live_http`)).json()).sessions.find((s) => s.id === upstream.id);
+    assert.deepEqual(ended.actions, ["hangup"]);
   } finally {
     await page.close();
   }

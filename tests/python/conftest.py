@@ -329,6 +329,19 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
                     }
                 ],
             },
+            {
+                # OpenAI GPT-Live over HTTP (WebRTC create, fork, controls, recording).
+                "name": "gpt-live-1",
+                "deployments": [
+                    {
+                        "id": "openai-gpt-live",
+                        "provider": "openai",
+                        "model": "gpt-live-1-2026-11",
+                        "credential": "OPENAI_API_KEY",
+                        "api_base": mock_url,
+                    }
+                ],
+            },
         ]
     }
 

@@ -30,6 +30,9 @@
 //!   paths, the first frame (a sealed interaction id opened for the caller,
 //!   or a create whose model is checked), the frame guard, and the
 //!   per-interaction auth tokens reelay mints itself.
+//! - [`gpt_live`]: OpenAI GPT-Live over HTTP (`/v1/live/sessions`): the
+//!   typed session configuration, the WebRTC create and REST fork, SIP
+//!   controls and the recording, on the deployment a sealed `live_` id names.
 //! - [`translation`]: OpenAI Realtime Translation — the typed
 //!   `POST /v1/realtime/translations/client_secrets` body, the client events
 //!   a translation socket may send, and the WebRTC `calls` plan; its tokens
@@ -38,6 +41,7 @@
 //!   expires or its key is deleted — and the errors that close it.
 
 pub mod calls;
+pub mod gpt_live;
 pub mod gpt_live_ws;
 pub mod lifetime;
 pub mod live;

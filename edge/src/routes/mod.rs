@@ -7,6 +7,7 @@ mod admin;
 mod browser_tokens;
 mod characters;
 mod google;
+mod gpt_live;
 mod gpt_live_ws;
 mod health;
 mod interactions;
@@ -222,6 +223,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
             allow(&method, &[Method::Post])?;
             let id = (*id).to_owned();
             responses::on_response(req, cx, &id, responses::OnResponse::Cancel).await
+        }
+        (_, ["live", "sessions", sub @ ..])
+        | (["openai", "v1", "live", "sessions", sub @ ..], _) => {
+            gpt_live::dispatch(req, cx, sub).await
         }
         (_, ["realtime"]) | (["openai", "v1", "realtime"], _) => {
             allow(&method, &[Method::Get])?;

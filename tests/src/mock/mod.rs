@@ -25,6 +25,7 @@
 //! | `GET /ws/…GenerativeService.BidiGenerateContent`, `GET /ws/…LlmBidiService/BidiGenerateContent` (WebSocket) | Gemini Live (API key) and Vertex Live (bearer token, full model resource); `GET /_mock/live` lists sessions (see `live.rs`) |
 //! | `GET /v1/live/sessions`, `…/{id}/attach`, `…/{id}/fork` (WebSocket; Azure under `/openai/v1`) | GPT-Live primary, sideband and fork sockets; `GET /_mock/gpt_live` lists sessions and sockets (see `gpt_live_ws.rs`) |
 //! | `GET /{v1,v1beta,v1alpha}/interactions/live` (WebSocket) | Gemini Live Interactions: `interaction.connect` / `interaction.create`, input echoed as steps; `GET /_mock/live_interactions` lists interactions and sockets (see `live_interactions.rs`) |
+//! | `POST /v1/live/sessions`, `POST /openai/v1/live/sessions`, `…/{id}/fork\|accept\|hangup\|refer\|reject`, `GET …/{id}/content` | OpenAI / Azure GPT-Live over HTTP: WebRTC creates and forks, SIP controls, the stereo WAV recording (chunked); `GET /_mock/gpt_live_http` lists sessions (see `gpt_live.rs`) |
 //! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
 //! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
@@ -55,6 +56,7 @@
 mod control;
 mod gemini;
 mod google;
+mod gpt_live;
 mod gpt_live_ws;
 mod live;
 mod live_interactions;
@@ -84,6 +86,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use gpt_live::{recording_bytes, recording_seed};
 pub use oauth::{
     test_service_account_json, test_service_account_private_key_pem, CLOUD_PLATFORM_SCOPE,
     TEST_SA_CLIENT_ID, TEST_SA_EMAIL, TEST_SA_PRIVATE_KEY_ID, TEST_SA_PROJECT_ID,
@@ -458,6 +461,8 @@ pub(crate) struct MockState {
     /// GPT-Live sessions and sockets.
     pub(crate) gpt_live: gpt_live_ws::GptLiveState,
     pub(crate) live_interactions: live_interactions::LiveInteractionsState,
+    /// OpenAI GPT-Live sessions (HTTP).
+    pub(crate) gpt_live_http: gpt_live::GptLiveState,
     /// Issued access tokens → unix expiry; survives resets.
     pub(crate) tokens: HashMap<String, u64>,
     /// Access tokens issued so far; survives resets.
@@ -482,6 +487,7 @@ impl MockState {
         self.live.clear();
         self.gpt_live.clear();
         self.live_interactions.clear();
+        self.gpt_live_http.clear();
     }
 
     /// Takes one use of the first fault matching `path`.
@@ -574,6 +580,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(live::routes())
         .merge(gpt_live_ws::routes())
         .merge(live_interactions::routes())
+        .merge(gpt_live::routes())
         .merge(vertex::routes())
         .merge(omni::routes())
         .merge(oauth::routes())

@@ -497,7 +497,7 @@ fn answer_sdp(seed: u64) -> String {
 /// section; otherwise one answer section per offer section, in the offer's
 /// order and with its `mid`s (audio: Opus; `application`: the WebRTC data
 /// channel; anything else rejected with port 0), as browsers require.
-fn answer_for(seed: u64, offer: &str) -> String {
+pub(crate) fn answer_for(seed: u64, offer: &str) -> String {
     let sections: Vec<(&str, Option<&str>)> = offer
         .split("\nm=")
         .skip(1)

@@ -21,6 +21,7 @@ mod gateway;
 mod gemini_on_vertex;
 mod gemini_v1;
 mod google_doors;
+mod gpt_live;
 mod gpt_live_ws;
 mod interactions;
 mod keys_cors;
