@@ -16,11 +16,15 @@
 
 mod harness;
 
+mod answer_redaction;
 mod browser_auth;
+mod cors_markers;
+mod follow_up_forms;
 mod gateway;
 mod gemini_on_vertex;
 mod gemini_v1;
 mod google_doors;
+mod key_narrowing;
 mod keys_cors;
 mod minting;
 mod mock_selftest;
