@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(image.mime_type.starts_with("image/"));
             }
         }
-        4 => {
+        _ => {
             let bytes = input.rest();
             if let Some(handle) = VideoHandle::decode(bytes) {
                 assert_eq!(VideoHandle::decode(&handle.encode()), Some(handle.clone()));
