@@ -554,6 +554,27 @@ pub(crate) async fn revoke(cx: &Ctx, token: &str, at_ms: u64) -> Result<(), Stri
     send(&cx.env, token, body).await.map(|_| ())
 }
 
+/// Revokes the gateway token `id` minted by `record`'s key: its use count
+/// in the key's object becomes `used` (more than it allows) until
+/// `until_ms`, so its next session is refused in the call that would admit it.
+pub(crate) async fn revoke_token_use(
+    cx: &Ctx,
+    record: &KeyRecord,
+    id: String,
+    used: u64,
+    until_ms: u64,
+) -> Result<(), ClientError> {
+    let config = cx.config()?;
+    let op = Op::RevokeTokenUse { id, used, until_ms };
+    let answer = send(&cx.env, &record.token, call_body(&config, record, 0, op))
+        .await
+        .map_err(|detail| unavailable("revoking a token", &detail))?;
+    if answer.revoked {
+        return Err(revoked());
+    }
+    Ok(())
+}
+
 /// Delays between the attempts [`revoke_later`] makes (within the ~30 s the
 /// platform gives work after a response).
 const REVOKE_RETRY_MS: [u64; 4] = [1_000, 2_000, 4_000, 8_000];

@@ -133,6 +133,13 @@ pub(crate) enum Op {
         #[serde(default)]
         at_ms: u64,
     },
+    /// Revoke the gateway token `id` (a Live Interactions auth token): its
+    /// use count becomes `used`, more than it allows, kept until `until_ms`.
+    RevokeTokenUse {
+        id: String,
+        used: u64,
+        until_ms: u64,
+    },
 }
 
 /// One hold to settle.
@@ -650,6 +657,17 @@ impl QuotaCounter {
             Op::Usage => {
                 answer.standings = ledger.standings(&limits, &clock);
                 answer.usage = Some(usage_json(ledger, &answer.standings));
+            }
+            Op::RevokeTokenUse { id, used, until_ms } => {
+                sql.exec(
+                    "INSERT INTO token_uses (id, used, until_ms) VALUES (?, ?, ?) \
+                     ON CONFLICT(id) DO UPDATE SET used = MAX(used, excluded.used)",
+                    vec![
+                        id.into(),
+                        (used.min(i64::MAX as u64) as i64).into(),
+                        (until_ms as i64).into(),
+                    ],
+                )?;
             }
             Op::Record | Op::Revoke { .. } => {}
         }

@@ -257,6 +257,41 @@ def gateway_config(mock_url: str) -> dict[str, Any]:
                 ],
             },
             {
+                # Retired upstream (the mock answers Vertex's 404 for it) with
+                # no fallback: a clear 410 naming the model and its successor.
+                "name": "veo-3.0-retired",
+                "successor": "veo-vertex",
+                "deployments": [
+                    {
+                        "id": "vertex-veo30",
+                        "provider": "vertex_ai",
+                        "model": "veo-3.0-generate-001",
+                        "credential": "VERTEX_SA",
+                        "project": "mock-project",
+                        "location": "us-central1",
+                        "api_base": mock_url,
+                        "storage_api_base": mock_url,
+                    }
+                ],
+            },
+            {
+                # Retired upstream with a fallback, which serves it.
+                "name": "veo-3.0-fast-retired",
+                "fallbacks": ["veo-vertex"],
+                "deployments": [
+                    {
+                        "id": "vertex-veo30-fast",
+                        "provider": "vertex_ai",
+                        "model": "veo-3.0-fast-generate-001",
+                        "credential": "VERTEX_SA",
+                        "project": "mock-project",
+                        "location": "us-central1",
+                        "api_base": mock_url,
+                        "storage_api_base": mock_url,
+                    }
+                ],
+            },
+            {
                 "name": "sora-2",
                 "deployments": [
                     {
@@ -297,7 +332,10 @@ def mock_upstream() -> Iterator[Mock]:
         child = Child(
             "mock upstream",
             [str(MOCK_BIN), "--port", "0", "--api-key", GEMINI_KEY, "--polls", str(MOCK_POLLS),
-             "--video-bytes", str(MOCK_VIDEO_BYTES)],
+             "--video-bytes", str(MOCK_VIDEO_BYTES),
+             # Retired upstream models (the retired groups of gateway_config).
+             "--retired-model", "veo-3.0-generate-001",
+             "--retired-model", "veo-3.0-fast-generate-001"],
         )
     except (OSError, RuntimeError) as e:
         abort(f"cannot start the mock upstream: {e}")

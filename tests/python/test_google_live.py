@@ -6,11 +6,17 @@ own gateway over HTTPS with a self-signed certificate made at test time (Minifla
 the SDK through its SSL context. The mock upstream plays Gemini Live: it answers the
 setup with a binary `setupComplete` and echoes client content.
 
+google-genai 3.6.1 defaults the Gemini API to `v1`: the clients here keep the SDK's
+default version, so Live goes to `…v1.GenerativeService.BidiGenerateContent`, tokens
+are minted on `/v1/auth_tokens` and used on `…v1…BidiGenerateContentConstrained`.
+
 Covered: a virtual key (`x-goog-api-key`), the setup model checked and rewritten to
 the deployment's; a gateway-minted ephemeral token (`client.auth_tokens.create`,
-then a client holding only `auth_tokens/…` on the `v1alpha` constrained method) with
-its locked fields applied; a key without access refused with a 1008 close the SDK
-reports as an error.
+then a client holding only `auth_tokens/…` on the constrained method) with its
+locked fields applied; a key without access refused with a 1008 close the SDK
+reports as an error. Live Interactions (`client.aio.interactions.connect`) with a
+key and with a gateway-minted per-interaction token
+(`client.interactions.auth_tokens.create`, revoked with `…auth_tokens.delete`).
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from google import genai
 from google.genai import errors, types
+from google.genai.interactions import APIWebSocketError
 
 from conftest import (
     _CHILDREN,
@@ -47,7 +55,7 @@ from conftest import (
     abort,
 )
 
-LIVE_MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+LIVE_MODEL = "gemini-3.8-live"
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -99,16 +107,16 @@ class LiveGateway:
         assert resp.status_code == 200, resp.text
         return resp.json()["key"]
 
-    def client(self, api_key: str, api_version: str = "v1beta") -> genai.Client:
-        return genai.Client(
-            api_key=api_key,
-            http_options=types.HttpOptions(
-                base_url=self.url + "/gemini",
-                api_version=api_version,
-                client_args={"verify": self.ssl},
-                async_client_args={"ssl": self.ssl},
-            ),
-        )
+    def client(self, api_key: str, api_version: str | None = None) -> genai.Client:
+        """A client on the SDK's default API version (`v1`) unless told."""
+        options: dict[str, Any] = {
+            "base_url": self.url + "/gemini",
+            "client_args": {"verify": self.ssl},
+            "async_client_args": {"ssl": self.ssl},
+        }
+        if api_version is not None:
+            options["api_version"] = api_version
+        return genai.Client(api_key=api_key, http_options=types.HttpOptions(**options))
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +200,9 @@ async def converse(client: genai.Client, model: str, config: dict[str, Any]) -> 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_live_with_a_virtual_key(live_gateway: LiveGateway, mock: Mock) -> None:
     key = live_gateway.new_key(models=["gemini-live"])
-    text = asyncio.run(
-        converse(live_gateway.client(key), "gemini-live", {"response_modalities": ["TEXT"]})
-    )
+    client = live_gateway.client(key)
+    assert client._api_client._http_options.api_version == "v1"
+    text = asyncio.run(converse(client, "gemini-live", {"response_modalities": ["TEXT"]}))
     assert text == "echo: hello"
     sessions = live_sessions(mock)
     assert len(sessions) == 1
@@ -210,7 +218,7 @@ def test_live_with_a_virtual_key(live_gateway: LiveGateway, mock: Mock) -> None:
 @pytest.mark.filterwarnings("ignore:The SDK's")
 def test_live_with_a_gateway_minted_token(live_gateway: LiveGateway, mock: Mock) -> None:
     key = live_gateway.new_key(models=["gemini-live"])
-    server = live_gateway.client(key, api_version="v1alpha")
+    server = live_gateway.client(key)
     now = datetime.datetime.now(tz=datetime.timezone.utc)
     token = server.auth_tokens.create(
         config={
@@ -225,7 +233,8 @@ def test_live_with_a_gateway_minted_token(live_gateway: LiveGateway, mock: Mock)
         }
     )
     assert token.name is not None and token.name.startswith("auth_tokens/lt_rl_")
-    browser = live_gateway.client(token.name, api_version="v1alpha")
+    # The SDK default (`v1`; it warns that tokens are `v1alpha` upstream).
+    browser = live_gateway.client(token.name)
     text = asyncio.run(
         converse(browser, "gemini-live", {"response_modalities": ["TEXT"], "temperature": 0.9})
     )
@@ -256,3 +265,71 @@ def test_a_key_without_access_is_refused(live_gateway: LiveGateway, mock: Mock) 
     assert refused.value.code == 1008
     assert "key_model_access_denied" in str(refused.value)
     assert live_sessions(mock) == []
+
+
+# ---- Live Interactions ----
+
+
+async def create_interaction(gw: LiveGateway, key: str) -> str:
+    """An interaction created over the socket (the SDK's helper only connects):
+    the gateway's sealed `int_` id."""
+    url = gw.url.replace("https://", "wss://") + "/gemini/v1/interactions/live"
+    async with websockets.connect(
+        url, ssl=gw.ssl, additional_headers={"x-goog-api-key": key}
+    ) as ws:
+        await ws.send(json.dumps({"event_type": "interaction.create", "model": "gemini-live"}))
+        created = json.loads(await ws.recv())
+        assert created["event_type"] == "interaction.created", created
+        await ws.send(json.dumps({"event_type": "interaction.disconnect"}))
+        return created["interaction_id"]
+
+
+async def talk(client: genai.Client, interaction_id: str, text: str) -> list[dict[str, Any]]:
+    """Connects, says `text`, completes the interaction; every event received."""
+    received: list[dict[str, Any]] = []
+    async with client.aio.interactions.connect(interaction_id) as session:
+        await session.send(text)
+        async for parsed in session.receive():
+            # The SDK parses server events into its own models.
+            event = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+            received.append(event)
+            if event["event_type"] == "step.stop":
+                await session.complete()
+    return received
+
+
+@pytest.mark.filterwarnings("ignore::Warning")
+def test_live_interactions_with_a_key_and_a_minted_token(
+    live_gateway: LiveGateway, mock: Mock
+) -> None:
+    key = live_gateway.new_key(models=["gemini-live"])
+    interaction_id = asyncio.run(create_interaction(live_gateway, key))
+    assert interaction_id.startswith("int_")
+    server = live_gateway.client(key)
+    events = asyncio.run(talk(server, interaction_id, "hello"))
+    kinds = [e["event_type"] for e in events]
+    assert kinds == ["interaction.connected", "step.start", "step.delta", "step.stop",
+                     "interaction.completed"], kinds
+    assert events[0]["id"] == interaction_id
+    assert events[2]["delta"]["text"] == "echo: hello"
+
+    # A page gets a token for this interaction only, never Google's.
+    expires = datetime.datetime.now(tz=datetime.timezone.utc) + datetime.timedelta(minutes=5)
+    token = server.interactions.auth_tokens.create(interaction_id, expire_time=expires)
+    assert token.auth_token is not None and token.auth_token.startswith("auth_tokens/lt_rl_")
+    assert token.expires_at is not None
+    page = live_gateway.client(token.auth_token)
+    events = asyncio.run(talk(page, interaction_id, "from the page"))
+    assert events[2]["delta"]["text"] == "echo: from the page"
+    upstream = mock.http.get("/_mock/live_interactions").json()
+    assert [s["auth"] for s in upstream["sockets"]] == ["x-goog-api-key"] * 3
+    assert upstream["sockets"][2]["api_revision"] is not None
+
+    # Revoked (the SDK strips `auth_tokens/`): the next connect is refused.
+    server.interactions.auth_tokens.delete(
+        interaction_id, auth_token=token.auth_token.removeprefix("auth_tokens/")
+    )
+    with pytest.raises(APIWebSocketError) as refused:
+        asyncio.run(talk(page, interaction_id, "again"))
+    assert refused.value.close_code == 1008
+    assert len(mock.http.get("/_mock/live_interactions").json()["sockets"]) == 3

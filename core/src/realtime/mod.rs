@@ -22,12 +22,17 @@
 //! - [`live`]: Gemini Live and Vertex Live (`BidiGenerateContent`): paths,
 //!   the setup frame and its model rewrite, and the Gemini ephemeral tokens
 //!   (`auth_tokens/lt_rl_…`) reelay mints itself.
+//! - [`live_interactions`]: Gemini Live Interactions (`/{v}/interactions/live`):
+//!   paths, the first frame (a sealed interaction id opened for the caller,
+//!   or a create whose model is checked), the frame guard, and the
+//!   per-interaction auth tokens reelay mints itself.
 //! - [`lifetime`]: how long a relayed socket lives — until its key or token
 //!   expires or its key is deleted — and the errors that close it.
 
 pub mod calls;
 pub mod lifetime;
 pub mod live;
+pub mod live_interactions;
 pub mod session;
 pub mod token;
 pub mod ws;

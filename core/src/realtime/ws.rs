@@ -306,6 +306,45 @@ pub enum Verdict {
     Refuse(ClientError),
 }
 
+/// How a relay judges the frames of one session: each protocol with a
+/// guard (OpenAI Realtime's [`SessionGuard`], Live Interactions'
+/// `InteractionGuard`) implements it; the relay asks it about every frame.
+pub trait FrameGuard {
+    /// A text frame from the client.
+    fn client_text(&mut self, text: &str) -> Verdict;
+    /// A binary frame from the client.
+    fn client_binary(&mut self, bytes: &[u8]) -> Verdict;
+    /// A text frame from the upstream (a refusal is relayed unchanged).
+    fn upstream_text(&mut self, text: &str) -> Verdict;
+    /// A binary frame from the upstream; a rewrite goes down as text.
+    fn upstream_binary(&mut self, _bytes: &[u8]) -> Verdict {
+        Verdict::Pass
+    }
+    /// The event telling the client a frame of its was refused, if its
+    /// protocol has one.
+    fn refusal(&self, _err: &ClientError) -> Option<String> {
+        None
+    }
+}
+
+impl FrameGuard for SessionGuard {
+    fn client_text(&mut self, text: &str) -> Verdict {
+        SessionGuard::client_text(self, text)
+    }
+
+    fn client_binary(&mut self, bytes: &[u8]) -> Verdict {
+        SessionGuard::client_binary(self, bytes)
+    }
+
+    fn upstream_text(&mut self, text: &str) -> Verdict {
+        SessionGuard::upstream_text(self, text)
+    }
+
+    fn refusal(&self, err: &ClientError) -> Option<String> {
+        Some(error_event(err))
+    }
+}
+
 /// Keeps a relayed OpenAI session on the model the key was allowed:
 /// `session.update` may name the model group (rewritten to the deployment's
 /// model) or the deployment's model, nothing else; the upstream's session

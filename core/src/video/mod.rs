@@ -29,6 +29,7 @@
 //! carries the deployment, the owning key and a [`VideoHandle`].
 
 pub mod gemini;
+pub mod interactions;
 pub mod jobs;
 pub mod omni;
 pub mod openai;

@@ -611,7 +611,7 @@ impl Api {
 
     /// The video format every call asks for: `uri` delivery (into the
     /// deployment's bucket on Vertex; `inline` on Vertex without one).
-    fn format<'d>(&self, dep: &'d Deployment) -> Result<VideoFormat<'d>, ClientError> {
+    pub(crate) fn format<'d>(&self, dep: &'d Deployment) -> Result<VideoFormat<'d>, ClientError> {
         let (delivery, gcs_uri) = match self.host {
             Host::Gemini => ("uri", None),
             Host::Vertex => match vertex_settings(dep)?.storage_uri.as_deref() {
@@ -629,10 +629,10 @@ impl Api {
         })
     }
 
-    fn create_call(
+    pub(crate) fn create_call<T: Serialize>(
         &self,
         dep: &Deployment,
-        body: &CreateInteraction<'_>,
+        body: &T,
     ) -> Result<UpstreamRequest, ClientError> {
         Ok(UpstreamRequest {
             method: Method::Post,
@@ -643,7 +643,7 @@ impl Api {
     }
 
     /// A call on interaction `id` (`suffix` is `""` or `/cancel`).
-    fn call(
+    pub(crate) fn call(
         &self,
         dep: &Deployment,
         method: Method,
@@ -664,12 +664,22 @@ impl Api {
     /// How a generated file is named in a new request: a Gemini file URI on
     /// the deployment's own base, or the `gs://` object; `None` for a video
     /// that only came inline.
-    fn video_uri(&self, dep: &Deployment, file: &str) -> Option<String> {
+    pub(crate) fn video_uri(&self, dep: &Deployment, file: &str) -> Option<String> {
         match self.host {
             _ if file.starts_with(INLINE) => None,
             Host::Gemini => Some(format!("{}/v1beta/files/{file}", dep.api_base)),
             Host::Vertex => file.starts_with("gs://").then(|| file.to_owned()),
         }
+    }
+    /// The file name of a generated video's `uri` as this host serves it
+    /// ([`file_name`]); `None` for a uri the gateway does not follow.
+    pub(crate) fn output_file(&self, uri: &str) -> Option<String> {
+        file_name(uri, self.host)
+    }
+
+    /// Whether this is Omni on Vertex AI.
+    pub(crate) fn is_vertex(&self) -> bool {
+        self.host == Host::Vertex
     }
 }
 
@@ -683,7 +693,11 @@ fn vertex_settings(dep: &Deployment) -> Result<&VertexSettings, ClientError> {
 }
 
 /// `seconds` if `dep` renders it, else a 400 naming `param` and the choices.
-fn check_seconds(dep: &Deployment, seconds: u32, param: &str) -> Result<u32, ClientError> {
+pub(crate) fn check_seconds(
+    dep: &Deployment,
+    seconds: u32,
+    param: &str,
+) -> Result<u32, ClientError> {
     if dep.video_seconds.contains(&seconds) {
         return Ok(seconds);
     }
@@ -704,7 +718,7 @@ fn check_seconds(dep: &Deployment, seconds: u32, param: &str) -> Result<u32, Cli
 }
 
 /// 8 seconds when `dep` renders it, else its longest duration.
-fn default_seconds(dep: &Deployment) -> u32 {
+pub(crate) fn default_seconds(dep: &Deployment) -> u32 {
     if dep.video_seconds.contains(&DEFAULT_SECONDS) {
         DEFAULT_SECONDS
     } else {
@@ -737,7 +751,7 @@ fn aspect_and_resolution(size: Size) -> Result<(&'static str, &'static str), Cli
 }
 
 /// An interaction id goes into a URL path: one plain segment.
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 256
         && id != "."

@@ -77,9 +77,19 @@ pub(super) async fn dispatch(
             let id = (*id).to_owned();
             operation(req, cx, version, &name, &id).await
         }
+        // Omni video through the Interactions API (the Live Interactions
+        // socket and its auth tokens are routed elsewhere).
+        [version, "interactions", tail @ ..]
+            if is_version(version)
+                && tail.first() != Some(&"live")
+                && !tail.contains(&"auth_tokens") =>
+        {
+            let version = (*version).to_owned();
+            super::interactions::dispatch(req, cx, &version, tail).await
+        }
         _ => Err(ClientError::new(
             ErrorCode::RouteNotFound,
-            "no such Gemini route on this gateway (supported: models/{model}:predictLongRunning, operations, files/{id}:download)",
+            "no such Gemini route on this gateway (supported: models/{model}:predictLongRunning, operations, files/{id}:download, interactions)",
         )),
     }
 }
@@ -240,7 +250,22 @@ pub(super) async fn file(
             "no file with this id exists for this key",
         )
     })?;
-    let job = open_job(cx, &config, &caller, &id)?;
+    let job = match open_job(cx, &config, &caller, &id) {
+        Ok(job) => job,
+        // Not a video's: perhaps an interaction's (made through the
+        // interactions door, whose file links use its `int_` id).
+        Err(err) => {
+            let Some(interaction) = reelay_core::video::interactions::interaction_of_file(&id)
+            else {
+                return Err(err);
+            };
+            let Ok(job) = super::interactions::open_as_job(cx, &config, &caller, &interaction)
+            else {
+                return Err(err);
+            };
+            return download(cx, &job, &interaction, index, Variant::Video).await;
+        }
+    };
     video::require_google_shape(job.deployment, shape)?;
     download(cx, &job, &id, index, Variant::Video).await
 }

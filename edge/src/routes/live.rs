@@ -60,7 +60,7 @@ use crate::upstream::{self, Failure};
 
 /// A gateway token in `Authorization: Token|Bearer`, `?access_token=`,
 /// `x-goog-api-key` or `?key=`, if one was sent.
-fn presented_token(req: &Request) -> Result<Option<String>, ClientError> {
+pub(super) fn presented_token(req: &Request) -> Result<Option<String>, ClientError> {
     let is_token =
         |v: &str| v.starts_with(AUTH_TOKEN_NAME_PREFIX) || v.starts_with(LIVE_TOKEN_PREFIX);
     let headers = req.headers();

@@ -8,7 +8,9 @@ mod browser_tokens;
 mod characters;
 mod google;
 mod health;
+mod interactions;
 mod live;
+mod live_interactions;
 mod models;
 mod playground;
 mod realtime;
@@ -30,11 +32,18 @@ pub(crate) fn dialect_for(path: &str) -> Dialect {
     if path.starts_with("/gemini/")
         || path.starts_with("/vertex_ai/")
         || path.contains("/ws/google.")
+        || is_live_interactions(path)
     {
         Dialect::Google
     } else {
         Dialect::OpenAi
     }
+}
+
+/// A Live Interactions path (Google-shaped also outside `/gemini/`).
+fn is_live_interactions(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    reelay_core::realtime::live_interactions::interactions_route(&segments).is_some()
 }
 
 pub(crate) async fn dispatch(mut req: Request, cx: &Ctx) -> Result<Response, ClientError> {
@@ -77,6 +86,12 @@ async fn route(req: &mut Request, cx: &Ctx) -> Result<Response, ClientError> {
     if let Some(live_route) = reelay_core::realtime::live::live_route(&live_segments) {
         allow(&method, &[Method::Get])?;
         return live::connect(req, cx, live_route).await;
+    }
+    // Before `/gemini/{v}/interactions/{id}`: `live` is no interaction id.
+    if let Some(route) =
+        reelay_core::realtime::live_interactions::interactions_route(&live_segments)
+    {
+        return live_interactions::dispatch(req, cx, route).await;
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest: &[&str] = match segments.as_slice() {

@@ -30,8 +30,8 @@ use reelay_core::quota::{Cost, Outcome};
 use reelay_core::realtime::calls::{check_call_access, open_call_id};
 use reelay_core::realtime::lifetime::Credential;
 use reelay_core::realtime::ws::{
-    authorize, plan_sideband, plan_with_key, plan_with_token, Subprotocols, WsCredential, WsPlan,
-    WsQuery,
+    authorize, plan_sideband, plan_with_key, plan_with_token, FrameGuard, Subprotocols,
+    WsCredential, WsPlan, WsQuery,
 };
 use reelay_core::realtime::{TokenClaims, TOKEN_PREFIX};
 use reelay_core::retry::Resend;
@@ -69,8 +69,9 @@ pub(super) async fn connect(req: &mut Request, cx: &Ctx) -> Result<Response, Cli
                 request_id: cx.request_id.clone(),
                 kind: "openai_realtime",
                 dialect: Dialect::OpenAi,
-                guard: (opened.plan.guard.clone())
-                    .map(|g| g.redacting(crate::redaction::redactor(cx))),
+                guard: (opened.plan.guard.clone()).map(|g| {
+                    Box::new(g.redacting(crate::redaction::redactor(cx))) as Box<dyn FrameGuard>
+                }),
                 first_upstream: None,
                 lifetime: opened.lifetime,
                 secrets: [crate::redaction::values(cx), vec![opened.secret]].concat(),

@@ -27,7 +27,7 @@ use reelay_core::errors::{ClientError, Dialect, ErrorCode, UpstreamError};
 use reelay_core::keys::KeyRecord;
 use reelay_core::realtime::lifetime::{self as limits, Credential};
 use reelay_core::realtime::ws::{
-    close_for, close_reason, error_event, relayable_close, scrub, SessionGuard, Verdict,
+    close_for, close_reason, error_event, relayable_close, scrub, FrameGuard, Verdict,
     CLOSE_INTERNAL,
 };
 use worker::js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
@@ -289,8 +289,9 @@ pub(crate) struct Session {
     pub(crate) kind: &'static str,
     /// OpenAI clients get `error` events for refused frames.
     pub(crate) dialect: Dialect,
-    /// The OpenAI frame guard, if any.
-    pub(crate) guard: Option<SessionGuard>,
+    /// The protocol's frame guard, if any (OpenAI Realtime's, Live
+    /// Interactions').
+    pub(crate) guard: Option<Box<dyn FrameGuard>>,
     /// Frames to send upstream first (a rewritten Live setup).
     pub(crate) first_upstream: Option<String>,
     /// When the session must end: its credential's expiry, its key's
@@ -491,7 +492,7 @@ pub(crate) async fn pump(
     client: &WebSocket,
     client_events: &mut EventStream<'_>,
     upstream: WebSocket,
-    session: Session,
+    mut session: Session,
 ) {
     let started = Date::now().as_millis();
     binary_as_array_buffer(&upstream);
@@ -590,7 +591,7 @@ pub(crate) async fn pump(
                         let Some(frame) = frame_of(&msg).await else {
                             continue;
                         };
-                        let verdict = match (&frame, &session.guard) {
+                        let verdict = match (&frame, session.guard.as_mut()) {
                             (Frame::Text(text), Some(guard)) => guard.client_text(text),
                             (Frame::Binary(bytes), Some(guard)) => guard.client_binary(bytes),
                             _ => Verdict::Pass,
@@ -600,8 +601,12 @@ pub(crate) async fn pump(
                             Verdict::Rewrite(t) => Frame::Text(t),
                             Verdict::Refuse(err) => {
                                 counts.refused += 1;
-                                if dialect == Dialect::OpenAi {
-                                    let _ = client.send_with_str(error_event(&err));
+                                let event = match session.guard.as_ref() {
+                                    Some(guard) => guard.refusal(&err),
+                                    None => (dialect == Dialect::OpenAi).then(|| error_event(&err)),
+                                };
+                                if let Some(event) = event {
+                                    let _ = client.send_with_str(event);
                                 }
                                 continue;
                             }
@@ -631,11 +636,13 @@ pub(crate) async fn pump(
                         let Some(frame) = frame_of(&msg).await else {
                             continue;
                         };
-                        let frame = match (&frame, &session.guard) {
-                            (Frame::Text(text), Some(guard)) => match guard.upstream_text(text) {
-                                Verdict::Rewrite(t) => Frame::Text(t),
-                                _ => frame,
-                            },
+                        let verdict = match (&frame, session.guard.as_mut()) {
+                            (Frame::Text(text), Some(guard)) => guard.upstream_text(text),
+                            (Frame::Binary(bytes), Some(guard)) => guard.upstream_binary(bytes),
+                            _ => Verdict::Pass,
+                        };
+                        let frame = match verdict {
+                            Verdict::Rewrite(t) => Frame::Text(t),
                             _ => frame,
                         };
                         counts.frames_down += 1;

@@ -138,6 +138,9 @@ pub(super) struct Submitted {
     pub(super) id: String,
     pub(super) handle: VideoHandle,
     pub(super) created_at_ms: u64,
+    /// The deployment that took the job, and its create answer.
+    pub(super) deployment: String,
+    pub(super) answer: Vec<u8>,
 }
 
 /// Starts a video job on `model` for `caller`: access check, routing, the
@@ -165,9 +168,33 @@ pub(super) async fn start<'c>(
     cx: &Ctx,
     caller: &mut Caller,
     model: &str,
+    route: RoutePlan<'c>,
+    build: impl Fn(&Deployment) -> Result<Planned, ClientError>,
+    remixed_from: Option<String>,
+) -> Result<Submitted, ClientError> {
+    start_sealed(
+        cx,
+        caller,
+        model,
+        route,
+        build,
+        remixed_from,
+        Purpose::Video,
+    )
+    .await
+}
+
+/// [`start`], handing the client an id of `purpose`: a video id (the job's
+/// handle sealed), or an upstream id sealed by `seal_upstream_id` (an
+/// interaction's `int_…`, whose job record is named after it).
+pub(super) async fn start_sealed<'c>(
+    cx: &Ctx,
+    caller: &mut Caller,
+    model: &str,
     mut route: RoutePlan<'c>,
     build: impl Fn(&Deployment) -> Result<Planned, ClientError>,
     remixed_from: Option<String>,
+    purpose: Purpose,
 ) -> Result<Submitted, ClientError> {
     let first = upstream::first_attempt(&mut route)?;
     let first_plan = build(first.deployment)?;
@@ -218,17 +245,24 @@ pub(super) async fn start<'c>(
         count,
     };
     let created_at_ms = cx.now_ms;
-    let id = cx
-        .seal_keys()
-        .map_err(accepted)?
-        .seal_id(&Sealed {
-            purpose: Purpose::Video,
+    let keys = cx.seal_keys().map_err(accepted)?;
+    let sealed = match purpose {
+        Purpose::Video => keys.seal_id(&Sealed {
+            purpose,
             owner: caller.owner(),
             created_at_ms,
             deployment: deployment.id.clone(),
             payload: handle.encode(),
-        })
-        .map_err(|e| accepted(e.to_client(Purpose::Video)))?;
+        }),
+        _ => keys.seal_upstream_id(
+            purpose,
+            caller.owner(),
+            &deployment.id,
+            &handle.operation,
+            created_at_ms,
+        ),
+    };
+    let id = sealed.map_err(|e| accepted(e.to_client(purpose)))?;
 
     // Remembered by this isolate at once (so it lists and polls the job
     // right away) and written to KV after the response. A failed write must
@@ -255,6 +289,8 @@ pub(super) async fn start<'c>(
         id,
         handle,
         created_at_ms,
+        deployment: deployment.id.clone(),
+        answer: body,
     })
 }
 

@@ -22,6 +22,7 @@
 //! | `/v1/realtime/…`, `/openai/v1/realtime/…` | OpenAI / Azure Realtime GA: `client_secrets` (ephemeral `ek_` keys), WebRTC `calls` and call control; `GET /_mock/realtime` lists issued keys and calls (see `realtime.rs`) |
 //! | `GET /v1/realtime`, `GET /openai/v1/realtime` (WebSocket) | OpenAI / Azure Realtime sessions and `?call_id=` sidebands; recorded under `"sockets"` in `GET /_mock/realtime` (see `realtime.rs`) |
 //! | `GET /ws/…GenerativeService.BidiGenerateContent`, `GET /ws/…LlmBidiService/BidiGenerateContent` (WebSocket) | Gemini Live (API key) and Vertex Live (bearer token, full model resource); `GET /_mock/live` lists sessions (see `live.rs`) |
+//! | `GET /{v1,v1beta,v1alpha}/interactions/live` (WebSocket) | Gemini Live Interactions: `interaction.connect` / `interaction.create`, input echoed as steps; `GET /_mock/live_interactions` lists interactions and sockets (see `live_interactions.rs`) |
 //! | `POST /token` | OAuth JWT-bearer grant for the [`test_service_account_json`] account |
 //! | `POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` | Vertex AI Veo, bearer token from `/token` |
 //! | `POST …/models/{m}:fetchPredictOperation` | Vertex AI poll, `{"operationName":…}` |
@@ -53,6 +54,7 @@ mod control;
 mod gemini;
 mod google;
 mod live;
+mod live_interactions;
 mod oauth;
 mod omni;
 mod openai;
@@ -449,6 +451,7 @@ pub(crate) struct MockState {
     pub(crate) realtime: realtime::RealtimeState,
     /// Gemini Live and Vertex Live sessions.
     pub(crate) live: live::LiveState,
+    pub(crate) live_interactions: live_interactions::LiveInteractionsState,
     /// Issued access tokens → unix expiry; survives resets.
     pub(crate) tokens: HashMap<String, u64>,
     /// Access tokens issued so far; survives resets.
@@ -471,6 +474,7 @@ impl MockState {
         self.responses = responses::ResponsesState::default();
         self.realtime.clear();
         self.live.clear();
+        self.live_interactions.clear();
     }
 
     /// Takes one use of the first fault matching `path`.
@@ -560,6 +564,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(responses::routes(shared.clone()))
         .merge(realtime::routes())
         .merge(live::routes())
+        .merge(live_interactions::routes())
         .merge(vertex::routes())
         .merge(omni::routes())
         .merge(oauth::routes())

@@ -12,8 +12,8 @@
 //! | unknown id (any call) | 400 `invalid_request` "Invalid interaction name" (not 404) |
 //!
 //! Uri delivery on the Gemini API points at `{base}/v1beta/files/{id}:download?alt=media`
-//! (the Veo mock's file route serves it); on Vertex at `{gcs_uri}{interaction id}/video_0.mp4`
-//! (not downloadable from this mock). The video's bytes are
+//! (the Veo mock's file route serves it); on Vertex at `{gcs_uri}{interaction id}/video_0.mp4`,
+//! an object the mock's Cloud Storage route serves with the same bearer. The video's bytes are
 //! [`expected_video_bytes`]`(`[`omni_video_key`]`(…), video_bytes)` whichever way they come.
 //!
 //! Prompt markers: `[[blocked]]` → the create answers 400 "blocked due to
@@ -847,7 +847,20 @@ fn video_block(
         }
         (Host::Vertex(..), "uri") => {
             let prefix = ix.gcs_uri.clone().unwrap_or_default();
-            block.push("uri", format!("{prefix}{id}/video_0.mp4").as_str().into());
+            let uri = format!("{prefix}{id}/video_0.mp4");
+            // Stored like Veo's outputs, so the Cloud Storage route serves it.
+            if let Some((bucket, object)) = uri
+                .strip_prefix("gs://")
+                .and_then(|rest| rest.split_once('/'))
+            {
+                state
+                    .gcs
+                    .entry((bucket.to_owned(), object.to_owned()))
+                    .or_insert_with(|| {
+                        super::vertex::GcsObject::new(omni_video_key(id, None), ix.created)
+                    });
+            }
+            block.push("uri", uri.as_str().into());
         }
         _ => {
             let bytes = expected_video_bytes(&omni_video_key(id, None), len);

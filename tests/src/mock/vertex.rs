@@ -67,6 +67,13 @@ pub(crate) struct GcsObject {
     created: u64,
 }
 
+impl GcsObject {
+    /// An object whose bytes are [`expected_video_bytes`]`(key, …)`.
+    pub(crate) fn new(key: String, created: u64) -> Self {
+        Self { key, created }
+    }
+}
+
 /// The key whose [`expected_video_bytes`] are sample `index` (0-based) of
 /// the Vertex operation `operation_name` (full name or just its last
 /// segment): `"<operation id>/sample_<index>.mp4"`.

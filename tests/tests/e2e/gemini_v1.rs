@@ -2,7 +2,8 @@
 //! Gemini-shaped door answers there as on `v1beta` and `v1alpha` — Veo
 //! create, operation poll, file download (the gateway's URI and the SDK's
 //! `files/{uri}` form), `auth_tokens`, and the Live sockets, including the
-//! Python SDK's `//ws/…v1…` path with its double slash.
+//! Python SDK's `//ws/…v1…` path with its double slash and the ephemeral-token
+//! method `…v1…BidiGenerateContentConstrained`.
 
 use std::time::Duration;
 
@@ -172,23 +173,26 @@ async fn live_sockets_and_auth_tokens_over_v1() {
             env.http
                 .post(env.url("/gemini/v1/auth_tokens"))
                 .header("x-goog-api-key", &key)
-                .json(&json!({"uses": 1, "bidiGenerateContentSetup": {"model": "models/gemini-live"}})),
+                .json(&json!({"uses": 2, "bidiGenerateContentSetup": {"model": "models/gemini-live"}})),
         )
         .await;
     let body = minted.ok();
     let token = body["name"].as_str().unwrap().to_owned();
     assert!(token.starts_with("auth_tokens/"), "{token}");
-    let first = live_setup(
-        &env,
-        "//ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained",
-        &[
-            ("x-goog-api-key", &token),
-            ("authorization", &format!("Token {token}")),
-        ],
-        json!({"model": "models/gemini-live"}),
-    )
-    .await;
-    assert_eq!(first, json!({"setupComplete": {}}));
+    // The documented `v1alpha` method, and `v1` where google-genai 3.x sends it.
+    for version in ["v1alpha", "v1"] {
+        let first = live_setup(
+            &env,
+            &format!("//ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContentConstrained"),
+            &[
+                ("x-goog-api-key", &token),
+                ("authorization", &format!("Token {token}")),
+            ],
+            json!({"model": "models/gemini-live"}),
+        )
+        .await;
+        assert_eq!(first, json!({"setupComplete": {}}), "{version}");
+    }
     env.assert_no_leaks().await;
     env.stop().await;
 }
