@@ -1,6 +1,8 @@
 //! Redaction of secrets from text the gateway passes on from an upstream
 //! (error messages, WebSocket error events and close reasons, SSE error
-//! events), whatever the secret's shape.
+//! events, and the upstream's free text inside successful answers: a failed
+//! job's message in a video object, a passed-on Google operation, a failed
+//! Responses answer), whatever the secret's shape.
 //!
 //! Two layers, in this order:
 //!
@@ -155,6 +157,34 @@ impl Redactor {
             out = redact_shapes(&out);
         }
         out
+    }
+
+    /// Redacts every string in `value` (as [`Redactor::redact`]; object keys
+    /// are kept), except the values of the fields named in `binary` (base64
+    /// payloads, where a secret's shape could match by chance and the
+    /// bytes would be broken). Whether anything changed.
+    pub fn redact_json(&self, value: &mut serde_json::Value, binary: &[&str]) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => {
+                let clean = self.redact(text);
+                let changed = clean != *text;
+                if changed {
+                    *text = clean;
+                }
+                changed
+            }
+            Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+                self.redact_json(item, binary) | changed
+            }),
+            Value::Object(fields) => fields
+                .iter_mut()
+                .filter(|(name, _)| !binary.contains(&name.as_str()))
+                .fold(false, |changed, (_, item)| {
+                    self.redact_json(item, binary) | changed
+                }),
+            _ => false,
+        }
     }
 
     /// Removes a tail of `text` (before a final `…`, if any) that is the
@@ -316,6 +346,28 @@ mod tests {
             .redact("account a@b.iam.gserviceaccount.com")
             .contains("a@b.iam"));
         assert!(!format!("{r:?}").contains("abcdef"));
+    }
+
+    #[test]
+    fn json_strings_are_redacted_but_binary_fields_are_kept() {
+        let r = Redactor::of([AZURE]);
+        let bytes = "AIzaSyA0123456789abcdefghijklmnopqrstuvw";
+        let mut value = serde_json::json!({
+            "error": {"code": 3, "message": format!("key {AZURE} refused"),
+                      "details": [{"reason": format!("{AZURE}")}]},
+            "response": {"videos": [{"bytesBase64Encoded": bytes}]},
+        });
+        assert!(r.redact_json(&mut value, &["bytesBase64Encoded"]));
+        assert_eq!(value["error"]["message"], "key [redacted] refused");
+        assert_eq!(value["error"]["details"][0]["reason"], "[redacted]");
+        assert_eq!(value["error"]["code"], 3);
+        // A payload is never touched, even when it looks like a key.
+        assert_eq!(value["response"]["videos"][0]["bytesBase64Encoded"], bytes);
+        // Nothing to redact: unchanged, and said so.
+        let mut clean = serde_json::json!({"message": "all good", "n": [1, "x"]});
+        let before = clean.clone();
+        assert!(!r.redact_json(&mut clean, &[]));
+        assert_eq!(clean, before);
     }
 
     #[test]

@@ -3,10 +3,18 @@
 // authenticated caller's allowed origins, and adds the `Access-Control-*`
 // and `Vary` headers to every response in `Ctx::finish`. The rules are
 // `reelay_core::cors`; this file only moves headers and keeps the one
-// record a preflight needs: which origin patterns some key lists (KV
-// `cors:<pattern>`, written when a key is created or updated, never
-// removed — a preflight only lets the browser send; the actual request is
-// checked against its own key).
+// record a preflight needs: which origin patterns some key lists. Each key
+// keeps its own marker per pattern (KV `cors:<pattern>#<token>`; `#` never
+// occurs in a pattern), written when the key is created or updated and
+// removed when it stops listing the pattern or is deleted, so a preflight
+// is granted only while some key lists the origin; a preflight asks KV for
+// any marker under `cors:<pattern>#` (one list call per pattern, kept per
+// isolate for a minute). One marker per key, not a shared count or set:
+// two admins changing two keys at once never undo each other's writes
+// (KV has no atomic read-modify-write). Markers of the older shared form
+// (`cors:<pattern>`) are still read and never removed: nothing records
+// which keys they stood for. A preflight only lets the browser send; the
+// actual request is checked against its own key.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -58,16 +66,26 @@ fn everyone(config: Option<&Config>) -> AllowedOrigins {
     })
 }
 
-/// The KV name of the marker saying some key lists `pattern`.
-fn marker(pattern: &str) -> String {
+/// The prefix of every key's marker for `pattern`.
+fn markers_of(pattern: &str) -> String {
+    format!("cors:{pattern}#")
+}
+
+/// The KV name of the marker saying the key with this token lists `pattern`.
+fn marker(pattern: &str, token: &str) -> String {
+    format!("{}{token}", markers_of(pattern))
+}
+
+/// The shared marker older versions wrote for `pattern` (read only).
+fn shared_marker(pattern: &str) -> String {
     format!("cors:{pattern}")
 }
 
-/// Records that a key lists these (canonical) patterns, so preflights from
-/// the origins they match are granted. Best effort: the key is stored
-/// already, and a pattern left unrecorded only keeps its preflights
-/// refused (logged; the next update of the key records it again).
-pub(crate) async fn remember_listed(cx: &Ctx, patterns: &[String]) {
+/// Records that the key with this token lists these (canonical) patterns,
+/// so preflights from the origins they match are granted. Best effort: the
+/// key is stored already, and a pattern left unrecorded only keeps its
+/// preflights refused (logged; the next update of the key records it again).
+pub(crate) async fn remember_listed(cx: &Ctx, token: &str, patterns: &[String]) {
     if patterns.is_empty() {
         return;
     }
@@ -78,7 +96,7 @@ pub(crate) async fn remember_listed(cx: &Ctx, patterns: &[String]) {
     let writes = patterns.iter().map(|pattern| {
         let kv = &kv;
         async move {
-            match kv.put(&marker(pattern), "1") {
+            match kv.put(&marker(pattern, token), "1") {
                 Ok(put) => put.execute().await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             }
@@ -90,6 +108,30 @@ pub(crate) async fn remember_listed(cx: &Ctx, patterns: &[String]) {
         }
     }
     // This isolate learns at once (others within LISTING_TTL_MS).
+    LISTED.with(|l| l.borrow_mut().clear());
+}
+
+/// Removes the markers of the key with this token for these patterns (it
+/// no longer lists them, or it was deleted). Best effort: a marker left
+/// behind only keeps granting preflights (logged; the key's next update
+/// or deletion removes it again).
+pub(crate) async fn forget_listed(cx: &Ctx, token: &str, patterns: &[String]) {
+    if patterns.is_empty() {
+        return;
+    }
+    let Ok(kv) = cx.env.kv(KV_BINDING) else {
+        worker::console_error!("removing allowed origins: the key store cannot be opened");
+        return;
+    };
+    let deletes = patterns.iter().map(|pattern| {
+        let kv = &kv;
+        async move { kv.delete(&marker(pattern, token)).await }
+    });
+    for result in join_all(deletes).await {
+        if let Err(e) = result {
+            worker::console_error!("removing an allowed origin failed: {e}");
+        }
+    }
     LISTED.with(|l| l.borrow_mut().clear());
 }
 
@@ -109,14 +151,16 @@ async fn listed_by_a_key(cx: &Ctx, origin: &Origin) -> bool {
     let Ok(kv) = cx.env.kv(KV_BINDING) else {
         return false;
     };
-    let reads = origin
-        .matching_patterns()
+    let patterns = origin.matching_patterns();
+    let per_key = patterns
+        .iter()
+        .map(|p| kv.list().prefix(markers_of(p)).limit(1).execute());
+    let shared = patterns.iter().map(|p| kv.get(&shared_marker(p)).text());
+    let (per_key, shared) = futures_util::future::join(join_all(per_key), join_all(shared)).await;
+    let listed = per_key
         .into_iter()
-        .map(|p| kv.get(&marker(&p)).text());
-    let listed = join_all(reads)
-        .await
-        .into_iter()
-        .any(|r| matches!(r, Ok(Some(_))));
+        .any(|r| r.is_ok_and(|list| !list.keys.is_empty()))
+        || shared.into_iter().any(|r| matches!(r, Ok(Some(_))));
     LISTED.with(|l| {
         let mut l = l.borrow_mut();
         if l.len() >= MAX_REMEMBERED_ORIGINS {

@@ -19,8 +19,9 @@
 // (`GET` with `Upgrade: websocket`, accepted with the hibernation API, so an
 // idle watch costs the object no memory or duration). A revoked key's object
 // refuses the watch (`410`); a revocation closes every watch with
-// [`WATCH_REVOKED`]; a pushed record sends each watch its expiry
-// ([`WatchNotice`]). The relay needs no polling: one round trip per session.
+// [`WATCH_REVOKED`]; a pushed record sends each watch its expiry and access
+// rules ([`WatchNotice`]), so a narrowing ends the sessions it no longer
+// allows. The relay needs no polling: one round trip per session.
 //
 // Failure policy: when the DO cannot be reached, a plain request is let
 // through (fail open, logged) but anything metered — a video job, a
@@ -64,6 +65,18 @@ pub(crate) const WATCH_REFUSED: u16 = 410;
 pub(crate) struct WatchNotice {
     /// The key's expiry, Unix ms (`None`: it never expires).
     pub(crate) expires_at_ms: Option<u64>,
+    /// The key's access rules as stored (empty: every model).
+    #[serde(default)]
+    pub(crate) models: Option<Vec<String>>,
+}
+
+impl WatchNotice {
+    fn of(record: &KeyRecord) -> Self {
+        Self {
+            expires_at_ms: record.expires_at_ms,
+            models: Some(record.models.clone()),
+        }
+    }
 }
 
 /// Exact per-key quota state.
@@ -421,7 +434,7 @@ fn give_back_token_use(sql: &SqlStorage, id: &str) -> worker::Result<()> {
 impl QuotaCounter {
     /// Accepts a watch on the key, unless it is revoked (a KV revocation
     /// marker is adopted first, once per lifetime, as for a call); sends it
-    /// the expiry of the record the admin API last pushed, if any.
+    /// the expiry and rules of the record the admin API last pushed, if any.
     async fn watch(&self) -> worker::Result<Response> {
         let sql = self.state.storage().sql();
         if !self.marker_checked.replace(true) {
@@ -431,12 +444,12 @@ impl QuotaCounter {
                 }
             }
         }
-        let (revoked, expires_at_ms) = {
+        let (revoked, notice) = {
             let mut cache = self.cache.borrow_mut();
             let cached = cache.get_or_insert_with(|| load_cached(&sql));
             (
                 cached.revoked_at.is_some(),
-                cached.record.as_ref().map(|r| r.expires_at_ms),
+                cached.record.as_ref().map(WatchNotice::of),
             )
         };
         if revoked {
@@ -444,16 +457,15 @@ impl QuotaCounter {
         }
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        if let Some(expires_at_ms) = expires_at_ms {
-            let notice = serde_json::to_string(&WatchNotice { expires_at_ms })?;
-            let _ = pair.server.send_with_str(notice);
+        if let Some(notice) = notice {
+            let _ = pair.server.send_with_str(serde_json::to_string(&notice)?);
         }
         Response::from_websocket(pair.client)
     }
 
-    /// Tells every watch the key's current expiry.
-    fn notify(&self, expires_at_ms: Option<u64>) {
-        let Ok(notice) = serde_json::to_string(&WatchNotice { expires_at_ms }) else {
+    /// Tells every watch the key's current expiry and rules.
+    fn notify(&self, record: &KeyRecord) {
+        let Ok(notice) = serde_json::to_string(&WatchNotice::of(record)) else {
             return;
         };
         for ws in self.state.get_websockets() {
@@ -526,7 +538,7 @@ impl QuotaCounter {
                         }
                     }
                     set_meta(&sql, "record", &serde_json::to_string(&record)?)?;
-                    self.notify(record.expires_at_ms);
+                    self.notify(&record);
                     cached.record = Some(record);
                 }
                 sql.exec("DELETE FROM meta WHERE name = 'revoked'", None)?;

@@ -2,8 +2,12 @@
 //! from the client and the upstream, `Sec-WebSocket-Protocol`, the query.
 //! The session guard never lets through a `session.update` (as a JSON
 //! parser reads it) that names a model other than the session's, and
-//! every rewrite it makes carries the allowed model. A translation socket's
-//! guard relays only translation events, never one naming a model.
+//! every rewrite it makes carries the allowed model. An upstream frame is
+//! rewritten only to show the model group in a session event, or to
+//! redact: then it is exactly the redactor's output, and no known secret
+//! is left in it.
+//! A translation socket's guard relays only translation events, never one
+//! naming a model.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,11 +16,14 @@ use reelay_core::realtime::ws::{
     MAX_CLOSE_REASON,
 };
 use reelay_core::realtime::SessionKind;
+use reelay_core::redact::Redactor;
 use reelay_fuzz::Input;
 use serde_json::Value;
 
 const GROUP: &str = "gpt-realtime";
 const UPSTREAM: &str = "gpt-realtime-2025-08-28";
+/// A credential the guard knows by value (of no known shape).
+const SECRET: &str = "azure0123456789secret";
 
 /// Where a session of `kind` names its model.
 fn model_path(kind: SessionKind) -> &'static [&'static str] {
@@ -111,15 +118,26 @@ fn client_frame(kind: SessionKind, text: &str) {
 }
 
 fn upstream_frame(kind: SessionKind, text: &str) {
-    let guard = SessionGuard::new(kind, GROUP, UPSTREAM);
+    let redactor = Redactor::of([SECRET]);
+    let guard = SessionGuard::new(kind, GROUP, UPSTREAM).redacting(redactor.clone());
     if let Verdict::Rewrite(sent) = guard.upstream_text(text) {
-        let model = named_model(sent.as_str(), &["session.created", "session.updated"], kind)
-            .unwrap_or_else(|| panic!("rewrote into another event: {sent}"));
-        assert_eq!(
-            model.as_ref().and_then(Value::as_str),
-            Some(GROUP),
-            "{sent}"
-        );
+        match named_model(sent.as_str(), &["session.created", "session.updated"], kind) {
+            // A session event: shows the model group.
+            Some(model) if sent != redactor.redact(text) => {
+                assert_eq!(
+                    model.as_ref().and_then(Value::as_str),
+                    Some(GROUP),
+                    "{sent}"
+                );
+            }
+            // Anything else may only be redacted: exactly what the
+            // redactor makes of the text, changed, and clean.
+            _ => {
+                assert_eq!(sent, redactor.redact(text), "rewrote beyond redaction");
+                assert_ne!(sent, text, "a rewrite that changes nothing");
+                assert!(!redactor.knows_a_value_in(&sent), "left a secret: {sent}");
+            }
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! OpenAI-shaped video requests from clients (create JSON, remix, edit,
-//! extension, sizes, variants, images) and the upstream calls built from
+//! extension — as JSON and as form parts —, sizes, variants, images) and the upstream calls built from
 //! them for every provider: parse or fail cleanly, and what is sent carries
 //! exactly the prompt and model that were checked.
 #![no_main]
@@ -13,9 +13,10 @@ use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
-    match input.byte() % 5 {
+    match input.byte() % 6 {
         0 => create(input.rest()),
         1 => follow_up(&mut input),
+        5 => follow_up_form(&mut input),
         2 => {
             let text = input.text();
             let _ = video::file_ref_in_uri(&text);
@@ -123,5 +124,38 @@ fn follow_up(input: &mut Input<'_>) {
             .or_else(|| sent.pointer("/instances/0/prompt"))
             .and_then(Value::as_str);
         assert_eq!(prompt, Some(follow.prompt.as_str()), "{json}");
+    }
+}
+
+/// An edit or extension form: parts named by the route's list (or not),
+/// each read as the JSON field it stands for.
+fn follow_up_form(input: &mut Input<'_>) {
+    let kind = match input.byte() % 3 {
+        0 => FollowUpKind::Remix,
+        1 => FollowUpKind::Edit,
+        _ => FollowUpKind::Extend,
+    };
+    let video_file = input.byte() & 1 == 1;
+    let known = video::follow_up_form_parts(kind);
+    let mut parts: Vec<(String, String)> = Vec::new();
+    while !input.is_empty() {
+        let at = usize::from(input.byte());
+        let name = known
+            .get(at % (known.len() + 1))
+            .map_or_else(|| input.text(), |n| (*n).to_owned());
+        parts.push((name, input.text()));
+    }
+    let view: Vec<(&str, &str)> = parts
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let Ok(follow) = FollowUp::from_form(kind, &view, video_file) else {
+        return;
+    };
+    assert!(!video_file, "an uploaded source video was accepted");
+    let value = |name: &str| view.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    assert_eq!(Some(follow.prompt.as_str()), value("prompt"));
+    if kind != FollowUpKind::Remix {
+        assert_eq!(Some(follow.source_id.as_str()), value("video[id]"));
     }
 }

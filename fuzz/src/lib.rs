@@ -144,6 +144,11 @@ impl<'a> Input<'a> {
         String::from_utf8_lossy(self.part()).into_owned()
     }
 
+    /// Whether everything was read.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
     /// Everything left.
     pub fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.data)

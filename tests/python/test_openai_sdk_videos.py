@@ -439,6 +439,57 @@ def test_list_pages_newest_first_and_delete(gateway: Gateway, mock: Mock) -> Non
     assert [v.id for v in client.videos.list()] == newest_first[:-1]
 
 
+def test_sora_edits_and_extensions_as_multipart(gateway: Gateway, mock: Mock) -> None:
+    """openai 3.57 sends `videos.edit` / `videos.extend` as multipart/form-data.
+    The source is one of the caller's videos, by id: the SDK's multipart encoder
+    sends `{"video": {"id": …}}` as the part `video[id]`; its typed methods only
+    upload a file, which reelay refuses precisely (it edits the videos it made)."""
+    client = sdk_for(gateway, gateway.new_key())
+    source = client.videos.create(model="sora-2", prompt="a paper boat", seconds="4")
+    as_form = {"headers": {"Content-Type": "multipart/form-data"}}
+    edit = client.post(
+        "/videos/edits",
+        body={"prompt": "the boat, at night", "video": {"id": source.id}},
+        options=as_form,
+        cast_to=Video,
+    )
+    ext = client.post(
+        "/videos/extensions",
+        body={"prompt": "it sails away", "seconds": "4", "video": {"id": source.id}},
+        options=as_form,
+        cast_to=Video,
+    )
+    assert edit.status == "queued" and VIDEO_ID.match(edit.id)
+    assert ext.status == "queued" and VIDEO_ID.match(ext.id)
+    sent = {r["path"]: json.loads(r["body"]) for r in mock.requests() if r["method"] == "POST"}
+    upstream_source = sent["/v1/videos/edits"]["video"]["id"]
+    assert upstream_source != source.id
+    assert sent["/v1/videos/edits"] == {"prompt": "the boat, at night", "video": {"id": upstream_source}}
+    assert sent["/v1/videos/extensions"] == {
+        "prompt": "it sails away",
+        "seconds": "4",
+        "video": {"id": upstream_source},
+    }
+    # The typed methods upload the source video: refused, naming `video`.
+    with pytest.raises(openai.BadRequestError) as e:
+        client.videos.edit(prompt="at night", video=("clip.mp4", b"\0\0\0\x18ftypmp42", "video/mp4"))
+    assert_error(e.value, 400, "unsupported_value")
+    assert e.value.param == "video"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.videos.extend(prompt="more", seconds="4", video=("clip.mp4", b"\0", "video/mp4"))
+    assert_error(e.value, 400, "unsupported_value")
+    # An unknown part is refused like an unknown JSON field.
+    with pytest.raises(openai.BadRequestError) as e:
+        client.post(
+            "/videos/edits",
+            body={"prompt": "x", "video": {"id": source.id}, "callback_url": "https://x.example"},
+            options=as_form,
+            cast_to=Video,
+        )
+    assert_error(e.value, 400, "invalid_request")
+    assert e.value.param == "callback_url"
+
+
 def test_sora_remix_and_thumbnail(gateway: Gateway, mock: Mock) -> None:
     client = sdk_for(gateway, gateway.new_key())
     source = client.videos.create(model="sora-2", prompt="a paper boat", seconds="8")

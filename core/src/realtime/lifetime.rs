@@ -9,6 +9,9 @@
 //! - the token's own expiry;
 //! - the key's deletion, which its quota store reports to every session
 //!   watching it;
+//! - a `/key/update` whose new rules no longer allow the session's model
+//!   (the quota store pushes the new rules to every session watching the
+//!   key; [`Lifetime::key_changed`] decides);
 //! - the loss of the quota store that vouches for the key (fail closed).
 //!
 //! [`Lifetime`] holds the two expiries and names the error each end is
@@ -17,7 +20,9 @@
 //! for a lost store), after an OpenAI `error` event on OpenAI sockets.
 
 use alloc::format;
+use alloc::string::String;
 
+use crate::access::{AccessGroups, AccessPolicy};
 use crate::errors::{ClientError, ErrorCode};
 
 /// What opened the socket.
@@ -63,6 +68,9 @@ pub struct Lifetime {
     key_expires_at_ms: Option<u64>,
     /// The token's expiry, Unix ms (`None` for a key).
     token_expires_at_ms: Option<u64>,
+    /// The model the session was authorized for (the name matched against
+    /// the key's rules), if its key's rules can change under it.
+    model: Option<String>,
 }
 
 impl Lifetime {
@@ -77,7 +85,16 @@ impl Lifetime {
             credential,
             key_expires_at_ms,
             token_expires_at_ms: token_expires_at_ms.filter(|_| credential != Credential::Key),
+            model: None,
         }
+    }
+
+    /// The lifetime of a session on `model` (the name the key's rules were
+    /// matched against when it opened): it ends when they stop allowing it.
+    #[must_use]
+    pub fn for_model(mut self, model: &str) -> Self {
+        self.model = Some(model.into());
+        self
     }
 
     /// What opened the session.
@@ -97,6 +114,38 @@ impl Lifetime {
     /// may have moved it either way).
     pub fn key_expiry_changed(&mut self, key_expires_at_ms: Option<u64>) {
         self.key_expires_at_ms = key_expires_at_ms;
+    }
+
+    /// The key's quota store pushed its record anew (a `/key/update`): its
+    /// expiry (moved either way) and, when the notice carries them, its
+    /// access `rules`, compiled against the config's `groups`. The error
+    /// ending the session when those rules no longer allow its model (or
+    /// no longer compile: fail closed); `None` leaves it open.
+    pub fn key_changed(
+        &mut self,
+        key_expires_at_ms: Option<u64>,
+        rules: Option<&[String]>,
+        groups: &AccessGroups,
+    ) -> Option<ClientError> {
+        self.key_expires_at_ms = key_expires_at_ms;
+        let (Some(rules), Some(model)) = (rules, &self.model) else {
+            return None;
+        };
+        let allowed = AccessPolicy::compile(rules, groups).is_ok_and(|p| p.allows(model));
+        if allowed {
+            return None;
+        }
+        let whose = match self.credential {
+            Credential::Key => "this key",
+            _ => "the key that minted this token",
+        };
+        Some(
+            ClientError::new(
+                ErrorCode::ModelAccessDenied,
+                format!("{whose} may no longer use model {model:?}, so the session is closed"),
+            )
+            .with_param("model"),
+        )
     }
 
     /// The error ending the session at `now_ms`, if an expiry has passed
@@ -195,6 +244,44 @@ mod tests {
         assert!(l.expired(10).is_some());
         l.key_expiry_changed(None);
         assert_eq!(l.expired(10), None);
+    }
+
+    #[test]
+    fn narrowed_rules_end_a_session_whose_model_they_no_longer_allow() {
+        let groups = AccessGroups::new();
+        let rules = |r: &[&str]| {
+            r.iter()
+                .map(|s| String::from(*s))
+                .collect::<alloc::vec::Vec<_>>()
+        };
+        let mut l = Lifetime::new(Credential::Key, None, None).for_model("gpt-realtime");
+        // Still allowed: by name, by pattern, by "every model".
+        for still in [&["gpt-realtime", "veo-3.1"][..], &["gpt-*"], &[]] {
+            assert_eq!(l.key_changed(None, Some(&rules(still)), &groups), None);
+        }
+        // A notice without rules (an older store) only moves the expiry.
+        assert_eq!(l.key_changed(Some(9), None, &groups), None);
+        assert_eq!(l.ends_at_ms(), Some(9));
+        let err = l
+            .key_changed(None, Some(&rules(&["veo-3.1"])), &groups)
+            .unwrap();
+        assert_eq!(err.code, ErrorCode::ModelAccessDenied);
+        assert!(err.message.contains("\"gpt-realtime\""), "{}", err.message);
+        assert_eq!(close_for(&err).0, CLOSE_POLICY);
+        let denied = rules(&["*", "!gpt-realtime"]);
+        let mut token =
+            Lifetime::new(Credential::LiveToken, None, Some(5)).for_model("gpt-realtime");
+        let err = token.key_changed(None, Some(&denied), &groups).unwrap();
+        assert!(err.message.starts_with("the key that minted this token"));
+        // Rules that no longer compile (a dropped access group): fail closed.
+        let dangling = rules(&["group:gone"]);
+        assert!(l.key_changed(None, Some(&dangling), &groups).is_some());
+        // A session with no model to watch only follows the expiry.
+        let mut plain = Lifetime::new(Credential::Key, None, None);
+        assert_eq!(
+            plain.key_changed(None, Some(&rules(&["veo-3.1"])), &groups),
+            None
+        );
     }
 
     #[test]

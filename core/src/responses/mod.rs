@@ -103,7 +103,7 @@ pub use inbound::{
     restore_cursor, restore_id, restore_request, strip_pinned_reasoning, Restored, RestoredId,
     Stripped,
 };
-pub use outbound::seal_response_body;
+pub use outbound::{redact_failed_answer, seal_response_body};
 pub use plan::{
     create_request, create_shape, deployment_unavailable, id_request, pin_lost, place, recover,
     CreateShape, Placement, Recovery,

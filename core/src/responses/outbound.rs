@@ -23,6 +23,7 @@ use core::convert::Infallible;
 use super::marker::Sealing;
 use super::scan::{self, Edit, Frame, Key, Str};
 use super::ResponsesError;
+use crate::redact::Redactor;
 use crate::seal::{Keys, Owner, Purpose};
 
 /// The edit sealing applies to one visited string, if any.
@@ -74,4 +75,56 @@ pub fn seal_response_body(
     })
     .map_err(|_| ResponsesError::BadUpstream)?;
     Ok(out)
+}
+
+/// A Responses JSON answer (sealed by [`seal_response_body`]) cleaned of
+/// the secrets `redactor` knows (and secret-shaped runs) when its `error`
+/// (a failed response's upstream message) holds one: then the whole text
+/// is redacted, as the SSE rewriter does for an event carrying an error.
+/// Any other answer is passed on byte for byte (model output is not the
+/// upstream's own text).
+pub fn redact_failed_answer(body: Vec<u8>, redactor: &Redactor) -> Vec<u8> {
+    let Ok(text) = core::str::from_utf8(&body) else {
+        return body;
+    };
+    let clean = redactor.redact(text);
+    if clean == text {
+        return body;
+    }
+    let error_had_one = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|mut v| v.get_mut("error").map(|e| redactor.redact_json(e, &[])))
+        .unwrap_or(false);
+    if error_had_one {
+        clean.into_bytes()
+    } else {
+        body
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn a_failed_answer_loses_the_secrets_in_its_error() {
+        let key = "azure-0123456789abcdef";
+        let r = Redactor::of([key]);
+        let failed = format!(
+            r#"{{"id":"resp_x","status":"failed","error":{{"code":"server_error","message":"key {key} refused"}}}}"#
+        );
+        let out = redact_failed_answer(failed.clone().into_bytes(), &r);
+        let out = alloc::string::String::from_utf8(out).unwrap();
+        assert!(!out.contains(key), "{out}");
+        assert!(out.contains("key [redacted] refused"), "{out}");
+        // No error, or a clean one: byte for byte.
+        let ok = format!(r#"{{"id":"resp_x","error":null,"output_text":"{key}"}}"#);
+        assert_eq!(
+            redact_failed_answer(ok.clone().into_bytes(), &r),
+            ok.as_bytes()
+        );
+        let clean = r#"{"error":{"message":"busy"}}"#;
+        assert_eq!(redact_failed_answer(clean.into(), &r), clean.as_bytes());
+    }
 }

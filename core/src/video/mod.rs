@@ -50,6 +50,7 @@ use crate::errors::UpstreamError;
 use crate::errors::{ClientError, ErrorCode};
 use crate::json::type_name;
 use crate::plan::UpstreamRequest;
+use crate::redact::Redactor;
 
 /// Longest prompt accepted (the OpenAI spec's limit).
 pub const MAX_PROMPT_CHARS: usize = 32_000;
@@ -1048,6 +1049,18 @@ pub fn gemini_operation(
     }
 }
 
+/// Fields of a Google operation that carry inline video bytes (base64),
+/// never redacted.
+const INLINE_BYTES_FIELDS: &[&str] = &["bytesBase64Encoded", "encodedVideo", "data"];
+
+/// A Google operation view ([`gemini_operation`], [`vertex::native_operation`])
+/// with the secrets `redactor` knows (and secret-shaped runs) removed from
+/// every upstream text it carries (`error.message`, details, filter
+/// reasons), inline video bytes left as they are.
+pub fn redact_operation(view: &mut Value, redactor: &Redactor) {
+    redactor.redact_json(view, INLINE_BYTES_FIELDS);
+}
+
 /// A create request in Google's own shape (from a Google SDK), checked and
 /// re-serialized for `dep`, with the values the gateway seals into the id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1188,7 +1201,82 @@ pub struct FollowUp {
     pub source_id: String,
 }
 
+/// The parts an edit or extension form may carry (`multipart/form-data`,
+/// as the openai SDK's `videos.edit` / `videos.extend` send them): the
+/// JSON body's fields, the source video as the text part `video[id]` (how
+/// a form encodes `{"video": {"id": …}}`) or as a `video` part (the SDK's
+/// upload, which [`FollowUp::from_form`] refuses precisely). A remix takes
+/// no form.
+pub fn follow_up_form_parts(kind: FollowUpKind) -> &'static [&'static str] {
+    match kind {
+        FollowUpKind::Remix => &["prompt"],
+        FollowUpKind::Edit => &["prompt", "video[id]", "video"],
+        FollowUpKind::Extend => &["prompt", "seconds", "video[id]", "video"],
+    }
+}
+
 impl FollowUp {
+    /// Reads an edit or extension form: its text parts by name (each
+    /// once, every name one of [`follow_up_form_parts`], as the host's form
+    /// check ensures), and whether a `video` part was a file. The parts are
+    /// read as the JSON body's fields, and checked the same way.
+    ///
+    /// reelay edits and extends the videos it made for the caller (their
+    /// deployment, owner and cost are sealed in the id), so an uploaded
+    /// source video is refused (`unsupported_value`, naming `video`), and a
+    /// `video` text part must be `video[id]`.
+    pub fn from_form(
+        kind: FollowUpKind,
+        parts: &[(&str, &str)],
+        video_file: bool,
+    ) -> Result<Self, ClientError> {
+        if video_file {
+            return Err(ClientError::new(
+                ErrorCode::UnsupportedValue,
+                "uploading a source video is not supported: reelay edits and extends the \
+                 videos it made; name one of yours as the text part `video[id]`",
+            )
+            .with_param("video"));
+        }
+        let known = follow_up_form_parts(kind);
+        let mut fields = Map::new();
+        for (name, value) in parts {
+            match *name {
+                "video" => {
+                    return Err(invalid(
+                        "video",
+                        "name the source video as the text part `video[id]`",
+                    ))
+                }
+                "video[id]" => {
+                    let mut video = Map::new();
+                    video.insert("id".to_owned(), Value::from(*value));
+                    fields.insert("video".to_owned(), Value::Object(video));
+                }
+                name if known.contains(&name) => {
+                    fields.insert(name.to_owned(), Value::from(*value));
+                }
+                name => {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "unknown multipart field `{name}` (supported: {})",
+                            known.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        if kind != FollowUpKind::Remix && !fields.contains_key("video") {
+            return Err(invalid(
+                "video[id]",
+                "`video[id]` is required: the id of one of your videos",
+            ));
+        }
+        let body = serde_json::to_vec(&Value::Object(fields)).unwrap_or_default();
+        Self::parse(kind, &body, None)
+    }
+
     /// Parses the JSON body. `path_id` is the `{id}` of a remix route.
     pub fn parse(
         kind: FollowUpKind,
@@ -1319,6 +1407,17 @@ pub enum VideoStatus {
 }
 
 impl VideoStatus {
+    /// This status with the secrets `redactor` knows (and secret-shaped
+    /// runs) removed from a failure's upstream message, before it is shown
+    /// in a `200` video object or stored for lists.
+    #[must_use]
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        match self {
+            Self::Failed(err) => Self::Failed(err.redacted(redactor)),
+            other => other,
+        }
+    }
+
     /// The OpenAI `status` string.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1864,6 +1963,104 @@ mod tests {
         .to_json();
         assert_eq!(v["status"], "failed");
         assert_eq!(v["error"]["code"], "content_policy_violation");
+    }
+
+    #[test]
+    fn edit_and_extension_forms_read_like_their_json() {
+        let ext = FollowUp::from_form(
+            FollowUpKind::Extend,
+            &[
+                ("prompt", "a bow"),
+                ("seconds", "4"),
+                ("video[id]", "video_abc"),
+            ],
+            false,
+        )
+        .unwrap();
+        let json = FollowUp::parse(
+            FollowUpKind::Extend,
+            br#"{"prompt":"a bow","seconds":"4","video":{"id":"video_abc"}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ext, json);
+        let edit = FollowUp::from_form(
+            FollowUpKind::Edit,
+            &[("video[id]", "video_abc"), ("prompt", "blue")],
+            false,
+        )
+        .unwrap();
+        assert_eq!((edit.source_id.as_str(), edit.seconds), ("video_abc", None));
+        // The SDK's upload: refused, naming `video`.
+        let err = FollowUp::from_form(FollowUpKind::Edit, &[("prompt", "blue")], true).unwrap_err();
+        assert_eq!(
+            (err.code, err.param.as_deref()),
+            (ErrorCode::UnsupportedValue, Some("video"))
+        );
+        // A text `video`, a missing source, a field of the other kind, a
+        // bad value: each named.
+        for (kind, parts, param) in [
+            (
+                FollowUpKind::Edit,
+                &[("prompt", "x"), ("video", "video_abc")][..],
+                "video",
+            ),
+            (FollowUpKind::Edit, &[("prompt", "x")][..], "video[id]"),
+            (
+                FollowUpKind::Edit,
+                &[("prompt", "x"), ("seconds", "4"), ("video[id]", "v")][..],
+                "seconds",
+            ),
+            (
+                FollowUpKind::Extend,
+                &[("prompt", "x"), ("seconds", "soon"), ("video[id]", "v")][..],
+                "seconds",
+            ),
+            (
+                FollowUpKind::Extend,
+                &[("prompt", " "), ("video[id]", "v")][..],
+                "prompt",
+            ),
+        ] {
+            let err = FollowUp::from_form(kind, parts, false).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some(param), "{parts:?}: {err:?}");
+        }
+        assert_eq!(
+            follow_up_form_parts(FollowUpKind::Extend),
+            &["prompt", "seconds", "video[id]", "video"]
+        );
+    }
+
+    #[test]
+    fn upstream_text_in_successful_answers_is_redacted() {
+        let key = "azure-0123456789abcdef";
+        let redactor = Redactor::of([key]);
+        let failed = VideoStatus::Failed(ClientError::new(
+            ErrorCode::UpstreamBadRequest,
+            format!("the request with key {key} was refused"),
+        ));
+        let VideoStatus::Failed(err) = failed.redacted(&redactor) else {
+            panic!("still failed");
+        };
+        assert_eq!(err.message, "the request with key [redacted] was refused");
+        assert_eq!(err.code, ErrorCode::UpstreamBadRequest);
+        assert_eq!(
+            VideoStatus::Completed.redacted(&redactor),
+            VideoStatus::Completed
+        );
+
+        let bytes = format!("AAAA{key}");
+        let mut view = serde_json::json!({
+            "name": "models/veo/operations/video_x", "done": true,
+            "error": {"code": 7, "message": format!("API key {key} not valid"),
+                      "details": [{"reason": key}]},
+            "response": {"videos": [{"bytesBase64Encoded": bytes}]},
+        });
+        redact_operation(&mut view, &redactor);
+        assert_eq!(view["error"]["message"], "API key [redacted] not valid");
+        assert_eq!(view["error"]["details"][0]["reason"], "[redacted]");
+        assert_eq!(view["response"]["videos"][0]["bytesBase64Encoded"], bytes);
+        assert_eq!(view["name"], "models/veo/operations/video_x");
     }
 }
 

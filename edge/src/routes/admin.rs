@@ -54,7 +54,7 @@ pub(super) async fn generate(req: &mut Request, cx: &Ctx) -> Result<Response, Cl
         keys::clear_revoked(cx, &record.token).await;
     }
     // Preflights from the key's origins are granted from now on.
-    crate::cors::remember_listed(cx, &record.allowed_origins).await;
+    crate::cors::remember_listed(cx, &record.token, &record.allowed_origins).await;
     let mut body = record.info();
     if let Value::Object(map) = &mut body {
         // The only time the key itself is ever returned.
@@ -118,10 +118,18 @@ pub(super) async fn update(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
     // KV may still serve an older record for a minute; the quota store
     // has the latest, so two quick updates do not undo each other.
     let mut record = quota::freshest(cx, stored).await?;
+    let listed_before = record.allowed_origins.clone();
     request.apply(&mut record, cx.now_ms);
     quota::push_record(cx, &record).await?;
     keys::store(cx, &hash, &record).await?;
-    crate::cors::remember_listed(cx, &record.allowed_origins).await;
+    // Preflights follow the key's new origins: the ones it dropped are no
+    // longer granted on its account.
+    crate::cors::remember_listed(cx, &record.token, &record.allowed_origins).await;
+    let dropped: Vec<String> = listed_before
+        .into_iter()
+        .filter(|p| !record.allowed_origins.contains(p))
+        .collect();
+    crate::cors::forget_listed(cx, &record.token, &dropped).await;
     // In force at once in this isolate; elsewhere within a second (or at
     // the next metered request, whose admission returns it).
     keys::remember_newer(&hash, record.clone(), &config);
@@ -155,6 +163,8 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx) -> Result<Response, Clie
             pending.push(token.clone());
         }
         keys::delete(cx, &target.hash).await?;
+        // Its origins are no longer granted preflights on its account.
+        crate::cors::forget_listed(cx, &record.token, &record.allowed_origins).await;
         deleted.push(token);
     }
     if deleted.is_empty() {

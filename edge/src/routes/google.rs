@@ -216,12 +216,13 @@ async fn operation(
         .await
         .or_internal("reading the provider's answer")?;
     let base = format!("{}/gemini/{version}", origin_of(req)?);
-    let (state, view) = video::gemini_operation(job.deployment, &body, name, |index| {
+    let (state, mut view) = video::gemini_operation(job.deployment, &body, name, |index| {
         file_uri(&base, id, index)
     })
     .map_err(|e| upstream_failure(cx, e))?;
+    video::redact_operation(&mut view, &crate::redaction::redactor(cx));
     if let Some(record) = record.as_mut() {
-        remember_status(cx, &caller, &job, record, &status_of(state));
+        remember_status(cx, &caller, &job, record, &status_of(cx, state));
     }
     Ok(respond::json(200, &view))
 }

@@ -163,7 +163,7 @@ async fn attach(
         graceful,
     )?;
     pipeline::admit(cx, caller, reelay_core::quota::Cost::REQUEST).await?;
-    let lifetime = Lifetime::of_caller(cx, caller).await?;
+    let lifetime = Lifetime::of_caller(cx, caller, &group).await?;
     let (upstream, secret) = dial(cx, &dep, &plan).await.map_err(|f| f.into_client(cx))?;
     Ok(Opened {
         upstream,
@@ -349,7 +349,7 @@ async fn start(
             let (group, dep) = held_deployment(cx, caller, held)?;
             let plan = gpt_live_ws::plan(&dep, kind, Some(&held.upstream_id), false)?;
             pipeline::admit(cx, caller, session_cost(&dep)).await?;
-            let lifetime = Lifetime::of_caller(cx, caller).await?;
+            let lifetime = Lifetime::of_caller(cx, caller, &group).await?;
             let (upstream, secret) = dial(cx, &dep, &plan).await.map_err(|f| f.into_client(cx))?;
             Opened {
                 first_upstream: Some(start.to_upstream(&dep.model)),
@@ -371,7 +371,7 @@ async fn start(
             // A deployment that cannot serve GPT-Live fails here, before anything is reserved.
             gpt_live_ws::plan(first.deployment, kind, None, false)?;
             pipeline::admit(cx, caller, session_cost(first.deployment)).await?;
-            let lifetime = Lifetime::of_caller(cx, caller).await?;
+            let lifetime = Lifetime::of_caller(cx, caller, &group.name).await?;
             // Dialing is new work: it moves on only after an upstream refused it.
             let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
                 let plan = gpt_live_ws::plan(dep, kind, None, false)?;

@@ -370,7 +370,9 @@ fn observe(cx: &Ctx, caller: &Caller, opened: &Opened<'_>, record: Option<JobRec
     else {
         return;
     };
-    let seen = interactions::observe(&mut record, &operation.status());
+    // Stored for `/v1/videos` lists: its failure's upstream text cleaned.
+    let status = operation.status().redacted(&redaction::redactor(cx));
+    let seen = interactions::observe(&mut record, &status);
     if let Some((hold, settlement)) = seen.settle {
         quota::settle_after(cx, &caller.record, &hold, settlement);
     }

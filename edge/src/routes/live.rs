@@ -253,12 +253,12 @@ async fn open(cx: &Ctx, who: &mut Who, frame: &Frame) -> Result<Started, ClientE
     }
     // The session lives until its key or token expires or the key is deleted.
     let lifetime = match &*who {
-        Who::Key(caller) => Lifetime::of_caller(cx, caller).await?,
+        Who::Key(caller) => Lifetime::of_caller(cx, caller, &name).await?,
         Who::Token(token) => {
             let (claims, owner) = &**token;
             let record = (!owner.caller.is_master).then(|| &*owner.caller.record);
             let until = Some(claims.expires_at_ms);
-            Lifetime::start(cx, Credential::LiveToken, record, until).await?
+            Lifetime::start(cx, &name, Credential::LiveToken, record, until).await?
         }
     };
     // Dialing is new work: it moves on only after an upstream refused it.

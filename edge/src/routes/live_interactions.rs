@@ -313,13 +313,17 @@ async fn open(
                 .map_err(|e| owner_refusal(ErrorCode::InvalidLiveToken, e))?;
         }
     }
+    // The session ends when its key may no longer use the model it was
+    // authorized for (named in the log above, on either opening).
+    let model = cx.log.borrow().model.clone().unwrap_or_default();
     let lifetime = match &*who {
-        Who::Key(caller) => Lifetime::of_caller(cx, caller).await?,
+        Who::Key(caller) => Lifetime::of_caller(cx, caller, &model).await?,
         Who::Token(token) => {
             let (claims, owner) = &**token;
             let record = (!owner.caller.is_master).then(|| &*owner.caller.record);
             Lifetime::start(
                 cx,
+                &model,
                 Credential::LiveToken,
                 record,
                 Some(claims.expires_at_ms),

@@ -576,6 +576,11 @@ async fn control(
     let status = response.status_code();
     let content_type = response.headers().get("content-type").ok().flatten();
     let body = response.bytes().await.unwrap_or_default();
+    // The provider's text is passed on without any secret the Worker holds.
+    let body = match String::from_utf8(body) {
+        Ok(text) => crate::redaction::redactor(cx).redact(&text).into_bytes(),
+        Err(raw) => raw.into_bytes(),
+    };
     let headers = Headers::new();
     if let Some(ct) = content_type.filter(|_| !body.is_empty()) {
         let _ = headers.set("content-type", &ct);

@@ -159,7 +159,7 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
         let claims = open_token(cx, &token, TRANSLATION_KINDS)?;
         let (mut owner, dep) = token_session(cx, &config, &claims).await?;
         let plan = plan_translation_with_token(&claims, dep, &query, &owner.policy)?;
-        let lifetime = realtime_ws::token_lifetime(cx, &owner, &claims).await?;
+        let lifetime = realtime_ws::token_lifetime(cx, &owner, &claims, &claims.model).await?;
         admit_session(cx, &mut owner, &claims).await?;
         let opened = realtime_ws::dial(cx, dep, plan, lifetime).await?;
         // The session started: its use stays spent.
@@ -180,7 +180,7 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
     // A deployment that cannot serve the socket fails here, before anything is reserved.
     plan_translation_with_key(&model, first.deployment, &policy)?;
     pipeline::admit(cx, &mut caller, session_cost(first.deployment)).await?;
-    let lifetime = Lifetime::of_caller(cx, &caller).await?;
+    let lifetime = Lifetime::of_caller(cx, &caller, &group.name).await?;
     // Dialing is new work: it moves on only after an upstream refused it.
     let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
         let plan = plan_translation_with_key(&model, dep, &policy)?;

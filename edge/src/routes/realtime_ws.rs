@@ -123,7 +123,7 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
         let claims = open_token(cx, &token, query.token_kinds())?;
         let (mut owner, dep) = token_session(cx, &config, &claims).await?;
         let plan = plan_with_token(&claims, dep, &query)?;
-        let lifetime = token_lifetime(cx, &owner, &claims).await?;
+        let lifetime = token_lifetime(cx, &owner, &claims, &claims.model).await?;
         admit_session(cx, &mut owner, &claims).await?;
         let opened = dial(cx, dep, plan, lifetime).await?;
         // The session started: its use stays spent.
@@ -149,7 +149,7 @@ async fn open(req: &Request, cx: &Ctx, protocols: &Subprotocols) -> Result<Opene
     // A deployment that cannot serve the socket fails here, before anything is reserved.
     plan_with_key(&model, first.deployment, &query)?;
     pipeline::admit(cx, &mut caller, session_cost(first.deployment)).await?;
-    let lifetime = Lifetime::of_caller(cx, &caller).await?;
+    let lifetime = Lifetime::of_caller(cx, &caller, &model).await?;
     // Dialing is new work: it moves on only after an upstream refused it.
     let served = upstream::with_failover(cx, &mut route, first, async |dep, _| {
         let plan = plan_with_key(&model, dep, &query)?;
@@ -201,6 +201,14 @@ fn with_bearer(req: &Request, key: &str) -> Result<Request, ClientError> {
     Request::new_with_init(url.as_str(), &init).or_internal("authenticating a WebSocket")
 }
 
+/// The credential a sideband socket was opened with.
+enum By {
+    /// A realtime token, and its owning key as it stands now.
+    Token(TokenOwner, TokenClaims),
+    /// A virtual key (or a browser token of one).
+    Key(Caller),
+}
+
 /// `?call_id=`: a sideband socket on a WebRTC call, by the key that started
 /// it (its virtual key, or a still-valid token it minted).
 async fn sideband(
@@ -212,21 +220,21 @@ async fn sideband(
     call_id: &str,
 ) -> Result<Opened, ClientError> {
     let sealer = cx.seal_keys()?;
-    let (owner, policy, lifetime) = match token {
+    // Who calls: a token's owning key as it stands now, or a virtual key.
+    let (owner, policy, by) = match token {
         Some(token) => {
             let claims = open_token(cx, token, reelay_core::realtime::ALL_KINDS)?;
             let key = checked_owner(cx, config, &claims).await?;
-            let lifetime = token_lifetime(cx, &key, &claims).await?;
-            (claims.owner(), Rc::clone(&key.policy), lifetime)
+            (
+                claims.owner(),
+                Rc::clone(&key.policy),
+                By::Token(key, claims),
+            )
         }
         None => {
             let caller = caller(req, cx, protocols).await?;
             let policy = caller.policy()?;
-            (
-                caller.owner(),
-                policy,
-                Lifetime::of_caller(cx, &caller).await?,
-            )
+            (caller.owner(), policy, By::Key(caller))
         }
     };
     let call = open_call_id(&sealer, call_id, &owner)?;
@@ -238,21 +246,27 @@ async fn sideband(
     })?;
     cx.log.borrow_mut().model = Some(group.name.clone());
     check_call_access(group, &policy)?;
+    let lifetime = match by {
+        By::Token(key, claims) => token_lifetime(cx, &key, &claims, &group.name).await?,
+        By::Key(caller) => Lifetime::of_caller(cx, &caller, &group.name).await?,
+    };
     served(cx, dep);
     let plan = plan_sideband(&group.name, dep, &call)?;
     dial(cx, dep, plan, lifetime).await
 }
 
-/// The lifetime of a session opened with the realtime token `claims`,
-/// minted by `owner`'s key.
+/// The lifetime of a session on `model` opened with the realtime token
+/// `claims`, minted by `owner`'s key.
 pub(super) async fn token_lifetime(
     cx: &Ctx,
     owner: &TokenOwner,
     claims: &TokenClaims,
+    model: &str,
 ) -> Result<Lifetime, ClientError> {
     let record = (!owner.caller.is_master).then(|| &*owner.caller.record);
     let expires_at_ms = claims.expires_at.saturating_mul(1000);
-    Lifetime::start(cx, Credential::RealtimeToken, record, Some(expires_at_ms)).await
+    let credential = Credential::RealtimeToken;
+    Lifetime::start(cx, model, credential, record, Some(expires_at_ms)).await
 }
 
 /// Opens the upstream socket of `plan`.

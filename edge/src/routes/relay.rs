@@ -22,6 +22,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use reelay_core::access::AccessGroups;
 use reelay_core::errors::{ClientError, Dialect, ErrorCode, UpstreamError};
 use reelay_core::keys::KeyRecord;
 use reelay_core::realtime::lifetime::{self as limits, Credential};
@@ -307,7 +308,9 @@ pub(crate) struct Session {
 /// socket: a local timer at the earlier of its key's and its token's expiry
 /// (core's [`limits::Lifetime`]), and a watch on its key's quota object,
 /// which the object closes the moment the key is deleted — wherever the
-/// deletion happened. No polling: one round trip when the session starts.
+/// deletion happened — and over which it pushes the key's record when it
+/// changes (a new expiry; new rules, which end the session when core says
+/// they no longer allow its model). No polling: one round trip when the session starts.
 /// A watch lost for another reason is opened again (up to
 /// [`REWATCH_DELAYS_MS`], within a second); if the object cannot be reached
 /// the session is closed (fail closed, like every metered request).
@@ -316,6 +319,8 @@ pub(crate) struct Lifetime {
     /// The key's object (`None` for the master key, which cannot be
     /// deleted): environment and key token.
     key: Option<(Env, String)>,
+    /// The config's access groups, which pushed rules are compiled with.
+    groups: AccessGroups,
     /// The open watch, not yet accepted on this side.
     watch: Option<WebSocket>,
     /// Watches opened (quota-object round trips), for the log line.
@@ -326,12 +331,14 @@ pub(crate) struct Lifetime {
 const REWATCH_DELAYS_MS: [u64; 3] = [0, 200, 400];
 
 impl Lifetime {
-    /// The lifetime of a session opened with `credential` for the key
-    /// `record` (`None`: the master key), whose token (if any) expires at
+    /// The lifetime of a session on `model` (the name the key's rules were
+    /// checked against) opened with `credential` for the key `record`
+    /// (`None`: the master key), whose token (if any) expires at
     /// `token_expires_at_ms`. Opens the watch on the key's quota object: a
     /// deleted key, or an object that cannot be reached, refuses the session.
     pub(crate) async fn start(
         cx: &Ctx,
+        model: &str,
         credential: Credential,
         record: Option<&KeyRecord>,
         token_expires_at_ms: Option<u64>,
@@ -340,13 +347,15 @@ impl Lifetime {
             credential,
             record.and_then(|r| r.expires_at_ms),
             token_expires_at_ms,
-        );
+        )
+        .for_model(model);
         if let Some(err) = limits.expired(Date::now().as_millis()) {
             return Err(err);
         }
         let mut lifetime = Self {
             limits,
             key: record.map(|r| (cx.env.clone(), r.token.clone())),
+            groups: cx.config()?.access_groups.clone(),
             watch: None,
             watches_opened: 0,
         };
@@ -357,11 +366,15 @@ impl Lifetime {
         Ok(lifetime)
     }
 
-    /// The lifetime of a session opened by `caller` with its own key (or a
-    /// browser token of it; the master key is never revoked).
-    pub(crate) async fn of_caller(cx: &Ctx, caller: &Caller) -> Result<Self, ClientError> {
+    /// The lifetime of a session on `model` opened by `caller` with its own
+    /// key (or a browser token of it; the master key is never revoked).
+    pub(crate) async fn of_caller(
+        cx: &Ctx,
+        caller: &Caller,
+        model: &str,
+    ) -> Result<Self, ClientError> {
         if caller.is_master {
-            return Self::start(cx, Credential::Key, None, None).await;
+            return Self::start(cx, model, Credential::Key, None, None).await;
         }
         match &caller.token {
             Some(claims) => {
@@ -369,13 +382,14 @@ impl Lifetime {
                 let record = Some(&*caller.record);
                 Self::start(
                     cx,
+                    model,
                     Credential::BrowserToken,
                     record,
                     Some(token_expires_at_ms),
                 )
                 .await
             }
-            None => Self::start(cx, Credential::Key, Some(&caller.record), None).await,
+            None => Self::start(cx, model, Credential::Key, Some(&caller.record), None).await,
         }
     }
 
@@ -540,12 +554,20 @@ pub(crate) async fn pump(
             .await;
             match next {
                 Next::Watch(Some(Ok(WebsocketEvent::Message(msg)))) => {
-                    // The key's record changed: its expiry may have moved.
+                    // The key's record changed: its expiry may have moved,
+                    // its rules may no longer allow the session's model.
                     let notice = msg
                         .text()
                         .and_then(|t| serde_json::from_str::<WatchNotice>(&t).ok());
                     if let Some(notice) = notice {
-                        lifetime.limits.key_expiry_changed(notice.expires_at_ms);
+                        let ended = lifetime.limits.key_changed(
+                            notice.expires_at_ms,
+                            notice.models.as_deref(),
+                            &lifetime.groups,
+                        );
+                        if let Some(err) = ended {
+                            break 'session ("narrowed", end_for(client, &upstream, &err, dialect));
+                        }
                         deadline.set(lifetime.timer());
                     }
                 }

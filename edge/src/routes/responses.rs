@@ -13,8 +13,9 @@ use reelay_core::config::{Config, Deployment, ModelGroup};
 use reelay_core::errors::{ClientError, ErrorCode, UpstreamError};
 use reelay_core::plan::Method as UpstreamMethod;
 use reelay_core::responses::{
-    self, create_request, create_shape, id_request, restore_cursor, restore_id, restore_request,
-    seal_response_body, sse_error_event, Placement, Recovery, SseRewriter,
+    self, create_request, create_shape, id_request, redact_failed_answer, restore_cursor,
+    restore_id, restore_request, seal_response_body, sse_error_event, Placement, Recovery,
+    SseRewriter,
 };
 use reelay_core::retry::{Resend, RoutePlan};
 use worker::{Headers, Request, Response};
@@ -191,6 +192,7 @@ async fn respond_sealed(
             ),
         )
     })?;
+    let sealed = redact_failed_answer(sealed, &crate::redaction::redactor(cx));
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     Ok(Response::builder()

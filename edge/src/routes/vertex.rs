@@ -119,12 +119,13 @@ async fn fetch(req: &mut Request, cx: &Ctx, version: &str) -> Result<Response, C
         .or_internal("reading the provider's answer")?;
     let state = vertex::parse_operation(&upstream_body).map_err(|e| upstream_failure(cx, e))?;
     if let Some(record) = record.as_mut() {
-        remember_status(cx, &caller, &job, record, &status_of(state));
+        remember_status(cx, &caller, &job, record, &status_of(cx, state));
     }
     let base = format!("{}/vertex_ai/{version}", super::google::origin_of(req)?);
-    let view = vertex::native_operation(&upstream_body, name, |index| {
+    let mut view = vertex::native_operation(&upstream_body, name, |index| {
         super::google::file_uri(&base, id, index)
     })
     .map_err(|e| upstream_failure(cx, e))?;
+    video::redact_operation(&mut view, &crate::redaction::redactor(cx));
     Ok(respond::json(200, &view))
 }

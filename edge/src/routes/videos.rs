@@ -308,7 +308,7 @@ pub(super) async fn retrieve(
     )
     .await;
     let record = live_record(record?)?;
-    let status = status_of(operation?);
+    let status = status_of(cx, operation?);
     if let Some(mut record) = record.clone() {
         remember_status(cx, &caller, &job, &mut record, &status);
     }
@@ -555,8 +555,41 @@ async fn parse_multipart(req: &mut Request, max: u32) -> Result<CreateVideo, Cli
     CreateVideo::from_form(&text_parts, image)
 }
 
-pub(super) fn status_of(operation: Operation) -> VideoStatus {
-    operation.status()
+/// An edit or extension sent as `multipart/form-data` (the openai SDK's
+/// `videos.edit` / `videos.extend`): read bounded like a JSON body, its
+/// parts checked by name (an unknown or repeated one is refused), then
+/// read by core as the JSON body's fields.
+async fn follow_up_form(
+    req: &mut Request,
+    kind: FollowUpKind,
+    max: u32,
+) -> Result<FollowUp, ClientError> {
+    let known = video::follow_up_form_parts(kind);
+    let form = read_form(req, max, known).await?;
+    let mut text_parts = Vec::new();
+    let mut video_file = false;
+    for name in known {
+        match (*name, form.get(name)) {
+            (_, None) => {}
+            (_, Some(FormEntry::Field(text))) => text_parts.push((*name, text)),
+            ("video", Some(FormEntry::File(_))) => video_file = true,
+            (_, Some(FormEntry::File(_))) => {
+                return Err(ClientError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("`{name}` must be a text field, not a file"),
+                )
+                .with_param(name.to_string()))
+            }
+        }
+    }
+    let parts: Vec<(&str, &str)> = text_parts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    FollowUp::from_form(kind, &parts, video_file)
+}
+
+/// The status of a polled job, its failure's upstream message cleaned of
+/// every secret the Worker holds (it is shown in a `200` and stored).
+pub(super) fn status_of(cx: &Ctx, operation: Operation) -> VideoStatus {
+    operation.status().redacted(&crate::redaction::redactor(cx))
 }
 
 fn not_found() -> ClientError {
@@ -636,6 +669,7 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
 
     let mut items = Vec::with_capacity(records.len());
     let mut live_polls = 0;
+    let redactor = crate::redaction::redactor(cx);
     for record in records {
         // A record listed but not readable yet (KV propagation) or deleted
         // meanwhile is skipped rather than shown half-known.
@@ -649,7 +683,7 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
             live_polls += 1;
             match poll(cx, job.deployment, &job.handle).await {
                 Ok(op) => {
-                    let status = status_of(op);
+                    let status = status_of(cx, op);
                     remember_status(cx, &caller, &job, &mut record, &status);
                     status
                 }
@@ -658,6 +692,8 @@ pub(super) async fn list(req: &mut Request, cx: &Ctx) -> Result<Response, Client
         } else {
             record.last_status()
         };
+        // A status stored before failures were cleaned is cleaned here.
+        let status = status.redacted(&redactor);
         let view = VideoView {
             id: &record.id,
             model: job.group,
@@ -732,7 +768,7 @@ pub(super) async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Resp
                         job.handle.count,
                     );
                     if let Some((hold, settlement)) =
-                        record.observe_end(&operation.status(), cost).settle
+                        record.observe_end(&status_of(cx, operation), cost).settle
                     {
                         quota::settle_after(cx, &caller.record, &hold, settlement);
                     }
@@ -777,8 +813,11 @@ pub(super) async fn follow_up(
     let config = cx.config()?;
     // Admitted once the job's cost is known (in `start`).
     let mut caller = keys::identify(req, cx, false).await?;
-    let body = read_body(req, config.max_body_bytes).await?;
-    let follow = FollowUp::parse(kind, &body, path_id)?;
+    let follow = if kind != FollowUpKind::Remix && media_type(req) == "multipart/form-data" {
+        follow_up_form(req, kind, config.max_body_bytes).await?
+    } else {
+        FollowUp::parse(kind, &read_body(req, config.max_body_bytes).await?, path_id)?
+    };
     let source = open_job(cx, &config, &caller, &follow.source_id)?;
     authorize_model(cx, &config, &caller, source.group)?;
     video::check_follow_up(source.deployment, kind)?;

@@ -16,7 +16,10 @@
 
 mod harness;
 
+mod answer_redaction;
 mod browser_auth;
+mod cors_markers;
+mod follow_up_forms;
 mod gateway;
 mod gemini_on_vertex;
 mod gemini_v1;
@@ -24,6 +27,7 @@ mod google_doors;
 mod gpt_live;
 mod gpt_live_ws;
 mod interactions;
+mod key_narrowing;
 mod keys_cors;
 mod live_interactions;
 mod minting;
