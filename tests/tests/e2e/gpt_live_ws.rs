@@ -17,7 +17,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::{Env, AZURE_KEY, MASTER_KEY, OPENAI_KEY};
-use crate::sockets::{next, open_recorded, send_json, send_text, Got, Socket};
+use crate::sockets::{
+    error_events_then_1008, next, open_recorded, send_json, send_text, Got, Socket,
+};
 
 /// The deployment's model behind the `gpt-live` group.
 const UPSTREAM_MODEL: &str = "gpt-live-1.1-2026-11-20";
@@ -87,25 +89,8 @@ async fn expect_error(env: &Env, ws: &mut Socket, code: &str) -> Value {
 
 /// An `error` event with `code`, then a 1008 close whose reason starts with it.
 async fn expect_refused(env: &Env, ws: &mut Socket, code: &str, within: Duration) {
-    let mut saw_event = false;
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match next(env, ws, left.max(Duration::from_millis(1))).await {
-            Got::Data(event) => {
-                if event["type"] == "error" {
-                    assert_eq!(event["error"]["code"], code, "{event}");
-                    saw_event = true;
-                }
-            }
-            Got::Closed(close, reason) => {
-                assert_eq!(close, 1008, "{reason}");
-                assert!(reason.starts_with(code), "{code}: {reason}");
-                assert!(saw_event, "an error event comes before the close");
-                return;
-            }
-        }
-    }
+    let (errors, _) = error_events_then_1008(env, ws, code, within).await;
+    assert!(!errors.is_empty(), "an error event comes before the close");
 }
 
 /// Sends `session.start` for `session` and returns `session.started`.

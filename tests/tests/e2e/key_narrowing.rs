@@ -14,7 +14,7 @@ use reelay_tests::mock::{MockOptions, MockUpstream};
 use serde_json::{json, Value};
 
 use crate::harness::{Env, GEMINI_KEY, OPENAI_KEY};
-use crate::sockets::{json, next, open, send_text, Got, Socket};
+use crate::sockets::{error_events_then_1008, json, open, send_text, Socket};
 
 const GEMINI_LIVE: &str =
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
@@ -55,32 +55,21 @@ async fn start() -> Env {
 /// with 1008 and `key_model_access_denied`; on an OpenAI socket its
 /// `error` event comes first.
 async fn expect_narrowed_out(env: &Env, ws: &mut Socket, openai: bool) {
-    let code = "key_model_access_denied";
-    let mut saw_event = false;
-    let deadline = tokio::time::Instant::now() + CLOSE_WITHIN;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match next(env, ws, left.max(Duration::from_millis(1))).await {
-            Got::Data(event) => {
-                if event["type"] == "error" {
-                    assert_eq!(event["error"]["code"], code, "{event}");
-                    assert!(
-                        event["error"]["message"]
-                            .as_str()
-                            .is_some_and(|m| m.contains("no longer")),
-                        "{event}"
-                    );
-                    saw_event = true;
-                }
-            }
-            Got::Closed(close, reason) => {
-                assert_eq!(close, 1008, "{reason}");
-                assert!(reason.starts_with(code), "{reason}");
-                assert_eq!(saw_event, openai, "an error event on OpenAI sockets only");
-                return;
-            }
-        }
+    let (errors, _) =
+        error_events_then_1008(env, ws, "key_model_access_denied", CLOSE_WITHIN).await;
+    for event in &errors {
+        assert!(
+            event["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no longer")),
+            "{event}"
+        );
     }
+    assert_eq!(
+        !errors.is_empty(),
+        openai,
+        "an error event on OpenAI sockets only"
+    );
 }
 
 /// An OpenAI socket on `gpt-realtime` with `bearer`, its `session.created` read.

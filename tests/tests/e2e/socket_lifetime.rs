@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{unix_now, Env, AZURE_KEY, GEMINI_KEY, MASTER_KEY, OPENAI_KEY, SDP_OFFER};
-use crate::sockets::{json, next, open, send_text, Got, Socket};
+use crate::sockets::{error_events_then_1008, json, open, send_text, Socket};
 
 const GEMINI_LIVE: &str =
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
@@ -72,26 +72,13 @@ const ALL_MODELS: [&str; 3] = ["gpt-realtime", "gemini-live", "vertex-live"];
 /// 1008 and a reason starting with `code`; on an OpenAI socket an `error`
 /// event with that code comes first.
 async fn expect_closed(env: &Env, ws: &mut Socket, code: &str, openai: bool, within: Duration) {
-    let mut saw_event = false;
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match next(env, ws, left.max(Duration::from_millis(1))).await {
-            Got::Data(event) => {
-                if event["type"] == "error" {
-                    assert_eq!(event["error"]["code"], code, "{event}");
-                    saw_event = true;
-                }
-            }
-            Got::Closed(close, reason) => {
-                assert_eq!(close, 1008, "{reason}");
-                assert!(reason.starts_with(code), "{code}: {reason}");
-                assert!(reason.len() <= 123);
-                assert_eq!(saw_event, openai, "an error event on OpenAI sockets only");
-                return;
-            }
-        }
-    }
+    let (errors, reason) = error_events_then_1008(env, ws, code, within).await;
+    assert!(reason.len() <= 123);
+    assert_eq!(
+        !errors.is_empty(),
+        openai,
+        "an error event on OpenAI sockets only"
+    );
 }
 
 /// Sends a Live setup naming `model` and waits for `setupComplete`.

@@ -152,6 +152,36 @@ pub(crate) async fn json(env: &Env, ws: &mut Socket) -> Value {
     }
 }
 
+/// Waits (at most `within`) for the gateway to close the socket with 1008
+/// and a reason starting with `code`, skipping other data frames; every
+/// `error` event before the close must carry `code`. Returns those events
+/// and the close reason.
+pub(crate) async fn error_events_then_1008(
+    env: &Env,
+    ws: &mut Socket,
+    code: &str,
+    within: Duration,
+) -> (Vec<Value>, String) {
+    let mut errors = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match next(env, ws, left.max(Duration::from_millis(1))).await {
+            Got::Data(event) => {
+                if event["type"] == "error" {
+                    assert_eq!(event["error"]["code"], code, "{event}");
+                    errors.push(event);
+                }
+            }
+            Got::Closed(close, reason) => {
+                assert_eq!(close, 1008, "{reason}");
+                assert!(reason.starts_with(code), "{code}: {reason}");
+                return (errors, reason);
+            }
+        }
+    }
+}
+
 /// Sends `text` as a text frame.
 pub(crate) async fn send_text(ws: &mut Socket, text: &str) {
     ws.send(Message::Text(text.to_owned().into()))
