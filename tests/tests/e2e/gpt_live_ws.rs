@@ -11,19 +11,15 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::harness::{Env, AZURE_KEY, MASTER_KEY, OPENAI_KEY};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::sockets::{
+    error_events_then_1008, next, open_recorded, send_json, send_text, Got, Socket,
+};
 
 /// The deployment's model behind the `gpt-live` group.
 const UPSTREAM_MODEL: &str = "gpt-live-1.1-2026-11-20";
@@ -65,73 +61,12 @@ async fn start() -> Env {
     .await
 }
 
-/// Opens a socket to `path` with `headers`; the answer's subprotocol.
-async fn open(env: &Env, path: &str, headers: &[(&str, &str)]) -> (Socket, Option<String>) {
-    let mut request = env.ws_url(path).into_client_request().unwrap();
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    let (socket, response) = tokio::time::timeout(
-        Duration::from_secs(15),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .expect("the handshake finishes")
-    .expect("the gateway upgrades");
-    for (name, value) in response.headers() {
-        env.record(format!("{name}: {}", value.to_str().unwrap_or("")));
-    }
-    let protocol = response
-        .headers()
-        .get("sec-websocket-protocol")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (socket, protocol)
-}
-
 /// Opens a socket with `key` as Bearer.
 async fn open_with(env: &Env, path: &str, key: &str) -> Socket {
     let bearer = format!("Bearer {key}");
-    open(env, path, &[("authorization", bearer.as_str())])
+    open_recorded(env, path, &[("authorization", bearer.as_str())])
         .await
         .0
-}
-
-/// A frame (as JSON), or how the socket ended.
-#[derive(Debug)]
-enum Got {
-    Data(Value),
-    Closed(u16, String),
-}
-
-async fn next(env: &Env, ws: &mut Socket, within: Duration) -> Got {
-    loop {
-        let message = tokio::time::timeout(within, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("nothing arrived within {within:?}"));
-        match message {
-            Some(Ok(Message::Text(t))) => {
-                env.record(t.as_str().to_owned());
-                return Got::Data(serde_json::from_str(t.as_str()).unwrap_or(Value::Null));
-            }
-            Some(Ok(Message::Binary(b))) => {
-                env.record(String::from_utf8_lossy(&b).into_owned());
-                return Got::Data(serde_json::from_slice(&b).unwrap_or(Value::Null));
-            }
-            Some(Ok(Message::Close(frame))) => {
-                let (code, reason) = frame.map_or((1005, String::new()), |f| {
-                    (u16::from(f.code), f.reason.as_str().to_owned())
-                });
-                env.record(reason.clone());
-                return Got::Closed(code, reason);
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Got::Closed(1006, e.to_string()),
-            None => return Got::Closed(1006, String::new()),
-        }
-    }
 }
 
 /// The next event, which must be of `kind`.
@@ -154,42 +89,13 @@ async fn expect_error(env: &Env, ws: &mut Socket, code: &str) -> Value {
 
 /// An `error` event with `code`, then a 1008 close whose reason starts with it.
 async fn expect_refused(env: &Env, ws: &mut Socket, code: &str, within: Duration) {
-    let mut saw_event = false;
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match next(env, ws, left.max(Duration::from_millis(1))).await {
-            Got::Data(event) => {
-                if event["type"] == "error" {
-                    assert_eq!(event["error"]["code"], code, "{event}");
-                    saw_event = true;
-                }
-            }
-            Got::Closed(close, reason) => {
-                assert_eq!(close, 1008, "{reason}");
-                assert!(reason.starts_with(code), "{code}: {reason}");
-                assert!(saw_event, "an error event comes before the close");
-                return;
-            }
-        }
-    }
-}
-
-async fn send(ws: &mut Socket, event: Value) {
-    ws.send(Message::Text(event.to_string().into()))
-        .await
-        .unwrap();
-}
-
-async fn send_raw(ws: &mut Socket, text: &str) {
-    ws.send(Message::Text(text.to_owned().into()))
-        .await
-        .unwrap();
+    let (errors, _) = error_events_then_1008(env, ws, code, within).await;
+    assert!(!errors.is_empty(), "an error event comes before the close");
 }
 
 /// Sends `session.start` for `session` and returns `session.started`.
 async fn start_session(env: &Env, ws: &mut Socket, session: Value) -> Value {
-    send(ws, json!({"type": "session.start", "session": session})).await;
+    send_json(ws, json!({"type": "session.start", "session": session})).await;
     expect_event(env, ws, "session.started").await
 }
 
@@ -293,7 +199,7 @@ async fn a_key_starts_a_session_and_pays_its_minutes() {
 
     // Audio in, transcripts, audio and usage out: 2 × 30 s.
     for _ in 0..2 {
-        send(
+        send_json(
             &mut ws,
             json!({"type": "session.input_audio.append", "audio": "AAAA"}),
         )
@@ -303,7 +209,7 @@ async fn a_key_starts_a_session_and_pays_its_minutes() {
         expect_event(&env, &mut ws, "session.output_transcript.delta").await;
         expect_event(&env, &mut ws, "session.usage.updated").await;
     }
-    send(&mut ws, json!({"type": "session.close"})).await;
+    send_json(&mut ws, json!({"type": "session.close"})).await;
     let closed = expect_event(&env, &mut ws, "session.closed").await;
     sealed(&closed["session"]["id"], &ids);
     assert_eq!(closed["usage"]["seconds"], 60);
@@ -346,7 +252,7 @@ async fn browser_tokens_and_sidebands_by_owner() {
 
     // A browser: the token as a subprotocol, `realtime` answered.
     let protocols = format!("realtime, openai-insecure-api-key.{alice}");
-    let (mut ws, protocol) = open(
+    let (mut ws, protocol) = open_recorded(
         &env,
         "/v1/live/sessions",
         &[("sec-websocket-protocol", protocols.as_str())],
@@ -363,15 +269,15 @@ async fn browser_tokens_and_sidebands_by_owner() {
         let updated = expect_event(&env, &mut side, "session.updated").await;
         sealed(&updated["session"]["id"], &upstream_ids(&env).await);
         // A sideband sends DTMF, never `session.start`.
-        send(
+        send_json(
             &mut side,
             json!({"type": "transport.dtmf.send", "event": "1"}),
         )
         .await;
         expect_event(&env, &mut side, "mock.echo").await;
-        send(&mut side, json!({"type": "session.start", "session": {}})).await;
+        send_json(&mut side, json!({"type": "session.start", "session": {}})).await;
         expect_error(&env, &mut side, "invalid_request").await;
-        send_raw(
+        send_text(
             &mut side,
             r#"{"type":"session.input_audio.append","audio":"AA"}"#,
         )
@@ -418,14 +324,14 @@ async fn models_and_delegation_models_are_authorized() {
     // Another model, a delegation model the key may not use, a fork's
     // model field on a primary socket: refused before anything upstream.
     let mut ws = open_with(&env, "/v1/live/sessions", &key).await;
-    send(
+    send_json(
         &mut ws,
         json!({"type": "session.start", "session": {"model": "azure-live"}}),
     )
     .await;
     expect_refused(&env, &mut ws, "key_model_access_denied", CLOSE_WITHIN).await;
     let mut ws = open_with(&env, "/v1/live/sessions", &key).await;
-    send(
+    send_json(
         &mut ws,
         json!({"type": "session.start", "session": {"model": "gpt-live",
             "delegation": {"type": "decisions", "decisions": {"model": "o9", "questions": []}}}}),
@@ -433,7 +339,7 @@ async fn models_and_delegation_models_are_authorized() {
     .await;
     expect_refused(&env, &mut ws, "key_model_access_denied", CLOSE_WITHIN).await;
     let mut ws = open_with(&env, "/v1/live/sessions", &key).await;
-    send(
+    send_json(
         &mut ws,
         json!({"type": "session.start", "session": {"model": "gpt-live", "wake_policy": {"type": "speech"}}}),
     )
@@ -446,20 +352,20 @@ async fn models_and_delegation_models_are_authorized() {
     // and its delegation model is authorized too.
     let mut ws = open_with(&env, "/v1/live/sessions", &key).await;
     start_session(&env, &mut ws, json!({"model": "gpt-live"})).await;
-    send(
+    send_json(
         &mut ws,
         json!({"type": "session.update", "session": {"delegation": {"type": "responses",
             "responses": {"model": "gpt-5.6"}}}}),
     )
     .await;
     expect_error(&env, &mut ws, "key_model_access_denied").await;
-    send_raw(
+    send_text(
         &mut ws,
         r#"{"type":"session.update","session":{"model":"gpt-5"}}"#,
     )
     .await;
     expect_error(&env, &mut ws, "invalid_request").await;
-    send(
+    send_json(
         &mut ws,
         json!({"type": "session.update", "session": {"triggers": []}}),
     )
@@ -503,11 +409,11 @@ async fn client_frames_are_gpt_live_events_only() {
             "invalid_request",
         ),
     ] {
-        send_raw(&mut ws, frame).await;
+        send_text(&mut ws, frame).await;
         expect_error(&env, &mut ws, code).await;
     }
     // An allowed event, escaped or not, goes up.
-    send_raw(&mut ws, r#"{"type":"response\u002ecreate"}"#).await;
+    send_text(&mut ws, r#"{"type":"response\u002ecreate"}"#).await;
     expect_event(&env, &mut ws, "mock.echo").await;
     let events = state(&env).await["sockets"][0]["events"].clone();
     assert_eq!(
@@ -541,7 +447,7 @@ async fn a_fork_is_a_new_counted_session() {
     let path = format!("/v1/live/sessions/{id}/fork");
     // A fork keeps the stored session's model.
     let mut fork = open_with(&env, &path, &key).await;
-    send(
+    send_json(
         &mut fork,
         json!({"type": "session.start", "session": {"model": "gpt-live"}}),
     )

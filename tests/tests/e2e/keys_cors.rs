@@ -24,12 +24,12 @@ use reelay_tests::gateway::{repo_root, Gateway, GatewayOptions};
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{
     client, state_dir, unix_now, Answer, Env, AZURE_KEY, GEMINI_KEY, MASTER_KEY, OPENAI_KEY,
 };
+use crate::sockets::open;
 
 /// The KV switch that takes every quota store away (see `edge/src/faults.rs`).
 const STORE_SWITCH: &str = "test:fault:quota_store";
@@ -341,29 +341,6 @@ async fn credentials_an_upstream_echoes_never_reach_the_client_over_http() {
     env.stop().await;
 }
 
-/// Opens a WebSocket to the gateway's `path` with `headers`.
-async fn open_socket(
-    env: &Env,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = env.ws_url(path).into_client_request().unwrap();
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    let (socket, _) = tokio::time::timeout(
-        Duration::from_secs(15),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .expect("the handshake finishes")
-    .expect("the gateway upgrades");
-    socket
-}
-
 #[tokio::test]
 async fn credentials_an_upstream_echoes_never_reach_the_client_over_websockets() {
     let env = start().await;
@@ -373,7 +350,7 @@ async fn credentials_an_upstream_echoes_never_reach_the_client_over_websockets()
     // OpenAI (bearer) and Azure (`api-key`) realtime: an `error` event
     // naming the credential the socket was opened with.
     for (model, credential) in [("gpt-realtime", OPENAI_KEY), ("azure-realtime", AZURE_KEY)] {
-        let mut ws = open_socket(
+        let mut ws = open(
             &env,
             &format!("/v1/realtime?model={model}"),
             &[("authorization", &format!("Bearer {key}"))],
@@ -406,7 +383,7 @@ async fn credentials_an_upstream_echoes_never_reach_the_client_over_websockets()
     }
     // Gemini Live: a close reason naming the key, cut at 123 bytes so only
     // its first 12 bytes are left.
-    let mut ws = open_socket(
+    let mut ws = open(
         &env,
         "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent",
         &[("x-goog-api-key", &key)],

@@ -8,18 +8,15 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{MockOptions, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{Env, GEMINI_KEY, MASTER_KEY};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::sockets::{json, next, open, send_json, Got, Socket};
 
 const SOCKET: &str = "/gemini/v1/interactions/live";
 const WITHIN: Duration = Duration::from_secs(15);
@@ -45,21 +42,6 @@ async fn start() -> Env {
     .await
 }
 
-async fn open(env: &Env, path: &str, headers: &[(&str, &str)]) -> Socket {
-    let mut request = env.ws_url(path).into_client_request().unwrap();
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    let (socket, _) = tokio::time::timeout(WITHIN, tokio_tungstenite::connect_async(request))
-        .await
-        .expect("the handshake finishes")
-        .expect("the gateway upgrades");
-    socket
-}
-
 /// A socket opened with `credential` as `x-goog-api-key` (as google-genai does).
 async fn open_with(env: &Env, credential: &str) -> Socket {
     open(
@@ -73,57 +55,10 @@ async fn open_with(env: &Env, credential: &str) -> Socket {
     .await
 }
 
-#[derive(Debug)]
-enum Got {
-    Event(Value),
-    Closed(u16, String),
-}
-
-async fn next(env: &Env, ws: &mut Socket, within: Duration) -> Got {
-    loop {
-        let message = tokio::time::timeout(within, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("nothing arrived within {within:?}"));
-        match message {
-            Some(Ok(Message::Text(t))) => {
-                env.record(t.as_str().to_owned());
-                return Got::Event(serde_json::from_str(t.as_str()).unwrap_or(Value::Null));
-            }
-            Some(Ok(Message::Binary(b))) => {
-                env.record(String::from_utf8_lossy(&b).into_owned());
-                return Got::Event(serde_json::from_slice(&b).unwrap_or(Value::Null));
-            }
-            Some(Ok(Message::Close(frame))) => {
-                let (code, reason) = frame.map_or((1005, String::new()), |f| {
-                    (u16::from(f.code), f.reason.as_str().to_owned())
-                });
-                env.record(reason.clone());
-                return Got::Closed(code, reason);
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Got::Closed(1006, e.to_string()),
-            None => return Got::Closed(1006, String::new()),
-        }
-    }
-}
-
-async fn event(env: &Env, ws: &mut Socket) -> Value {
-    match next(env, ws, WITHIN).await {
-        Got::Event(v) => v,
-        Got::Closed(code, reason) => panic!("closed {code}: {reason}"),
-    }
-}
-
-async fn send(ws: &mut Socket, value: Value) {
-    ws.send(Message::Text(value.to_string().into()))
-        .await
-        .unwrap();
-}
-
 /// Expects the gateway's refusal: an `error` event with `code`, then a
 /// close with `close` and a reason starting with `code`.
 async fn refused(env: &Env, ws: &mut Socket, code: &str, close: u16) {
-    let error = event(env, ws).await;
+    let error = json(env, ws).await;
     assert_eq!(error["event_type"], "error", "{error}");
     assert_eq!(error["error"]["code"], code, "{error}");
     match next(env, ws, WITHIN).await {
@@ -131,7 +66,7 @@ async fn refused(env: &Env, ws: &mut Socket, code: &str, close: u16) {
             assert_eq!(got, close, "{reason}");
             assert!(reason.starts_with(code), "{code}: {reason}");
         }
-        Got::Event(e) => panic!("an event after the refusal: {e}"),
+        Got::Data(e) => panic!("an event after the refusal: {e}"),
     }
 }
 
@@ -139,12 +74,12 @@ async fn refused(env: &Env, ws: &mut Socket, code: &str, close: u16) {
 /// open socket.
 async fn create(env: &Env, key: &str) -> (String, Socket) {
     let mut ws = open_with(env, key).await;
-    send(
+    send_json(
         &mut ws,
         json!({"event_type": "interaction.create", "model": "gemini-live"}),
     )
     .await;
-    let created = event(env, &mut ws).await;
+    let created = json(env, &mut ws).await;
     assert_eq!(created["event_type"], "interaction.created", "{created}");
     let id = created["interaction_id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("int_"), "{id}");
@@ -154,7 +89,7 @@ async fn create(env: &Env, key: &str) -> (String, Socket) {
 /// Creates an interaction and detaches from it.
 async fn created(env: &Env, key: &str) -> String {
     let (id, mut ws) = create(env, key).await;
-    send(&mut ws, json!({"event_type": "interaction.disconnect"})).await;
+    send_json(&mut ws, json!({"event_type": "interaction.disconnect"})).await;
     assert!(matches!(
         next(env, &mut ws, WITHIN).await,
         Got::Closed(1000, _)
@@ -168,8 +103,8 @@ fn connect(id: &str) -> Value {
 
 async fn connected(env: &Env, credential: &str, id: &str) -> Socket {
     let mut ws = open_with(env, credential).await;
-    send(&mut ws, connect(id)).await;
-    let got = event(env, &mut ws).await;
+    send_json(&mut ws, connect(id)).await;
+    let got = json(env, &mut ws).await;
     assert_eq!(
         got,
         json!({"event_type": "interaction.connected", "id": id})
@@ -179,12 +114,12 @@ async fn connected(env: &Env, credential: &str, id: &str) -> Socket {
 
 /// Sends a text input and returns the echoed text.
 async fn say(env: &Env, ws: &mut Socket, text: &str) -> String {
-    send(
+    send_json(
         ws,
         json!({"event_type": "input", "content": [{"type": "text", "text": text}]}),
     )
     .await;
-    let batch = event(env, ws).await;
+    let batch = json(env, ws).await;
     let events = batch["events"]
         .as_array()
         .unwrap_or_else(|| panic!("{batch}"));
@@ -266,7 +201,7 @@ async fn create_then_connect_with_a_key() {
     let key = env.new_key(json!({"models": ["gemini-live"]})).await;
     let (id, mut ws) = create(&env, &key).await;
     assert_eq!(say(&env, &mut ws, "hello").await, "echo: hello");
-    send(&mut ws, json!({"event_type": "interaction.disconnect"})).await;
+    send_json(&mut ws, json!({"event_type": "interaction.disconnect"})).await;
     assert!(matches!(
         next(&env, &mut ws, WITHIN).await,
         Got::Closed(1000, _)
@@ -291,19 +226,19 @@ async fn create_then_connect_with_a_key() {
         &[("x-goog-api-key", &key)],
     )
     .await;
-    send(
+    send_json(
         &mut ws,
         json!({"events": [connect(&id), {"event_type": "input", "content": [{"type": "text", "text": "again"}]}]}),
     )
     .await;
     assert_eq!(
-        event(&env, &mut ws).await,
+        json(&env, &mut ws).await,
         json!({"event_type": "interaction.connected", "id": id})
     );
-    let batch = event(&env, &mut ws).await;
+    let batch = json(&env, &mut ws).await;
     assert_eq!(batch["events"][1]["delta"]["text"], "echo: again");
-    send(&mut ws, json!({"event_type": "interaction.complete"})).await;
-    let done = event(&env, &mut ws).await;
+    send_json(&mut ws, json!({"event_type": "interaction.complete"})).await;
+    let done = json(&env, &mut ws).await;
     assert_eq!(done["event_type"], "interaction.completed");
     assert!(matches!(
         next(&env, &mut ws, WITHIN).await,
@@ -324,7 +259,7 @@ async fn other_keys_and_visitors_cannot_open_an_interaction() {
     let id = created(&env, &key).await;
     let other = env.new_key(json!({"models": ["gemini-live"]})).await;
     let mut ws = open_with(&env, &other).await;
-    send(&mut ws, connect(&id)).await;
+    send_json(&mut ws, connect(&id)).await;
     refused(&env, &mut ws, "interaction_not_found", 1008).await;
     // A visitor of the same key cannot open the key's own interaction.
     let visitor = env
@@ -339,7 +274,7 @@ async fn other_keys_and_visitors_cannot_open_an_interaction() {
         .unwrap()
         .to_owned();
     let mut ws = open_with(&env, &visitor).await;
-    send(&mut ws, connect(&id)).await;
+    send_json(&mut ws, connect(&id)).await;
     refused(&env, &mut ws, "interaction_not_found", 1008).await;
     // Nor is a raw upstream id or a forgery anything.
     for bad in [
@@ -347,7 +282,7 @@ async fn other_keys_and_visitors_cannot_open_an_interaction() {
         "int_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     ] {
         let mut ws = open_with(&env, &key).await;
-        send(&mut ws, connect(bad)).await;
+        send_json(&mut ws, connect(bad)).await;
         refused(&env, &mut ws, "interaction_not_found", 1008).await;
     }
     // Minting for someone else's interaction is not found either.
@@ -372,25 +307,25 @@ async fn a_token_opens_only_its_own_interaction() {
     let token = token(&env, &key, &a).await;
     let mut ws = connected(&env, &token, &a).await;
     assert_eq!(say(&env, &mut ws, "from a page").await, "echo: from a page");
-    send(&mut ws, json!({"event_type": "interaction.disconnect"})).await;
+    send_json(&mut ws, json!({"event_type": "interaction.disconnect"})).await;
     assert!(matches!(
         next(&env, &mut ws, WITHIN).await,
         Got::Closed(1000, _)
     ));
     // Again (a token has no use limit), also as `?key=`.
     let mut ws = open(&env, &format!("{SOCKET}?key={token}"), &[]).await;
-    send(&mut ws, connect(&a)).await;
+    send_json(&mut ws, connect(&a)).await;
     assert_eq!(
-        event(&env, &mut ws).await["event_type"],
+        json(&env, &mut ws).await["event_type"],
         "interaction.connected"
     );
     drop(ws);
     // Not interaction B, not a new one, not a BidiGenerateContent setup.
     let mut ws = open_with(&env, &token).await;
-    send(&mut ws, connect(&b)).await;
+    send_json(&mut ws, connect(&b)).await;
     refused(&env, &mut ws, "invalid_live_token", 1008).await;
     let mut ws = open_with(&env, &token).await;
-    send(
+    send_json(
         &mut ws,
         json!({"event_type": "interaction.create", "model": "gemini-live"}),
     )
@@ -407,7 +342,7 @@ async fn a_token_opens_only_its_own_interaction() {
             assert_eq!(code, 1008, "{reason}");
             assert!(reason.starts_with("invalid_live_token"), "{reason}");
         }
-        Got::Event(e) => panic!("{e}"),
+        Got::Data(e) => panic!("{e}"),
     }
     // Bodies are checked.
     mint(&env, &key, &a, json!({"uses": 2}))
@@ -457,7 +392,7 @@ async fn expired_and_revoked_tokens_are_refused() {
         .await;
     assert_eq!(revoked.ok(), json!({}));
     let mut ws = open_with(&env, &token).await;
-    send(&mut ws, connect(&id)).await;
+    send_json(&mut ws, connect(&id)).await;
     refused(&env, &mut ws, "invalid_live_token", 1008).await;
     // Expired: refused before the upgrade completes its first frame.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -467,7 +402,7 @@ async fn expired_and_revoked_tokens_are_refused() {
             assert_eq!(code, 1008, "{reason}");
             assert!(reason.starts_with("live_token_expired"), "{reason}");
         }
-        Got::Event(e) => panic!("{e}"),
+        Got::Data(e) => panic!("{e}"),
     }
     env.assert_no_leaks().await;
     env.stop().await;
@@ -479,7 +414,7 @@ async fn models_and_frames_are_guarded() {
     // A key without the model cannot create.
     let video_only = env.new_key(json!({"models": ["veo-*"]})).await;
     let mut ws = open_with(&env, &video_only).await;
-    send(
+    send_json(
         &mut ws,
         json!({"event_type": "interaction.create", "model": "gemini-live"}),
     )
@@ -488,7 +423,7 @@ async fn models_and_frames_are_guarded() {
     // A first frame that opens nothing.
     let key = env.new_key(json!({"models": ["gemini-live"]})).await;
     let mut ws = open_with(&env, &key).await;
-    send(
+    send_json(
         &mut ws,
         json!({"event_type": "input", "content": [{"type": "text", "text": "hi"}]}),
     )
@@ -513,17 +448,17 @@ async fn models_and_frames_are_guarded() {
         json!({"events": []}).to_string(),
     ] {
         ws.send(Message::Text(bad.clone().into())).await.unwrap();
-        let error = event(&env, &mut ws).await;
+        let error = json(&env, &mut ws).await;
         assert_eq!(error["event_type"], "error", "{bad}: {error}");
     }
     assert_eq!(say(&env, &mut ws, "still here").await, "echo: still here");
     // An upstream error naming the credential reaches the client without it.
-    send(
+    send_json(
         &mut ws,
         json!({"event_type": "input", "content": [{"type": "text", "text": "[[error-echo-key]]"}]}),
     )
     .await;
-    let error = event(&env, &mut ws).await;
+    let error = json(&env, &mut ws).await;
     assert_eq!(error["event_type"], "error");
     assert!(!error.to_string().contains(GEMINI_KEY), "{error}");
     let received = &mock_state(&env).await["sockets"][0]["received"];
@@ -538,14 +473,14 @@ async fn a_socket_without_a_first_frame_is_closed() {
     let key = env.new_key(json!({"models": ["gemini-live"]})).await;
     let mut ws = open_with(&env, &key).await;
     match next(&env, &mut ws, Duration::from_secs(30)).await {
-        Got::Event(error) => {
+        Got::Data(error) => {
             assert_eq!(error["error"]["code"], "invalid_request", "{error}");
             match next(&env, &mut ws, WITHIN).await {
                 Got::Closed(code, reason) => {
                     assert_eq!(code, 1008);
                     assert!(reason.contains("within 10 s"), "{reason}");
                 }
-                Got::Event(e) => panic!("{e}"),
+                Got::Data(e) => panic!("{e}"),
             }
         }
         Got::Closed(code, reason) => panic!("closed {code} {reason} without an error event"),
@@ -568,7 +503,7 @@ async fn deleting_the_key_ends_the_session() {
     ] {
         loop {
             match next(&env, ws, WITHIN).await {
-                Got::Event(_) => continue,
+                Got::Data(_) => continue,
                 Got::Closed(close, reason) => {
                     assert_eq!(close, 1008, "{reason}");
                     assert!(reason.starts_with(code), "{code}: {reason}");

@@ -9,12 +9,14 @@
 //! Filters name modules: `cargo test -p reelay-tests --test e2e quota::`
 //! runs the quota tests, `… mock_selftest::` only the mock's self-tests,
 //! `… -- --skip mock_selftest::` everything but them. The shared
-//! environment is in `harness`.
+//! environment is in `harness`, its WebSocket side in
+//! `sockets`.
 
 // Test code unwraps and panics freely, helpers outside `#[test]` fns too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+mod sockets;
 
 mod answer_redaction;
 mod browser_auth;

@@ -11,18 +11,16 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{Fault, FaultAction, MockOptions, MockUpstream};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::harness::{Env, AZURE_KEY, GEMINI_KEY, MASTER_KEY, OPENAI_KEY, SDP_OFFER};
+use crate::sockets::{next_frame, open_recorded, send_json, Closed, Socket, FRAME_WITHIN};
 
 fn config(mock: &MockUpstream) -> Value {
     let base = mock.base_url();
@@ -50,8 +48,6 @@ fn config(mock: &MockUpstream) -> Value {
     })
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 async fn start() -> Env {
     Env::start(MockOptions::default(), |mock| {
         let sa = mock.service_account_json();
@@ -68,91 +64,10 @@ async fn start() -> Env {
     .await
 }
 
-/// How a socket ended.
-#[derive(Debug)]
-struct Closed {
-    code: u16,
-    reason: String,
-}
-
 impl Env {
-    /// Opens a socket to `path` with `headers`; returns it and the answer's
-    /// subprotocol.
-    async fn open(&self, path: &str, headers: &[(&str, &str)]) -> (Socket, Option<String>) {
-        let mut request = self.ws_url(path).into_client_request().unwrap();
-        for (name, value) in headers {
-            request.headers_mut().insert(
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-        }
-        let (socket, response) = tokio::time::timeout(
-            Duration::from_secs(15),
-            tokio_tungstenite::connect_async(request),
-        )
-        .await
-        .expect("the handshake finishes")
-        .expect("the gateway upgrades");
-        for (name, value) in response.headers() {
-            self.record(format!("{name}: {}", value.to_str().unwrap_or("")));
-        }
-        let protocol = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .map(|v| v.to_str().unwrap().to_owned());
-        (socket, protocol)
-    }
-
-    /// The next data frame (text or binary), or how the socket closed.
-    async fn next(&self, socket: &mut Socket) -> Result<Message, Closed> {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(15), socket.next())
-                .await
-                .expect("a frame within 15 s");
-            match message {
-                Some(Ok(Message::Close(frame))) => {
-                    let closed = frame.map_or(
-                        Closed {
-                            code: 1005,
-                            reason: String::new(),
-                        },
-                        |f| Closed {
-                            code: u16::from(f.code),
-                            reason: f.reason.as_str().to_owned(),
-                        },
-                    );
-                    self.record(closed.reason.clone());
-                    return Err(closed);
-                }
-                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
-                    let text = match &m {
-                        Message::Text(t) => t.as_str().to_owned(),
-                        Message::Binary(b) => String::from_utf8_lossy(b).into_owned(),
-                        _ => String::new(),
-                    };
-                    self.record(text);
-                    return Ok(m);
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => {
-                    return Err(Closed {
-                        code: 1006,
-                        reason: e.to_string(),
-                    })
-                }
-                None => {
-                    return Err(Closed {
-                        code: 1006,
-                        reason: String::new(),
-                    })
-                }
-            }
-        }
-    }
-
     /// The next frame as JSON (text or binary).
     async fn json(&self, socket: &mut Socket) -> Value {
-        match self.next(socket).await {
+        match next_frame(self, socket, FRAME_WITHIN).await {
             Ok(Message::Text(t)) => serde_json::from_str(t.as_str()).unwrap(),
             Ok(Message::Binary(b)) => serde_json::from_slice(&b).unwrap(),
             Ok(other) => panic!("unexpected frame {other:?}"),
@@ -163,7 +78,7 @@ impl Env {
     /// The socket's close, skipping data frames.
     async fn closed(&self, socket: &mut Socket) -> Closed {
         loop {
-            if let Err(closed) = self.next(socket).await {
+            if let Err(closed) = next_frame(self, socket, FRAME_WITHIN).await {
                 return closed;
             }
         }
@@ -208,13 +123,6 @@ impl Env {
     }
 }
 
-async fn send_json(socket: &mut Socket, value: Value) {
-    socket
-        .send(Message::Text(value.to_string().into()))
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn openai_socket_relays_text_binary_and_closes_both_ways() {
     let env = start().await;
@@ -222,12 +130,12 @@ async fn openai_socket_relays_text_binary_and_closes_both_ways() {
         .new_key(json!({"models": ["gpt-realtime", "azure-realtime"]}))
         .await;
     let bearer = format!("Bearer {key}");
-    let (mut ws, protocol) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[("authorization", &bearer)],
-        )
-        .await;
+    let (mut ws, protocol) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[("authorization", &bearer)],
+    )
+    .await;
     assert_eq!(protocol, None);
     // The upstream's session shows the model group, not the deployment's model.
     let created = env.json(&mut ws).await;
@@ -256,7 +164,7 @@ async fn openai_socket_relays_text_binary_and_closes_both_ways() {
     ws.send(Message::Binary(audio.clone().into()))
         .await
         .unwrap();
-    match env.next(&mut ws).await {
+    match next_frame(&env, &mut ws, FRAME_WITHIN).await {
         Ok(Message::Binary(b)) => assert_eq!(b.as_ref(), audio.as_slice()),
         other => panic!("expected the binary echo, got {other:?}"),
     }
@@ -317,12 +225,12 @@ async fn openai_socket_relays_text_binary_and_closes_both_ways() {
     );
 
     // The upstream closes with a code and reason: the client sees both.
-    let (mut ws, _) = env
-        .open(
-            "/openai/v1/realtime?model=gpt-realtime",
-            &[("api-key", &key)],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/openai/v1/realtime?model=gpt-realtime",
+        &[("api-key", &key)],
+    )
+    .await;
     assert_eq!(env.json(&mut ws).await["type"], "session.created");
     send_json(
         &mut ws,
@@ -334,12 +242,12 @@ async fn openai_socket_relays_text_binary_and_closes_both_ways() {
     assert_eq!(closed.reason, "upstream says bye");
 
     // Azure: the deployment name, `api-key` upstream.
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=azure-realtime",
-            &[("authorization", &bearer)],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=azure-realtime",
+        &[("authorization", &bearer)],
+    )
+    .await;
     let created = env.json(&mut ws).await;
     assert_eq!(created["session"]["model"], "azure-realtime");
     ws.close(None).await.unwrap();
@@ -382,12 +290,12 @@ async fn browser_subprotocol_and_reelay_tokens() {
     let key = env.new_key(json!({"models": ["gpt-realtime"]})).await;
     // A browser: the key as a subprotocol; `realtime` is answered, the key never.
     let protocols = format!("realtime, openai-insecure-api-key.{key}");
-    let (mut ws, protocol) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[("sec-websocket-protocol", &protocols)],
-        )
-        .await;
+    let (mut ws, protocol) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[("sec-websocket-protocol", &protocols)],
+    )
+    .await;
     assert_eq!(protocol.as_deref(), Some("realtime"));
     assert_eq!(env.json(&mut ws).await["session"]["model"], "gpt-realtime");
     ws.close(None).await.unwrap();
@@ -403,20 +311,23 @@ async fn browser_subprotocol_and_reelay_tokens() {
     // A reelay token, as Bearer and as the browser subprotocol: the
     // upstream gets the ephemeral key it minted.
     let token = env.realtime_token(&key, "gpt-realtime").await;
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[("authorization", &format!("Bearer {token}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
     assert_eq!(env.json(&mut ws).await["type"], "session.created");
     ws.close(None).await.unwrap();
     // Each token starts one session.
     let second = env.realtime_token(&key, "gpt-realtime").await;
     let protocols = format!("realtime, openai-insecure-api-key.{second}");
-    let (mut ws, protocol) = env
-        .open("/v1/realtime", &[("sec-websocket-protocol", &protocols)])
-        .await;
+    let (mut ws, protocol) = open_recorded(
+        &env,
+        "/v1/realtime",
+        &[("sec-websocket-protocol", &protocols)],
+    )
+    .await;
     assert_eq!(protocol.as_deref(), Some("realtime"));
     assert_eq!(env.json(&mut ws).await["session"]["model"], "gpt-realtime");
     ws.close(None).await.unwrap();
@@ -437,32 +348,32 @@ async fn browser_subprotocol_and_reelay_tokens() {
     );
 
     // A token for another model in `?model=` is refused.
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=azure-realtime",
-            &[("authorization", &format!("Bearer {token}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=azure-realtime",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
     env.expect_refusal(&mut ws, "invalid_request", 1008).await;
 
     // Revoked between mint and connect: refused at once.
     env.admin("/key/delete", json!({"keys": [key]})).await;
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime",
-            &[("authorization", &format!("Bearer {token}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
     env.expect_refusal(&mut ws, "invalid_realtime_token", 1008)
         .await;
     // A forged token.
     let forged = format!("{}x", &token[..token.len() - 1]);
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime",
-            &[("authorization", &format!("Bearer {forged}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime",
+        &[("authorization", &format!("Bearer {forged}"))],
+    )
+    .await;
     env.expect_refusal(&mut ws, "invalid_realtime_token", 1008)
         .await;
     env.assert_no_leaks().await;
@@ -484,35 +395,35 @@ async fn refusals_quota_and_upstream_failures() {
     assert_eq!(body["error"]["code"], "websocket_upgrade_required");
 
     // No key, a bad key, a key without access, no model.
-    let (mut ws, _) = env.open("/v1/realtime?model=gpt-realtime", &[]).await;
+    let (mut ws, _) = open_recorded(&env, "/v1/realtime?model=gpt-realtime", &[]).await;
     env.expect_refusal(&mut ws, "missing_api_key", 1008).await;
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[(
-                "authorization",
-                "Bearer sk-reelay-not-a-real-key-000000000000",
-            )],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[(
+            "authorization",
+            "Bearer sk-reelay-not-a-real-key-000000000000",
+        )],
+    )
+    .await;
     env.expect_refusal(&mut ws, "invalid_api_key", 1008).await;
     let video_only = env.new_key(json!({"models": ["veo-*"]})).await;
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[("authorization", &format!("Bearer {video_only}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[("authorization", &format!("Bearer {video_only}"))],
+    )
+    .await;
     let event = env
         .expect_refusal(&mut ws, "key_model_access_denied", 1008)
         .await;
     assert_eq!(event["error"]["param"], "model");
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime",
-            &[("authorization", &format!("Bearer {video_only}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime",
+        &[("authorization", &format!("Bearer {video_only}"))],
+    )
+    .await;
     env.expect_refusal(&mut ws, "invalid_request", 1008).await;
 
     // One realtime session a day: the second socket is refused; a socket the
@@ -527,12 +438,12 @@ async fn refusals_quota_and_upstream_failures() {
         3,
         FaultAction::ServerError { status: 503 },
     ));
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[("authorization", &bearer)],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[("authorization", &bearer)],
+    )
+    .await;
     env.expect_refusal(&mut ws, "upstream_unavailable", 1011)
         .await;
     // A single refusal is new work refused: the dial moves on (here to the
@@ -542,20 +453,20 @@ async fn refusals_quota_and_upstream_failures() {
         1,
         FaultAction::ServerError { status: 503 },
     ));
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[("authorization", &bearer)],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[("authorization", &bearer)],
+    )
+    .await;
     assert_eq!(env.json(&mut ws).await["type"], "session.created");
     ws.close(None).await.unwrap();
-    let (mut ws, _) = env
-        .open(
-            "/v1/realtime?model=gpt-realtime",
-            &[("authorization", &bearer)],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        "/v1/realtime?model=gpt-realtime",
+        &[("authorization", &bearer)],
+    )
+    .await;
     env.expect_refusal(&mut ws, "realtime_quota_exceeded", 1008)
         .await;
     env.assert_no_leaks().await;
@@ -584,12 +495,12 @@ async fn call_id_sideband_attaches_to_the_owning_deployment() {
     let upstream_id = state["calls"][0]["id"].as_str().unwrap().to_owned();
     assert_ne!(sealed, upstream_id);
 
-    let (mut ws, _) = env
-        .open(
-            &format!("/v1/realtime?call_id={sealed}"),
-            &[("authorization", &format!("Bearer {key}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        &format!("/v1/realtime?call_id={sealed}"),
+        &[("authorization", &format!("Bearer {key}"))],
+    )
+    .await;
     let created = env.json(&mut ws).await;
     assert_eq!(created["type"], "session.created");
     send_json(&mut ws, json!({"type": "response.create"})).await;
@@ -599,28 +510,28 @@ async fn call_id_sideband_attaches_to_the_owning_deployment() {
     assert_eq!(sockets[0]["call_id"], upstream_id.as_str());
     assert_eq!(sockets[0]["credential"], "server");
     // The token that started the call may attach too; another key may not.
-    let (mut ws, _) = env
-        .open(
-            &format!("/v1/realtime?call_id={sealed}"),
-            &[("authorization", &format!("Bearer {token}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        &format!("/v1/realtime?call_id={sealed}"),
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
     assert_eq!(env.json(&mut ws).await["type"], "session.created");
     ws.close(None).await.unwrap();
-    let (mut ws, _) = env
-        .open(
-            &format!("/v1/realtime?call_id={sealed}"),
-            &[("authorization", &format!("Bearer {other}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        &format!("/v1/realtime?call_id={sealed}"),
+        &[("authorization", &format!("Bearer {other}"))],
+    )
+    .await;
     env.expect_refusal(&mut ws, "realtime_call_not_found", 1008)
         .await;
-    let (mut ws, _) = env
-        .open(
-            &format!("/v1/realtime?call_id={upstream_id}"),
-            &[("authorization", &format!("Bearer {key}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        &format!("/v1/realtime?call_id={upstream_id}"),
+        &[("authorization", &format!("Bearer {key}"))],
+    )
+    .await;
     env.expect_refusal(&mut ws, "realtime_call_not_found", 1008)
         .await;
     env.assert_no_leaks().await;
@@ -649,7 +560,7 @@ impl Env {
     /// Sends a setup naming `model` and expects `setupComplete` (binary).
     async fn set_up(&self, ws: &mut Socket, setup: Value) {
         send_json(ws, json!({ "setup": setup })).await;
-        match self.next(ws).await {
+        match next_frame(self, ws, FRAME_WITHIN).await {
             Ok(Message::Binary(b)) => {
                 let v: Value = serde_json::from_slice(&b).unwrap();
                 assert_eq!(v, json!({"setupComplete": {}}));
@@ -684,7 +595,7 @@ impl Env {
 async fn gemini_live_with_a_key() {
     let env = start().await;
     let key = env.new_key(json!({"models": ["gemini-live"]})).await;
-    let (mut ws, _) = env.open(GEMINI_LIVE, &[("x-goog-api-key", &key)]).await;
+    let (mut ws, _) = open_recorded(&env, GEMINI_LIVE, &[("x-goog-api-key", &key)]).await;
     env.set_up(
         &mut ws,
         json!({"model": "models/gemini-live", "generationConfig": {"responseModalities": ["TEXT"]}}),
@@ -743,9 +654,7 @@ async fn gemini_live_with_a_key() {
 
     // `?key=` under `/gemini/` with the JS SDK's double slash; the client
     // closes and the upstream sees its code and reason.
-    let (mut ws, _) = env
-        .open(&format!("/gemini/{GEMINI_LIVE}?key={key}"), &[])
-        .await;
+    let (mut ws, _) = open_recorded(&env, &format!("/gemini/{GEMINI_LIVE}?key={key}"), &[]).await;
     env.set_up(&mut ws, json!({"model": "models/gemini-live"}))
         .await;
     ws.close(Some(CloseFrame {
@@ -766,17 +675,17 @@ async fn gemini_live_with_a_key() {
 
     // Refusals: a bad key before the setup, a model the key may not use,
     // a setup that is not JSON.
-    let (mut ws, _) = env
-        .open(
-            GEMINI_LIVE,
-            &[("x-goog-api-key", "sk-reelay-bogus-0000000000000000")],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        GEMINI_LIVE,
+        &[("x-goog-api-key", "sk-reelay-bogus-0000000000000000")],
+    )
+    .await;
     let closed = env.closed(&mut ws).await;
     assert_eq!(closed.code, 1008);
     assert!(closed.reason.starts_with("invalid_api_key"), "{closed:?}");
     let video = env.new_key(json!({"models": ["veo-*"]})).await;
-    let (mut ws, _) = env.open(GEMINI_LIVE, &[("x-goog-api-key", &video)]).await;
+    let (mut ws, _) = open_recorded(&env, GEMINI_LIVE, &[("x-goog-api-key", &video)]).await;
     send_json(&mut ws, json!({"setup": {"model": "models/gemini-live"}})).await;
     let closed = env.closed(&mut ws).await;
     assert_eq!(closed.code, 1008);
@@ -784,7 +693,7 @@ async fn gemini_live_with_a_key() {
         closed.reason.starts_with("key_model_access_denied"),
         "{closed:?}"
     );
-    let (mut ws, _) = env.open(GEMINI_LIVE, &[("x-goog-api-key", &key)]).await;
+    let (mut ws, _) = open_recorded(&env, GEMINI_LIVE, &[("x-goog-api-key", &key)]).await;
     ws.send(Message::Text("{not json".into())).await.unwrap();
     let closed = env.closed(&mut ws).await;
     assert_eq!(closed.code, 1007);
@@ -820,9 +729,7 @@ async fn gemini_live_with_gateway_minted_tokens() {
         )
         .await;
     let auth = format!("Token {name}");
-    let (mut ws, _) = env
-        .open(GEMINI_CONSTRAINED, &[("authorization", &auth)])
-        .await;
+    let (mut ws, _) = open_recorded(&env, GEMINI_CONSTRAINED, &[("authorization", &auth)]).await;
     env.set_up(
         &mut ws,
         json!({"model": "models/something-else", "generationConfig": {"temperature": 0.9, "topK": 5}}),
@@ -837,9 +744,7 @@ async fn gemini_live_with_gateway_minted_tokens() {
     assert_eq!(sessions[0]["setup"]["generationConfig"]["temperature"], 0.2);
     assert_eq!(sessions[0]["setup"]["generationConfig"]["topK"], 5);
     // Its one use is spent.
-    let (mut ws, _) = env
-        .open(GEMINI_CONSTRAINED, &[("authorization", &auth)])
-        .await;
+    let (mut ws, _) = open_recorded(&env, GEMINI_CONSTRAINED, &[("authorization", &auth)]).await;
     send_json(&mut ws, json!({"setup": {"model": "models/gemini-live"}})).await;
     let closed = env.closed(&mut ws).await;
     assert_eq!(closed.code, 1008);
@@ -851,30 +756,31 @@ async fn gemini_live_with_gateway_minted_tokens() {
     // Unlimited uses, as the JS SDK sends it (`?access_token=`).
     let name = env.live_token(&key, json!({"uses": 0})).await;
     for _ in 0..2 {
-        let (mut ws, _) = env
-            .open(&format!("{GEMINI_CONSTRAINED}?access_token={name}"), &[])
-            .await;
+        let (mut ws, _) = open_recorded(
+            &env,
+            &format!("{GEMINI_CONSTRAINED}?access_token={name}"),
+            &[],
+        )
+        .await;
         env.set_up(&mut ws, json!({"model": "models/gemini-live"}))
             .await;
         ws.close(None).await.unwrap();
     }
     // A forged token, and a token whose key was deleted.
     let forged = format!("{}A", &name[..name.len() - 1]);
-    let (mut ws, _) = env
-        .open(
-            GEMINI_CONSTRAINED,
-            &[("authorization", &format!("Token {forged}"))],
-        )
-        .await;
+    let (mut ws, _) = open_recorded(
+        &env,
+        GEMINI_CONSTRAINED,
+        &[("authorization", &format!("Token {forged}"))],
+    )
+    .await;
     let closed = env.closed(&mut ws).await;
     assert!(
         closed.reason.starts_with("invalid_live_token"),
         "{closed:?}"
     );
     env.admin("/key/delete", json!({"keys": [key]})).await;
-    let (mut ws, _) = env
-        .open(GEMINI_CONSTRAINED, &[("authorization", &auth)])
-        .await;
+    let (mut ws, _) = open_recorded(&env, GEMINI_CONSTRAINED, &[("authorization", &auth)]).await;
     let closed = env.closed(&mut ws).await;
     assert_eq!(closed.code, 1008);
     assert!(
@@ -890,9 +796,7 @@ async fn vertex_live_rewrites_the_model_to_the_full_resource() {
     let env = start().await;
     let key = env.new_key(json!({"models": ["vertex-live"]})).await;
     let bearer = format!("Bearer {key}");
-    let (mut ws, _) = env
-        .open("/vertex_ai/live", &[("authorization", &bearer)])
-        .await;
+    let (mut ws, _) = open_recorded(&env, "/vertex_ai/live", &[("authorization", &bearer)]).await;
     env.set_up(&mut ws, json!({"model": "vertex-live"})).await;
     send_json(
         &mut ws,
@@ -914,7 +818,7 @@ async fn vertex_live_rewrites_the_model_to_the_full_resource() {
     // after Google stopped accepting the cached token (re-minted once).
     let issued = env.mock.tokens_issued();
     env.mock.revoke_tokens();
-    let (mut ws, _) = env.open(VERTEX_LIVE, &[("authorization", &bearer)]).await;
+    let (mut ws, _) = open_recorded(&env, VERTEX_LIVE, &[("authorization", &bearer)]).await;
     env.set_up(
         &mut ws,
         json!({"model": "projects/p/locations/l/publishers/google/models/vertex-live"}),

@@ -13,18 +13,14 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{MockOptions, MockUpstream};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::harness::{unix_now, Env, AZURE_KEY, GEMINI_KEY, MASTER_KEY, OPENAI_KEY, SDP_OFFER};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::sockets::{error_events_then_1008, json, open, send_text, Socket};
 
 const GEMINI_LIVE: &str =
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
@@ -72,99 +68,17 @@ async fn start() -> Env {
 
 const ALL_MODELS: [&str; 3] = ["gpt-realtime", "gemini-live", "vertex-live"];
 
-/// Opens a socket to `path` with `headers`.
-async fn open(env: &Env, path: &str, headers: &[(&str, &str)]) -> Socket {
-    let mut request = env.ws_url(path).into_client_request().unwrap();
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    let (socket, _) = tokio::time::timeout(
-        Duration::from_secs(15),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .expect("the handshake finishes")
-    .expect("the gateway upgrades");
-    socket
-}
-
-/// A frame, or how the socket ended.
-#[derive(Debug)]
-enum Got {
-    Data(Value),
-    Closed(u16, String),
-}
-
-/// The next data frame (as JSON) or the close, within `within`.
-async fn next(env: &Env, ws: &mut Socket, within: Duration) -> Got {
-    loop {
-        let message = tokio::time::timeout(within, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("nothing arrived within {within:?}"));
-        match message {
-            Some(Ok(Message::Text(t))) => {
-                env.record(t.as_str().to_owned());
-                return Got::Data(serde_json::from_str(t.as_str()).unwrap_or(Value::Null));
-            }
-            Some(Ok(Message::Binary(b))) => {
-                env.record(String::from_utf8_lossy(&b).into_owned());
-                return Got::Data(serde_json::from_slice(&b).unwrap_or(Value::Null));
-            }
-            Some(Ok(Message::Close(frame))) => {
-                let (code, reason) = frame.map_or((1005, String::new()), |f| {
-                    (u16::from(f.code), f.reason.as_str().to_owned())
-                });
-                env.record(reason.clone());
-                return Got::Closed(code, reason);
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Got::Closed(1006, e.to_string()),
-            None => return Got::Closed(1006, String::new()),
-        }
-    }
-}
-
-/// The next data frame as JSON.
-async fn json(env: &Env, ws: &mut Socket) -> Value {
-    match next(env, ws, Duration::from_secs(15)).await {
-        Got::Data(v) => v,
-        Got::Closed(code, reason) => panic!("closed {code}: {reason}"),
-    }
-}
-
 /// Waits (at most `within`) for the socket to be closed by the gateway with
 /// 1008 and a reason starting with `code`; on an OpenAI socket an `error`
 /// event with that code comes first.
 async fn expect_closed(env: &Env, ws: &mut Socket, code: &str, openai: bool, within: Duration) {
-    let mut saw_event = false;
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match next(env, ws, left.max(Duration::from_millis(1))).await {
-            Got::Data(event) => {
-                if event["type"] == "error" {
-                    assert_eq!(event["error"]["code"], code, "{event}");
-                    saw_event = true;
-                }
-            }
-            Got::Closed(close, reason) => {
-                assert_eq!(close, 1008, "{reason}");
-                assert!(reason.starts_with(code), "{code}: {reason}");
-                assert!(reason.len() <= 123);
-                assert_eq!(saw_event, openai, "an error event on OpenAI sockets only");
-                return;
-            }
-        }
-    }
-}
-
-async fn send_text(ws: &mut Socket, text: &str) {
-    ws.send(Message::Text(text.to_owned().into()))
-        .await
-        .unwrap();
+    let (errors, reason) = error_events_then_1008(env, ws, code, within).await;
+    assert!(reason.len() <= 123);
+    assert_eq!(
+        !errors.is_empty(),
+        openai,
+        "an error event on OpenAI sockets only"
+    );
 }
 
 /// Sends a Live setup naming `model` and waits for `setupComplete`.

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use reelay_core::browser_token::Claims;
 use reelay_core::encoding::sha256;
 use reelay_core::seal::Keys;
@@ -17,14 +17,11 @@ use reelay_tests::gateway::GatewayOptions;
 use reelay_tests::mock::{MockOptions, MockUpstream};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::harness::{unix_now, Answer, Env, AZURE_KEY, OPENAI_KEY, SDP_OFFER, SEALING_KEY};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::sockets::{next_frame, open, send_json, Closed, Socket, FRAME_WITHIN};
 
 const MODEL: &str = "gpt-realtime-translate";
 const UPSTREAM_MODEL: &str = "gpt-realtime-translate-2026-11";
@@ -154,46 +151,22 @@ impl Env {
 
     /// A socket to `path` with `Authorization: Bearer <credential>`.
     async fn socket(&self, path: &str, credential: &str, origin: Option<&str>) -> Socket {
-        let mut request = self.ws_url(path).into_client_request().unwrap();
-        let headers = request.headers_mut();
-        headers.insert(
-            "authorization",
-            format!("Bearer {credential}").parse().unwrap(),
-        );
+        let bearer = format!("Bearer {credential}");
+        let mut headers = vec![("authorization", bearer.as_str())];
         if let Some(origin) = origin {
-            headers.insert("origin", origin.parse().unwrap());
+            headers.push(("origin", origin));
         }
-        let (socket, _) = tokio::time::timeout(
-            Duration::from_secs(15),
-            tokio_tungstenite::connect_async(request),
-        )
-        .await
-        .expect("the handshake finishes")
-        .expect("the gateway upgrades");
-        socket
+        open(self, path, &headers).await
     }
 
-    /// The next event (as JSON), or `Err((code, reason))` when it closed.
+    /// The next text event (as JSON; binary frames skipped), or
+    /// `Err((code, reason))` when it closed.
     async fn event(&self, socket: &mut Socket) -> Result<Value, (u16, String)> {
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(15), socket.next())
-                .await
-                .expect("a frame within 15 s");
-            match frame {
-                Some(Ok(Message::Text(t))) => {
-                    self.record(t.as_str().to_owned());
-                    return Ok(serde_json::from_str(t.as_str()).unwrap());
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
-                        (u16::from(f.code), f.reason.as_str().to_owned())
-                    });
-                    self.record(reason.clone());
-                    return Err((code, reason));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err((1006, e.to_string())),
-                None => return Err((1006, String::new())),
+            match next_frame(self, socket, FRAME_WITHIN).await {
+                Ok(Message::Text(t)) => return Ok(serde_json::from_str(t.as_str()).unwrap()),
+                Ok(_) => continue,
+                Err(Closed { code, reason }) => return Err((code, reason)),
             }
         }
     }
@@ -230,13 +203,6 @@ impl Env {
         }
         self.assert_no_leaks().await;
     }
-}
-
-async fn send(socket: &mut Socket, event: Value) {
-    socket
-        .send(Message::Text(event.to_string().into()))
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -410,13 +376,13 @@ async fn the_socket_relays_translation_events_and_refuses_the_rest() {
     let created = env.event(&mut ws).await.unwrap();
     assert_eq!(created["type"], "session.created");
     assert_eq!(created["session"]["model"], MODEL, "{created}");
-    send(&mut ws, json!({"type": "session.update", "session": {"audio": {
+    send_json(&mut ws, json!({"type": "session.update", "session": {"audio": {
         "output": {"language": "fr"}, "input": {"transcription": {"model": "gpt-live-transcribe"}}}}}))
     .await;
     let updated = env.event(&mut ws).await.unwrap();
     assert_eq!(updated["type"], "session.updated");
     assert_eq!(updated["session"]["audio"]["output"]["language"], "fr");
-    send(
+    send_json(
         &mut ws,
         json!({"type": "session.input_audio_buffer.append", "audio": "AAAAAAAA"}),
     )
@@ -445,7 +411,7 @@ async fn the_socket_relays_translation_events_and_refuses_the_rest() {
         .await
         .unwrap();
     assert_eq!(env.event(&mut ws).await.unwrap()["type"], "error");
-    send(&mut ws, json!({"type": "session.close"})).await;
+    send_json(&mut ws, json!({"type": "session.close"})).await;
     assert_eq!(env.event(&mut ws).await.unwrap()["type"], "session.closed");
     let (code, _) = env.event(&mut ws).await.unwrap_err();
     assert_eq!(code, 1000);
@@ -495,7 +461,7 @@ async fn a_translation_token_starts_one_session_socket_or_call() {
     let created = env.event(&mut ws).await.unwrap();
     assert_eq!(created["type"], "session.created", "{created}");
     assert_eq!(created["session"]["model"], MODEL);
-    send(
+    send_json(
         &mut ws,
         json!({"type": "session.input_audio_buffer.append", "audio": "AAAA"}),
     )
