@@ -218,3 +218,15 @@ pub(crate) fn media_type(req: &Request) -> String {
         })
         .unwrap_or_default()
 }
+
+/// Refuses a body that is not JSON (no content type counts as JSON):
+/// `415 unsupported_media_type`.
+pub(crate) fn require_json(req: &Request) -> Result<(), ClientError> {
+    match media_type(req).as_str() {
+        "application/json" | "" => Ok(()),
+        other => Err(ClientError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("content type {other:?} is not accepted; send application/json"),
+        )),
+    }
+}

@@ -13,7 +13,7 @@ use crate::context::{random_bytes, Ctx};
 use crate::cors;
 use crate::keys;
 use crate::pipeline;
-use crate::request::{media_type, read_body};
+use crate::request::{read_body, require_json};
 
 /// Mint bodies are small.
 const MAX_MINT_BODY: u32 = 16 * 1024;
@@ -34,15 +34,7 @@ pub(super) async fn mint(req: &mut Request, cx: &Ctx) -> Result<Response, Client
              the master key has none",
         ));
     }
-    match media_type(req).as_str() {
-        "application/json" | "" => {}
-        other => {
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedMediaType,
-                format!("content type {other:?} is not accepted; send application/json"),
-            ))
-        }
-    }
+    require_json(req)?;
     let body = read_body(req, MAX_MINT_BODY).await?;
     let request = MintRequest::parse(&body, &config.access_groups)?;
     let policy = caller.policy()?;

@@ -39,7 +39,7 @@ use worker::{
 use crate::context::{random_bytes, Ctx};
 use crate::keys::{self, Caller};
 use crate::pipeline;
-use crate::request::{allow, media_type, read_body, read_form, RequestMethod};
+use crate::request::{allow, media_type, read_body, read_form, require_json, RequestMethod};
 use crate::respond::OrInternal;
 use crate::upstream::{self, upstream_failure, Failure};
 
@@ -84,15 +84,7 @@ async fn client_secrets(req: &mut Request, cx: &Ctx) -> Result<Response, ClientE
     let key = cx.seal_keys()?;
     // Admitted once the session's cost is known.
     let mut caller = keys::identify(req, cx, false).await?;
-    match media_type(req).as_str() {
-        "application/json" | "" => {}
-        other => {
-            return Err(ClientError::new(
-                ErrorCode::UnsupportedMediaType,
-                format!("content type {other:?} is not accepted; send application/json"),
-            ))
-        }
-    }
+    require_json(req)?;
     let body = read_body(req, config.max_body_bytes.min(MAX_SECRET_BODY)).await?;
     let request = ClientSecretRequest::parse(&body)?;
     cx.log.borrow_mut().model = Some(request.model().to_owned());
