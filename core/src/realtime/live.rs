@@ -292,6 +292,34 @@ pub struct AuthTokenRequest {
     pub field_mask: Vec<String>,
 }
 
+/// The JSON object of an auth-token request body of at most `max` bytes
+/// (an empty body is `{}`), or the Google-shaped error for it.
+pub(crate) fn token_body(body: &[u8], max: usize) -> Result<Map<String, Value>, ClientError> {
+    if body.len() > max {
+        return Err(ClientError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is larger than {max} bytes"),
+        ));
+    }
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            ClientError::new(
+                ErrorCode::InvalidJson,
+                format!("Invalid JSON payload received. {e}"),
+            )
+        })?
+    };
+    match value {
+        Value::Object(body) => Ok(body),
+        other => Err(ClientError::new(
+            ErrorCode::InvalidRequest,
+            format!("the body must be a JSON object, got {}", type_name(&other)),
+        )),
+    }
+}
+
 fn token_field(param: &str, message: impl Into<String>) -> ClientError {
     let message = message.into();
     ClientError::new(ErrorCode::InvalidRequest, format!("`{param}` {message}")).with_param(param)
@@ -300,28 +328,7 @@ fn token_field(param: &str, message: impl Into<String>) -> ClientError {
 impl AuthTokenRequest {
     /// Parses Google's body at `now_ms`.
     pub fn parse(body: &[u8], now_ms: u64) -> Result<Self, ClientError> {
-        if body.len() > MAX_AUTH_TOKEN_BODY {
-            return Err(ClientError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body is larger than {MAX_AUTH_TOKEN_BODY} bytes"),
-            ));
-        }
-        let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-            Value::Object(Map::new())
-        } else {
-            serde_json::from_slice(body).map_err(|e| {
-                ClientError::new(
-                    ErrorCode::InvalidJson,
-                    format!("Invalid JSON payload received. {e}"),
-                )
-            })?
-        };
-        let Value::Object(mut body) = value else {
-            return Err(ClientError::new(
-                ErrorCode::InvalidRequest,
-                format!("the body must be a JSON object, got {}", type_name(&value)),
-            ));
-        };
+        let mut body = token_body(body, MAX_AUTH_TOKEN_BODY)?;
         let time = |name: &str, body: &Map<String, Value>| -> Result<Option<u64>, ClientError> {
             match body.get(name) {
                 None | Some(Value::Null) => Ok(None),

@@ -593,28 +593,7 @@ impl TokenRequest {
     /// Parses `{"expire_time": RFC 3339}` (optional; every other field is
     /// refused) at `now_ms`.
     pub fn parse(body: &[u8], now_ms: u64) -> Result<Self, ClientError> {
-        if body.len() > MAX_TOKEN_BODY {
-            return Err(ClientError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body is larger than {MAX_TOKEN_BODY} bytes"),
-            ));
-        }
-        let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-            Value::Object(Map::new())
-        } else {
-            serde_json::from_slice(body).map_err(|e| {
-                ClientError::new(
-                    ErrorCode::InvalidJson,
-                    format!("Invalid JSON payload received. {e}"),
-                )
-            })?
-        };
-        let Value::Object(body) = value else {
-            return Err(ClientError::new(
-                ErrorCode::InvalidRequest,
-                format!("the body must be a JSON object, got {}", type_name(&value)),
-            ));
-        };
+        let body = super::live::token_body(body, MAX_TOKEN_BODY)?;
         if let Some(other) = body.keys().find(|k| *k != "expire_time") {
             return Err(ClientError::new(
                 ErrorCode::InvalidRequest,
